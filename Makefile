@@ -1,0 +1,47 @@
+# Two commands: `make run` starts the whole product; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: run test test-embedded test-services install install-dev lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: set up, prepare data and models for every app, start API + worker + UI (Ctrl-C stops all)
+run: install
+	$(BIN)/shipml up
+
+## test: the whole suite on embedded defaults, then again on PostgreSQL + Redis
+test: install-dev
+	scripts/ensure-chromium
+	$(MAKE) --no-print-directory test-embedded test-services
+
+test-embedded:
+	$(BIN)/pytest -n 2 --dist loadfile -q
+
+test-services:
+	SHIPML_TEST_SERVICES=1 $(BIN)/pytest -n 2 --dist loadfile -q -m "not e2e"
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+
+## bench: rerun every benchmark (figures go to benchmarks/README.md by hand, with date and machine)
+bench: install-dev
+	for b in benchmarks/*/run.py; do echo "# $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,193 @@
+"""The covid API: metric catalog, time series, districts, summary, demographics, refreshes, forecast."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict
+from datetime import date
+from functools import lru_cache
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from shipml.apps.covid import data, metrics
+from shipml.apps.covid.tasks import MODEL
+from shipml.core import datasets, jobs, registry
+from shipml.core.api import AdminDep
+from shipml.core.errors import InvalidInput, NotFound
+
+router = APIRouter()
+
+HEADLINE = ("cases", "deaths", "recovered", "tests", "active", "cases_7d")
+
+
+@lru_cache(maxsize=4)
+def _view(version: int) -> tuple[pl.DataFrame, dict[str, metrics.Metric]]:
+    """The derived frame and the catalog of one snapshot version (cached: snapshots never change)."""
+    snap = next(s for s in datasets.history(data.DATASET, limit=1000) if s.version == version)
+    clean = snap.read()
+    derived = metrics.derive(clean)
+    catalog = {m.id: m for m in metrics.catalog(clean.columns) if m.id in derived.columns}
+    return derived, catalog
+
+
+def _current() -> tuple[datasets.Snapshot, pl.DataFrame, dict[str, metrics.Metric]]:
+    snap = datasets.require_latest(data.DATASET)
+    derived, catalog = _view(snap.version)
+    return snap, derived, catalog
+
+
+def _check_metrics(requested: list[str], catalog: dict[str, metrics.Metric]) -> list[str]:
+    ids = [m.strip() for item in requested for m in item.split(",") if m.strip()]
+    if not ids:
+        raise InvalidInput("give at least one metric, e.g. ?metric=cases (see /api/covid/metrics)")
+    for mid in ids:
+        if mid not in catalog:
+            close = difflib.get_close_matches(mid, list(catalog), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see /api/covid/metrics"
+            raise InvalidInput(f"unknown metric '{mid}'{hint}")
+    return ids
+
+
+def _window(frame: pl.DataFrame, start: date | None, end: date | None) -> pl.DataFrame:
+    if start and end and start > end:
+        raise InvalidInput(f"'from' ({start}) is after 'to' ({end})")
+    if start:
+        frame = frame.filter(pl.col("date") >= start)
+    if end:
+        frame = frame.filter(pl.col("date") <= end)
+    return frame
+
+
+def _meta(metric: metrics.Metric) -> dict[str, Any]:
+    return asdict(metric)
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+@router.get("/metrics")
+def list_metrics() -> list[dict[str, str]]:
+    """Every metric: id, original Russian name, English label, unit, group."""
+    _, _, catalog = _current()
+    return [_meta(m) for m in catalog.values()]
+
+
+@router.get("/series")
+def series(
+    metric: Annotated[list[str], Query(description="metric ids; repeat or comma-separate")],
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    rolling: Annotated[int, Query(ge=1, le=90, description="rolling mean window in days")] = 1,
+) -> dict[str, Any]:
+    snap, derived, catalog = _current()
+    ids = _check_metrics(metric, catalog)
+    frame = derived.select("date", *ids)
+    if rolling > 1:
+        frame = frame.with_columns(pl.col(ids).rolling_mean(rolling, min_samples=1))
+    frame = _window(frame, start, end)
+    return {
+        "version": snap.version,
+        "synthetic": snap.synthetic,
+        "metrics": [_meta(catalog[i]) for i in ids],
+        "dates": [d.isoformat() for d in frame["date"]],
+        "values": {i: [_num(v) for v in frame[i]] for i in ids},
+    }
+
+
+@router.get("/summary")
+def summary() -> dict[str, Any]:
+    """The latest day's headline numbers with changes vs the previous day and the same day a week before."""
+    snap, derived, catalog = _current()
+    frame = derived.sort("date")
+    last = frame.row(-1, named=True)
+    prev = frame.row(-2, named=True) if frame.height > 1 else {}
+    week = frame.row(-8, named=True) if frame.height > 7 else {}
+    headline = []
+    for mid in HEADLINE:
+        if mid not in catalog:
+            continue
+        value = last[mid]
+        headline.append({
+            **_meta(catalog[mid]),
+            "value": _num(value),
+            "change_day": _num(value - prev[mid]) if value is not None and prev.get(mid) is not None else None,
+            "change_week": _num(value - week[mid]) if value is not None and week.get(mid) is not None else None,
+        })
+    return {"date": last["date"].isoformat(), "version": snap.version, "synthetic": snap.synthetic,
+            "source": snap.source, "refreshed_at": snap.created_at.isoformat(), "headline": headline}
+
+
+@router.get("/districts")
+def districts() -> dict[str, Any]:
+    """The latest value per municipal district."""
+    _, derived, catalog = _current()
+    ids = [d for d in metrics.DISTRICTS if d in catalog]
+    if not ids:
+        return {"date": None, "districts": []}
+    frame = derived.select("date", *ids).sort("date")
+    last = frame.row(-1, named=True)
+    return {"date": last["date"].isoformat(),
+            "districts": [{**_meta(catalog[i]), "value": _num(last[i])} for i in ids]}
+
+
+@router.get("/demographics")
+def demographics(
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Cases by age group and by sex, summed over the date range, where the data has them."""
+    _, derived, catalog = _current()
+    frame = _window(derived, start, end)
+    out: dict[str, Any] = {}
+    for group, ids in (("age", metrics.AGE_GROUPS), ("sex", metrics.SEX_GROUPS)):
+        present = [i for i in ids if i in catalog]
+        out[group] = [{**_meta(catalog[i]), "value": _num(frame[i].sum())} for i in present]
+    return out
+
+
+@router.get("/refreshes")
+def refreshes(limit: Annotated[int, Query(ge=1, le=500)] = 50,
+              offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, object]]:
+    """Every refresh attempt, newest first: stored, unchanged, rejected (with the reason) or failed."""
+    return datasets.refreshes(data.DATASET, limit=limit, offset=offset)
+
+
+@router.get("/forecast")
+def forecast(days: Annotated[int, Query(ge=1, le=28)] = 14) -> dict[str, Any]:
+    """New cases forecast by the champion model."""
+    version, model = registry.champion(MODEL).get()
+    if model is None:
+        raise NotFound("no champion forecast model yet; run `shipml train covid`")
+    return {"model": MODEL, "version": version, "params": model.forecaster.params,
+            "forecast": model.predict(days)}
+
+
+@router.post("/refresh", dependencies=[AdminDep], status_code=202)
+def start_refresh(source: str | None = None) -> JSONResponse:
+    """Queue a refresh from ``source`` (URL, path or ``synthetic``; default: the configured source)."""
+    params = {"source": source} if source else {}
+    return JSONResponse({"job_id": jobs.submit("covid", "refresh", **params)}, status_code=202)
+
+
+@router.post("/train", dependencies=[AdminDep], status_code=202)
+def start_train() -> JSONResponse:
+    return JSONResponse({"job_id": jobs.submit("covid", "train")}, status_code=202)
+
+
+def status() -> dict[str, Any]:
+    """Data freshness and champion version, for /api/health and the home page."""
+    snap = datasets.latest(data.DATASET)
+    last = datasets.refreshes(data.DATASET, limit=1)
+    return {
+        "data": None if snap is None else {**snap.describe(), "last_refresh": last[0] if last else None},
+        "model": {"name": MODEL, "champion": registry.champion_version(MODEL)},
+    }
+
+
+def startup() -> None:
+    """Make sure the job functions are registered, so the API can submit them."""
+    import shipml.apps.covid.tasks  # noqa: F401

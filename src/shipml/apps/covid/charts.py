@@ -1,0 +1,153 @@
+"""Pure helpers of the covid page: API answers → tables and Altair charts, and number formatting.
+
+Nothing here talks to the API or to Streamlit; :mod:`shipml.apps.covid.page` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+# Order of metric groups in the picker: what most people look for first.
+GROUP_ORDER = ("cases", "deaths", "derived", "tests", "hospital", "vaccination", "districts", "age", "sex",
+               "occupation", "status", "other")
+# For these, a rise is bad news: st.metric shows the rise in red.
+RISE_IS_BAD = frozenset({"cases", "deaths", "active", "cases_7d", "deaths_7d", "hospitalized",
+                         "cases_per_100k", "cases_7d_per_100k"})
+FORECAST_COLOUR = "#ff7f0e"
+ACTUAL_COLOUR = "#1f77b4"
+
+
+def short_label(label: str) -> str:
+    """``"Active cases (cumulative cases − recovered − deaths)"`` → ``"Active cases"``."""
+    return label.split(" (", 1)[0]
+
+
+def option_label(meta: dict[str, Any]) -> str:
+    """A metric as the picker shows it: English label, with the Russian header in brackets."""
+    return f"{meta['label']} ({meta['name_ru']})" if meta.get("name_ru") else str(meta["label"])
+
+
+def sort_catalog(catalog: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Metrics grouped in :data:`GROUP_ORDER`, keeping the export's order inside a group."""
+    rank = {group: i for i, group in enumerate(GROUP_ORDER)}
+    return sorted(catalog, key=lambda m: rank.get(m.get("group", "other"), len(rank)))
+
+
+def fmt_number(value: float | None, signed: bool = False) -> str:
+    """``12345.0`` → ``"12,345"``; ``0.7143`` → ``"0.71"``; None → ``"—"``."""
+    if value is None:
+        return "—"
+    sign = "+" if signed and value > 0 else ""
+    if float(value).is_integer() or abs(value) >= 100:
+        return f"{sign}{value:,.0f}"
+    return f"{sign}{value:,.2f}" if abs(value) < 10 else f"{sign}{value:,.1f}"
+
+
+def series_table(series: dict[str, Any]) -> pd.DataFrame:
+    """A ``/series`` answer as a wide table: ``date`` + one column per metric, named by its label."""
+    table = pd.DataFrame({"date": pd.to_datetime(series["dates"])})
+    for meta in series["metrics"]:
+        table[meta["label"]] = pd.array(series["values"][meta["id"]], dtype="Float64")
+    return table
+
+
+def long_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Wide → long (``date``, ``metric``, ``value``), dropping missing values so lines show real gaps."""
+    long = table.melt(id_vars="date", var_name="metric", value_name="value")
+    return long.dropna(subset=["value"]).astype({"value": float})
+
+
+def series_chart(table: pd.DataFrame, log_scale: bool = False, height: int = 380) -> alt.Chart:
+    """One line per metric, one colour each, legend below, tooltip with the exact value."""
+    long = long_table(table)
+    scale = alt.Scale(type="symlog") if log_scale else alt.Scale(zero=True)
+    return (
+        alt.Chart(long)
+        .mark_line(strokeWidth=2, interpolate="monotone")
+        .encode(
+            x=alt.X("date:T", title=None),
+            y=alt.Y("value:Q", title=None, scale=scale),
+            color=alt.Color("metric:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)),
+            tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), "metric:N",
+                     alt.Tooltip("value:Q", format=",.1f")],
+        )
+        .properties(height=height)
+        .interactive(bind_y=False)
+    )
+
+
+def forecast_chart(actual: dict[str, Any], forecast: Sequence[dict[str, Any]], model_version: int,
+                   height: int = 300) -> alt.Chart:
+    """Recent new cases (solid) and the champion's forecast (dashed)."""
+    history = pd.DataFrame({"date": pd.to_datetime(actual["dates"]),
+                            "value": pd.array(actual["values"]["cases"], dtype="Float64")})
+    history = history.dropna().astype({"value": float}).assign(series="New cases (reported)")
+    ahead = pd.DataFrame({"date": pd.to_datetime([p["date"] for p in forecast]),
+                          "value": [float(p["cases"]) for p in forecast]})
+    ahead = ahead.assign(series=f"Forecast (model v{model_version})")
+    if not history.empty:  # join the two lines at the last reported day
+        ahead = pd.concat([history.tail(1).assign(series=ahead["series"].iloc[0]), ahead])
+    frame = pd.concat([history, ahead], ignore_index=True)
+    colours = alt.Scale(domain=[history["series"].iloc[0] if not history.empty else "New cases (reported)",
+                                ahead["series"].iloc[0]], range=[ACTUAL_COLOUR, FORECAST_COLOUR])
+    return (
+        alt.Chart(frame)
+        .mark_line(strokeWidth=2)
+        .encode(
+            x=alt.X("date:T", title=None),
+            y=alt.Y("value:Q", title="new cases per day"),
+            color=alt.Color("series:N", title=None, scale=colours, legend=alt.Legend(orient="bottom")),
+            strokeDash=alt.condition(alt.datum.series == ahead["series"].iloc[0], alt.value([6, 4]),
+                                     alt.value([1, 0])),
+            tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), "series:N",
+                     alt.Tooltip("value:Q", format=",.1f")],
+        )
+        .properties(height=height)
+    )
+
+
+def bar_chart(items: Sequence[dict[str, Any]], value_title: str, keep_order: bool = False,
+              strip: str = "", height: int | None = None) -> alt.Chart:
+    """Horizontal bars, one per item (``label``, ``value``); sorted by value unless ``keep_order``.
+
+    ``strip`` removes a common prefix from the labels (``"Cases aged "`` → ``"18–29"``).
+    """
+    frame = pd.DataFrame({
+        "label": [str(i["label"]).removeprefix(strip) for i in items],
+        "value": [float(i["value"] or 0.0) for i in items],
+        "name_ru": [i.get("name_ru", "") for i in items],
+    })
+    order: Any = list(frame["label"]) if keep_order else "-x"
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(cornerRadiusEnd=3)
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)),
+            x=alt.X("value:Q", title=value_title),
+            tooltip=[alt.Tooltip("label:N", title="group"), alt.Tooltip("name_ru:N", title="original"),
+                     alt.Tooltip("value:Q", format=",.0f")],
+        )
+    )
+    labels = bars.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("value:Q", format=",.0f"))
+    return (bars + labels).properties(height=height or max(120, 22 * len(frame)))
+
+
+def has_values(items: Sequence[dict[str, Any]]) -> bool:
+    return any((i.get("value") or 0) != 0 for i in items)
+
+
+def refresh_table(refreshes: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """``/refreshes`` as a table a person reads: newest first, status with a symbol, reason in full."""
+    symbols = {"stored": "✅ stored", "unchanged": "➖ unchanged", "rejected": "⛔ rejected", "failed": "❌ failed"}
+    return pd.DataFrame([{
+        "when (UTC)": pd.Timestamp(r["at"]).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S"),
+        "status": symbols.get(str(r["status"]), r["status"]),
+        "version": r.get("version"),
+        "rows": r.get("rows"),
+        "reason": r.get("reason") or "",
+        "source": r.get("source"),
+    } for r in refreshes])

@@ -1,0 +1,85 @@
+"""Covid sources and the refresh: fetch a CSV export (URL, path or synthetic), clean and validate it,
+store it as a new dataset version, or reject it and keep serving the last good one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import polars as pl
+
+from shipml.apps.covid.cleaning import parse_export, validate_against_previous
+from shipml.apps.covid.synthetic import synthetic_export
+from shipml.core import datasets
+from shipml.core.errors import RejectedData, SourceUnavailable
+from shipml.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+DATASET = "covid.daily"
+SYNTHETIC = "synthetic"
+Progress = Callable[[float, str], None]
+
+
+def _quiet(_fraction: float, _message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    raw: bytes
+    source: str
+    synthetic: bool
+
+
+def fetch(source: str, timeout: float | None = None) -> Fetched:
+    """Read the export from a URL, a local path, or the synthetic generator."""
+    if source == SYNTHETIC:
+        return Fetched(synthetic_export(), SYNTHETIC, True)
+    if source.startswith(("http://", "https://")):
+        timeout = timeout if timeout is not None else get_settings().fetch_timeout_seconds
+        try:
+            response = httpx.get(source, timeout=timeout, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(f"could not fetch {source}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise SourceUnavailable(f"{source} answered HTTP {response.status_code}")
+        return Fetched(response.content, source, False)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise SourceUnavailable(f"no file at {path}")
+    return Fetched(path.read_bytes(), str(path.resolve()), False)
+
+
+def refresh(source: str, progress: Progress = _quiet) -> dict[str, object]:
+    """One refresh. Returns what happened; raises (after recording why) when nothing could be stored."""
+    progress(0.05, f"fetching {source}")
+    try:
+        fetched = fetch(source)
+    except SourceUnavailable as exc:
+        datasets.record_refresh(DATASET, source=source, status="failed", reason=exc.message)
+        raise
+    progress(0.35, "parsing and validating")
+    previous = datasets.latest(DATASET)
+    try:
+        clean = parse_export(fetched.raw)
+        if previous is not None and not previous.synthetic and not fetched.synthetic:
+            validate_against_previous(clean, previous.read())
+    except RejectedData as exc:
+        datasets.record_refresh(DATASET, source=fetched.source, status="rejected", reason=exc.message)
+        raise
+    progress(0.75, "storing snapshot")
+    saved = datasets.save(DATASET, clean, source=fetched.source, synthetic=fetched.synthetic)
+    status = "stored" if saved.created else "unchanged"
+    datasets.record_refresh(DATASET, source=fetched.source, status=status, snapshot=saved.snapshot)
+    progress(1.0, f"{status}: version {saved.snapshot.version}, {saved.snapshot.rows} days")
+    return {"status": status, **saved.snapshot.describe()}
+
+
+def load_clean() -> tuple[datasets.Snapshot, pl.DataFrame]:
+    snap = datasets.require_latest(DATASET)
+    return snap, snap.read()

@@ -1,0 +1,190 @@
+"""FastAPI factory: mounts every app's router under ``/api/<app>``, plus health, jobs, models, metrics.
+
+Errors are always JSON ``{"error": {"code", "message"}}``. Endpoints that change state for everyone
+depend on :data:`AdminDep` (``Authorization: Bearer <admin token>``; missing → 401, wrong → 403).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shipml.core import db, jobs, registry
+from shipml.core.errors import Forbidden, ShipmlError, Unauthorized
+from shipml.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_admin(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    if creds is None or not creds.credentials:
+        raise Unauthorized("this endpoint needs 'Authorization: Bearer <admin token>' (see var/admin_token)")
+    if not secrets.compare_digest(creds.credentials, get_settings().token()):
+        raise Forbidden("the admin token is wrong")
+
+
+AdminDep = Depends(require_admin)
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("shipml_http_requests", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("shipml_http_request_seconds", "HTTP request latency", ["method", "route"],
+                                 registry=self.registry,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.registry.register(self)
+
+    def collect(self) -> Any:  # job counts by status, read at scrape time
+        gauge = GaugeMetricFamily("shipml_jobs", "Jobs by status", labels=["status"])
+        try:
+            for status, n in jobs.counts_by_status().items():
+                gauge.add_metric([status], n)
+        except Exception:
+            log.warning("could not count jobs for /metrics", exc_info=True)
+        yield gauge
+
+
+def _check(fn: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        detail = fn()
+        return {"ok": True, **(detail or {})}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _database() -> dict[str, Any]:
+    with db.get_engine().connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return {"backend": db.get_engine().dialect.name}
+
+
+def _queue() -> dict[str, Any]:
+    huey = jobs.get_huey()
+    return {"backend": "redis" if get_settings().redis_url else "sqlite", "pending": huey.pending_count()}
+
+
+def _registry() -> dict[str, Any]:
+    registry.client().search_registered_models(max_results=1)
+    return {"tracking_uri": get_settings().tracking_uri.split("@")[-1]}
+
+
+def platform_router(apps: Mapping[str, ModuleType]) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["platform"])
+
+    @router.get("/health")
+    def health() -> JSONResponse:
+        """Database, queue, registry, and each app's data freshness and champion version."""
+        components = {"database": _check(_database), "queue": _check(_queue), "registry": _check(_registry)}
+        app_status = {name: _check(mod.status) for name, mod in apps.items()}
+        ok = all(c["ok"] for c in components.values()) and all(a["ok"] for a in app_status.values())
+        body = {"status": "ok" if ok else "degraded", "components": components, "apps": app_status}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @router.get("/jobs")
+    def list_jobs(app: str | None = None, status: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+        return jobs.list_jobs(app=app, status=status, limit=limit, offset=offset)
+
+    @router.get("/jobs/{job_id}")
+    def get_job(job_id: str) -> dict[str, Any]:
+        return jobs.get(job_id)
+
+    @router.get("/models")
+    def models() -> list[dict[str, Any]]:
+        return registry.list_models()
+
+    @router.post("/models/{name}/champion", dependencies=[AdminDep])
+    def move_champion(name: str, version: int) -> dict[str, Any]:
+        """Move the alias by hand; the API serves the new champion within the poll interval."""
+        registry.set_champion(name, version)
+        return {"model": name, "champion": version}
+
+    return router
+
+
+def create_app(apps: Mapping[str, ModuleType]) -> FastAPI:
+    """Build the API. ``apps`` maps app name → its ``api`` module (``router``, ``status()``, ``startup()``)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        db.migrate()
+        get_settings().token()
+        for mod in apps.values():
+            startup = getattr(mod, "startup", None)
+            if startup is not None:
+                startup()
+        yield
+
+    app = FastAPI(title="shipml", version="0.1.0", lifespan=lifespan)
+    metrics = _Metrics()
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
+        return response
+
+    @app.exception_handler(ShipmlError)
+    async def shipml_error(_: Request, exc: ShipmlError) -> JSONResponse:
+        return _error(exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(platform_router(apps))
+    for name, mod in apps.items():
+        app.include_router(mod.router, prefix=f"/api/{name}", tags=[name])
+    return app

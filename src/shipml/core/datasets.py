@@ -1,0 +1,185 @@
+"""Versioned dataset snapshots: Parquet files plus a row per version (hash, rows, schema, source, time).
+
+Storing content identical to the latest version is a no-op. Every refresh attempt, stored or not, is
+recorded with its outcome, so a rejected refresh is visible while the last good version keeps serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import func, select
+
+from shipml.core import db
+from shipml.core.errors import NotFound
+from shipml.core.tables import DatasetVersion, Refresh, utcnow
+from shipml.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    version: int
+    content_hash: str
+    rows: int
+    columns: dict[str, str]
+    source: str
+    synthetic: bool
+    created_at: datetime
+    path: Path
+
+    def read(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "rows": self.rows,
+            "source": self.source,
+            "synthetic": self.synthetic,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    snapshot: Snapshot
+    created: bool
+
+
+def content_hash(frame: pl.DataFrame) -> str:
+    """A hash of the schema and every value, in row order; equal frames give equal hashes however they
+    are chunked. (Polars' row hash may change across polars releases: an upgrade can then store one
+    extra, identical version — harmless.)"""
+    h = hashlib.sha256(repr([(c, str(t)) for c, t in frame.schema.items()]).encode())
+    if frame.height:
+        h.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _snapshot(row: DatasetVersion) -> Snapshot:
+    return Snapshot(
+        name=row.name,
+        version=row.version,
+        content_hash=row.content_hash,
+        rows=row.rows,
+        columns=row.columns,
+        source=row.source,
+        synthetic=row.synthetic,
+        created_at=row.created_at,
+        path=Path(row.path),
+    )
+
+
+def save(name: str, frame: pl.DataFrame, *, source: str, synthetic: bool = False) -> SaveResult:
+    """Store ``frame`` as the next version of ``name`` unless it equals the latest version."""
+    digest = content_hash(frame)
+    with db.session() as s:
+        latest = s.scalars(
+            select(DatasetVersion).where(DatasetVersion.name == name).order_by(DatasetVersion.version.desc())
+        ).first()
+        if latest is not None and latest.content_hash == digest and Path(latest.path).exists():
+            return SaveResult(_snapshot(latest), created=False)
+        folder = get_settings().datasets_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{digest[:16]}.parquet"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            frame.write_parquet(tmp)
+            tmp.replace(path)  # atomic: a crash never leaves half a file under the final name
+        row = DatasetVersion(
+            name=name,
+            version=(latest.version + 1) if latest else 1,
+            content_hash=digest,
+            rows=frame.height,
+            columns={c: str(t) for c, t in frame.schema.items()},
+            source=source,
+            synthetic=synthetic,
+            path=str(path),
+            created_at=utcnow(),
+        )
+        s.add(row)
+        s.flush()
+        return SaveResult(_snapshot(row), created=True)
+
+
+def latest(name: str) -> Snapshot | None:
+    with db.session() as s:
+        row = s.scalars(
+            select(DatasetVersion).where(DatasetVersion.name == name).order_by(DatasetVersion.version.desc())
+        ).first()
+        return _snapshot(row) if row else None
+
+
+def require_latest(name: str) -> Snapshot:
+    snap = latest(name)
+    if snap is None:
+        raise NotFound(f"dataset '{name}' has no version yet; run `shipml ingest` for its app")
+    return snap
+
+
+def history(name: str, limit: int = 50) -> list[Snapshot]:
+    with db.session() as s:
+        rows = s.scalars(
+            select(DatasetVersion)
+            .where(DatasetVersion.name == name)
+            .order_by(DatasetVersion.version.desc())
+            .limit(limit)
+        ).all()
+        return [_snapshot(r) for r in rows]
+
+
+def version_count(name: str) -> int:
+    with db.session() as s:
+        return s.scalar(select(func.count()).where(DatasetVersion.name == name)) or 0
+
+
+def record_refresh(
+    dataset: str,
+    *,
+    source: str,
+    status: str,
+    reason: str | None = None,
+    snapshot: Snapshot | None = None,
+) -> None:
+    """Record one refresh attempt: ``stored``, ``unchanged``, ``rejected`` or ``failed``."""
+    with db.session() as s:
+        s.add(
+            Refresh(
+                dataset=dataset,
+                source=source,
+                status=status,
+                reason=reason,
+                version=snapshot.version if snapshot else None,
+                rows=snapshot.rows if snapshot else None,
+                at=utcnow(),
+            )
+        )
+
+
+def refreshes(dataset: str, limit: int = 50, offset: int = 0) -> list[dict[str, object]]:
+    with db.session() as s:
+        rows = s.scalars(
+            select(Refresh)
+            .where(Refresh.dataset == dataset)
+            .order_by(Refresh.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        return [
+            {
+                "at": r.at.isoformat(),
+                "source": r.source,
+                "status": r.status,
+                "reason": r.reason,
+                "version": r.version,
+                "rows": r.rows,
+            }
+            for r in rows
+        ]

@@ -1,0 +1,250 @@
+"""Slow work as jobs: a Huey queue (SQLite by default, Redis when ``SHIPML_REDIS_URL`` is set) and a job
+record per submission in the database.
+
+A job is a function ``fn(ctx, **params)`` registered by an app with :func:`job`. :func:`submit` writes a
+``queued`` record and enqueues it; the worker marks it ``running``, keeps a heartbeat while it runs, and
+ends it ``done`` (with its result) or ``failed`` (with the error). A worker that dies mid-job stops the
+heartbeat: :func:`reap_stale` requeues such a job up to ``job_max_attempts`` times, then fails it with the
+reason, so no job stays ``running`` forever. Periodic jobs are declared with :func:`periodic`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey
+from sqlalchemy import func, select, update
+
+from shipml.core import db
+from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.tables import Job, utcnow
+from shipml.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("queued", "running", "done", "failed")
+
+
+@dataclass
+class JobContext:
+    """What a running job sees: its id and params, and a way to report progress."""
+
+    job_id: str
+    params: dict[str, Any]
+    _last_write: float = field(default=0.0, repr=False)
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report progress in 0–1 (written at most 4 times a second, and always at 0 and 1)."""
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        now = time.monotonic()
+        if fraction not in (0.0, 1.0) and now - self._last_write < 0.25:
+            return
+        self._last_write = now
+        values: dict[str, Any] = {"progress": fraction, "heartbeat_at": utcnow()}
+        if message is not None:
+            values["message"] = message
+        with db.session() as s:
+            s.execute(update(Job).where(Job.id == self.job_id, Job.status == "running").values(**values))
+
+
+JobFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class PeriodicSpec:
+    key: str
+    every_minutes: Callable[[Settings], int]
+    params: dict[str, Any]
+
+
+_JOBS: dict[str, JobFn] = {}
+_PERIODIC: dict[str, PeriodicSpec] = {}
+
+
+def job(app: str, name: str) -> Callable[[JobFn], JobFn]:
+    """Register ``fn(ctx, **params)`` as the job ``app.name``."""
+
+    def register(fn: JobFn) -> JobFn:
+        _JOBS[f"{app}.{name}"] = fn
+        return fn
+
+    return register
+
+
+def periodic(
+    app: str, name: str, every_minutes: int | Callable[[Settings], int], **params: Any
+) -> None:
+    """Run job ``app.name`` every N minutes (N may come from settings) on the worker's scheduler."""
+    minutes = every_minutes if callable(every_minutes) else (lambda _s, n=every_minutes: n)
+    _PERIODIC[f"{app}.{name}"] = PeriodicSpec(f"{app}.{name}", minutes, params)
+
+
+def registered() -> list[str]:
+    return sorted(_JOBS)
+
+
+def _make_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        return RedisHuey(settings.queue_name, url=settings.redis_url, results=False)
+    return SqliteHuey(settings.queue_name, filename=str(settings.queue_path), results=False)
+
+
+@cache
+def _queue_for(redis_url: str | None, queue_path: str, queue_name: str) -> tuple[Huey, Any]:
+    huey = _make_huey(get_settings())
+    return huey, huey.task(name="shipml.run_job")(run)
+
+
+def _queue() -> tuple[Huey, Any]:
+    s = get_settings()
+    return _queue_for(s.redis_url, str(s.queue_path), s.queue_name)
+
+
+def get_huey() -> Huey:
+    return _queue()[0]
+
+
+def _enqueue(job_id: str) -> None:
+    _queue()[1](job_id)
+
+
+def submit(app: str, name: str, **params: Any) -> str:
+    """Create a ``queued`` job record, enqueue it, and return its id."""
+    key = f"{app}.{name}"
+    if key not in _JOBS:
+        raise InvalidInput(f"unknown job '{key}'; known jobs: {', '.join(registered()) or 'none'}")
+    job_id = uuid.uuid4().hex
+    with db.session() as s:
+        s.add(Job(id=job_id, app=app, name=name, params=params, status="queued", progress=0.0,
+                  attempts=0, created_at=utcnow()))
+    _enqueue(job_id)
+    return job_id
+
+
+def _heartbeat(job_id: str, stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        try:
+            with db.session() as s:
+                s.execute(update(Job).where(Job.id == job_id, Job.status == "running")
+                          .values(heartbeat_at=utcnow()))
+        except Exception:  # a missed beat is not fatal; the next one retries
+            log.warning("heartbeat of job %s failed", job_id, exc_info=True)
+
+
+def run(job_id: str) -> None:
+    """Execute one job record (the body of the Huey task). Safe against duplicate delivery."""
+    settings = get_settings()
+    now = utcnow()
+    with db.session() as s:
+        claimed = s.execute(
+            update(Job).where(Job.id == job_id, Job.status == "queued")
+            .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
+        ).rowcount
+        record = s.get(Job, job_id)
+    if not claimed or record is None:
+        log.info("job %s is not queued any more; skipped", job_id)
+        return
+    key = f"{record.app}.{record.name}"
+    fn = _JOBS.get(key)
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(job_id, stop, settings.job_heartbeat_seconds),
+                            daemon=True)
+    beat.start()
+    try:
+        if fn is None:
+            raise RuntimeError(f"this worker does not know the job '{key}'")
+        result = fn(JobContext(job_id, dict(record.params or {})), **(record.params or {}))
+        values: dict[str, Any] = {"status": "done", "progress": 1.0, "result": result}
+    except Exception as exc:  # the job fails visibly with its reason
+        log.error("job %s (%s) failed: %s", job_id, key, exc)
+        reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        values = {"status": "failed", "error": reason, "result": {"traceback": traceback.format_exc(limit=5)}}
+    finally:
+        stop.set()
+    with db.session() as s:
+        s.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow(), **values))
+
+
+def reap_stale(settings: Settings | None = None) -> list[str]:
+    """Requeue or fail ``running`` jobs whose heartbeat stopped (their worker died). Returns their ids."""
+    settings = settings or get_settings()
+    cutoff = utcnow() - timedelta(seconds=settings.job_stale_seconds)
+    requeue: list[str] = []
+    touched: list[str] = []
+    with db.session() as s:
+        stale = s.scalars(select(Job).where(Job.status == "running", Job.heartbeat_at < cutoff)).all()
+        for j in stale:
+            lost = f"the worker running attempt {j.attempts} stopped (no heartbeat since {j.heartbeat_at:%H:%M:%S} UTC)"
+            if j.attempts < settings.job_max_attempts:
+                res = s.execute(update(Job).where(Job.id == j.id, Job.status == "running")
+                                .values(status="queued", message=f"{lost}; requeued"))
+                if res.rowcount:
+                    requeue.append(j.id)
+            else:
+                s.execute(update(Job).where(Job.id == j.id, Job.status == "running")
+                          .values(status="failed", finished_at=utcnow(),
+                                  error=f"{lost}; gave up after {j.attempts} attempts"))
+            touched.append(j.id)
+    for job_id in requeue:
+        _enqueue(job_id)
+    return touched
+
+
+def _describe(j: Job) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t else None
+
+    return {
+        "id": j.id, "app": j.app, "name": j.name, "params": j.params, "status": j.status,
+        "progress": j.progress, "message": j.message, "result": j.result, "error": j.error,
+        "attempts": j.attempts, "created_at": iso(j.created_at), "started_at": iso(j.started_at),
+        "finished_at": iso(j.finished_at),
+    }
+
+
+def get(job_id: str) -> dict[str, Any]:
+    with db.session() as s:
+        j = s.get(Job, job_id)
+        if j is None:
+            raise NotFound(f"no job with id '{job_id}'")
+        return _describe(j)
+
+
+def list_jobs(app: str | None = None, status: str | None = None, limit: int = 50,
+              offset: int = 0) -> list[dict[str, Any]]:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not '{status}'")
+    q = select(Job).order_by(Job.created_at.desc()).limit(limit).offset(offset)
+    if app:
+        q = q.where(Job.app == app)
+    if status:
+        q = q.where(Job.status == status)
+    with db.session() as s:
+        return [_describe(j) for j in s.scalars(q).all()]
+
+
+def counts_by_status() -> dict[str, int]:
+    with db.session() as s:
+        rows = s.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def wait(job_id: str, timeout: float = 60.0, poll: float = 0.2) -> dict[str, Any]:
+    """Block until a job is done or failed (for the CLI and tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record = get(job_id)
+        if record["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return record
+        time.sleep(poll)

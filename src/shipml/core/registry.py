@@ -1,0 +1,215 @@
+"""Model registry on MLflow: log a trained model with its params, metrics and the dataset version it was
+trained on; promote it to the alias ``champion`` only if it beats the current champion on the same
+holdout; serve the champion and swap in a new one when the alias moves, with no restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from shipml.core.datasets import Snapshot
+from shipml.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+
+
+@cache
+def _configured(tracking_uri: str, artifacts: str) -> Any:
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def client() -> Any:
+    s = get_settings()
+    return _configured(s.tracking_uri, s.artifacts_dir.as_uri())
+
+
+def _experiment_id(name: str) -> str:
+    c = client()
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    artifacts = get_settings().artifacts_dir
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return str(c.create_experiment(name, artifact_location=(artifacts / name).as_uri()))
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    version: int
+    promoted: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.name, "version": self.version, "promoted": self.promoted, "reason": self.reason}
+
+
+def log_model(
+    name: str,
+    model: Any,
+    *,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    dataset: Snapshot,
+    holdout: str,
+) -> int:
+    """Log ``model`` (any picklable object with the app's predict API) as a new version of ``name``.
+
+    ``holdout`` names the evaluation split (e.g. "last 28 days of covid v12") and is kept as a tag, so a
+    reader can see what a metric was measured on. Returns the new registered version number.
+    """
+    import mlflow
+    import mlflow.pyfunc
+
+    client()
+
+    class _Wrapped(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            return self.inner.predict(model_input)
+
+    with mlflow.start_run(experiment_id=_experiment_id(name)) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags({
+            "dataset": dataset.name,
+            "dataset_version": str(dataset.version),
+            "dataset_hash": dataset.content_hash,
+            "holdout": holdout,
+        })
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=_Wrapped(model), pip_requirements=[], registered_model_name=name
+        )
+    version = int(info.registered_model_version)
+    c = client()
+    for key, value in {"run_id": run.info.run_id, "dataset_version": str(dataset.version),
+                       "holdout": holdout}.items():
+        c.set_model_version_tag(name, str(version), key, value)
+    return version
+
+
+def champion_version(name: str) -> int | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client().get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def promote_if_better(
+    name: str,
+    version: int,
+    *,
+    metric: str,
+    candidate_score: float,
+    champion_score: float | None,
+    higher_is_better: bool,
+) -> Decision:
+    """Move ``champion`` to ``version`` only if it beats the champion's score on the same holdout.
+
+    The caller evaluates the current champion on the candidate's holdout and passes ``champion_score``
+    (``None`` when there is no champion yet). The decision and its reason are kept as tags on the version.
+    """
+    current = champion_version(name)
+    if current is None or champion_score is None:
+        promoted, reason = True, f"no champion yet; {metric}={candidate_score:.4g}"
+    else:
+        better = candidate_score > champion_score if higher_is_better else candidate_score < champion_score
+        direction = "higher" if higher_is_better else "lower"
+        verdict = "beats" if better else "does not beat"
+        promoted = better
+        reason = (f"{metric}={candidate_score:.4g} {verdict} champion v{current} {metric}={champion_score:.4g} "
+                  f"on the same holdout ({direction} is better)")
+    c = client()
+    if promoted:
+        c.set_registered_model_alias(name, CHAMPION, str(version))
+    c.set_model_version_tag(name, str(version), "promotion", "promoted" if promoted else "kept champion")
+    c.set_model_version_tag(name, str(version), "promotion_reason", reason)
+    log.info("%s v%s: %s", name, version, reason)
+    return Decision(name, version, promoted, reason)
+
+
+def set_champion(name: str, version: int) -> None:
+    """Move the alias by hand (admin): the API picks it up within ``champion_poll_seconds``."""
+    c = client()
+    c.get_model_version(name, str(version))  # raises if it does not exist
+    c.set_registered_model_alias(name, CHAMPION, str(version))
+    c.set_model_version_tag(name, str(version), "promotion", "set by hand")
+
+
+def load_version(name: str, version: int) -> Any:
+    import mlflow.pyfunc
+
+    client()
+    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().inner
+
+
+def list_models() -> list[dict[str, Any]]:
+    c = client()
+    out: list[dict[str, Any]] = []
+    for rm in c.search_registered_models():
+        champ = champion_version(rm.name)
+        for mv in c.search_model_versions(f"name='{rm.name}'"):
+            run = c.get_run(mv.run_id) if mv.run_id else None
+            out.append({
+                "model": rm.name,
+                "version": int(mv.version),
+                "champion": champ == int(mv.version),
+                "metrics": dict(run.data.metrics) if run else {},
+                "params": dict(run.data.params) if run else {},
+                "tags": dict(mv.tags),
+                "created_at": mv.creation_timestamp,
+            })
+    return sorted(out, key=lambda m: (m["model"], -m["version"]))
+
+
+class Champion:
+    """The loaded champion of one model; checks the alias at most every ``poll_seconds`` and reloads
+    when it moved, so a promotion is served within that time with no restart."""
+
+    def __init__(self, name: str, poll_seconds: float) -> None:
+        self.name = name
+        self.poll_seconds = poll_seconds
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self.version: int | None = None
+        self.model: Any = None
+
+    def get(self) -> tuple[int | None, Any]:
+        with self._lock:
+            if time.monotonic() - self._checked >= self.poll_seconds:
+                self._checked = time.monotonic()
+                try:
+                    latest = champion_version(self.name)
+                    if latest is not None and latest != self.version:
+                        self.model = load_version(self.name, latest)
+                        log.info("serving %s v%s (was v%s)", self.name, latest, self.version)
+                        self.version = latest
+                except Exception:  # keep serving what we have; try again at the next poll
+                    log.warning("could not refresh champion of %s", self.name, exc_info=True)
+            return self.version, self.model
+
+
+@cache
+def _champion(name: str, tracking_uri: str, poll_seconds: float) -> Champion:
+    return Champion(name, poll_seconds)
+
+
+def champion(name: str) -> Champion:
+    s = get_settings()
+    return _champion(name, s.tracking_uri, s.champion_poll_seconds)

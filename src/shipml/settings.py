@@ -1,0 +1,88 @@
+"""All configuration in one place: environment variables with the prefix ``SHIPML_``.
+
+With nothing set, everything runs embedded under one home folder (``./var``): a SQLite database,
+a SQLite job queue, MLflow on SQLite with local artifacts, Parquet datasets. Setting a URL moves
+that part onto a real server.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+COVID_DEFAULT_SOURCE = (
+    "https://raw.githubusercontent.com/KonstantinKlepikov/covid-kaliningrad/datasets/data/data.csv"
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHIPML_", extra="ignore")
+
+    home: Path = Field(Path("var"), description="Folder holding every embedded store.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite in home.")
+    redis_url: str | None = Field(None, description="Redis URL for the job queue; unset = SQLite queue.")
+    mlflow_uri: str | None = Field(None, description="MLflow tracking URI; unset = SQLite in home.")
+    api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the API.")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    ui_port: int = 8501
+    admin_token: str | None = Field(None, description="Bearer token for admin endpoints; generated if unset.")
+
+    queue_name: str = "shipml"
+    worker_threads: int = 2
+    job_heartbeat_seconds: float = 5.0
+    job_stale_seconds: float = 30.0
+    job_max_attempts: int = 2
+    champion_poll_seconds: float = 5.0
+    fetch_timeout_seconds: float = 5.0
+
+    covid_source: str = COVID_DEFAULT_SOURCE
+    covid_refresh_minutes: int = Field(15, ge=1, le=1440)
+
+    @property
+    def resolved_home(self) -> Path:
+        home = self.home.expanduser().resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_home / 'shipml.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_uri or f"sqlite:///{self.resolved_home / 'mlflow.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.resolved_home / "mlartifacts"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.resolved_home / "datasets"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.resolved_home / "queue.db"
+
+    def token(self) -> str:
+        """The admin token: from the environment, else read from (or generated into) the home folder."""
+        if self.admin_token:
+            return self.admin_token
+        path = self.resolved_home / "admin_token"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(24))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def token_is_new(self) -> bool:
+        return not self.admin_token and not (self.resolved_home / "admin_token").exists()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,126 @@
+"""Platform fixtures: a fresh home per test, on embedded defaults or (SHIPML_TEST_SERVICES=1) on the
+real PostgreSQL and Redis services, and a real worker process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shipml.settings import Settings, get_settings
+
+SERVICES = os.environ.get("SHIPML_TEST_SERVICES") == "1"
+PG_ADMIN = os.environ.get("SHIPML_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("SHIPML_TEST_REDIS", "redis://127.0.0.1:6379/0")
+ADMIN_TOKEN = "test-admin-token"
+TESTS = Path(__file__).parent
+
+
+def _fresh_pg_database() -> tuple[str, str]:
+    name = f"shipml_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return name, f"{base}/{name}"
+
+
+def _drop_pg_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for one test: its own home, database and queue; fast heartbeats and champion polls."""
+    from shipml.core import db
+
+    env = {
+        "SHIPML_HOME": str(tmp_path / "home"),
+        "SHIPML_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SHIPML_QUEUE_NAME": f"shipml-test-{uuid.uuid4().hex[:8]}",
+        "SHIPML_JOB_HEARTBEAT_SECONDS": "0.5",
+        "SHIPML_JOB_STALE_SECONDS": "3",
+        "SHIPML_CHAMPION_POLL_SECONDS": "1",
+        "SHIPML_COVID_SOURCE": "synthetic",
+    }
+    pg_name = None
+    if SERVICES:
+        pg_name, url = _fresh_pg_database()
+        env["SHIPML_DATABASE_URL"] = url
+        env["SHIPML_REDIS_URL"] = REDIS
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    settings = get_settings()
+    db.migrate()
+    yield settings
+    db.engine_for(settings.db_url).dispose()
+    if SERVICES:
+        import redis
+
+        client = redis.Redis.from_url(REDIS)
+        for key in client.scan_iter(f"*{settings.queue_name}*"):
+            client.delete(key)
+        if pg_name:
+            _drop_pg_database(pg_name)
+    get_settings.cache_clear()
+
+
+class Worker:
+    """A real ``shipml worker`` process with the test jobs loaded."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS / "core"), os.environ.get("PYTHONPATH", "")])}
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "shipml.cli", "worker", "--import", "sample_jobs"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the worker gets no chance to clean up."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture
+def worker(platform: Settings, tmp_path: Path) -> Iterator[Worker]:
+    w = Worker(tmp_path / "worker.log")
+    yield w
+    w.stop()
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.1, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
