@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from shipml.core.datasets import Snapshot
+from shipml.core.errors import NotFound
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ def log_model(
         def __init__(self, inner: Any) -> None:
             self.inner = inner
 
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            # (no type hints: MLflow would try to infer a signature from them)
             return self.inner.predict(model_input)
 
     with mlflow.start_run(experiment_id=_experiment_id(name)) as run:
@@ -146,8 +148,13 @@ def promote_if_better(
 
 def set_champion(name: str, version: int) -> None:
     """Move the alias by hand (admin): the API picks it up within ``champion_poll_seconds``."""
+    from mlflow.exceptions import MlflowException
+
     c = client()
-    c.get_model_version(name, str(version))  # raises if it does not exist
+    try:
+        c.get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise NotFound(f"model '{name}' has no version {version}") from exc
     c.set_registered_model_alias(name, CHAMPION, str(version))
     c.set_model_version_tag(name, str(version), "promotion", "set by hand")
 
