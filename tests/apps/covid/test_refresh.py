@@ -1,0 +1,112 @@
+"""Refreshes through the real stores: versions, last-good-wins, and the reasons users see."""
+
+import subprocess
+import sys
+
+import pytest
+
+from shipml.apps.covid import data
+from shipml.apps.covid.cleaning import parse_export
+from shipml.core import datasets, jobs
+from shipml.core.errors import RejectedData, SourceUnavailable
+
+
+def _served_cases(api):
+    body = api.get("/api/covid/series", params={"metric": "cases"}).json()
+    return dict(zip(body["dates"], body["values"]["cases"], strict=True))
+
+
+def _expected_cases(path):
+    clean = parse_export(path.read_bytes())
+    return {d.isoformat(): v for d, v in zip(clean["date"], clean["всего"], strict=True)}
+
+
+def test_replaying_revisions_through_the_refresh_job(api, covid_dir, worker):
+    """One snapshot per changed file, none for a repeated one; the API serves the newest revision."""
+    worker.start()
+    revisions = sorted((covid_dir / "revisions").glob("data_*.csv"))
+    assert len(revisions) == 8
+    order = revisions[:3] + [revisions[2]] + revisions[3:]  # the third file arrives twice
+    for n, path in enumerate(order):
+        job_id = jobs.submit("covid", "refresh", source=str(path))
+        record = jobs.wait(job_id, timeout=120)
+        assert record["status"] == "done", (path.name, record["error"], worker.output())
+        repeated = n == 3
+        assert record["result"]["status"] == ("unchanged" if repeated else "stored"), path.name
+        assert _served_cases(api) == pytest.approx(_expected_cases(path), nan_ok=True), path.name
+    assert datasets.version_count(data.DATASET) == 8
+    statuses = [r["status"] for r in api.get("/api/covid/refreshes", params={"limit": 20}).json()]
+    assert statuses.count("stored") == 8 and statuses.count("unchanged") == 1
+
+
+BAD_INPUTS = {
+    "date format switching mid-file": lambda good: good.replace(b"2021-05-10,", b"10.05.2021,", 1),
+    "ambiguous dates (all days <= 12)": lambda good: b"\n".join(
+        [good.split(b"\n")[0]] + [
+            f"{d:02d}.{m:02d}.2020".encode() + line[line.index(b","):]
+            for (d, m), line in zip([(d, m) for m in range(1, 13) for d in range(1, 13)],
+                                    good.split(b"\n")[1:101], strict=False)
+        ]) + b"\n",
+    "text in a numeric column": lambda good: good.replace(b"\n2021-05-10,62,", b"\n2021-05-10,sixty-two,", 1),
+    "truncated file": lambda good: good[: len(good) // 2],
+    "empty file": lambda good: b"",
+    "HTML error page": lambda good: b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>",
+    "required column missing": lambda good: good.replace("всего".encode(), "всег0".encode(), 1),
+}
+
+
+REASONS = {
+    "date format switching mid-file": "dates switch format at row 429: '10.05.2021'",
+    "ambiguous dates (all days <= 12)": "ambiguous dates",
+    "text in a numeric column": "column 'всего' row 429: 'sixty-two' is not a number",
+    "truncated file": "truncated file",
+    "empty file": "empty file",
+    "HTML error page": "HTML page",
+    "required column missing": "required column 'всего' is missing",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_rejected_with_a_reason_and_last_good_stays_served(case, api, covid_dir, tmp_path):
+    good_path = covid_dir / "datasets_data.csv"
+    good = good_path.read_bytes()
+    data.refresh(str(good_path))
+    before = api.get("/api/covid/summary").json()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(BAD_INPUTS[case](good))
+    assert bad.read_bytes() != good
+    with pytest.raises(RejectedData) as rejected:
+        data.refresh(str(bad))
+    assert REASONS[case] in rejected.value.message
+    assert api.get("/api/covid/summary").json() == before
+    assert datasets.version_count(data.DATASET) == 1
+    last = api.get("/api/covid/refreshes").json()[0]
+    assert last["status"] == "rejected" and last["reason"] == rejected.value.message
+
+
+def test_unreachable_source_is_recorded_as_failed(platform):
+    with pytest.raises(SourceUnavailable, match="could not fetch"):
+        data.refresh("http://127.0.0.1:9/data.csv")
+    assert datasets.refreshes(data.DATASET)[0]["status"] == "failed"
+
+
+def test_cli_ingest_exits_non_zero_with_the_reason(platform, tmp_path):
+    bad = tmp_path / "page.csv"
+    bad.write_text("<html><body>Service unavailable</body></html>")
+    run = subprocess.run([sys.executable, "-m", "shipml.cli", "ingest", "covid", "--source", str(bad)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "HTML" in run.stdout
+    ok = subprocess.run([sys.executable, "-m", "shipml.cli", "ingest", "covid", "--source", "synthetic"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "stored" in ok.stdout
+
+
+def test_failed_refresh_job_is_visible_with_its_reason(api, admin, worker, tmp_path):
+    worker.start()
+    bad = tmp_path / "empty.csv"
+    bad.write_bytes(b"")
+    job_id = api.post("/api/covid/refresh", params={"source": str(bad)}, headers=admin).json()["job_id"]
+    record = jobs.wait(job_id, timeout=120)
+    assert record["status"] == "failed" and "empty" in record["error"]
+    assert api.get(f"/api/jobs/{job_id}").json()["error"] == record["error"]
