@@ -50,6 +50,7 @@ class LogLinearWeekly:
     params: dict[str, Any] = field(init=False)
     _coef: np.ndarray | None = None
     _start_weekday: int = 0
+    _n: int = 0
 
     def __post_init__(self) -> None:
         self.params = {"kind": "loglinear_weekly", "window": self.window}

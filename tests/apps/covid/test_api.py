@@ -1,0 +1,119 @@
+"""The covid API on real data (datasets_data.csv), through the real stores."""
+
+import time
+
+import pytest
+
+from shipml.apps.covid import data, tasks
+from shipml.apps.covid.model import SeasonalNaive, backtest
+
+
+@pytest.fixture
+def loaded(api, covid_dir):
+    data.refresh(str(covid_dir / "datasets_data.csv"))
+    return api
+
+
+def test_metrics_catalog_has_ids_russian_names_labels_units(loaded):
+    catalog = {m["id"]: m for m in loaded.get("/api/covid/metrics").json()}
+    assert catalog["cases"]["name_ru"] == "всего" and catalog["cases"]["label"] == "New cases"
+    assert catalog["cases_7d"]["unit"] == "people"
+    assert len(catalog) > 130  # every column of the publication plus the derived metrics
+
+
+def test_series_of_several_metrics_in_a_date_range(loaded):
+    body = loaded.get("/api/covid/series", params={"metric": "cases,deaths", "from": "2021-05-01",
+                                                    "to": "2021-05-31"}).json()
+    assert body["dates"][0] == "2021-05-01" and body["dates"][-1] == "2021-05-31"
+    assert set(body["values"]) == {"cases", "deaths"} and len(body["values"]["cases"]) == 31
+    assert body["values"]["cases"][body["dates"].index("2021-05-10")] == 62  # the raw file's value
+    assert body["synthetic"] is False
+
+
+def test_rolling_window_is_the_mean_of_the_last_days(loaded):
+    raw = loaded.get("/api/covid/series", params={"metric": "cases", "to": "2021-05-10"}).json()
+    smooth = loaded.get("/api/covid/series", params={"metric": "cases", "to": "2021-05-10",
+                                                      "rolling": 7}).json()
+    assert smooth["values"]["cases"][-1] == pytest.approx(sum(raw["values"]["cases"][-7:]) / 7, abs=1e-3)
+
+
+@pytest.mark.parametrize(("params", "words"), [
+    ({"metric": "casse"}, "unknown metric 'casse'; did you mean cases"),
+    ({"metric": "cases", "from": "2022-01-01", "to": "2021-01-01"}, "is after"),
+    ({"metric": "cases", "rolling": 0}, "rolling"),
+    ({"metric": "cases", "from": "01.02.2021"}, "from"),
+    ({}, "metric"),
+])
+def test_bad_series_parameters_are_422_with_what_to_fix(loaded, params, words):
+    response = loaded.get("/api/covid/series", params=params)
+    assert response.status_code == 422
+    assert words in response.json()["error"]["message"]
+
+
+def test_summary_gives_latest_day_and_changes(loaded):
+    body = loaded.get("/api/covid/summary").json()
+    assert body["date"] == "2023-06-07" and body["synthetic"] is False
+    cases = next(h for h in body["headline"] if h["id"] == "cases")
+    series = loaded.get("/api/covid/series", params={"metric": "cases", "from": "2023-05-31"}).json()
+    values = series["values"]["cases"]
+    assert cases["value"] == values[-1]
+    assert cases["change_day"] == pytest.approx(values[-1] - values[-2])
+    assert cases["change_week"] == pytest.approx(values[-1] - values[0])
+
+
+def test_districts_and_demographics(loaded):
+    districts = loaded.get("/api/covid/districts").json()
+    assert districts["date"] == "2023-06-07"
+    names = {d["id"] for d in districts["districts"]}
+    assert "district_kaliningrad" in names and len(names) > 10
+    demo = loaded.get("/api/covid/demographics", params={"from": "2021-01-01", "to": "2021-12-31"}).json()
+    assert {a["id"] for a in demo["age"]} and all(a["value"] >= 0 for a in demo["age"])
+    assert {s["id"] for s in demo["sex"]} == {"sex_male", "sex_female"}
+
+
+def test_no_data_yet_is_a_404_that_says_what_to_do(api):
+    response = api.get("/api/covid/summary")
+    assert response.status_code == 404 and "shipml ingest" in response.json()["error"]["message"]
+
+
+def test_admin_only_refresh_and_train(api, admin):
+    assert api.post("/api/covid/refresh").status_code == 401
+    assert api.post("/api/covid/train", headers={"Authorization": "Bearer nope"}).status_code == 403
+    accepted = api.post("/api/covid/refresh", params={"source": "synthetic"}, headers=admin)
+    assert accepted.status_code == 202 and accepted.json()["job_id"]
+
+
+def test_worse_training_run_keeps_champion_and_api_follows_alias_move(loaded, admin):
+    assert loaded.get("/api/covid/forecast").status_code == 404
+    first = tasks.train()
+    assert first["promoted"] and first["version"] == 1
+    forecast = loaded.get("/api/covid/forecast", params={"days": 7}).json()
+    assert forecast["version"] == 1 and len(forecast["forecast"]) == 7
+
+    # a second run with a configuration that does worse on the same holdout
+    snap, clean = data.load_clean()
+    series, last_day = tasks._cases(clean)
+    naive = SeasonalNaive().params
+    worse_score = backtest(naive, series, last_day)
+    assert worse_score > first[tasks.METRIC]
+    second = tasks.register(naive, worse_score, snap, series, last_day)
+    assert not second["promoted"] and "does not beat champion v1" in second["reason"]
+    assert loaded.get("/api/covid/forecast").json()["version"] == 1
+
+    # an operator moves the alias by hand: served within 10 s, no restart
+    moved = loaded.post(f"/api/models/{tasks.MODEL}/champion", params={"version": 2}, headers=admin)
+    assert moved.status_code == 200
+    deadline = time.monotonic() + 10
+    while loaded.get("/api/covid/forecast").json()["version"] != 2:
+        assert time.monotonic() < deadline, "new champion not served within 10 s"
+        time.sleep(0.25)
+    assert loaded.get("/api/covid/forecast").json()["params"]["kind"] == "seasonal_naive"
+
+
+def test_health_shows_data_freshness_and_champion(loaded):
+    body = loaded.get("/api/health").json()
+    covid = body["apps"]["covid"]
+    assert body["status"] == "ok" and covid["ok"]
+    assert covid["data"]["version"] == 1 and covid["data"]["rows"] == 1187
+    assert covid["data"]["last_refresh"]["status"] == "stored"
+    assert covid["model"] == {"name": tasks.MODEL, "champion": None}
