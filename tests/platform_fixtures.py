@@ -82,7 +82,7 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS / "core"), os.environ.get("PYTHONPATH", "")])}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "shipml.cli", "worker", "--import", "sample_jobs"],

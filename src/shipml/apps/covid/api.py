@@ -24,10 +24,9 @@ HEADLINE = ("cases", "deaths", "recovered", "tests", "active", "cases_7d")
 
 
 @lru_cache(maxsize=4)
-def _view(version: int) -> tuple[pl.DataFrame, dict[str, metrics.Metric]]:
-    """The derived frame and the catalog of one snapshot version (cached: snapshots never change)."""
-    snap = next(s for s in datasets.history(data.DATASET, limit=1000) if s.version == version)
-    clean = snap.read()
+def _view(path: str, content_hash: str) -> tuple[pl.DataFrame, dict[str, metrics.Metric]]:
+    """The derived frame and the catalog of one snapshot (cached by content: snapshots never change)."""
+    clean = pl.read_parquet(path)
     derived = metrics.derive(clean)
     catalog = {m.id: m for m in metrics.catalog(clean.columns) if m.id in derived.columns}
     return derived, catalog
@@ -35,7 +34,7 @@ def _view(version: int) -> tuple[pl.DataFrame, dict[str, metrics.Metric]]:
 
 def _current() -> tuple[datasets.Snapshot, pl.DataFrame, dict[str, metrics.Metric]]:
     snap = datasets.require_latest(data.DATASET)
-    derived, catalog = _view(snap.version)
+    derived, catalog = _view(str(snap.path), snap.content_hash)
     return snap, derived, catalog
 
 
