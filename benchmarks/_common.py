@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import socket
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,3 +50,17 @@ def tree_rss_mib(root: int) -> float:
         except FileNotFoundError:
             continue
     return total / 1024
+
+
+def wrk_latency(url: str, seconds: int = 15, connections: int = 8) -> dict[str, float]:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m, out
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"p50": ms("50%"), "p99": ms("99%"), "rps": rps}

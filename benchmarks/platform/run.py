@@ -7,7 +7,6 @@ second process (wrk), and idle memory of every process `shipml up` runs.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import emit, free_port, tree_rss_mib  # noqa: E402
+from _common import emit, free_port, tree_rss_mib, wrk_latency  # noqa: E402
 
 NAME = "platform"
 
@@ -49,20 +48,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
-def wrk_latency(url: str, seconds: int = 15, connections: int = 8) -> dict[str, float]:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
-
-    def ms(label: str) -> float:
-        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert m, out
-        value, unit = float(m.group(1)), m.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"p50": ms("50%"), "p99": ms("99%"), "rps": rps}
-
-
 def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("install wrk (apt-get install wrk) to measure latency under load")
@@ -80,7 +65,8 @@ def main() -> None:
         emit(NAME, "/api/health throughput", result["rps"], "req/s")
         stop(proc)
         proc, warm = start(home, api, ui, prepare=True)
-        emit(NAME, "start to healthy, second run (data and champion present: refresh is a no-op, no training)", warm, "s")
+        emit(NAME, "start to healthy, second run (data and champion present: no-op refresh, no training)",
+             warm, "s")
         stop(proc)
 
 

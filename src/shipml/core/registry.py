@@ -6,8 +6,10 @@ holdout; serve the champion and swap in a new one when the alias moves, with no 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -19,6 +21,10 @@ from shipml.settings import get_settings
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
+
+# MLflow is chatty on stderr (info lines, advice on pickling and type hints): keep warnings and errors.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
 
 
 @cache
