@@ -1,10 +1,10 @@
 """The API factory on its own (no app mounted): health, errors, admin auth, jobs, metrics."""
 
 import pytest
-import sample_jobs  # noqa: F401
 from fastapi.testclient import TestClient
-from platform_fixtures import ADMIN_TOKEN
 
+import sample_jobs  # noqa: F401
+from platform_fixtures import ADMIN_TOKEN
 from shipml.core import jobs
 from shipml.core.api import create_app
 

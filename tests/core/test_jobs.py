@@ -1,9 +1,9 @@
 """The queue with a real worker process: results, failures, progress, and a worker killed mid-job."""
 
 import pytest
+
 import sample_jobs  # noqa: F401  (registers the test jobs in this process too, so submit knows them)
 from platform_fixtures import wait_for
-
 from shipml.core import jobs
 from shipml.core.errors import InvalidInput, NotFound
 

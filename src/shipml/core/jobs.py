@@ -236,7 +236,7 @@ def counts_by_status() -> dict[str, int]:
     with db.session() as s:
         rows = s.execute(select(Job.status, func.count()).group_by(Job.status)).all()
     counts = dict.fromkeys(STATUSES, 0)
-    counts.update({status: n for status, n in rows})
+    counts.update(dict(rows))  # type: ignore[arg-type]
     return counts
 
 

@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from shipml.core import db, jobs
 from shipml.settings import Settings, get_settings
@@ -22,10 +23,13 @@ def _every(minutes: int):  # type: ignore[no-untyped-def]
     return due
 
 
-def schedule_periodic(settings: Settings) -> list[str]:
-    """Register each declared periodic job on the queue's scheduler; returns descriptions."""
+def schedule_periodic(settings: Settings) -> dict[str, Any]:
+    """Register each declared periodic job on the queue's scheduler.
+
+    Returns the scheduled Huey tasks by description (e.g. "covid.refresh every 15 min").
+    """
     huey = jobs.get_huey()
-    described = []
+    scheduled: dict[str, Any] = {}
     for spec in jobs._PERIODIC.values():
         minutes = spec.every_minutes(settings)
         app, name = spec.key.split(".", 1)
@@ -33,9 +37,9 @@ def schedule_periodic(settings: Settings) -> list[str]:
         def enqueue(app: str = app, name: str = name, params: dict = spec.params) -> None:  # type: ignore[type-arg]
             jobs.submit(app, name, **params)
 
-        huey.periodic_task(_every(minutes), name=f"periodic.{spec.key}")(enqueue)
-        described.append(f"{spec.key} every {minutes} min")
-    return described
+        task = huey.periodic_task(_every(minutes), name=f"periodic.{spec.key}")(enqueue)
+        scheduled[f"{spec.key} every {minutes} min"] = task
+    return scheduled
 
 
 def _reaper(settings: Settings, stop: threading.Event) -> None:

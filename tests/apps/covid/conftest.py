@@ -1,7 +1,7 @@
 import pytest
 from fastapi.testclient import TestClient
-from platform_fixtures import ADMIN_TOKEN
 
+from platform_fixtures import ADMIN_TOKEN
 from shipml.apps import rooms
 from shipml.core.api import create_app
 

@@ -98,7 +98,8 @@ def prepare(say: Any) -> None:
     except (SourceUnavailable, RejectedData) as exc:
         last = datasets.latest(data.DATASET)
         if last is None:
-            say(f"[yellow]covid: {exc.message}\ncovid: OFFLINE — using SYNTHETIC data, labelled as such in the UI[/yellow]")
+            say(f"[yellow]covid: {exc.message}[/yellow]")
+            say("[yellow]covid: OFFLINE — using SYNTHETIC data, labelled as such in the UI[/yellow]")
             ingest(data.SYNTHETIC)
         else:
             kind = "synthetic" if last.synthetic else "real"

@@ -1,0 +1,36 @@
+"""The CLI as a user runs it: ingest, train, eval, models, jobs."""
+
+import json
+import os
+import subprocess
+import sys
+
+import shipml.apps.covid.tasks  # noqa: F401  (registers the covid jobs for submit)
+from shipml.core import jobs
+
+
+def shipml(*args, check=True):
+    run = subprocess.run([sys.executable, "-m", "shipml.cli", *args], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "COLUMNS": "200"})
+    if check:
+        assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+def test_ingest_train_eval_models_jobs(platform, covid_dir):
+    assert "stored" in shipml("ingest", "covid", "--source", str(covid_dir / "datasets_data.csv")).stdout
+    assert "unchanged" in shipml("ingest", "covid", "--source", str(covid_dir / "datasets_data.csv")).stdout
+    trained = shipml("train", "covid").stdout
+    assert "covid_cases_forecast v1: promoted" in trained
+    rows = [json.loads(line) for line in shipml("eval", "covid", "--json").stdout.splitlines()]
+    assert {r["model"] for r in rows} >= {"seasonal_naive", "loglinear_weekly", "champion v1"}
+    assert all(r["backtest_mae"] > 0 for r in rows)
+    assert "covid_cases_forecast" in shipml("models").stdout
+    job_id = jobs.submit("covid", "refresh", source="synthetic")
+    listed = shipml("jobs", "--app", "covid").stdout
+    assert job_id[:8] in listed and "covid.refresh" in listed and "queued" in listed
+
+
+def test_unknown_app_is_a_usage_error(platform):
+    run = shipml("ingest", "nosuchapp", check=False)
+    assert run.returncode == 2 and "unknown app 'nosuchapp'" in run.stderr
