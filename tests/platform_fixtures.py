@@ -49,6 +49,7 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
         "SHIPML_JOB_HEARTBEAT_SECONDS": "0.5",
         "SHIPML_JOB_STALE_SECONDS": "3",
         "SHIPML_CHAMPION_POLL_SECONDS": "1",
+        "SHIPML_HEALTH_CACHE_SECONDS": "0",
         "SHIPML_COVID_SOURCE": "synthetic",
     }
     pg_name = None

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     job_stale_seconds: float = 30.0
     job_max_attempts: int = 2
     champion_poll_seconds: float = 5.0
+    health_cache_seconds: float = 1.0
     fetch_timeout_seconds: float = 5.0
 
     covid_source: str = COVID_DEFAULT_SOURCE

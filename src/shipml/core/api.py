@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -104,14 +105,25 @@ def _registry() -> dict[str, Any]:
 def platform_router(apps: Mapping[str, ModuleType]) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["platform"])
 
+    health_lock = threading.Lock()
+    last_health: dict[str, Any] = {"at": -1e9, "body": None}
+
     @router.get("/health")
     def health() -> JSONResponse:
-        """Database, queue, registry, and each app's data freshness and champion version."""
-        components = {"database": _check(_database), "queue": _check(_queue), "registry": _check(_registry)}
-        app_status = {name: _check(mod.status) for name, mod in apps.items()}
-        ok = all(c["ok"] for c in components.values()) and all(a["ok"] for a in app_status.values())
-        body = {"status": "ok" if ok else "degraded", "components": components, "apps": app_status}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        """Database, queue, registry, and each app's data freshness and champion version.
+
+        Checked at most once a second; requests in between get the last answer (a storm of health
+        probes must not become a storm of registry queries)."""
+        with health_lock:
+            if time.monotonic() - last_health["at"] >= get_settings().health_cache_seconds:
+                components = {"database": _check(_database), "queue": _check(_queue),
+                              "registry": _check(_registry)}
+                app_status = {name: _check(mod.status) for name, mod in apps.items()}
+                ok = all(c["ok"] for c in components.values()) and all(a["ok"] for a in app_status.values())
+                last_health.update(at=time.monotonic(), body={
+                    "status": "ok" if ok else "degraded", "components": components, "apps": app_status})
+            body = last_health["body"]
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     @router.get("/jobs")
     def list_jobs(app: str | None = None, status: str | None = None,
