@@ -145,7 +145,7 @@ def run(job_id: str) -> None:
     settings = get_settings()
     now = utcnow()
     with db.session() as s:
-        claimed = s.execute(
+        claimed = s.execute(  # type: ignore[attr-defined]
             update(Job).where(Job.id == job_id, Job.status == "queued")
             .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
         ).rowcount
@@ -187,7 +187,7 @@ def reap_stale(settings: Settings | None = None) -> list[str]:
             if j.attempts < settings.job_max_attempts:
                 res = s.execute(update(Job).where(Job.id == j.id, Job.status == "running")
                                 .values(status="queued", message=f"{lost}; requeued"))
-                if res.rowcount:
+                if res.rowcount:  # type: ignore[attr-defined]
                     requeue.append(j.id)
             else:
                 s.execute(update(Job).where(Job.id == j.id, Job.status == "running")

@@ -82,7 +82,7 @@ def log_model(
 
     client()
 
-    class _Wrapped(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    class _Wrapped(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
         def __init__(self, inner: Any) -> None:
             self.inner = inner
 

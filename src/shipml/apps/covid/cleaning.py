@@ -137,10 +137,10 @@ def _records(text: str) -> tuple[list[str], list[list[str]]]:
         for record in reader:
             records.append(record)
     except csv.Error as error:
-        row = len(records)  # records so far include the header, so this is the 1-based data row
+        at = len(records)  # records so far include the header, so this is the 1-based data row
         if "unexpected end of data" in str(error):
-            raise RejectedData(f"truncated file: row {row} ends inside a quoted cell") from None
-        raise RejectedData(f"malformed CSV at row {row}: {error}") from None
+            raise RejectedData(f"truncated file: row {at} ends inside a quoted cell") from None
+        raise RejectedData(f"malformed CSV at row {at}: {error}") from None
     header, rows = records[0], records[1:]
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()  # blank lines at the end of the file

@@ -7,6 +7,7 @@ from shipml.core.tables import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
+assert url, "shipml.core.db.alembic_config sets sqlalchemy.url"
 connectable = create_engine(url, poolclass=pool.NullPool)
 with connectable.connect() as connection:
     context.configure(
