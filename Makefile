@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test test-embedded test-services install install-dev lint bench clean
+.PHONY: run test check test-embedded test-services install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,16 +28,18 @@ run: install
 ## test: the whole suite on embedded defaults, then again on PostgreSQL + Redis
 test: install-dev
 	scripts/ensure-chromium
-	$(MAKE) --no-print-directory test-embedded test-services
+	$(MAKE) --no-print-directory check test-embedded test-services
+
+## check: lint and type-check (part of `make test`)
+check:
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
 
 test-embedded:
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
 test-services:
 	SHIPML_TEST_SERVICES=1 $(BIN)/pytest -n 2 --dist loadfile -q -m "not e2e"
-
-lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
 
 ## bench: rerun every benchmark (figures go to benchmarks/README.md by hand, with date and machine)
 bench: install-dev

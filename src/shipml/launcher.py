@@ -23,7 +23,8 @@ def ui_command(port: int) -> list[str]:
     s = get_settings()
     return [sys.executable, "-m", "streamlit", "run", str(UI_MAIN), "--server.port", str(port),
             "--server.address", s.api_host, "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--client.toolbarMode", "minimal"]
 
 
 def _children() -> dict[str, list[str]]:

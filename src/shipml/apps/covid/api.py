@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -20,7 +20,8 @@ from shipml.core.errors import InvalidInput, NotFound
 
 router = APIRouter()
 
-HEADLINE = ("cases", "deaths", "recovered", "tests", "active", "cases_7d")
+# (tests are left out: the publication stopped reporting them in 2022 and writes 0 since)
+HEADLINE = ("cases", "deaths", "recovered", "active", "cases_7d", "cases_7d_per_100k")
 
 
 @lru_cache(maxsize=4)
@@ -104,7 +105,8 @@ def summary() -> dict[str, Any]:
     frame = derived.sort("date")
     last = frame.row(-1, named=True)
     prev = frame.row(-2, named=True) if frame.height > 1 else {}
-    week = frame.row(-8, named=True) if frame.height > 7 else {}
+    week_before = frame.filter(pl.col("date") == last["date"] - timedelta(days=7))  # by calendar, not rows
+    week = week_before.row(0, named=True) if week_before.height else {}
     headline = []
     for mid in HEADLINE:
         if mid not in catalog:

@@ -17,13 +17,18 @@ GROUP_ORDER = ("cases", "deaths", "derived", "tests", "hospital", "vaccination",
 # For these, a rise is bad news: st.metric shows the rise in red.
 RISE_IS_BAD = frozenset({"cases", "deaths", "active", "cases_7d", "deaths_7d", "hospitalized",
                          "cases_per_100k", "cases_7d_per_100k"})
-FORECAST_COLOUR = "#ff7f0e"
-ACTUAL_COLOUR = "#1f77b4"
+# One clearly different colour per metric (Tableau 10), instead of the theme's shades of blue.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf")
+ACTUAL_COLOUR, FORECAST_COLOUR = PALETTE[0], PALETTE[1]
+# Headline tiles are narrow: short names there, the full label in the tooltip.
+SHORT_LABELS = {"cases": "New cases", "deaths": "Deaths", "recovered": "Recovered", "tests": "Tests",
+                "active": "Active cases", "cases_7d": "Cases, 7d avg"}
 
 
-def short_label(label: str) -> str:
-    """``"Active cases (cumulative cases − recovered − deaths)"`` → ``"Active cases"``."""
-    return label.split(" (", 1)[0]
+def short_label(metric_id: str, label: str) -> str:
+    """A name that fits a headline tile: from :data:`SHORT_LABELS`, else the label before any bracket."""
+    return SHORT_LABELS.get(metric_id) or label.split(" (", 1)[0]
 
 
 def option_label(meta: dict[str, Any]) -> str:
@@ -64,14 +69,22 @@ def long_table(table: pd.DataFrame) -> pd.DataFrame:
 def series_chart(table: pd.DataFrame, log_scale: bool = False, height: int = 380) -> alt.Chart:
     """One line per metric, one colour each, legend below, tooltip with the exact value."""
     long = long_table(table)
+    days = (table["date"].max() - table["date"].min()).days if len(table) else 0
+    date_axis = alt.Axis(format="%b %Y" if days > 180 else "%d %b", labelOverlap=True)
     scale = alt.Scale(type="symlog") if log_scale else alt.Scale(zero=True)
+    top = float(long["value"].abs().max()) if len(long) else 1.0
+    ticks = [0.0, *(10.0 ** k for k in range(0, len(str(int(max(top, 1.0)))) + 1))]
+    value_axis = alt.Axis(values=ticks, format=",.0f") if log_scale else alt.Axis()
+    metrics = [c for c in table.columns if c != "date"]
+    colours = alt.Scale(domain=metrics, range=[PALETTE[i % len(PALETTE)] for i in range(len(metrics))])
     return (
         alt.Chart(long)
         .mark_line(strokeWidth=2, interpolate="monotone")
         .encode(
-            x=alt.X("date:T", title=None),
-            y=alt.Y("value:Q", title=None, scale=scale),
-            color=alt.Color("metric:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)),
+            x=alt.X("date:T", title=None, axis=date_axis),
+            y=alt.Y("value:Q", title=None, scale=scale, axis=value_axis),
+            color=alt.Color("metric:N", title=None, scale=colours, sort=metrics,
+                            legend=alt.Legend(orient="bottom", labelLimit=400)),
             tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), "metric:N",
                      alt.Tooltip("value:Q", format=",.1f")],
         )
@@ -126,28 +139,39 @@ def bar_chart(items: Sequence[dict[str, Any]], value_title: str, keep_order: boo
         alt.Chart(frame)
         .mark_bar(cornerRadiusEnd=3)
         .encode(
-            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)),
+            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
             x=alt.X("value:Q", title=value_title),
             tooltip=[alt.Tooltip("label:N", title="group"), alt.Tooltip("name_ru:N", title="original"),
                      alt.Tooltip("value:Q", format=",.0f")],
         )
     )
     labels = bars.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("value:Q", format=",.0f"))
-    return (bars + labels).properties(height=height or max(120, 22 * len(frame)))
+    return (bars + labels).properties(height=height or 50 + 30 * max(len(frame), 3))
 
 
 def has_values(items: Sequence[dict[str, Any]]) -> bool:
     return any((i.get("value") or 0) != 0 for i in items)
 
 
+def status_css(status: object) -> str:
+    """CSS for a refresh status cell: green when the data was kept fresh, red when a refresh was refused."""
+    return {"stored": "color: #1a7f37", "unchanged": "color: #1a7f37", "rejected": "color: #cf222e",
+            "failed": "color: #cf222e"}.get(str(status), "")
+
+
 def refresh_table(refreshes: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """``/refreshes`` as a table a person reads: newest first, status with a symbol, reason in full."""
-    symbols = {"stored": "✅ stored", "unchanged": "➖ unchanged", "rejected": "⛔ rejected", "failed": "❌ failed"}
-    return pd.DataFrame([{
-        "when (UTC)": pd.Timestamp(r["at"]).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S"),
-        "status": symbols.get(str(r["status"]), r["status"]),
+    table = pd.DataFrame([{
+        "when (UTC)": _utc(str(r["at"])).strftime("%Y-%m-%d %H:%M:%S"),
+        "status": r["status"],
         "version": r.get("version"),
         "rows": r.get("rows"),
         "reason": r.get("reason") or "",
         "source": r.get("source"),
     } for r in refreshes])
+    return table.astype({"version": "Int64", "rows": "Int64"})
+
+
+def _utc(iso: str) -> pd.Timestamp:
+    moment = pd.Timestamp(iso)
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")

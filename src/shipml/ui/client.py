@@ -1,0 +1,128 @@
+"""The UI's only way to the data: a small httpx client to the shipml API (``SHIPML_API_URL``).
+
+    ApiError            base; ``message`` is what a page shows with ``st.error``
+    └── ApiUnreachable  the API does not answer at all (not started, wrong URL, timed out)
+
+A 4xx/5xx answer becomes an :class:`ApiError` carrying the API's own ``error.message`` and ``status``.
+:func:`get` caches answers for a few seconds (:data:`CACHE_SECONDS`) so reruns of a page do not hammer the
+API; :func:`get_fresh` asks every time (for what changes by the second: health, jobs, refreshes).
+:func:`ago` and :func:`timestamp` format the API's ISO times for people.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import streamlit as st
+
+from shipml.settings import get_settings
+
+TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+CACHE_SECONDS = 10
+Params = dict[str, Any]
+
+
+class ApiError(Exception):
+    """The API could not answer the request; ``message`` says why, in words a user understands."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+class ApiUnreachable(ApiError):
+    """Nothing answered at the API URL."""
+
+
+def api_url() -> str:
+    return get_settings().api_url.rstrip("/")
+
+
+def _error_from(response: httpx.Response) -> ApiError:
+    try:
+        error = response.json().get("error") or {}
+        message, code = str(error.get("message") or ""), error.get("code")
+    except (ValueError, AttributeError):
+        message, code = "", None
+    if not message:
+        message = f"the API answered HTTP {response.status_code} for {response.request.url.path}"
+    return ApiError(message, status=response.status_code, code=code)
+
+
+def _request(path: str, params: Params, ok: tuple[int, ...] = (200,)) -> Any:
+    url = f"{api_url()}{path}"
+    try:
+        response = httpx.get(url, params={k: v for k, v in params.items() if v is not None}, timeout=TIMEOUT)
+    except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
+        raise ApiUnreachable(f"The API at {api_url()} did not answer {path} in time; "
+                             "it may be busy. Try again in a moment.") from exc
+    except httpx.HTTPError as exc:  # refused, DNS, connect timeout: nothing listens there
+        raise ApiUnreachable(f"The API at {api_url()} is not reachable: start it with `make run`.") from exc
+    if response.status_code not in ok:
+        raise _error_from(response)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ApiError(f"the API answered {path} with something that is not JSON",
+                       status=response.status_code) from exc
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def _cached(path: str, params: tuple[tuple[str, Any], ...]) -> Any:
+    return _request(path, dict(params))
+
+
+def get(path: str, **params: Any) -> Any:
+    """``GET {SHIPML_API_URL}{path}`` → JSON, cached for :data:`CACHE_SECONDS`.
+
+    List values repeat the parameter (``metric=["a", "b"]`` → ``?metric=a&metric=b``).
+
+    Raises:
+        ApiUnreachable: the API does not answer.
+        ApiError: the API answered with an error; ``message`` is its ``error.message``.
+    """
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in params.items()))
+    return _cached(path, frozen)
+
+
+def get_fresh(path: str, **params: Any) -> Any:
+    """Like :func:`get`, without the cache."""
+    return _request(path, params)
+
+
+def health() -> dict[str, Any]:
+    """``GET /api/health``, uncached; a degraded platform (503) still returns its body."""
+    body = _request("/api/health", {}, ok=(200, 503))
+    return body if isinstance(body, dict) else {}
+
+
+def clear_cache() -> None:
+    _cached.clear()
+
+
+def _parse(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def ago(iso: str | None, now: datetime | None = None) -> str:
+    """``"2024-05-01T10:00:00+00:00"`` → ``"3 min ago"`` (``"never"`` for None)."""
+    if not iso:
+        return "never"
+    seconds = ((now or datetime.now(UTC)) - _parse(iso)).total_seconds()
+    if seconds < 0:
+        return "just now"
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if unit == 'day' and n > 1 else ''} ago"
+    return f"{int(seconds)} s ago" if seconds >= 5 else "just now"
+
+
+def timestamp(iso: str | None) -> str:
+    """An ISO time as ``"2024-05-01 10:00 UTC"``."""
+    return _parse(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if iso else "—"

@@ -1,0 +1,146 @@
+"""Home page: every app's data freshness and champion model, the platform's components, recent jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from streamlit.navigation.page import Page
+
+from shipml.ui import client
+
+COMPONENTS = {"database": ("Database", ":material/database:"), "queue": ("Job queue", ":material/queue:"),
+              "registry": ("Model registry", ":material/model_training:")}
+JOB_STATUS_CSS = {"done": "color: #1a7f37", "failed": "color: #cf222e", "running": "color: #0969da",
+                  "queued": "color: #6e7781"}
+REFRESH_STATUS = {"stored": ":green-badge[stored]", "unchanged": ":green-badge[unchanged]",
+                  "rejected": ":red-badge[rejected]", "failed": ":red-badge[failed]"}
+
+
+def render(app_pages: Mapping[str, Page]) -> None:
+    """Draw the Home page; ``app_pages`` maps app name → its page (for the "open" links)."""
+    top = st.columns([5, 1], vertical_alignment="bottom")
+    top[0].title("shipml")
+    top[0].caption("Machine-learning apps that refresh themselves: "
+                   "data freshness, models and jobs at a glance.")
+    if top[1].button("Reload", icon=":material/refresh:", key="home_reload", width="stretch"):
+        client.clear_cache()
+    try:
+        health = client.health()
+    except client.ApiError as exc:
+        st.error(exc.message, icon=":material/cloud_off:")
+        st.stop()
+
+    if health.get("status") == "ok":
+        st.success("All systems operational", icon=":material/check_circle:")
+    else:
+        st.warning("The platform is degraded: see the red items below.", icon=":material/warning:")
+
+    st.subheader("Apps")
+    for name, status in (health.get("apps") or {}).items():
+        _app_card(name, status, app_pages.get(name))
+
+    st.subheader("Platform")
+    columns = st.columns(len(COMPONENTS))
+    for column, (key, (label, icon)) in zip(columns, COMPONENTS.items(), strict=True):
+        with column.container(border=True):
+            _component(label, icon, (health.get("components") or {}).get(key) or {})
+
+    st.subheader("Recent jobs")
+    _recent_jobs()
+
+
+def _app_card(name: str, status: dict[str, Any], page: Page | None) -> None:
+    with st.container(border=True, key=f"app_{name}"):
+        head = st.columns([4, 1], vertical_alignment="center")
+        head[0].markdown(f"### {page.title if page else name.capitalize()}")
+        if page is not None:
+            head[1].page_link(page, label="Open", icon=":material/arrow_forward:")
+        if not status.get("ok"):
+            st.error(f"{name}: {status.get('error', 'status unavailable')}", icon=":material/error:")
+            return
+        data, model = status.get("data"), status.get("model") or {}
+        if data and data.get("synthetic"):
+            st.badge("SYNTHETIC data (offline demo)", icon=":material/science:", color="orange",
+                     help="The real source could not be fetched, so a generated dataset with the same "
+                          "schema is served. Numbers are not real.")
+        cols = st.columns(4)
+        if data:
+            cols[0].metric("Data updated", client.ago(data.get("created_at")),
+                           help=f"Stored {client.timestamp(data.get('created_at'))}")
+            cols[1].metric("Data version", f"v{data.get('version')}",
+                           help=f"content hash {str(data.get('content_hash', ''))[:12]}")
+            cols[2].metric("Rows", f"{data.get('rows', 0):,}")
+        else:
+            cols[0].metric("Data updated", "no data yet")
+        champion = model.get("champion")
+        cols[3].metric("Champion model", f"v{champion}" if champion is not None else "none",
+                       help=f"{model.get('name', '')} @champion in the model registry")
+        if data:
+            st.caption(f"Source: {_source_text(data)}")
+            _last_refresh(data.get("last_refresh"))
+
+
+def _source_text(data: dict[str, Any]) -> str:
+    source = str(data.get("source") or "unknown")
+    if data.get("synthetic"):
+        return "generated offline (synthetic)"
+    return f"[{source}]({source})" if source.startswith(("http://", "https://")) else f"`{source}`"
+
+
+def _last_refresh(refresh: dict[str, Any] | None) -> None:
+    if not refresh:
+        return
+    status = str(refresh.get("status"))
+    text = f"Last refresh {client.ago(refresh.get('at'))}: {REFRESH_STATUS.get(status, status)}"
+    if status in ("stored", "unchanged"):
+        st.caption(text + (f" (v{refresh['version']})" if refresh.get("version") else ""))
+    else:
+        st.warning(f"{text} — {refresh.get('reason') or 'no reason given'}. "
+                   "The last good data keeps being served.", icon=":material/report:")
+
+
+def _component(label: str, icon: str, component: dict[str, Any]) -> None:
+    ok = bool(component.get("ok"))
+    st.markdown(f"{icon} **{label}** &nbsp; " + (":green-badge[ok]" if ok else ":red-badge[down]"))
+    details = {k: v for k, v in component.items() if k != "ok"}
+    if not ok:
+        st.caption(str(details.get("error", "no answer")))
+        return
+    st.caption(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in details.items()) or "—")
+
+
+def _recent_jobs() -> None:
+    try:
+        jobs = client.get_fresh("/api/jobs", limit=10)
+    except client.ApiError as exc:
+        st.error(exc.message)
+        return
+    if not jobs:
+        st.info("No jobs yet. Scheduled refreshes and retraining show up here.", icon=":material/info:")
+        return
+    table = pd.DataFrame([{
+        "job": f"{j['app']}.{j['name']}",
+        "status": j["status"],
+        "progress": float(j.get("progress") or 0.0),
+        "created": client.ago(j.get("created_at")),
+        "took": _duration(j.get("started_at"), j.get("finished_at")),
+        "message / error": j.get("error") or j.get("message") or "",
+        "id": j["id"][:8],
+    } for j in jobs])
+    styled = table.style.map(lambda s: JOB_STATUS_CSS.get(s, ""), subset=["status"])
+    with st.container(key="recent_jobs"):
+        st.dataframe(styled, hide_index=True, column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
+                                                        format="percent"),
+            "message / error": st.column_config.TextColumn(width="large"),
+        })
+
+
+def _duration(started: str | None, finished: str | None) -> str:
+    if not started or not finished:
+        return ""
+    seconds = (pd.Timestamp(finished) - pd.Timestamp(started)).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
