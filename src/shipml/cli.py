@@ -163,6 +163,17 @@ def ui(port: int | None = None) -> None:
     os.execvp(sys.executable, ui_command(port or get_settings().ui_port))
 
 
+@app.command(hidden=True)
+def prepare() -> None:
+    """Prepare data and models for every app (the first half of `shipml up`)."""
+    _logging()
+    from shipml.core import db
+    from shipml.launcher import prepare_apps
+
+    db.migrate()
+    prepare_apps(console)
+
+
 @app.command()
 def up(skip_prepare: Annotated[bool, typer.Option("--skip-prepare", help="start without ingest/train")] = False,
        ) -> None:

@@ -65,6 +65,13 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]], console: Console) -> None:
             console.print(f"[yellow]{name} did not stop in time; killed[/yellow]")
 
 
+def prepare_apps(console: Console) -> None:
+    """Refresh each app's data (synthetic when offline) and train what has no champion."""
+    for name in INSTALLED:
+        console.rule(f"[bold]{name}")
+        module(name, "tasks").prepare(console.print)
+
+
 def run_all(console: Console, prepare: bool = True) -> int:
     s = get_settings()
     home = s.resolved_home
@@ -72,9 +79,12 @@ def run_all(console: Console, prepare: bool = True) -> int:
     token_is_new = s.token_is_new()
     token = s.token()
     if prepare:
-        for name in INSTALLED:
-            console.rule(f"[bold]{name}")
-            module(name, "tasks").prepare(console.print)
+        # in a child process: what preparing imports (MLflow, training) must not stay in this supervisor's memory
+        done = subprocess.run([sys.executable, "-m", "shipml.cli", "prepare"],
+                              env={**os.environ, "SHIPML_HOME": str(home)})
+        if done.returncode != 0:
+            console.print("[red]✗ preparing the apps failed (see above)[/red]")
+            return done.returncode
     api_url = f"http://{s.api_host}:{s.api_port}"
     env = {**os.environ, "SHIPML_HOME": str(home), "SHIPML_API_URL": api_url, "PYTHONUNBUFFERED": "1"}
     logs = home / "logs"
