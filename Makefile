@@ -39,7 +39,7 @@ test-embedded:
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
 test-services:
-	SHIPML_TEST_SERVICES=1 $(BIN)/pytest -n 2 --dist loadfile -q -m "not e2e"
+	SHIPML_TEST_SERVICES=1 $(BIN)/pytest -n 2 --dist loadfile -q
 
 ## bench: rerun every benchmark (figures go to benchmarks/README.md by hand, with date and machine)
 bench: install-dev

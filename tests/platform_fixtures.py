@@ -24,7 +24,7 @@ ADMIN_TOKEN = "test-admin-token"
 TESTS = Path(__file__).parent
 
 
-def _fresh_pg_database() -> tuple[str, str]:
+def fresh_pg_database() -> tuple[str, str]:
     name = f"shipml_t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -32,7 +32,7 @@ def _fresh_pg_database() -> tuple[str, str]:
     return name, f"{base}/{name}"
 
 
-def _drop_pg_database(name: str) -> None:
+def drop_pg_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -54,7 +54,7 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     }
     pg_name = None
     if SERVICES:
-        pg_name, url = _fresh_pg_database()
+        pg_name, url = fresh_pg_database()
         env["SHIPML_DATABASE_URL"] = url
         env["SHIPML_REDIS_URL"] = REDIS
     for key, value in env.items():
@@ -71,7 +71,7 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
         for key in client.scan_iter(f"*{settings.queue_name}*"):
             client.delete(key)
         if pg_name:
-            _drop_pg_database(pg_name)
+            drop_pg_database(pg_name)
     get_settings.cache_clear()
 
 

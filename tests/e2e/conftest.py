@@ -22,6 +22,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from platform_fixtures import REDIS, SERVICES, drop_pg_database, fresh_pg_database
+
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -153,11 +155,16 @@ def product(tmp_path_factory: pytest.TempPathFactory, covid_source: Path) -> Ite
     home = tmp_path_factory.mktemp("shipml-home")
     api_port, ui_port = free_port(), free_port()
     api_url = f"http://127.0.0.1:{api_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPML_")}  # embedded, hermetic
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPML_")}  # hermetic
     env.update({
         "SHIPML_HOME": str(home), "SHIPML_API_PORT": str(api_port), "SHIPML_UI_PORT": str(ui_port),
         "SHIPML_API_URL": api_url, "SHIPML_COVID_SOURCE": str(covid_source), "PYTHONUNBUFFERED": "1",
     })
+    pg_name = None
+    if SERVICES:  # the same product on the PostgreSQL and Redis services
+        pg_name, env["SHIPML_DATABASE_URL"] = fresh_pg_database()
+        env["SHIPML_REDIS_URL"] = REDIS
+        env["SHIPML_QUEUE_NAME"] = f"shipml-e2e-{api_port}"
     log = home / "up.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "shipml.cli", "up"], env=env, cwd=REPO, stdout=out,
@@ -168,6 +175,8 @@ def product(tmp_path_factory: pytest.TempPathFactory, covid_source: Path) -> Ite
         yield product
     finally:
         _stop(product)
+        if pg_name:
+            drop_pg_database(pg_name)
 
 
 @pytest.fixture(scope="session")
