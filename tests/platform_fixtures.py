@@ -4,6 +4,7 @@ real PostgreSQL and Redis services, and a real worker process."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -68,7 +69,8 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
         import redis
 
         client = redis.Redis.from_url(REDIS)
-        for key in client.scan_iter(f"*{settings.queue_name}*"):
+        huey_name = re.sub(r"[^a-z0-9]", "", settings.queue_name.lower())  # huey's own key naming
+        for key in client.scan_iter(f"huey.*{huey_name}*"):
             client.delete(key)
         if pg_name:
             drop_pg_database(pg_name)
