@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -38,13 +39,13 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings for one test: its own home, database and queue; fast heartbeats and champion polls."""
+@contextmanager
+def platform_context(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for one test (or module): its own home, database and queue; fast heartbeats and polls."""
     from shipml.core import db
 
     env = {
-        "SHIPML_HOME": str(tmp_path / "home"),
+        "SHIPML_HOME": str(home),
         "SHIPML_ADMIN_TOKEN": ADMIN_TOKEN,
         "SHIPML_QUEUE_NAME": f"shipml-test-{uuid.uuid4().hex[:8]}",
         "SHIPML_JOB_HEARTBEAT_SECONDS": "0.5",
@@ -63,18 +64,34 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     get_settings.cache_clear()
     settings = get_settings()
     db.migrate()
-    yield settings
-    db.engine_for(settings.db_url).dispose()
-    if SERVICES:
-        import redis
+    try:
+        yield settings
+    finally:
+        db.engine_for(settings.db_url).dispose()
+        if SERVICES:
+            import redis
 
-        client = redis.Redis.from_url(REDIS)
-        huey_name = re.sub(r"[^a-z0-9]", "", settings.queue_name.lower())  # huey's own key naming
-        for key in client.scan_iter(f"huey.*{huey_name}*"):
-            client.delete(key)
-        if pg_name:
-            drop_pg_database(pg_name)
-    get_settings.cache_clear()
+            client = redis.Redis.from_url(REDIS)
+            huey_name = re.sub(r"[^a-z0-9]", "", settings.queue_name.lower())  # huey's own key naming
+            for key in client.scan_iter(f"huey.*{huey_name}*"):
+                client.delete(key)
+            if pg_name:
+                drop_pg_database(pg_name)
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    with platform_context(tmp_path / "home", monkeypatch) as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def module_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One platform for a whole test module (for expensive setup such as training once)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        with platform_context(tmp_path_factory.mktemp("home"), monkeypatch) as settings:
+            yield settings
 
 
 class Worker:

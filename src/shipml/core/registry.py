@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 CHAMPION = "champion"
 
 # MLflow is chatty on stderr (info lines, advice on pickling and type hints): keep warnings and errors.
-os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method.*")
 
 
 @cache
