@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-INSTALLED: tuple[str, ...] = ("covid",)
+INSTALLED: tuple[str, ...] = ("covid", "cycling")
 
 
 def module(app: str, room: str) -> ModuleType:

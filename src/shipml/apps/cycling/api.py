@@ -1,0 +1,212 @@
+"""The cycling API: riders, similar riders (with filters and honest confidence), similar races and teams,
+a 2-D map of the embedding, and when the data was last updated."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Annotated, Any
+
+import numpy as np
+import polars as pl
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, model_validator
+
+from shipml.apps.cycling import data
+from shipml.apps.cycling.model import SimilarityModel
+from shipml.apps.cycling.tasks import MODEL
+from shipml.core import datasets, jobs, registry
+from shipml.core.api import AdminDep
+from shipml.core.errors import NotFound
+
+router = APIRouter()
+
+
+class SimilarRequest(BaseModel):
+    rider: str = Field(description="rider slug (e.g. 'tadej-pogacar') or exact name")
+    n: int = Field(10, ge=1, le=100, description="how many neighbours")
+    age_min: int | None = Field(None, ge=14, le=60)
+    age_max: int | None = Field(None, ge=14, le=60)
+    countries: list[str] = Field(default_factory=list, description="ISO 3166 alpha-2 codes, e.g. ['FR', 'BE']")
+
+    @model_validator(mode="after")
+    def _ages_in_order(self) -> SimilarRequest:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValueError(f"age_min ({self.age_min}) is greater than age_max ({self.age_max})")
+        return self
+
+
+@dataclass(frozen=True)
+class State:
+    version: int
+    model: SimilarityModel
+    riders: pl.DataFrame  # one row per rider in the model, with age, results and confidence
+    by_slug: dict[str, dict[str, Any]]
+    by_name: dict[str, str]
+
+
+def _age(birth_date: date | None, birth_year: int | None, today: date) -> int | None:
+    if birth_date is not None:
+        return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    return today.year - birth_year if birth_year is not None else None
+
+
+@lru_cache(maxsize=2)
+def _state_for(version: int, model: SimilarityModel, riders_path: str) -> State:
+    table = pl.read_parquet(riders_path)
+    today = date.today()
+    meta = {r["rider"]: r for r in table.iter_rows(named=True)}
+    rows = []
+    for slug in model.riders:
+        info = meta.get(slug, {})
+        confidence = model.confidence(slug)
+        rows.append({
+            "rider": slug, "name": info.get("name") or slug, "nationality": info.get("nationality"),
+            "age": _age(info.get("birth_date"), info.get("birth_year"), today), "team": info.get("team"),
+            "results": confidence["results"], "low_confidence": confidence["low_confidence"],
+        })
+    frame = pl.DataFrame(rows).sort("results", descending=True)
+    by_slug = {r["rider"]: r for r in frame.iter_rows(named=True)}
+    return State(version, model, frame, by_slug, {r["name"].lower(): r["rider"] for r in rows})
+
+
+def _state() -> State:
+    version, model = registry.champion(MODEL).get()
+    if model is None:
+        raise NotFound("no cycling model yet; run `shipml ingest cycling` then `shipml train cycling`")
+    riders = datasets.require_latest(data.DATASET_RIDERS)
+    return _state_for(version, model, str(riders.path))
+
+
+def _resolve(state: State, rider: str) -> str:
+    key = rider.strip()
+    if key in state.by_slug:
+        return key
+    if key.lower() in state.by_name:
+        return state.by_name[key.lower()]
+    names = list(state.by_name)
+    close = difflib.get_close_matches(key.lower(), names, n=5, cutoff=0.6)
+    close += difflib.get_close_matches(key, list(state.by_slug), n=5, cutoff=0.6)
+    suggestions = list(dict.fromkeys(state.by_name.get(c, c) for c in close))[:5]
+    hint = f"; did you mean: {', '.join(suggestions)}?" if suggestions else ""
+    raise NotFound(f"no rider '{rider}' with enough results{hint}",
+                   details={"suggestions": [state.by_slug[s] for s in suggestions]})
+
+
+@router.get("/riders")
+def riders(q: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    """Riders with an embedding: name, nationality, age, number of results, confidence; most results first."""
+    state = _state()
+    frame = state.riders
+    if q:
+        needle = q.lower()
+        frame = frame.filter(pl.col("name").str.to_lowercase().str.contains(needle, literal=True)
+                             | pl.col("rider").str.contains(needle, literal=True))
+    return {"total": frame.height, "model_version": state.version,
+            "riders": frame.slice(offset, limit).to_dicts()}
+
+
+@router.post("/similar")
+def similar(request: SimilarRequest) -> dict[str, Any]:
+    """The riders most similar to one, among those matching the age range and countries."""
+    state = _state()
+    slug = _resolve(state, request.rider)
+    frame = state.riders.filter(pl.col("rider") != slug)
+    if request.age_min is not None:
+        frame = frame.filter(pl.col("age") >= request.age_min)
+    if request.age_max is not None:
+        frame = frame.filter(pl.col("age") <= request.age_max)
+    if request.countries:
+        frame = frame.filter(pl.col("nationality").is_in([c.upper() for c in request.countries]))
+    me = {**state.by_slug[slug], "confidence": state.model.confidence(slug)}
+    if frame.height == 0:
+        return {"rider": me, "neighbours": [], "model_version": state.version,
+                "message": "no rider matches these filters: widen the age range or add countries"}
+    found = state.model.similar_riders(slug, request.n, candidates=frame["rider"].to_list())
+    neighbours = [{**state.by_slug[s], "similarity": round(float(sim), 4)} for s, sim in found]
+    message = None
+    if me["low_confidence"]:
+        message = ("low confidence: " + "; ".join(me["confidence"]["reasons"])
+                   + " — these neighbours are a rough guess")
+    return {"rider": me, "neighbours": neighbours, "model_version": state.version, "message": message}
+
+
+@router.get("/races")
+def races() -> list[str]:
+    return list(_state().model.races)
+
+
+@router.get("/races/{race}/similar")
+def similar_races(race: str, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    """Races whose riders do well in the same races (all editions and stages pooled)."""
+    state = _state()
+    if race not in state.model.races:
+        close = difflib.get_close_matches(race, list(state.model.races), n=5, cutoff=0.5)
+        raise NotFound(f"no race '{race}' in the model" + (f"; did you mean: {', '.join(close)}?" if close else ""))
+    found = state.model.similar_races(race, n)
+    return {"race": race, "similar": [{"race": r, "similarity": round(float(s), 4)} for r, s in found]}
+
+
+@router.get("/teams/{team}/similar")
+def similar_teams(team: str, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    """Teams whose riders are alike (mean of the riders' vectors, by each rider's latest team)."""
+    found = _state().model.similar_teams(team, n)
+    return {"team": team, "similar": [{"team": t, "similarity": round(float(s), 4)} for t, s in found]}
+
+
+@lru_cache(maxsize=2)
+def _map_for(version: int, model: SimilarityModel) -> tuple[np.ndarray, float]:
+    vectors = model.unit_rider_vectors
+    dense = vectors.toarray() if hasattr(vectors, "toarray") else np.asarray(vectors)
+    centred = dense - dense.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    explained = float((s[:2] ** 2).sum() / (s**2).sum()) if s.size else 0.0
+    return centred @ vt[:2].T, explained
+
+
+@router.get("/map")
+def embedding_map() -> dict[str, Any]:
+    """Every rider's embedding projected to 2-D (PCA), for the map."""
+    state = _state()
+    xy, explained = _map_for(state.version, state.model)
+    points = [{**state.by_slug[slug], "x": round(float(x), 5), "y": round(float(y), 5)}
+              for slug, (x, y) in zip(state.model.riders, xy, strict=True)]
+    return {"model_version": state.version, "explained_variance": round(explained, 4), "points": points}
+
+
+@router.get("/last-update")
+def last_update() -> dict[str, Any]:
+    snap = datasets.require_latest(data.DATASET_RESULTS)
+    latest = snap.read().select(pl.col("date").max()).item()
+    return {**snap.describe(), "latest_result": latest.isoformat() if latest else None,
+            "model": {"name": MODEL, "champion": registry.champion_version(MODEL)}}
+
+
+@router.post("/ingest", dependencies=[AdminDep], status_code=202)
+def start_ingest(source: str | None = None) -> JSONResponse:
+    """Queue an ingest from ``source`` (``scrape``, ``synthetic`` or a folder); retrains when data changed."""
+    params = {"source": source} if source else {}
+    return JSONResponse({"job_id": jobs.submit("cycling", "ingest", **params)}, status_code=202)
+
+
+@router.post("/train", dependencies=[AdminDep], status_code=202)
+def start_train() -> JSONResponse:
+    return JSONResponse({"job_id": jobs.submit("cycling", "train")}, status_code=202)
+
+
+def status() -> dict[str, Any]:
+    snap = datasets.latest(data.DATASET_RESULTS)
+    last = datasets.refreshes(data.DATASET_RESULTS, limit=1)
+    return {
+        "data": None if snap is None else {**snap.describe(), "last_refresh": last[0] if last else None},
+        "model": {"name": MODEL, "champion": registry.champion_version(MODEL)},
+    }
+
+
+def startup() -> None:
+    import shipml.apps.cycling.tasks  # noqa: F401
+

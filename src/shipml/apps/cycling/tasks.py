@@ -1,0 +1,133 @@
+"""Cycling jobs: ingest (synthetic, scrape or a folder) and train the similarity models.
+
+Training evaluates every candidate on the same holdout (10 % of finished results, seed 0) and the same
+specialty check, logs each to MLflow, and promotes by the specialty lift: how much more often a rider's 10
+nearest neighbours share the rider's dominant specialty than 10 random riders do. Specialty labels come
+from the riders table and are used for evaluation only, never as a training input.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import polars as pl
+
+from shipml.apps.cycling import data
+from shipml.apps.cycling.evaluation import evaluate as evaluate_model
+from shipml.apps.cycling.model import CosineBaseline, FactorModel, SimilarityModel, fit_results
+from shipml.core import datasets, jobs, registry
+
+MODEL = "cycling_similarity"
+METRIC = "specialty_lift"
+HOLDOUT = "10% of finished results held out (seed 0); specialty agreement of 10 neighbours, riders with >= 5 results"
+PCS = "https://www.procyclingstats.com"
+
+Progress = Callable[[float, str], None]
+
+
+def _quiet(_fraction: float, _message: str) -> None:
+    return None
+
+
+def candidates() -> dict[str, Callable[[], SimilarityModel]]:
+    """The configurations compared at every training run (name → factory of an unfitted model)."""
+    return {
+        "cosine_baseline": lambda: CosineBaseline(),
+        "factor_als": lambda: FactorModel(),
+    }
+
+
+def ingest(source: str | None = None, progress: Progress = _quiet) -> dict[str, Any]:
+    return data.ingest(source or data.SCRAPE, progress)
+
+
+def _figures(factory: Callable[[], SimilarityModel], results: pl.DataFrame, riders: pl.DataFrame) -> dict[str, Any]:
+    figures = evaluate_model(factory, results, riders, seed=0)
+    figures[METRIC] = figures["specialty_ratio"]
+    return figures
+
+
+def _metrics(figures: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def evaluate(progress: Progress = _quiet) -> list[dict[str, Any]]:
+    """Figures of every candidate (and of the champion's configuration) on the current data."""
+    _, results, riders = data.load()
+    rows = []
+    factories = dict(candidates())
+    version = registry.champion_version(MODEL)
+    if version is not None:
+        champion = registry.load_version(MODEL, version)
+        factories[f"champion v{version}"] = lambda: copy.deepcopy(champion)
+    for i, (name, factory) in enumerate(factories.items()):
+        progress(i / len(factories), f"evaluating {name}")
+        rows.append({"model": name, **_metrics(_figures(factory, results, riders))})
+    progress(1.0, "done")
+    return rows
+
+
+def train(progress: Progress = _quiet) -> dict[str, Any]:
+    """Evaluate, log and register every candidate; the best one becomes champion if it beats the current."""
+    snap, results, riders = data.load()
+    factories = candidates()
+    decisions = []
+    scored: list[tuple[str, dict[str, Any], SimilarityModel]] = []
+    for i, (name, factory) in enumerate(factories.items()):
+        progress(0.05 + 0.8 * i / len(factories), f"evaluating {name}")
+        figures = _figures(factory, results, riders)
+        scored.append((name, figures, fit_results(factory(), results)))
+    progress(0.85, "comparing with the champion")
+    champion_version = registry.champion_version(MODEL)
+    champion_score = None
+    if champion_version is not None:
+        champion = registry.load_version(MODEL, champion_version)
+        champion_score = _figures(lambda: copy.deepcopy(champion), results, riders)[METRIC]
+    for name, figures, model in sorted(scored, key=lambda s: s[1][METRIC]):  # best last, so it ends champion
+        version = registry.log_model(MODEL, model, params={"candidate": name, **model.params},
+                                     metrics=_metrics(figures), dataset=snap, holdout=HOLDOUT)
+        decision = registry.promote_if_better(MODEL, version, metric=METRIC, candidate_score=figures[METRIC],
+                                              champion_score=champion_score, higher_is_better=True)
+        if decision.promoted:
+            champion_score = figures[METRIC]
+        decisions.append({**decision.to_dict(), "candidate": name, METRIC: figures[METRIC],
+                          "holdout_spearman": figures["holdout_spearman"]})
+    progress(1.0, "; ".join(f"{d['candidate']}: {d['reason']}" for d in decisions))
+    best = decisions[-1]
+    return {**best, "decisions": decisions}
+
+
+def prepare(say: Any) -> None:
+    """For ``shipml up``: synthetic data at once when there is none (labelled as such), a scrape job in the
+    background when procyclingstats.com answers, and a model when there is no champion."""
+    if datasets.latest(data.DATASET_RESULTS) is None:
+        result = ingest(data.SYNTHETIC)
+        say(f"[yellow]cycling: SYNTHETIC demo data ({result['rows']} results) until real results are scraped[/yellow]")
+        try:
+            httpx.head(PCS, timeout=3.0)
+        except httpx.HTTPError as exc:
+            say(f"[yellow]cycling: procyclingstats.com unreachable ({type(exc).__name__}); "
+                "staying on synthetic[/yellow]")
+        else:
+            job_id = jobs.submit("cycling", "ingest", source=data.SCRAPE)
+            say(f"cycling: scraping procyclingstats.com in the background (job {job_id[:8]}; ~35 min first time)")
+    if registry.champion_version(MODEL) is None:
+        result = train()
+        say(f"cycling: trained {MODEL} v{result['version']} ({METRIC}={result[METRIC]:.2f})")
+
+
+@jobs.job("cycling", "ingest")
+def ingest_job(ctx: jobs.JobContext, source: str | None = None) -> dict[str, Any]:
+    result = ingest(source, ctx.progress)
+    if result.get("status") == "stored":
+        jobs.submit("cycling", "train")
+    return result
+
+
+@jobs.job("cycling", "train")
+def train_job(ctx: jobs.JobContext) -> dict[str, Any]:
+    return train(ctx.progress)
+

@@ -1,0 +1,91 @@
+"""The cycling API on the synthetic dataset (known riders and specialties), through the real stores."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shipml.apps import module
+from shipml.apps.cycling import tasks
+from shipml.core.api import create_app
+
+
+@pytest.fixture(scope="module")
+def trained(module_platform):
+    """Ingest the synthetic dataset and train once for the module (training takes seconds)."""
+    tasks.ingest("synthetic")
+    return tasks.train()
+
+
+@pytest.fixture
+def api(trained):
+    with TestClient(create_app({"cycling": module("cycling", "api")}), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _top_rider(api):
+    return api.get("/api/cycling/riders", params={"limit": 1}).json()["riders"][0]
+
+
+def test_training_logs_both_models_and_promotes_the_better(trained):
+    candidates = {d["candidate"]: d for d in trained["decisions"]}
+    assert set(candidates) == {"cosine_baseline", "factor_als"}
+    assert trained["promoted"] or any(d["promoted"] for d in trained["decisions"])
+    best = max(trained["decisions"], key=lambda d: d[tasks.METRIC])
+    assert best["promoted"]
+
+
+def test_riders_list_has_name_nationality_age_results_confidence(api):
+    body = api.get("/api/cycling/riders", params={"limit": 5}).json()
+    assert body["total"] > 100 and len(body["riders"]) == 5
+    first = body["riders"][0]
+    assert {"rider", "name", "nationality", "age", "results", "low_confidence"} <= set(first)
+    assert [r["results"] for r in body["riders"]] == sorted((r["results"] for r in body["riders"]), reverse=True)
+    found = api.get("/api/cycling/riders", params={"q": first["name"][:5]}).json()
+    assert first["rider"] in {r["rider"] for r in found["riders"]}
+
+
+def test_similar_riders_by_slug_or_name_with_filters(api):
+    me = _top_rider(api)
+    body = api.post("/api/cycling/similar", json={"rider": me["name"], "n": 5}).json()
+    assert body["rider"]["rider"] == me["rider"] and len(body["neighbours"]) == 5
+    sims = [n["similarity"] for n in body["neighbours"]]
+    assert sims == sorted(sims, reverse=True) and me["rider"] not in {n["rider"] for n in body["neighbours"]}
+    country = body["neighbours"][0]["nationality"]
+    filtered = api.post("/api/cycling/similar", json={"rider": me["rider"], "n": 5, "countries": [country],
+                                                      "age_min": 20, "age_max": 45}).json()
+    assert filtered["neighbours"] and all(n["nationality"] == country for n in filtered["neighbours"])
+    assert all(20 <= n["age"] <= 45 for n in filtered["neighbours"])
+
+
+def test_unknown_rider_is_404_with_close_names(api):
+    me = _top_rider(api)
+    response = api.post("/api/cycling/similar", json={"rider": me["rider"][:-1]})
+    assert response.status_code == 404
+    assert me["rider"] in response.json()["error"]["message"]
+
+
+def test_bad_age_range_is_422_and_empty_filters_are_200_with_a_message(api):
+    me = _top_rider(api)
+    bad = api.post("/api/cycling/similar", json={"rider": me["rider"], "age_min": 40, "age_max": 30})
+    assert bad.status_code == 422 and "age_min (40) is greater than age_max (30)" in bad.json()["error"]["message"]
+    empty = api.post("/api/cycling/similar", json={"rider": me["rider"], "countries": ["AQ"]})
+    assert empty.status_code == 200 and empty.json()["neighbours"] == []
+    assert "no rider matches" in empty.json()["message"]
+
+
+def test_similar_races_and_teams_and_map(api):
+    races = api.get("/api/cycling/races").json()
+    body = api.get(f"/api/cycling/races/{races[0]}/similar", params={"n": 3}).json()
+    assert len(body["similar"]) == 3 and races[0] not in {r["race"] for r in body["similar"]}
+    assert api.get("/api/cycling/races/no-such-race/similar").status_code == 404
+    team = _top_rider(api)["team"]
+    teams = api.get(f"/api/cycling/teams/{team}/similar", params={"n": 2}).json()
+    assert len(teams["similar"]) == 2
+    points = api.get("/api/cycling/map").json()["points"]
+    assert len(points) == api.get("/api/cycling/riders").json()["total"]
+    assert all(isinstance(p["x"], float) and isinstance(p["y"], float) for p in points)
+
+
+def test_last_update_and_health_say_synthetic(api):
+    body = api.get("/api/cycling/last-update").json()
+    assert body["synthetic"] is True and body["latest_result"].startswith("2025")
+    assert body["model"]["champion"] is not None
