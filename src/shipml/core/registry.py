@@ -192,30 +192,43 @@ def list_models() -> list[dict[str, Any]]:
 
 
 class Champion:
-    """The loaded champion of one model; checks the alias at most every ``poll_seconds`` and reloads
-    when it moved, so a promotion is served within that time with no restart."""
+    """The loaded champion of one model. The alias is checked at most every ``poll_seconds``, off the request
+    path (in a background thread, once a model is loaded), and a moved alias swaps the new version in, so a
+    promotion is served within about that time with no restart."""
 
     def __init__(self, name: str, poll_seconds: float) -> None:
         self.name = name
         self.poll_seconds = poll_seconds
         self._lock = threading.Lock()
-        self._checked = 0.0
-        self.version: int | None = None
-        self.model: Any = None
+        self._checked = -1e9
+        self._checking = False
+        self._current: tuple[int | None, Any] = (None, None)  # swapped as one, never half-updated
+
+    def _refresh(self) -> None:
+        try:
+            latest = champion_version(self.name)
+            serving = self._current[0]
+            if latest is not None and latest != serving:
+                self._current = (latest, load_version(self.name, latest))
+                log.info("serving %s v%s (was v%s)", self.name, latest, serving)
+        except Exception:  # keep serving what we have; try again at the next poll
+            log.warning("could not refresh champion of %s", self.name, exc_info=True)
+        finally:
+            self._checking = False
 
     def get(self) -> tuple[int | None, Any]:
         with self._lock:
-            if time.monotonic() - self._checked >= self.poll_seconds:
+            due = time.monotonic() - self._checked >= self.poll_seconds and not self._checking
+            if due:
                 self._checked = time.monotonic()
-                try:
-                    latest = champion_version(self.name)
-                    if latest is not None and latest != self.version:
-                        self.model = load_version(self.name, latest)
-                        log.info("serving %s v%s (was v%s)", self.name, latest, self.version)
-                        self.version = latest
-                except Exception:  # keep serving what we have; try again at the next poll
-                    log.warning("could not refresh champion of %s", self.name, exc_info=True)
-            return self.version, self.model
+                self._checking = True
+        if due:
+            if self._current[1] is None:
+                with self._lock:  # nothing to serve yet: the first load blocks
+                    self._refresh()
+            else:
+                threading.Thread(target=self._refresh, daemon=True).start()
+        return self._current
 
 
 @cache

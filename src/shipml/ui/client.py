@@ -53,10 +53,14 @@ def _error_from(response: httpx.Response) -> ApiError:
     return ApiError(message, status=response.status_code, code=code)
 
 
-def _request(path: str, params: Params, ok: tuple[int, ...] = (200,)) -> Any:
+def _request(path: str, params: Params, ok: tuple[int, ...] = (200,), body: Any = None) -> Any:
     url = f"{api_url()}{path}"
+    query = {k: v for k, v in params.items() if v is not None}
     try:
-        response = httpx.get(url, params={k: v for k, v in params.items() if v is not None}, timeout=TIMEOUT)
+        if body is None:
+            response = httpx.get(url, params=query, timeout=TIMEOUT)
+        else:
+            response = httpx.post(url, params=query, json=body, timeout=TIMEOUT)
     except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
         raise ApiUnreachable(f"The API at {api_url()} did not answer {path} in time; "
                              "it may be busy. Try again in a moment.") from exc
@@ -74,6 +78,11 @@ def _request(path: str, params: Params, ok: tuple[int, ...] = (200,)) -> Any:
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def _cached(path: str, params: tuple[tuple[str, Any], ...]) -> Any:
     return _request(path, dict(params))
+
+
+def post(path: str, body: Any, **params: Any) -> Any:
+    """``POST {SHIPML_API_URL}{path}`` with a JSON body → JSON (never cached)."""
+    return _request(path, params, body=body)
 
 
 def get(path: str, **params: Any) -> Any:

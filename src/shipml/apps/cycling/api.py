@@ -87,10 +87,12 @@ def _resolve(state: State, rider: str) -> str:
         return key
     if key.lower() in state.by_name:
         return state.by_name[key.lower()]
+    needle = key.lower()
     names = list(state.by_name)
-    close = difflib.get_close_matches(key.lower(), names, n=5, cutoff=0.6)
+    partial = [n for n in names if needle in n] + [s for s in state.by_slug if needle in s]
+    close = difflib.get_close_matches(needle, names, n=5, cutoff=0.6)
     close += difflib.get_close_matches(key, list(state.by_slug), n=5, cutoff=0.6)
-    suggestions = list(dict.fromkeys(state.by_name.get(c, c) for c in close))[:5]
+    suggestions = list(dict.fromkeys(state.by_name.get(c, c) for c in partial + close))[:5]
     hint = f"; did you mean: {', '.join(suggestions)}?" if suggestions else ""
     raise NotFound(f"no rider '{rider}' with enough results{hint}",
                    details={"suggestions": [state.by_slug[s] for s in suggestions]})
@@ -151,7 +153,7 @@ def similar_races(race: str, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict
     return {"race": race, "similar": [{"race": r, "similarity": round(float(s), 4)} for r, s in found]}
 
 
-@router.get("/teams/{team}/similar")
+@router.get("/teams/{team:path}/similar")
 def similar_teams(team: str, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
     """Teams whose riders are alike (mean of the riders' vectors, by each rider's latest team)."""
     found = _state().model.similar_teams(team, n)

@@ -41,7 +41,10 @@ def candidates() -> dict[str, Callable[[], SimilarityModel]]:
 
 
 def ingest(source: str | None = None, progress: Progress = _quiet) -> dict[str, Any]:
-    return data.ingest(source or data.SCRAPE, progress)
+    """Ingest results and riders; the answer describes the results version (like every app's ingest), with
+    the riders version under ``riders``."""
+    outcome: dict[str, Any] = data.ingest(source or data.SCRAPE, progress)
+    return {**outcome["results"], **{k: v for k, v in outcome.items() if k != "results"}}
 
 
 def _figures(factory: Callable[[], SimilarityModel], results: pl.DataFrame, riders: pl.DataFrame) -> dict[str, Any]:

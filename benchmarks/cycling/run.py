@@ -1,0 +1,103 @@
+"""Cycling figures on all shared cycling data: import time, training time, specialty agreement (promoted
+model, the other candidate, and the original recipe), holdout Spearman, and similar-riders latency — in the
+model and over HTTP (`POST /api/cycling/similar` with filters, sequential requests from a second process).
+
+    .venv/bin/python benchmarks/cycling/run.py
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import SHARED, emit, free_port  # noqa: E402
+
+NAME = "cycling"
+FOLDER = SHARED / "cycling"
+HTTP_CLIENT = """
+import random, statistics, sys, time, httpx
+base, n = sys.argv[1], int(sys.argv[2])
+with httpx.Client(base_url=base, timeout=10) as c:
+    riders = [r["rider"] for r in c.get("/api/cycling/riders", params={"limit": 1000}).json()["riders"]]
+    rnd = random.Random(0)
+    times = []
+    for i in range(n):
+        body = {"rider": rnd.choice(riders), "n": 10}
+        if i % 2:
+            body.update(age_min=22, age_max=34)
+        t = time.perf_counter()
+        r = c.post("/api/cycling/similar", json=body)
+        times.append(time.perf_counter() - t)
+        assert r.status_code == 200, r.text
+times.sort()
+print(times[len(times) // 2] * 1e3, times[int(len(times) * 0.99)] * 1e3)
+"""
+
+
+def main() -> None:
+    from shipml.apps.cycling.evaluation import evaluate
+    from shipml.apps.cycling.importers import load_shared
+    from shipml.apps.cycling.model import original_cosine
+    from shipml.apps.cycling.tasks import candidates
+
+    started = time.perf_counter()
+    results, riders = load_shared(FOLDER)
+    emit(NAME, "import all shared cycling data (64 Markdown pages, TT CSVs, riders info)",
+         time.perf_counter() - started, "s", results=results.height, riders=riders.height)
+
+    configs = {**candidates(), "original_recipe": original_cosine}
+    for name, factory in configs.items():
+        f = evaluate(factory, results, riders, seed=0)
+        extra = {"model": name, "riders_in_model": f["riders"]}
+        emit(NAME, f"{name}: specialty agreement of 10 neighbours (riders >= 5 results)",
+             f["specialty_agreement"], "share", random_rate=round(f["random_rate"], 4), **extra)
+        emit(NAME, f"{name}: specialty agreement / random rate", f["specialty_ratio"], "x",
+             ci95=[round(x, 3) for x in f.get("specialty_ratio_ci", [])], **extra)
+        emit(NAME, f"{name}: holdout Spearman (user-kNN on the model's neighbours)", f["holdout_spearman_knn"],
+             "rho", **extra)
+        emit(NAME, f"{name}: build matrix + fit on all shared data", f["fit_seconds"], "s", **extra)
+        emit(NAME, f"{name}: similar_riders p99 in the model", f["query_p99_ms"], "ms", **extra)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "SHIPML_HOME": tmp}
+        code = ("import time; from shipml.core import db; db.migrate()\n"
+                "from shipml.apps.cycling import tasks\n"
+                f"tasks.ingest({str(FOLDER)!r})\n"
+                "t = time.perf_counter(); tasks.train(); print(time.perf_counter() - t)")
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        emit(NAME, "shipml train cycling end to end (evaluate both candidates, fit, log to MLflow, promote)",
+             float(out.stdout.strip().splitlines()[-1]), "s")
+        port = free_port()
+        api = subprocess.Popen([sys.executable, "-m", "shipml.cli", "api", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            import httpx
+
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            runs = [subprocess.run([sys.executable, "-c", HTTP_CLIENT, base, "1000"], capture_output=True,
+                                   text=True, check=True).stdout.split() for _ in range(1)]
+            p50, p99 = (statistics.median(float(r[i]) for r in runs) for i in (0, 1))
+            emit(NAME, "POST /api/cycling/similar p50 over HTTP (1,000 sequential requests, half with an age "
+                 "filter)", p50, "ms")
+            emit(NAME, "POST /api/cycling/similar p99 over HTTP (same)", p99, "ms")
+        finally:
+            os.killpg(api.pid, signal.SIGINT)
+            api.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
