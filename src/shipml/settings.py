@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     covid_source: str = COVID_DEFAULT_SOURCE
     covid_refresh_minutes: int = Field(15, ge=1, le=1440)
 
+    cycling_source: str = Field("scrape", description="'scrape' (procyclingstats.com), 'synthetic' or a folder")
+
     @property
     def resolved_home(self) -> Path:
         home = self.home.expanduser().resolve()

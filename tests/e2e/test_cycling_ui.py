@@ -2,8 +2,8 @@
 rider on the map to follow them, similar races; a low-confidence rider is flagged, and filters that leave
 nobody say so instead of showing an empty table.
 
-The riders are whatever ``shipml up`` prepared (SYNTHETIC offline), so nothing here depends on names: the
-expected answers come from the API."""
+The product is prepared with the real shared cycling data (``SHIPML_CYCLING_SOURCE`` in the harness), so the
+main test picks a well-known rider; the expected answers always come from the API."""
 
 from __future__ import annotations
 
@@ -76,11 +76,13 @@ def map_dots(ui: StreamlitPage, group: str) -> int:
 
 
 def test_find_similar_riders_table_map_and_races(ui: StreamlitPage, product: Product) -> None:
-    top = api(product, "/riders", limit=1)["riders"][0]
-    n = 7
-    expected = similar(product, rider=top["rider"], n=n)["neighbours"]
-    assert len(expected) == n
     update = api(product, "/last-update")
+    assert not update["synthetic"], "the harness prepares the real shared cycling data"
+    top = api(product, "/riders", q="pogačar")["riders"][0]
+    assert top["rider"] == "tadej-pogacar"
+    n = 7
+    expected = similar(product, rider=top["rider"], n=n, age_min=22, age_max=40)["neighbours"]
+    assert len(expected) == n and all(22 <= e["age"] <= 40 for e in expected)
 
     ui.open("/cycling")
     main = ui.page.locator("[data-testid='stMain']")
@@ -91,6 +93,8 @@ def test_find_similar_riders_table_map_and_races(ui: StreamlitPage, product: Pro
     expect(ui.page.get_by_text("data version")).to_contain_text(f"v{update['version']}")
     pick(ui, "cycling_rider", top["name"], rider_label(top))
     set_slider(ui, "cycling_n", n)
+    set_slider(ui, "cycling_ages", 22, thumb=0)
+    set_slider(ui, "cycling_ages", 40, thumb=1)
     find(ui)
 
     expect(ui.page.locator(".st-key-cycling_rider_card")).to_contain_text(top["name"])
@@ -108,7 +112,7 @@ def test_find_similar_riders_table_map_and_races(ui: StreamlitPage, product: Pro
     ui.page.locator(f"{MAP} g.mark-symbol path[aria-label*='rider: {follow['name']};']").first.click(force=True)
     expect(main.get_by_role("heading", name=f"Riders like {follow['name']}")).to_be_visible(timeout=30_000)
     ui.wait_idle()
-    again = similar(product, rider=follow["rider"], n=3)["neighbours"]
+    again = similar(product, rider=follow["rider"], n=3, age_min=22, age_max=40)["neighbours"]
     assert table_names(ui) == [e["name"] for e in again]
 
     races = api(product, "/races")

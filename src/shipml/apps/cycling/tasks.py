@@ -19,6 +19,8 @@ from shipml.apps.cycling import data
 from shipml.apps.cycling.evaluation import evaluate as evaluate_model
 from shipml.apps.cycling.model import CosineBaseline, FactorModel, SimilarityModel, fit_results
 from shipml.core import datasets, jobs, registry
+from shipml.core.errors import RejectedData, SourceUnavailable
+from shipml.settings import get_settings
 
 MODEL = "cycling_similarity"
 METRIC = "specialty_lift"
@@ -43,7 +45,7 @@ def candidates() -> dict[str, Callable[[], SimilarityModel]]:
 def ingest(source: str | None = None, progress: Progress = _quiet) -> dict[str, Any]:
     """Ingest results and riders; the answer describes the results version (like every app's ingest), with
     the riders version under ``riders``."""
-    outcome: dict[str, Any] = data.ingest(source or data.SCRAPE, progress)
+    outcome: dict[str, Any] = data.ingest(source or get_settings().cycling_source, progress)
     return {**outcome["results"], **{k: v for k, v in outcome.items() if k != "results"}}
 
 
@@ -104,19 +106,35 @@ def train(progress: Progress = _quiet) -> dict[str, Any]:
 
 
 def prepare(say: Any) -> None:
-    """For ``shipml up``: synthetic data at once when there is none (labelled as such), a scrape job in the
-    background when procyclingstats.com answers, and a model when there is no champion."""
+    """For ``shipml up``: data when there is none, and a model when there is no champion.
+
+    With the default source (a scrape of procyclingstats.com, ~35 min the first time) the app starts at once
+    on synthetic data, labelled as such, and scrapes in the background when the site answers. A folder
+    source (``SHIPML_CYCLING_SOURCE``) is imported directly.
+    """
+    source = get_settings().cycling_source
     if datasets.latest(data.DATASET_RESULTS) is None:
-        result = ingest(data.SYNTHETIC)
-        say(f"[yellow]cycling: SYNTHETIC demo data ({result['rows']} results) until real results are scraped[/yellow]")
-        try:
-            httpx.head(PCS, timeout=3.0)
-        except httpx.HTTPError as exc:
-            say(f"[yellow]cycling: procyclingstats.com unreachable ({type(exc).__name__}); "
-                "staying on synthetic[/yellow]")
-        else:
-            job_id = jobs.submit("cycling", "ingest", source=data.SCRAPE)
-            say(f"cycling: scraping procyclingstats.com in the background (job {job_id[:8]}; ~35 min first time)")
+        if source not in (data.SCRAPE, data.SYNTHETIC):
+            try:
+                result = ingest(source)
+                say(f"cycling: {result['status']} {result['rows']} results from {source}")
+            except (RejectedData, SourceUnavailable) as exc:
+                say(f"[yellow]cycling: {exc.message}; using SYNTHETIC data[/yellow]")
+                source = data.SYNTHETIC
+        if datasets.latest(data.DATASET_RESULTS) is None:
+            result = ingest(data.SYNTHETIC)
+            say(f"[yellow]cycling: SYNTHETIC demo data ({result['rows']} results) until real results are "
+                "scraped[/yellow]")
+        if source == data.SCRAPE:
+            try:
+                httpx.head(PCS, timeout=3.0)
+            except httpx.HTTPError as exc:
+                say(f"[yellow]cycling: procyclingstats.com unreachable ({type(exc).__name__}); "
+                    "staying on synthetic[/yellow]")
+            else:
+                job_id = jobs.submit("cycling", "ingest", source=data.SCRAPE)
+                say(f"cycling: scraping procyclingstats.com in the background (job {job_id[:8]}; "
+                    "~35 min the first time)")
     if registry.champion_version(MODEL) is None:
         result = train()
         say(f"cycling: trained {MODEL} v{result['version']} ({METRIC}={result[METRIC]:.2f})")
