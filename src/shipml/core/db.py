@@ -15,6 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from shipml.settings import get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+APPS = Path(__file__).parents[1] / "apps"
+
+
+def version_locations() -> list[Path]:
+    """The core's migrations, then each app's own (``apps/<app>/migrations``, a branch of its own that
+    depends on the core's first revision). Found by folder, so the core imports no app."""
+    return [MIGRATIONS / "versions", *sorted(p for p in APPS.glob("*/migrations") if p.is_dir())]
 
 
 @cache
@@ -57,10 +64,11 @@ def session() -> Iterator[Session]:
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("version_locations", " ".join(str(p) for p in version_locations()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
 def migrate(url: str | None = None) -> None:
     """Bring the database up to the newest schema (idempotent)."""
-    command.upgrade(alembic_config(url or get_settings().db_url), "head")
+    command.upgrade(alembic_config(url or get_settings().db_url), "heads")
