@@ -22,6 +22,7 @@ from shipml.settings import get_settings
 
 app = typer.Typer(help="shipml: ship machine-learning web apps.", no_args_is_help=True)
 console = Console()
+progress_console = Console(stderr=True)  # progress bars never mix into output a script reads (--json)
 
 
 def _logging(level: int = logging.INFO) -> None:
@@ -43,7 +44,7 @@ AppArg = Annotated[str, typer.Argument(help="app name", callback=_app_name)]
 def progress_bar(title: str) -> Iterator[Any]:
     """A rich progress bar; yields ``update(fraction, message)``."""
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console) as bar:
+                  TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=progress_console) as bar:
         task = bar.add_task(title, total=1.0, note="")
 
         def update(fraction: float, message: str = "") -> None:
@@ -91,11 +92,27 @@ def train(app_name: AppArg) -> None:
 
 
 @app.command("eval")
-def evaluate(app_name: AppArg, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def evaluate(
+    app_name: AppArg,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per model")] = False,
+    ratings: Annotated[str | None, typer.Option(help="shows: any ratings file (CSV, TSV or '::')")] = None,
+    user_col: Annotated[str, typer.Option(help="shows: the user id column")] = "user",
+    item_col: Annotated[str, typer.Option(help="shows: the item id column")] = "item",
+    rating_col: Annotated[str | None, typer.Option(help="shows: the rating column (none = implicit)")] = None,
+    min_rating: Annotated[float | None, typer.Option(help="shows: a like is a rating >= this "
+                                                          "(default: >= the user's own mean)")] = None,
+) -> None:
     """Evaluate every candidate model of an app on its holdout and print the table."""
     _logging(logging.WARNING)
+    options: dict[str, Any] = {}
+    if ratings is not None:
+        if app_name != "shows":
+            raise typer.BadParameter("--ratings is for `shipml eval shows`")
+        options = {"ratings_path": ratings, "user_col": user_col, "item_col": item_col,
+                   "rating_col": rating_col, "min_rating": min_rating}
     try:
-        rows = module(app_name, "tasks").evaluate()
+        with progress_bar(f"eval {app_name}") as update:
+            rows = module(app_name, "tasks").evaluate(**options, progress=update)
     except ShipmlError as exc:
         _fail(exc)
     if as_json:

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
 
     cycling_source: str = Field("scrape", description="'scrape' (procyclingstats.com), 'synthetic' or a folder")
 
+    shows_source: str = Field("synthetic", description="'synthetic' or a folder laid out like shared/data/shows")
+    shows_retrain_minutes: int = Field(1440, ge=1, description="retraining period; 1440 = nightly at 00:00 UTC")
+
     @property
     def resolved_home(self) -> Path:
         home = self.home.expanduser().resolve()

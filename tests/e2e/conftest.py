@@ -160,6 +160,7 @@ def product(tmp_path_factory: pytest.TempPathFactory, covid_source: Path) -> Ite
         "SHIPML_HOME": str(home), "SHIPML_API_PORT": str(api_port), "SHIPML_UI_PORT": str(ui_port),
         "SHIPML_API_URL": api_url, "SHIPML_COVID_SOURCE": str(covid_source), "PYTHONUNBUFFERED": "1",
         "SHIPML_CYCLING_SOURCE": str(covid_source.parent.parent / "cycling"),
+        "SHIPML_SHOWS_SOURCE": str(covid_source.parent.parent / "shows"),
     })
     pg_name = None
     if SERVICES:  # the same product on the PostgreSQL and Redis services

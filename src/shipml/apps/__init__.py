@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-INSTALLED: tuple[str, ...] = ("covid", "cycling")
+INSTALLED: tuple[str, ...] = ("covid", "cycling", "shows")
 
 
 def module(app: str, room: str) -> ModuleType:

@@ -110,6 +110,20 @@ def log_model(
     return version
 
 
+def log_run(name: str, *, params: dict[str, Any], metrics: dict[str, float], dataset: Snapshot,
+            holdout: str) -> str:
+    """Log an evaluation run (params, metrics, data version) without registering a model; returns its id."""
+    import mlflow
+
+    client()
+    with mlflow.start_run(experiment_id=_experiment_id(name)) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags({"dataset": dataset.name, "dataset_version": str(dataset.version),
+                         "dataset_hash": dataset.content_hash, "holdout": holdout})
+        return str(run.info.run_id)
+
+
 def champion_version(name: str) -> int | None:
     from mlflow.exceptions import MlflowException
 

@@ -65,7 +65,7 @@ def run_worker(app_task_modules: Iterable[str]) -> None:
     stop = threading.Event()
     threading.Thread(target=_reaper, args=(settings, stop), daemon=True).start()
     consumer = jobs.get_huey().create_consumer(workers=settings.worker_threads, worker_type="thread",
-                                               periodic=True, initial_delay=0.1, max_delay=1.0)
+                                               periodic=True, initial_delay=0.05, max_delay=0.2)
     try:
         consumer.run()
     finally:

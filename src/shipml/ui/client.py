@@ -27,11 +27,13 @@ Params = dict[str, Any]
 class ApiError(Exception):
     """The API could not answer the request; ``message`` says why, in words a user understands."""
 
-    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 details: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
+        self.details = details  # the error's ``details`` from the API (e.g. suggestions), when it gave some
 
 
 class ApiUnreachable(ApiError):
@@ -45,12 +47,12 @@ def api_url() -> str:
 def _error_from(response: httpx.Response) -> ApiError:
     try:
         error = response.json().get("error") or {}
-        message, code = str(error.get("message") or ""), error.get("code")
+        message, code, details = str(error.get("message") or ""), error.get("code"), error.get("details")
     except (ValueError, AttributeError):
-        message, code = "", None
+        message, code, details = "", None, None
     if not message:
         message = f"the API answered HTTP {response.status_code} for {response.request.url.path}"
-    return ApiError(message, status=response.status_code, code=code)
+    return ApiError(message, status=response.status_code, code=code, details=details)
 
 
 def _request(path: str, params: Params, ok: tuple[int, ...] = (200,), body: Any = None) -> Any:
@@ -82,7 +84,7 @@ def _cached(path: str, params: tuple[tuple[str, Any], ...]) -> Any:
 
 def post(path: str, body: Any, **params: Any) -> Any:
     """``POST {SHIPML_API_URL}{path}`` with a JSON body → JSON (never cached)."""
-    return _request(path, params, body=body)
+    return _request(path, params, ok=(200, 201, 202), body=body)
 
 
 def get(path: str, **params: Any) -> Any:

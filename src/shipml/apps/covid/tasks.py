@@ -29,7 +29,7 @@ def _cases(clean: pl.DataFrame) -> tuple[np.ndarray, Any]:
     return frame[CASES].cast(pl.Float64).to_numpy(), frame["date"][-1]
 
 
-def evaluate() -> list[dict[str, Any]]:
+def evaluate(progress: data.Progress = data._quiet) -> list[dict[str, Any]]:
     """Backtest every candidate configuration (and the champion's) on the newest snapshot."""
     snap, clean = data.load_clean()
     series, last_day = _cases(clean)

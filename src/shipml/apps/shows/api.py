@@ -1,0 +1,118 @@
+"""The shows API, as the original: submit up to 5 liked titles → 202 with a prediction id; poll it until the
+recommendations are ready. Plus title search (typo-tolerant), similar shows, and ratings feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from shipml.apps.shows import catalog, ratings
+from shipml.apps.shows.tasks import MODEL
+from shipml.core import datasets, jobs, registry
+from shipml.core.api import AdminDep
+from shipml.core.errors import InvalidInput, NotFound
+
+router = APIRouter()
+
+
+class RecommendationRequest(BaseModel):
+    shows: list[str] = Field(min_length=1, max_length=5, description="1 to 5 titles you like (typos are fine)")
+
+
+class Rating(BaseModel):
+    user_id: str = Field(min_length=1, max_length=64, description="the user_id a recommendation answer gave")
+    show_id: int
+    liked: bool
+
+
+@router.post("/recommendations", status_code=202)
+def submit(request: RecommendationRequest) -> JSONResponse:
+    """Recognise the titles, save them as likes of a new anonymous user, and queue the prediction."""
+    titles = [t.strip() for t in request.shows if t.strip()]
+    if not titles:
+        raise InvalidInput("give 1 to 5 show titles")
+    resolved = catalog.resolve(titles)
+    if not resolved.found:
+        raise NotFound(f"no show recognised among {', '.join(repr(t) for t in titles)}",
+                       details={"suggestions": resolved.suggestions})
+    added = [catalog.add_unverified(title) for title in resolved.unknown]  # as the original did
+    show_ids = list(dict.fromkeys(s["id"] for s in resolved.found + added))
+    user_id = ratings.record_request_likes(show_ids)
+    job_id = jobs.submit("shows", "predict", show_ids=show_ids)
+    return JSONResponse(status_code=202, content={
+        "prediction_id": job_id, "user_id": user_id,
+        "recognised": [{"query": s.get("query"), "id": s["id"], "title": s["title"]} for s in resolved.found],
+        "added_unverified": [s["title"] for s in added],
+    })
+
+
+@router.get("/recommendations/{prediction_id}")
+def poll(prediction_id: str) -> dict[str, Any]:
+    """``pending`` until the worker has computed it, then ``done`` with the shows (or ``failed`` with why)."""
+    try:
+        job = jobs.get(prediction_id)
+    except NotFound:
+        job = None
+    if job is None or (job["app"], job["name"]) != ("shows", "predict"):
+        raise NotFound(f"no prediction with id '{prediction_id}'")
+    if job["status"] in ("queued", "running"):
+        return {"prediction_id": prediction_id, "status": "pending"}
+    if job["status"] == "failed":
+        return {"prediction_id": prediction_id, "status": "failed", "error": job["error"]}
+    return {"prediction_id": prediction_id, "status": "done", **job["result"]}
+
+
+@router.get("/search")
+def search(q: Annotated[str, Query(min_length=1, max_length=200)],
+           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[dict[str, Any]]:
+    """Titles matching ``q``, typos forgiven; an exact title comes first."""
+    return catalog.search(q, limit)
+
+
+@router.get("/{show_id}/similar")
+def similar(show_id: int, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    shows = catalog.get_shows([show_id])
+    if show_id not in shows:
+        raise NotFound(f"no show with id {show_id}")
+    version, model = registry.champion(MODEL).get()
+    if model is None:
+        raise NotFound("no recommender trained yet; run `shipml train shows`")
+    found = model.similar(show_id, n)
+    meta = catalog.get_shows(r["show_id"] for r in found)
+    return {"show": shows[show_id], "model_version": version,
+            "similar": [{**meta[r["show_id"]], "score": r["score"]} for r in found if r["show_id"] in meta]}
+
+
+@router.post("/ratings", status_code=201)
+def rate(rating: Rating) -> dict[str, Any]:
+    """A like or dislike on a recommended show; it goes into the next export and retraining."""
+    ratings.record_feedback(rating.user_id, rating.show_id, rating.liked)
+    return {"saved": True, **rating.model_dump()}
+
+
+@router.post("/train", dependencies=[AdminDep], status_code=202)
+def start_train() -> JSONResponse:
+    """Export the ratings and retrain now (it also runs nightly)."""
+    return JSONResponse({"job_id": jobs.submit("shows", "retrain")}, status_code=202)
+
+
+@router.post("/ingest", dependencies=[AdminDep], status_code=202)
+def start_ingest(source: str | None = None) -> JSONResponse:
+    params = {"source": source} if source else {}
+    return JSONResponse({"job_id": jobs.submit("shows", "ingest", **params)}, status_code=202)
+
+
+def status() -> dict[str, Any]:
+    snap = datasets.latest(ratings.DATASET)
+    last = datasets.refreshes(ratings.DATASET, limit=1)
+    return {
+        "data": None if snap is None else {**snap.describe(), "last_refresh": last[0] if last else None},
+        "model": {"name": MODEL, "champion": registry.champion_version(MODEL)},
+    }
+
+
+def startup() -> None:
+    import shipml.apps.shows.tasks  # noqa: F401

@@ -1,0 +1,311 @@
+"""TV show recommendations: pick up to 5 shows you like (live, typo-tolerant search), submit, watch the
+prediction being computed, then rate the recommended shows. Everything comes from the API under
+``/api/shows``: the answer to a submit is a prediction id, polled until the queue's worker is done.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import streamlit as st
+
+from shipml.apps.shows import cards
+from shipml.apps.shows.titles import normalize
+from shipml.ui import client
+
+API = "/api/shows"
+MAX_SHOWS = 5
+POLL_SECONDS, GIVE_UP_SECONDS = 0.3, 60.0
+SLOT_HEIGHT = 176  # px, a picked show's box
+# session state, kept across reruns
+CHOSEN = "shows_chosen"  # the titles picked, as typed or chosen
+PENDING = "shows_pending"  # the submit answer + when it was sent, while the prediction is being computed
+RESULT = "shows_result"  # the submit answer + the finished prediction
+NOT_FOUND = "shows_not_found"  # a 404: the message and, per typed title, the closest shows
+ERROR = "shows_error"
+QUERY = "shows_query"
+REDRAW = "shows_redraw"  # set by a picker callback when the whole page (not just the picker) must be redrawn
+
+
+def chosen() -> list[str]:
+    return st.session_state.setdefault(CHOSEN, [])
+
+
+def search(query: str, limit: int = 5) -> list[dict[str, Any]]:
+    """``/search`` hits for ``query`` (cached a few seconds); an unreachable API shows as no hits."""
+    if not query.strip():
+        return []
+    try:
+        return list(client.get(f"{API}/search", q=query.strip()[:200], limit=limit))
+    except client.ApiError:
+        return []
+
+
+def data_line() -> None:
+    """Where the ratings come from, their version and the served model; synthetic data said loudly."""
+    try:
+        status = (client.health().get("apps") or {}).get("shows") or {}
+    except client.ApiError as exc:
+        st.error(exc.message, icon=":material/cloud_off:")
+        st.stop()
+    data, model = status.get("data") or {}, status.get("model") or {}
+    if data.get("synthetic"):
+        st.warning("**SYNTHETIC catalog (offline demo)**: the real ratings could not be loaded, so these shows "
+                   "and the people who rated them are generated. Titles and tastes are not real.",
+                   icon=":material/science:")
+    champion = model.get("champion")
+    if data:
+        st.caption(f"Ratings: {cards.source_text(data)} · version **v{data.get('version')}** "
+                   f"({data.get('rows', 0):,} ratings, updated {client.ago(data.get('created_at'))}) · "
+                   f"model `{model.get('name', '')}` **v{champion if champion is not None else '—'}** "
+                   "(the registry's champion)")
+    else:
+        st.caption("No ratings loaded yet: run `shipml ingest shows`.")
+
+
+def add(title: str) -> None:
+    """Add a title to the picked shows (a callback: it also empties the search field)."""
+    picked, title = chosen(), " ".join(title.split())
+    st.session_state[QUERY] = ""
+    if not title:
+        return
+    if len(picked) >= MAX_SHOWS:
+        st.toast(f"You already have {MAX_SHOWS} shows; remove one to add another.", icon=":material/block:")
+    elif any(normalize(title) == normalize(p) for p in picked):
+        st.toast(f"{title} is already in your list.", icon=":material/info:")
+    else:
+        picked.append(title)
+
+
+def remove(index: int) -> None:
+    picked = chosen()
+    if 0 <= index < len(picked):
+        picked.pop(index)
+    forget_not_found()
+
+
+def forget_not_found() -> None:
+    """Drop the last "no show recognised" answer: the list it was about has changed."""
+    if st.session_state.pop(NOT_FOUND, None) is not None:
+        st.session_state[REDRAW] = True
+
+
+def replace(old: str, new: str) -> None:
+    """Swap a picked title for a suggestion (or add the suggestion when the title is gone)."""
+    picked = chosen()
+    if old in picked:
+        picked[picked.index(old)] = new
+    elif new not in picked:
+        add(new)
+    forget_not_found()
+
+
+def start_over() -> None:
+    for key in (CHOSEN, PENDING, RESULT, NOT_FOUND, ERROR, cards.RATED):
+        st.session_state.pop(key, None)
+    st.session_state[QUERY] = ""
+
+
+def suggestions(query: str) -> None:
+    """Live search hits under the search field, each a button that adds it; and "add as typed"."""
+    hits = search(query)
+    with st.container(horizontal=True, key="shows_suggestions", gap="small"):
+        for i, hit in enumerate(hits):
+            st.button(cards.show_label(hit), key=f"shows_hit_{hit['id']}", on_click=add, args=(hit["title"],),
+                      type="primary" if i == 0 else "secondary", icon=":material/add:",
+                      help=" · ".join(cards.genres(hit.get("genres"), 6)) or None)
+        if not any(h["title"].casefold() == query.strip().casefold() for h in hits):
+            st.button(f'Add "{query.strip()}" as typed', key="shows_add_typed", on_click=add, args=(query,),
+                      type="tertiary", icon=":material/edit:",
+                      help="Submitted as you typed it: the recommender forgives typos, and adds a title it "
+                           "does not know as a new (unverified) show.")
+    if not hits:
+        st.caption("No show matches yet; keep typing, or add it as typed.")
+
+
+def picked_slot(index: int, title: str) -> None:
+    """One picked show: its initials, the title, what the API will make of it, and a remove button."""
+    found = cards.match(title, search(title))
+    with st.container(border=True, key=f"shows_chosen_{index}", height=SLOT_HEIGHT):
+        with st.container(horizontal=True, vertical_alignment="center", horizontal_alignment="distribute"):
+            st.markdown(cards.tile_html(title, found.show), unsafe_allow_html=True, width="content")
+            st.button("", key=f"shows_remove_{index}", on_click=remove, args=(index,), type="tertiary",
+                      icon=":material/close:", help=f"Remove {title}")
+        st.markdown(cards.title_html(title) + cards.match_html(found), unsafe_allow_html=True)
+        if found.kind != "exact" and found.others:
+            with st.popover("Did you mean…", type="tertiary"):
+                for other in found.others[:4]:
+                    st.button(cards.show_label(other), key=f"shows_fix_{index}_{other['id']}", type="tertiary",
+                              on_click=replace, args=(title, other["title"]))
+
+
+@st.fragment
+def picker() -> None:
+    """Search, the picked shows and the Recommend button; typing reruns only this part of the page."""
+    if st.session_state.pop(REDRAW, False):
+        st.rerun(scope="app")
+    picked = chosen()
+    with st.container(border=True, key="shows_picker"):
+        full = len(picked) >= MAX_SHOWS
+        query = st.text_input(
+            "Add a show you like", key=QUERY, type="search", live="300ms", disabled=full,
+            placeholder=("That's 5 shows: remove one to add another" if full else
+                         "Start typing a title…"),
+            help="Suggestions appear as you type; typos are fine.")
+        if full:
+            st.info(f"**{MAX_SHOWS} shows is the most** the recommender takes: remove one (✕) to add another.",
+                    icon=":material/block:")
+        elif query and query.strip():
+            suggestions(query)
+        st.markdown(f"**Your shows** ({len(picked)} of {MAX_SHOWS})")
+        slots = st.columns(MAX_SHOWS, gap="small")
+        for i, slot in enumerate(slots):
+            with slot:
+                if i < len(picked):
+                    picked_slot(i, picked[i])
+                else:
+                    st.markdown(cards.empty_slot_html(SLOT_HEIGHT, first=i == len(picked)), unsafe_allow_html=True)
+        with st.container(horizontal=True, vertical_alignment="center"):
+            pressed = st.button("Recommend", key="shows_submit", type="primary", disabled=not picked,
+                                icon=":material/auto_awesome:")
+            st.button("Start over", key="shows_clear", type="tertiary", on_click=start_over,
+                      icon=":material/restart_alt:", disabled=not (picked or RESULT in st.session_state))
+            if not picked:
+                st.caption("Pick at least one show.")
+    if pressed:
+        submit(list(picked))
+        st.rerun()
+
+
+def submit(titles: list[str]) -> None:
+    """POST the titles; keep the answer (prediction id, user id, recognised titles) to poll it."""
+    for key in (NOT_FOUND, ERROR, PENDING, RESULT):
+        st.session_state.pop(key, None)
+    try:
+        answer = client.post(f"{API}/recommendations", {"shows": titles})
+    except client.ApiError as exc:
+        if exc.status == 404:
+            st.session_state[NOT_FOUND] = {"message": exc.message, "suggestions": not_found_suggestions(exc, titles)}
+        else:
+            st.session_state[ERROR] = exc.message
+        return
+    now = time.time()
+    st.session_state[PENDING] = {**answer, "titles": titles, "sent": now, "deadline": now + GIVE_UP_SECONDS}
+
+
+def not_found_suggestions(exc: client.ApiError, titles: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The 404's ``details.suggestions`` when the client passes them on, else the same top-3 search hits."""
+    details = getattr(exc, "details", None)
+    if isinstance(details, dict) and isinstance(details.get("suggestions"), dict):
+        return dict(details["suggestions"])
+    return {title: search(title, 3) for title in titles}
+
+
+def not_found_view(problem: dict[str, Any]) -> None:
+    with st.container(key="shows_not_found"):
+        message = str(problem["message"])
+        st.error(f"**{message[:1].upper() + message[1:]}.** Pick one of the closest titles instead, or edit "
+                 "your list.", icon=":material/search_off:")
+        for n, (title, options) in enumerate((problem.get("suggestions") or {}).items()):
+            with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                st.markdown(f"Instead of **{cards.text(title)}**:")
+                for option in options:
+                    st.button(cards.show_label(option), key=f"shows_instead_{n}_{option['id']}",
+                              on_click=replace, args=(title, option["title"]), icon=":material/swap_horiz:")
+                if not options:
+                    st.caption("no close title")
+
+
+def poll(pending: dict[str, Any]) -> None:
+    """Ask for the prediction every :data:`POLL_SECONDS` until it is done, failed or too late."""
+    pid = pending["prediction_id"]
+    with st.status(f"Finding shows you'll like… (prediction {pid[:8]})", expanded=True) as status:
+        recognised_view(pending)
+        clock = st.empty()
+        while (now := time.time()) < pending["deadline"]:
+            clock.caption(f"Waiting for the recommender: {now - pending['sent']:.1f} s")
+            try:
+                answer = client.get_fresh(f"{API}/recommendations/{pid}")
+            except client.ApiError as exc:
+                st.session_state.pop(PENDING, None)
+                st.session_state[ERROR] = exc.message
+                status.update(label="The prediction could not be read", state="error")
+                return
+            if answer.get("status") == "done":
+                took = time.time() - pending["sent"]
+                st.session_state.pop(PENDING, None)
+                st.session_state[RESULT] = {**pending, **answer, "took": took}
+                st.session_state[cards.RATED] = {}
+                status.update(label=done_label(st.session_state[RESULT]), state="complete", expanded=False)
+                return
+            if answer.get("status") == "failed":
+                st.session_state.pop(PENDING, None)
+                st.session_state[ERROR] = f"The recommender failed: {answer.get('error') or 'no reason given'}"
+                status.update(label="The prediction failed", state="error")
+                return
+            time.sleep(POLL_SECONDS)
+        status.update(label=f"Still not ready after {GIVE_UP_SECONDS:.0f} s", state="error")
+    st.error(f"The recommendations are not ready after {GIVE_UP_SECONDS:.0f} seconds: the job worker may be "
+             "stopped or busy. Your request is kept; you can wait a little longer.", icon=":material/timer_off:")
+    if st.button("Keep waiting", key="shows_keep_waiting", icon=":material/hourglass_top:"):
+        pending["deadline"] = time.time() + GIVE_UP_SECONDS
+        st.rerun()
+
+
+def done_label(result: dict[str, Any]) -> str:
+    n = len(result.get("shows") or [])
+    return f"Ready in {result['took']:.1f} s: {n} shows from model v{result.get('model_version')}"
+
+
+def recognised_view(answer: dict[str, Any]) -> None:
+    """Which typed titles were recognised as which show, and which were added as new shows."""
+    lines = cards.recognised_lines(answer)
+    with st.container(key="shows_recognised"):
+        if lines:
+            st.markdown(":material/check_circle: Recognised: " + " · ".join(lines))
+        added = answer.get("added_unverified") or []
+        if added:
+            st.markdown(":material/fiber_new: Added as new, unverified shows: "
+                        + ", ".join(f"**{cards.text(t)}**" for t in added)
+                        + " (nobody has rated them yet, so they will count from the next retraining)")
+
+
+def results_view(result: dict[str, Any]) -> None:
+    with st.status(done_label(result), state="complete", expanded=False):
+        st.caption(f"Prediction {result['prediction_id']} for {', '.join(result.get('titles') or [])}")
+    recognised_view(result)
+    if result.get("message"):
+        st.info(str(result["message"]).capitalize() + ".", icon=":material/info:")
+    shows = result.get("shows") or []
+    if not shows:
+        st.warning("The recommender found no show to suggest.", icon=":material/info:")
+        return
+    st.subheader("Recommended for you")
+    st.caption("Best first (the score only orders them). :material/thumb_up: or :material/thumb_down: a show to "
+               "teach the recommender: your ratings count from the next retraining.")
+    cards.grid(shows, str(result["user_id"]), f"{API}/ratings")
+
+
+def main() -> None:
+    st.title("TV show recommendations")
+    st.caption("Tell us up to five shows you like, and get more like them, each with the reason it is there.")
+    data_line()
+    picker()
+    if NOT_FOUND in st.session_state:
+        not_found_view(st.session_state[NOT_FOUND])
+    if ERROR in st.session_state:
+        st.error(st.session_state[ERROR], icon=":material/error:")
+    if PENDING in st.session_state:
+        poll(st.session_state[PENDING])
+        if PENDING not in st.session_state:  # done or failed: draw the page with the answer
+            st.rerun()
+        return
+    if RESULT in st.session_state:
+        results_view(st.session_state[RESULT])
+    elif NOT_FOUND not in st.session_state and ERROR not in st.session_state:
+        st.info("Add the shows you like above and press **Recommend**. The recommender learns from "
+                "what people who liked the same shows also liked.", icon=":material/touch_app:")
+
+
+main()

@@ -1,0 +1,157 @@
+"""What a TV fan sees in a real browser: type three shows they like (one with a typo), submit, watch the
+prediction being computed, get cards with reasons and rate one; gibberish gets "no show recognised" with
+clickable suggestions; a sixth show cannot be added.
+
+The product is prepared with the real shared anime ratings (``SHIPML_SHOWS_SOURCE`` in the harness), so the
+tests type real titles; the expected answers come from the API."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Product, StreamlitPage
+
+pytestmark = pytest.mark.e2e
+
+API = "/api/shows"
+CARDS = ".st-key-shows_results [class*='st-key-shows_card_']"
+GIBBERISH = ["xqzjvw", "qqqqq zzzz"]
+# Remembers in the page whether the processing view was ever drawn (it may last well under a second).
+WATCH_PROCESSING = """() => {
+    window.__sawProcessing = false;
+    const seen = () => document.body.innerText.includes("Finding shows you'll like");
+    const observer = new MutationObserver(() => {
+        if (seen()) { window.__sawProcessing = true; observer.disconnect(); }
+    });
+    observer.observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def api(product: Product, path: str, **params: Any) -> Any:
+    response = httpx.get(f"{product.api_url}{path}", params=params, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def label(show: dict[str, Any]) -> re.Pattern[str]:
+    """A suggestion button's name: the title, with the year when the catalog knows it."""
+    return re.compile(f"^{re.escape(show['title'])}( \\(\\d{{4}}\\))?$")
+
+
+def type_query(ui: StreamlitPage, text: str) -> None:
+    ui.page.locator(".st-key-shows_query input").fill(text)
+    ui.wait_idle()
+
+
+def add_typed(ui: StreamlitPage, text: str) -> None:
+    """Type a title and add it exactly as typed."""
+    type_query(ui, text)
+    ui.page.get_by_role("button", name=f'Add "{text}" as typed').click()
+    ui.wait_idle()
+
+
+def add_suggested(ui: StreamlitPage, product: Product, typed: str, title: str) -> None:
+    """Type part of a title and click the live suggestion for ``title``."""
+    hits = api(product, f"{API}/search", q=typed, limit=5)
+    show = next(h for h in hits if h["title"] == title)
+    type_query(ui, typed)
+    ui.page.locator(".st-key-shows_suggestions").get_by_role("button", name=label(show)).click()
+    ui.wait_idle()
+
+
+def slot(ui: StreamlitPage, index: int) -> Any:
+    return ui.page.locator(f".st-key-shows_chosen_{index}")
+
+
+def test_recommendations_with_reasons_from_three_liked_shows(ui: StreamlitPage, product: Product) -> None:
+    shows = api(product, "/api/health")["apps"]["shows"]
+    assert not shows["data"]["synthetic"], "the harness prepares the real shared anime ratings"
+    assert api(product, f"{API}/search", q="Deth Note", limit=1)[0]["title"] == "Death Note"
+
+    ui.open("/shows")
+    main = ui.page.locator("[data-testid='stMain']")
+    expect(main).not_to_contain_text("SYNTHETIC")
+    expect(main.get_by_text("ratings, updated")).to_contain_text(f"v{shows['data']['version']}")
+    expect(main.get_by_text("ratings, updated")).to_contain_text(f"v{shows['model']['champion']}")
+    add_typed(ui, "Deth Note")
+    expect(slot(ui, 0)).to_contain_text("→ Death Note")  # the typo is forgiven, and the picker says so
+    add_suggested(ui, product, "fullmetal", "Fullmetal Alchemist: Brotherhood")
+    add_suggested(ui, product, "Naruto", "Naruto")
+    expect(slot(ui, 2)).to_contain_text("✓")
+    expect(main).to_contain_text("Your shows (3 of 5)")
+
+    ui.page.evaluate(WATCH_PROCESSING)
+    ui.page.locator(".st-key-shows_submit").get_by_role("button", name="Recommend").click()
+    expect(ui.page.locator(CARDS).first).to_be_visible(timeout=60_000)
+    ui.wait_idle()
+    assert ui.page.evaluate("window.__sawProcessing"), "the processing view was never shown"
+    expect(main.get_by_text(re.compile(r"^Ready in \d+\.\d s: 20 shows from model v\d+$"))).to_be_visible()
+    expect(ui.page.locator(".st-key-shows_recognised")).to_contain_text(
+        "Deth Note → Death Note · Fullmetal Alchemist: Brotherhood · Naruto")
+
+    cards = ui.page.locator(CARDS)
+    expect(cards).to_have_count(20)
+    reasons = ui.page.locator(".shows-reason").all_inner_texts()
+    assert len(reasons) == 20 and all(r.startswith(("because you liked", "popular with everyone"))
+                                       for r in reasons)
+    assert any("Death Note" in r for r in reasons), reasons
+    titles = ui.page.locator(f"{CARDS} .shows-title").all_inner_texts()
+    assert len(titles) == 20 and not {"Death Note", "Naruto", "Fullmetal Alchemist: Brotherhood"} & set(titles)
+
+    first = cards.first
+    title = first.locator(".shows-title").inner_text().strip()
+    like = first.locator("[class*='st-key-shows_like_']").get_by_role("button")
+    like.click()  # 👍
+    expect(ui.page.locator("[data-testid='stToast']")).to_contain_text(f"Saved that you like {title}")
+    expect(like).to_have_attribute("kind", "primary")  # the answer stays marked on the card
+    expect(first.locator("[class*='st-key-shows_dislike_']").get_by_role("button")).to_have_attribute(
+        "kind", "secondary")
+    ui.wait_idle()
+    ui.screenshot("shows.png")
+
+
+def test_gibberish_gets_suggestions_and_a_sixth_show_is_refused(ui: StreamlitPage, product: Product) -> None:
+    answer = httpx.post(f"{product.api_url}{API}/recommendations", json={"shows": GIBBERISH}, timeout=30)
+    assert answer.status_code == 404, answer.text
+    error = answer.json()["error"]
+    suggestions = error["details"]["suggestions"]
+    assert all(suggestions[t] for t in GIBBERISH)
+
+    ui.open("/shows")
+    for index, text in enumerate(GIBBERISH):
+        add_typed(ui, text)
+        expect(slot(ui, index)).to_contain_text("not in the catalog")  # and so it would be added as new
+    ui.page.locator(".st-key-shows_submit").get_by_role("button", name="Recommend").click()
+    ui.wait_idle()
+    problem = ui.page.locator(".st-key-shows_not_found")
+    expect(problem).to_contain_text(error["message"], ignore_case=True)  # "no show recognised among …"
+    for text in GIBBERISH:
+        expect(problem).to_contain_text(f"Instead of {text}")
+        for show in suggestions[text]:
+            expect(problem.get_by_role("button", name=label(show))).to_be_visible()
+    expect(ui.page.locator(CARDS)).to_have_count(0)
+    ui.screenshot("shows_not_found.png")
+
+    pick = suggestions[GIBBERISH[0]][0]
+    problem.get_by_role("button", name=label(pick)).first.click()  # the suggestion replaces the gibberish
+    ui.wait_idle()
+    expect(slot(ui, 0)).to_contain_text(pick["title"])
+    expect(problem).to_have_count(0)
+
+    for typed, title in (("Death Note", "Death Note"), ("Naruto", "Naruto"), ("Cowboy Bebop", "Cowboy Bebop")):
+        add_suggested(ui, product, typed, title)
+    box = ui.page.locator(".st-key-shows_query input")
+    expect(ui.page.locator("[data-testid='stMain']")).to_contain_text("Your shows (5 of 5)")
+    expect(box).to_be_disabled()  # a sixth cannot be typed
+    expect(ui.page.locator(".st-key-shows_picker [data-testid='stAlert']")).to_contain_text(
+        "5 shows is the most")
+    ui.page.locator(".st-key-shows_remove_1").get_by_role("button").click()  # remove "qqqqq zzzz": room for one more
+    ui.wait_idle()
+    expect(box).to_be_enabled()
+    expect(ui.page.locator("[data-testid='stMain']")).to_contain_text("Your shows (4 of 5)")
