@@ -5,11 +5,14 @@ holdout; serve the champion and swap in a new one when the alias moves, with no 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -24,7 +27,6 @@ CHAMPION = "champion"
 
 # MLflow is chatty on stderr (info lines, advice on pickling and type hints): keep warnings and errors.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
-warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method.*")
 
 
 @cache
@@ -50,6 +52,14 @@ def _experiment_id(name: str) -> str:
     artifacts = get_settings().artifacts_dir
     artifacts.mkdir(parents=True, exist_ok=True)
     return str(c.create_experiment(name, artifact_location=(artifacts / name).as_uri()))
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow prints advice (type hints, pickling) and "Successfully registered" lines: keep them out of the way."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
 
 
 @dataclass(frozen=True)
@@ -82,13 +92,14 @@ def log_model(
 
     client()
 
-    class _Wrapped(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
+    with _quiet():  # MLflow advises type hints on predict when the class is made
 
-        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-            # (no type hints: MLflow would try to infer a signature from them)
-            return self.inner.predict(model_input)
+        class _Wrapped(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
+            def __init__(self, inner: Any) -> None:
+                self.inner = inner
+
+            def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+                return self.inner.predict(model_input)
 
     with mlflow.start_run(experiment_id=_experiment_id(name)) as run:
         mlflow.log_params(params)
@@ -99,9 +110,10 @@ def log_model(
             "dataset_hash": dataset.content_hash,
             "holdout": holdout,
         })
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=_Wrapped(model), pip_requirements=[], registered_model_name=name
-        )
+        with _quiet():
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=_Wrapped(model), pip_requirements=[], registered_model_name=name
+            )
     version = int(info.registered_model_version)
     c = client()
     for key, value in {"run_id": run.info.run_id, "dataset_version": str(dataset.version),
@@ -183,7 +195,8 @@ def load_version(name: str, version: int) -> Any:
     import mlflow.pyfunc
 
     client()
-    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().inner
+    with _quiet():  # unpickling remakes the wrapper class, and MLflow repeats its advice
+        return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().inner
 
 
 def list_models() -> list[dict[str, Any]]:
