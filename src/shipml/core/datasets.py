@@ -183,3 +183,12 @@ def refreshes(dataset: str, limit: int = 50, offset: int = 0) -> list[dict[str, 
             }
             for r in rows
         ]
+
+
+def freshness(name: str) -> dict[str, object] | None:
+    """The latest version of ``name`` with its last refresh attempt (for /api/health and the home page)."""
+    snap = latest(name)
+    if snap is None:
+        return None
+    last = refreshes(name, limit=1)
+    return {**snap.describe(), "last_refresh": last[0] if last else None}

@@ -201,12 +201,9 @@ def start_train() -> JSONResponse:
 
 
 def status() -> dict[str, Any]:
-    snap = datasets.latest(data.DATASET_RESULTS)
-    last = datasets.refreshes(data.DATASET_RESULTS, limit=1)
-    return {
-        "data": None if snap is None else {**snap.describe(), "last_refresh": last[0] if last else None},
-        "model": {"name": MODEL, "champion": registry.champion_version(MODEL)},
-    }
+    """Data freshness and champion version, for /api/health and the home page."""
+    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
+    return {"data": datasets.freshness(data.DATASET_RESULTS), "model": model}
 
 
 def startup() -> None:

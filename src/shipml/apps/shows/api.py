@@ -106,12 +106,9 @@ def start_ingest(source: str | None = None) -> JSONResponse:
 
 
 def status() -> dict[str, Any]:
-    snap = datasets.latest(ratings.DATASET)
-    last = datasets.refreshes(ratings.DATASET, limit=1)
-    return {
-        "data": None if snap is None else {**snap.describe(), "last_refresh": last[0] if last else None},
-        "model": {"name": MODEL, "champion": registry.champion_version(MODEL)},
-    }
+    """Data freshness and champion version, for /api/health and the home page."""
+    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
+    return {"data": datasets.freshness(ratings.DATASET), "model": model}
 
 
 def startup() -> None:
