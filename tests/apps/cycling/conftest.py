@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shipml.apps.cycling.scraper import BASE_URL
+from shipml.apps.cycling.pages_source import BASE_URL
 from shipml.core.errors import NotFound
 
 

@@ -17,8 +17,9 @@ from shipml.apps.cycling.evaluation import (
     specialty_agreement,
     user_knn_scores,
 )
+from shipml.apps.cycling.factor_model import FactorModel
 from shipml.apps.cycling.importers import load_shared
-from shipml.apps.cycling.model import CosineBaseline, FactorModel, SimilarityModel, Vectors, fit_results
+from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, Vectors, fit_results
 from shipml.apps.cycling.weighting import ORIGINAL, weighted_matrix
 
 

@@ -11,14 +11,8 @@ import polars as pl
 import pytest
 
 from shipml.apps.cycling import data
-from shipml.apps.cycling.importers import (
-    birth_years_from_ages,
-    load_shared,
-    parse_results_page,
-    read_results_pages,
-    read_riders_info,
-    read_time_trials,
-)
+from shipml.apps.cycling.importers import load_shared, read_riders_info, read_time_trials
+from shipml.apps.cycling.result_pages import birth_years_from_ages, parse_results_page, read_results_pages
 from shipml.apps.cycling.schema import display_name, dominant_specialty, validate_results, validate_riders
 from shipml.core import datasets
 from shipml.core.errors import RejectedData

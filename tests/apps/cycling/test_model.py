@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from shipml.apps.cycling.model import CosineBaseline, FactorModel, SimilarityModel, fit_results, original_cosine
+from shipml.apps.cycling.factor_model import FactorModel
+from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, fit_results, original_cosine
 from shipml.apps.cycling.weighting import ORIGINAL, RaceColumn, weighted_matrix
 from shipml.core.errors import NotFound
 

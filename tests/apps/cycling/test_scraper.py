@@ -13,9 +13,10 @@ import polars as pl
 import pytest
 from procyclingstats import Race, Rider, Stage
 
-from shipml.apps.cycling.importers import parse_results_page
+from shipml.apps.cycling.pages_source import BASE_URL, PageSource, Politeness, http_fetch
+from shipml.apps.cycling.result_pages import parse_results_page
 from shipml.apps.cycling.schema import validate_results, validate_riders
-from shipml.apps.cycling.scraper import BASE_URL, PageSource, Politeness, http_fetch, race_class, scrape
+from shipml.apps.cycling.scraper import race_class, scrape
 from shipml.core.errors import SourceUnavailable
 
 # Every saved page of the types the scraper reads, and the parse() fields it uses. The JSON files were made

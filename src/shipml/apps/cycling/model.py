@@ -5,9 +5,10 @@ Every model shares one interface (:class:`SimilarityModel`, after implicit's ``R
 ``similar_teams``, ``confidence`` and ``params``. Subclasses only say how the matrix becomes vectors:
 
 * :class:`CosineBaseline` — a rider is their row of weighted scores, a race column its column;
-* :class:`FactorModel` — matrix factorisation: ``"svd"`` (truncated SVD), ``"explicit_als"`` (least squares on
-  the observed cells only, with rider and column biases: a missing result is missing, not a zero) or
-  ``"implicit_als"`` (implicit's ALS; the weighted score is the confidence of "this rider shows up here").
+* :class:`~.factor_model.FactorModel` (in :mod:`.factor_model`) — matrix factorisation: ``"svd"`` (truncated
+  SVD), ``"explicit_als"`` (least squares on the observed cells only, with rider and column biases: a missing
+  result is missing, not a zero) or ``"implicit_als"`` (implicit's ALS; the weighted score is the confidence of
+  "this rider shows up here").
 
 Two options shared by the models: ``pool_editions`` describes a rider by race *profiles* — (race, kind, time
 trial or not), all editions summed with their recency weights — rather than by single editions, so riders who
@@ -24,12 +25,11 @@ numpy/scipy arrays and tuples, so they pickle small.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import polars as pl
 from scipy import sparse
-from scipy.sparse.linalg import svds
 
 from shipml.apps.cycling.weighting import (
     CLASS_GROUPS,
@@ -239,82 +239,6 @@ class CosineBaseline(SimilarityModel):
         vectors = sparse.csr_matrix(centre_columns(values) if self.center else values, dtype=np.float32)
         riders = vectors if pool is None else sparse.csr_matrix(vectors @ pool, dtype=np.float32)
         return riders, sparse.csr_matrix(vectors.T)
-
-
-class FactorModel(SimilarityModel):
-    """Matrix factorisation; riders and race columns are compared by the cosine of their factor vectors. When
-    pooled, the matrix factorised is riders × race profiles and a column takes its profile's vector. ``center``
-    defaults to True except for implicit ALS, whose confidences must not be negative."""
-
-    kind = "factors"
-    hyperparameters = ("method", "factors", "regularization", "iterations", "alpha", "seed", "center")
-
-    def __init__(self, method: Literal["svd", "explicit_als", "implicit_als"] = "svd", factors: int = 32,
-                 regularization: float = 1.0, iterations: int = 15, alpha: float = 1.0, seed: int = 0,
-                 center: bool | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if center and method == "implicit_als":
-            raise ValueError("implicit ALS needs non-negative confidences: it cannot be centred")
-        self.method, self.factors, self.regularization, self.iterations = method, factors, regularization, iterations
-        self.alpha, self.seed = alpha, seed
-        self.center = method != "implicit_als" if center is None else center
-
-    def _vectors(self, values: sparse.csr_matrix, pool: sparse.csr_matrix | None) -> tuple[Vectors, Vectors]:
-        x = centre_columns(values) if self.center else sparse.csr_matrix(values, dtype=np.float64)
-        x = sparse.csr_matrix(x if pool is None else x @ pool)
-        self._mean, self._rider_bias, self._column_bias = 0.0, np.zeros(x.shape[0]), np.zeros(x.shape[1])
-        riders, columns = self._factorise(x)
-        if pool is not None:
-            columns, self._column_bias = np.asarray(pool @ columns, dtype=np.float32), pool @ self._column_bias
-        return riders, columns
-
-    def _factorise(self, values: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        if self.method == "svd":
-            u, s, vt = svds(values, k=max(1, min(self.factors, min(values.shape) - 1)), random_state=self.seed)
-            return (u * np.sqrt(s)).astype(np.float32), (vt.T * np.sqrt(s)).astype(np.float32)
-        if self.method == "explicit_als":
-            return self._explicit_als(values)
-        if self.method == "implicit_als":
-            from implicit.cpu.als import AlternatingLeastSquares
-
-            als = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                                          iterations=self.iterations, random_state=self.seed, num_threads=1)
-            als.fit(sparse.csr_matrix(values, dtype=np.float32), show_progress=False)
-            return np.asarray(als.user_factors), np.asarray(als.item_factors)
-        raise ValueError(f"unknown factorisation method {self.method!r}")
-
-    def _explicit_als(self, values: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        """ALS with biases on the observed cells: ``x ≈ μ + b_r + b_c + u_r·v_c``, L2 penalty λ."""
-        rng = np.random.default_rng(self.seed)
-        u = rng.normal(0, 0.1, (values.shape[0], self.factors))
-        v = rng.normal(0, 0.1, (values.shape[1], self.factors))
-        by_col = sparse.csr_matrix(values.T)
-        mu = float(values.data.mean()) if values.nnz else 0.0
-        b_r, b_c = np.zeros(values.shape[0]), np.zeros(values.shape[1])
-        for _ in range(self.iterations):
-            u, b_r = _ridge_rows(values, v, b_c, mu, self.regularization)
-            v, b_c = _ridge_rows(by_col, u, b_r, mu, self.regularization)
-        self._mean, self._rider_bias, self._column_bias = mu, b_r, b_c
-        return u.astype(np.float32), v.astype(np.float32)
-
-    def predict_scores(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        dot = np.einsum("ij,ij->i", self.rider_vectors[rows], self.race_vectors[cols])
-        return self._mean + self._rider_bias[rows] + self._column_bias[cols] + dot
-
-
-def _ridge_rows(values: sparse.csr_matrix, other: np.ndarray, other_bias: np.ndarray, mu: float,
-                reg: float) -> tuple[np.ndarray, np.ndarray]:
-    """One ALS half-step: for every row, ridge regression of its residuals on ``[other factors, 1]``."""
-    k = other.shape[1]
-    augmented = np.hstack([other, np.ones((other.shape[0], 1))])
-    out = np.zeros((values.shape[0], k + 1))
-    for i in range(values.shape[0]):
-        start, end = values.indptr[i], values.indptr[i + 1]
-        if start < end:
-            idx = values.indices[start:end]
-            a, residual = augmented[idx], values.data[start:end] - mu - other_bias[idx]
-            out[i] = np.linalg.solve(a.T @ a + reg * np.eye(k + 1), a.T @ residual)
-    return out[:, :k], out[:, k]
 
 
 def original_cosine() -> CosineBaseline:

@@ -17,7 +17,8 @@ import polars as pl
 
 from shipml.apps.cycling import data
 from shipml.apps.cycling.evaluation import evaluate as evaluate_model
-from shipml.apps.cycling.model import CosineBaseline, FactorModel, SimilarityModel, fit_results
+from shipml.apps.cycling.factor_model import FactorModel
+from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, fit_results
 from shipml.core import datasets, jobs, registry
 from shipml.core.errors import RejectedData, SourceUnavailable
 from shipml.settings import get_settings
