@@ -53,6 +53,8 @@ def platform_context(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
         "SHIPML_CHAMPION_POLL_SECONDS": "1",
         "SHIPML_HEALTH_CACHE_SECONDS": "0",
         "SHIPML_COVID_SOURCE": "synthetic",
+        # no scheduler in test workers: a refresh due at a quarter past would race the test's own jobs
+        "SHIPML_WORKER_PERIODIC": "false",
     }
     pg_name = None
     if SERVICES:

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
 
     queue_name: str = "shipml"
     worker_threads: int = 2
+    worker_periodic: bool = Field(True, description="run the periodic jobs' scheduler in this worker")
     job_heartbeat_seconds: float = 5.0
     job_stale_seconds: float = 30.0
     job_max_attempts: int = 2

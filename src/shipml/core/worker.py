@@ -58,14 +58,15 @@ def run_worker(app_task_modules: Iterable[str]) -> None:
     db.migrate()
     for name in app_task_modules:
         importlib.import_module(name)
-    for line in schedule_periodic(settings):
-        log.info("scheduled %s", line)
+    if settings.worker_periodic:
+        for line in schedule_periodic(settings):
+            log.info("scheduled %s", line)
     log.info("jobs: %s", ", ".join(jobs.registered()))
     jobs.reap_stale(settings)
     stop = threading.Event()
     threading.Thread(target=_reaper, args=(settings, stop), daemon=True).start()
     consumer = jobs.get_huey().create_consumer(workers=settings.worker_threads, worker_type="thread",
-                                               periodic=True, initial_delay=0.05, max_delay=0.2)
+                                               periodic=settings.worker_periodic, initial_delay=0.05, max_delay=0.2)
     try:
         consumer.run()
     finally:
