@@ -6,10 +6,17 @@ import json
 import os
 import platform
 import re
+import signal
 import socket
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SHIPML_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -64,3 +71,31 @@ def wrk_latency(url: str, seconds: int = 15, connections: int = 8) -> dict[str, 
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     return {"p50": ms("50%"), "p99": ms("99%"), "rps": rps}
+
+
+@contextmanager
+def serving(env: dict[str, str], worker: bool = False) -> Iterator[str]:
+    """Run `shipml api` (and `shipml worker`) with ``env`` until the block ends; yields the API's base URL once
+    /api/health answers 200."""
+    port = free_port()
+    commands = [["api", "--port", str(port)]] + ([["worker"]] if worker else [])
+    procs = [subprocess.Popen([sys.executable, "-m", "shipml.cli", *args], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True) for args in commands]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the API did not become healthy within 60 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGINT)
+        for proc in procs:
+            proc.wait(timeout=30)

@@ -7,18 +7,16 @@ store; then derive as the API does on first use), and the API `series` call p50/
 from __future__ import annotations
 
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import SHARED, emit, free_port, wrk_latency  # noqa: E402
+from _common import SHARED, emit, serving, wrk_latency  # noqa: E402
 
 NAME = "covid"
 SOURCE = SHARED / "covid" / "datasets_data.csv"
@@ -56,17 +54,7 @@ def main() -> None:
              statistics.median(timings), "s", rows=1187, columns=130)
 
         env = {**os.environ, "SHIPML_HOME": str(home / "r0")}
-        port = free_port()
-        api = subprocess.Popen([sys.executable, "-m", "shipml.cli", "api", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        with serving(env) as base:
             url = f"{base}/api/covid/series?metric=cases,deaths,cases_7d&rolling=7&from=2021-01-01"
             assert httpx.get(url).status_code == 200
             result = wrk_latency(url, seconds=15, connections=8)
@@ -74,9 +62,6 @@ def main() -> None:
                  result["p50"], "ms")
             emit(NAME, "/api/covid/series p99 (same load)", result["p99"], "ms")
             emit(NAME, "/api/covid/series throughput", result["rps"], "req/s")
-        finally:
-            os.killpg(api.pid, signal.SIGINT)
-            api.wait(timeout=30)
 
 
 if __name__ == "__main__":

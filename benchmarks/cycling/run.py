@@ -8,8 +8,6 @@ model and over HTTP (`POST /api/cycling/similar` with filters, sequential reques
 from __future__ import annotations
 
 import os
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import SHARED, emit, free_port  # noqa: E402
+from _common import SHARED, emit, serving  # noqa: E402
 
 NAME = "cycling"
 FOLDER = SHARED / "cycling"
@@ -75,29 +73,13 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         emit(NAME, "shipml train cycling end to end (evaluate both candidates, fit, log to MLflow, promote)",
              float(out.stdout.strip().splitlines()[-1]), "s")
-        port = free_port()
-        api = subprocess.Popen([sys.executable, "-m", "shipml.cli", "api", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            import httpx
-
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            runs = [subprocess.run([sys.executable, "-c", HTTP_CLIENT, base, "1000"], capture_output=True,
-                                   text=True, check=True).stdout.split() for _ in range(1)]
-            p50, p99 = (statistics.median(float(r[i]) for r in runs) for i in (0, 1))
+        with serving(env) as base:
+            out = subprocess.run([sys.executable, "-c", HTTP_CLIENT, base, "1000"], capture_output=True, text=True,
+                                 check=True).stdout.split()
+            p50, p99 = float(out[0]), float(out[1])
             emit(NAME, "POST /api/cycling/similar p50 over HTTP (1,000 sequential requests, half with an age "
                  "filter)", p50, "ms")
             emit(NAME, "POST /api/cycling/similar p99 over HTTP (same)", p99, "ms")
-        finally:
-            os.killpg(api.pid, signal.SIGINT)
-            api.wait(timeout=30)
-
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import httpx
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import SHARED, emit, free_port  # noqa: E402
+from _common import SHARED, emit, serving  # noqa: E402
 
 NAME = "shows_api"
 REQUESTS = 300
@@ -34,8 +33,7 @@ def _timed(env: dict[str, str], code: str) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        env = {**os.environ, "SHIPML_HOME": tmp, "SHIPML_API_PORT": str(port)}
+        env = {**os.environ, "SHIPML_HOME": tmp}
         prefix = "import time; from shipml.core import db; db.migrate(); from shipml.apps.shows import tasks\n"
         ingest = _timed(env, prefix + f"t = time.perf_counter(); tasks.ingest({str(SHARED / 'shows')!r}); "
                                       "print(time.perf_counter() - t)")
@@ -44,42 +42,25 @@ def main() -> None:
         emit(NAME, "shipml train shows end to end (export, compare 4 models on held-out users, fit the best, "
              "log, promote)", train, "s")
 
-        procs = [subprocess.Popen([sys.executable, "-m", "shipml.cli", *args], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
-                 for args in (["api", "--port", str(port)], ["worker"])]
-        try:
-            base = f"http://127.0.0.1:{port}"
-            with httpx.Client(base_url=base, timeout=30) as client:
-                for _ in range(300):
-                    try:
-                        if client.get("/api/health").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.1)
-                titles = [s["title"] for q in ("Naruto", "Death Note", "Bleach", "One Piece", "Gintama", "Monster",
-                                               "Fullmetal", "Cowboy", "Haikyuu", "Shingeki")
-                          for s in client.get("/api/shows/search", params={"q": q, "limit": 3}).json()]
-                rnd = random.Random(0)
-                latencies = []
-                for i in range(REQUESTS + 5):
-                    started = time.perf_counter()
-                    pid = client.post("/api/shows/recommendations",
-                                      json={"shows": rnd.sample(titles, 5)}).json()["prediction_id"]
-                    while (body := client.get(f"/api/shows/recommendations/{pid}").json())["status"] == "pending":
-                        time.sleep(0.02)
-                    assert body["status"] == "done", body
-                    if i >= 5:  # the first few load the champion into the worker
-                        latencies.append(time.perf_counter() - started)
-            latencies.sort()
-            emit(NAME, f"submit → done p50, 5 liked titles, {REQUESTS} sequential requests (API + worker, "
-                 "SQLite queue)", latencies[len(latencies) // 2] * 1e3, "ms")
-            emit(NAME, "submit → done p99, same", latencies[int(len(latencies) * 0.99)] * 1e3, "ms")
-        finally:
-            for proc in procs:
-                os.killpg(proc.pid, signal.SIGINT)
-            for proc in procs:
-                proc.wait(timeout=30)
-
+        with serving(env, worker=True) as base, httpx.Client(base_url=base, timeout=30) as client:
+            titles = [s["title"] for q in ("Naruto", "Death Note", "Bleach", "One Piece", "Gintama", "Monster",
+                                           "Fullmetal", "Cowboy", "Haikyuu", "Shingeki")
+                      for s in client.get("/api/shows/search", params={"q": q, "limit": 3}).json()]
+            rnd = random.Random(0)
+            latencies = []
+            for i in range(REQUESTS + 5):
+                started = time.perf_counter()
+                pid = client.post("/api/shows/recommendations",
+                                  json={"shows": rnd.sample(titles, 5)}).json()["prediction_id"]
+                while (body := client.get(f"/api/shows/recommendations/{pid}").json())["status"] == "pending":
+                    time.sleep(0.02)
+                assert body["status"] == "done", body
+                if i >= 5:  # the first few load the champion into the worker
+                    latencies.append(time.perf_counter() - started)
+        latencies.sort()
+        emit(NAME, f"submit → done p50, 5 liked titles, {REQUESTS} sequential requests (API + worker, "
+             "SQLite queue)", latencies[len(latencies) // 2] * 1e3, "ms")
+        emit(NAME, "submit → done p99, same", latencies[int(len(latencies) * 0.99)] * 1e3, "ms")
 
 if __name__ == "__main__":
     main()

@@ -114,18 +114,25 @@ def _wait_until_up(product: Product) -> None:
                 f"{product.log_tail()}")
 
 
+def _interrupt(proc: subprocess.Popen[bytes]) -> bool:
+    """Ctrl-C a process group; kill it if it is still there after STOP_TIMEOUT. True if it stopped in time."""
+    if proc.poll() is not None:
+        return True
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+        return True
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return False
+
+
 def _stop(product: Product) -> None:
     """Ctrl-C the product; then check every child is gone and both ports are free."""
-    proc = product.process
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            pytest.fail(f"`shipml up` did not stop within {STOP_TIMEOUT:.0f} s of Ctrl-C:\n"
-                        f"{product.log_tail()}")
+    if not _interrupt(product.process):
+        pytest.fail(f"`shipml up` did not stop within {STOP_TIMEOUT:.0f} s of Ctrl-C:\n"
+                    f"{product.log_tail()}")
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and (processes_with_home(product.home)
                                            or listening(product.api_port) or listening(product.ui_port)):
@@ -287,10 +294,4 @@ def ui_without_api(browser: Browser, tmp_path: Path) -> Iterator[StreamlitPage]:
             time.sleep(0.3)
         yield from _tab(browser, f"http://127.0.0.1:{ui_port}")
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        _interrupt(proc)

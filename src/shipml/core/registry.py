@@ -73,6 +73,11 @@ class Decision:
         return {"model": self.name, "version": self.version, "promoted": self.promoted, "reason": self.reason}
 
 
+def numeric_metrics(figures: dict[str, Any]) -> dict[str, float]:
+    """The numbers among an evaluation's figures (what MLflow can log as metrics); bools and text left out."""
+    return {k: float(v) for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 def log_model(
     name: str,
     model: Any,

@@ -5,7 +5,6 @@ store it as a new dataset version, or reject it and keep serving the last good o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,17 +15,14 @@ from shipml.apps.covid.cleaning import parse_export, validate_against_previous
 from shipml.apps.covid.synthetic import synthetic_export
 from shipml.core import datasets
 from shipml.core.errors import RejectedData, SourceUnavailable
+from shipml.core.progress import Progress, no_progress
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 DATASET = "covid.daily"
 SYNTHETIC = "synthetic"
-Progress = Callable[[float, str], None]
 
-
-def _quiet(_fraction: float, _message: str) -> None:
-    return None
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ def fetch(source: str, timeout: float | None = None) -> Fetched:
     return Fetched(path.read_bytes(), str(path.resolve()), False)
 
 
-def refresh(source: str, progress: Progress = _quiet) -> dict[str, object]:
+def refresh(source: str, progress: Progress = no_progress) -> dict[str, object]:
     """One refresh. Returns what happened; raises (after recording why) when nothing could be stored."""
     progress(0.05, f"fetching {source}")
     try:

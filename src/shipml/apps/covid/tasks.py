@@ -13,6 +13,7 @@ from shipml.apps.covid import data
 from shipml.apps.covid.model import CaseForecast, backtest, candidates, from_params
 from shipml.core import jobs, registry
 from shipml.core.datasets import Snapshot
+from shipml.core.progress import Progress, no_progress
 from shipml.settings import get_settings
 
 MODEL = "covid_cases_forecast"
@@ -20,7 +21,7 @@ METRIC = "backtest_mae"
 CASES = "всего"  # the original export's column of new cases per day
 
 
-def ingest(source: str | None = None, progress: data.Progress = data._quiet) -> dict[str, Any]:
+def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     return data.refresh(source or get_settings().covid_source, progress)
 
 
@@ -29,7 +30,7 @@ def _cases(clean: pl.DataFrame) -> tuple[np.ndarray, Any]:
     return frame[CASES].cast(pl.Float64).to_numpy(), frame["date"][-1]
 
 
-def evaluate(progress: data.Progress = data._quiet) -> list[dict[str, Any]]:
+def evaluate(progress: Progress = no_progress) -> list[dict[str, Any]]:
     """Backtest every candidate configuration (and the champion's) on the newest snapshot."""
     snap, clean = data.load_clean()
     series, last_day = _cases(clean)
@@ -42,7 +43,7 @@ def evaluate(progress: data.Progress = data._quiet) -> list[dict[str, Any]]:
     return rows
 
 
-def train(progress: data.Progress = data._quiet) -> dict[str, Any]:
+def train(progress: Progress = no_progress) -> dict[str, Any]:
     """Pick the best candidate by backtest, log it, and promote it if it beats the champion's config
     refit on the same cut-offs."""
     snap, clean = data.load_clean()
@@ -54,7 +55,7 @@ def train(progress: data.Progress = data._quiet) -> dict[str, Any]:
 
 
 def register(params: dict[str, Any], score: float, snap: Snapshot, series: np.ndarray, last_day: Any,
-             progress: data.Progress = data._quiet) -> dict[str, Any]:
+             progress: Progress = no_progress) -> dict[str, Any]:
     progress(0.5, "logging to the registry")
     fitted = CaseForecast(from_params(params).fit(series, last_day), last_day)
     holdout = f"rolling origin: 4 cut-offs x 14 days ending {last_day} ({snap.name} v{snap.version})"

@@ -11,11 +11,12 @@ from pathlib import Path
 import polars as pl
 
 from shipml.apps.cycling import scraper
-from shipml.apps.cycling.importers import Progress, load_shared
+from shipml.apps.cycling.importers import load_shared
 from shipml.apps.cycling.schema import validate_results, validate_riders
 from shipml.apps.cycling.synthetic import synthetic_results
 from shipml.core import datasets
 from shipml.core.errors import RejectedData, SourceUnavailable
+from shipml.core.progress import Progress, no_progress
 
 DATASET_RESULTS = "cycling.results"
 DATASET_RIDERS = "cycling.riders"
@@ -40,9 +41,6 @@ DEFAULT_RACES: tuple[str, ...] = (
 )
 
 
-def _quiet(_fraction: float, _message: str) -> None:
-    return None
-
 
 @dataclass(frozen=True)
 class Read:
@@ -55,7 +53,7 @@ class Read:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def read_source(source: str, progress: Progress = _quiet) -> Read:
+def read_source(source: str, progress: Progress = no_progress) -> Read:
     """Read and validate both tables from ``"synthetic"``, ``"scrape"`` or a folder.
 
     Raises:
@@ -80,7 +78,7 @@ def read_source(source: str, progress: Progress = _quiet) -> Read:
     return Read(results, riders, str(folder.resolve()), False)
 
 
-def ingest(source: str, progress: Progress = _quiet) -> dict[str, object]:
+def ingest(source: str, progress: Progress = no_progress) -> dict[str, object]:
     """One ingest of both tables. Returns what happened; raises (after recording why) when nothing could
     be stored."""
     progress(0.02, f"reading {source}")

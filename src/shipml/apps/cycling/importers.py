@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from shipml.apps.cycling.result_pages import Progress, birth_years_from_ages, read_results_pages
+from shipml.apps.cycling.result_pages import birth_years_from_ages, read_results_pages
 from shipml.apps.cycling.schema import (
     COUNTRY_CODES,
     OBSERVATION_SCHEMA,
@@ -33,6 +33,7 @@ from shipml.apps.cycling.schema import (
     validate_riders,
 )
 from shipml.core.errors import RejectedData
+from shipml.core.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,6 @@ _INFO = ("name", "DOB", "one day races", "GC", "TT", "sprint", "climber", "link"
 _RACE_URL = r"/race/([^/]+)/(\d{4})/([^/?#]+)"
 
 
-def _quiet(_fraction: float, _message: str) -> None:
-    return None
-
 
 def load_shared(folder: Path, progress: Progress | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Import every source found in ``folder``; return validated (results, riders).
@@ -55,7 +53,7 @@ def load_shared(folder: Path, progress: Progress | None = None) -> tuple[pl.Data
         RejectedData: no source in the folder, or a source that fails its checks (the message says which
             file and why).
     """
-    progress = progress or _quiet
+    progress = progress or no_progress
     folder = Path(folder)
     results: list[pl.DataFrame] = []
     observations: list[pl.DataFrame] = []

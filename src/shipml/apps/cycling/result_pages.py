@@ -12,7 +12,6 @@ race day) pins down many riders' birth years (:func:`birth_years_from_ages`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,8 +20,7 @@ import polars as pl
 
 from shipml.apps.cycling.schema import RESULTS_SCHEMA, conform, display_name
 from shipml.core.errors import RejectedData
-
-Progress = Callable[[float, str], None]
+from shipml.core.progress import Progress, no_progress
 
 _H1 = re.compile(r"^#\s+(\d{4})\s+»\s+(.+?)\s+\(([^()]+)\)$")
 _BREADCRUMB = re.compile(r"^\[[^\]]+\]\(https?://(?:www\.)?procyclingstats\.com/race/([^/)\s]+)\)\s+»")
@@ -38,9 +36,6 @@ _SEEN_SCHEMA: dict[str, pl.DataType] = {"rider": pl.String(), "name": pl.String(
 Table = tuple[list[str], list[list[str]]]
 
 
-def _quiet(_fraction: float, _message: str) -> None:
-    return None
-
 
 @dataclass(frozen=True)
 class ResultPages:
@@ -52,7 +47,7 @@ class ResultPages:
 
 def read_results_pages(folder: Path, progress: Progress | None = None) -> ResultPages:
     """Parse every ``*.md`` page of ``folder`` (see :func:`parse_results_page`)."""
-    progress = progress or _quiet
+    progress = progress or no_progress
     files = sorted(Path(folder).glob("*.md"))
     if not files:
         raise RejectedData(f"{Path(folder).name}: no .md result pages")

@@ -34,10 +34,10 @@ from shipml.apps.cycling.schema import (
     display_name,
     merge_riders,
 )
+from shipml.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float, str], None]
 # points_per_speciality() keys → riders columns
 _POINT_KEYS = dict(zip(("one_day_races", "gc", "time_trial", "sprint", "climber"), POINT_COLUMNS, strict=True))
 Page = TypeVar("Page", Race, Stage)

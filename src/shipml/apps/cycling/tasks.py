@@ -21,6 +21,7 @@ from shipml.apps.cycling.factor_model import FactorModel
 from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, fit_results
 from shipml.core import datasets, jobs, registry
 from shipml.core.errors import RejectedData, SourceUnavailable
+from shipml.core.progress import Progress, no_progress
 from shipml.settings import get_settings
 
 MODEL = "cycling_similarity"
@@ -28,11 +29,7 @@ METRIC = "specialty_lift"
 HOLDOUT = "10% of finished results held out (seed 0); specialty agreement of 10 neighbours, riders with >= 5 results"
 PCS = "https://www.procyclingstats.com"
 
-Progress = Callable[[float, str], None]
 
-
-def _quiet(_fraction: float, _message: str) -> None:
-    return None
 
 
 def candidates() -> dict[str, Callable[[], SimilarityModel]]:
@@ -43,7 +40,7 @@ def candidates() -> dict[str, Callable[[], SimilarityModel]]:
     }
 
 
-def ingest(source: str | None = None, progress: Progress = _quiet) -> dict[str, Any]:
+def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     """Ingest results and riders; the answer describes the results version (like every app's ingest), with
     the riders version under ``riders``."""
     outcome: dict[str, Any] = data.ingest(source or get_settings().cycling_source, progress)
@@ -56,11 +53,7 @@ def _figures(factory: Callable[[], SimilarityModel], results: pl.DataFrame, ride
     return figures
 
 
-def _metrics(figures: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-
-
-def evaluate(progress: Progress = _quiet) -> list[dict[str, Any]]:
+def evaluate(progress: Progress = no_progress) -> list[dict[str, Any]]:
     """Figures of every candidate (and of the champion's configuration) on the current data."""
     _, results, riders = data.load()
     rows = []
@@ -71,12 +64,12 @@ def evaluate(progress: Progress = _quiet) -> list[dict[str, Any]]:
         factories[f"champion v{version}"] = lambda: copy.deepcopy(champion)
     for i, (name, factory) in enumerate(factories.items()):
         progress(i / len(factories), f"evaluating {name}")
-        rows.append({"model": name, **_metrics(_figures(factory, results, riders))})
+        rows.append({"model": name, **registry.numeric_metrics(_figures(factory, results, riders))})
     progress(1.0, "done")
     return rows
 
 
-def train(progress: Progress = _quiet) -> dict[str, Any]:
+def train(progress: Progress = no_progress) -> dict[str, Any]:
     """Evaluate, log and register every candidate; the best one becomes champion if it beats the current."""
     snap, results, riders = data.load()
     factories = candidates()
@@ -94,7 +87,7 @@ def train(progress: Progress = _quiet) -> dict[str, Any]:
         champion_score = _figures(lambda: copy.deepcopy(champion), results, riders)[METRIC]
     for name, figures, model in sorted(scored, key=lambda s: s[1][METRIC]):  # best last, so it ends champion
         version = registry.log_model(MODEL, model, params={"candidate": name, **model.params},
-                                     metrics=_metrics(figures), dataset=snap, holdout=HOLDOUT)
+                                     metrics=registry.numeric_metrics(figures), dataset=snap, holdout=HOLDOUT)
         decision = registry.promote_if_better(MODEL, version, metric=METRIC, candidate_score=figures[METRIC],
                                               champion_score=champion_score, higher_is_better=True)
         if decision.promoted:

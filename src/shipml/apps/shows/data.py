@@ -11,7 +11,6 @@ import html
 import json
 import logging
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from shipml.apps.shows import catalog, ratings
 from shipml.apps.shows.enrich import show_from_tvmaze
 from shipml.core import datasets
 from shipml.core.errors import RejectedData, ShipmlError, SourceUnavailable
+from shipml.core.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,7 @@ SHOW_SCHEMA = {
     "description": pl.Utf8,
     "poster_url": pl.Utf8,
 }
-Progress = Callable[[float, str], None]
 
-
-def _quiet(_fraction: float, _message: str) -> None:
-    return None
 
 
 def _genres(column: str) -> pl.Expr:
@@ -216,7 +212,7 @@ def _load(source: str, progress: Progress) -> tuple[str, pl.DataFrame, pl.DataFr
     return "anime_caserec", shows, rated, matched
 
 
-def ingest(source: str, progress: Progress = _quiet) -> dict[str, object]:
+def ingest(source: str, progress: Progress = no_progress) -> dict[str, object]:
     """Load shows and ratings from ``source`` ("synthetic" or a folder laid out like shared/data/shows),
     then export the ratings as the training set. Running it again adds nothing twice. A source that
     cannot be read or loaded is recorded as a failed (or rejected) refresh and the last exported

@@ -18,23 +18,20 @@ from shipml.apps.shows.model import ShowsModel
 from shipml.apps.shows.recommenders import Als, Ease, ItemKnnGraph, Popularity, Recommender, make
 from shipml.core import datasets, jobs, registry
 from shipml.core.errors import NotFound
+from shipml.core.progress import Progress, no_progress
 from shipml.settings import get_settings
 
 MODEL = "shows_recommender"
 METRIC = "ndcg_at_10"
 HOLDOUT = "20% of users held out (seed 0); 80% of each one's likes given, the rest predicted"
-Progress = Callable[[float, str], None]
 
-
-def _quiet(_fraction: float, _message: str) -> None:
-    return None
 
 
 def candidates() -> dict[str, Callable[[], Recommender]]:
     return {"popularity": Popularity, "item_knn_graph": ItemKnnGraph, "ease": Ease, "als": Als}
 
 
-def ingest(source: str | None = None, progress: Progress = _quiet) -> dict[str, Any]:
+def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     return data.ingest(source or get_settings().shows_source, progress)
 
 
@@ -42,13 +39,9 @@ def _likes(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.col("liked")).select("user", "item")
 
 
-def _metrics(row: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in row.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-
-
 def evaluate(ratings_path: str | None = None, user_col: str = "user", item_col: str = "item",
              rating_col: str | None = None, min_rating: float | None = None,
-             progress: Progress = _quiet) -> list[dict[str, Any]]:
+             progress: Progress = no_progress) -> list[dict[str, Any]]:
     """Compare every model on a ratings file, or (no file) on the latest export of the ratings store."""
     if ratings_path:
         frame = read_ratings(ratings_path, user_col, item_col, rating_col, min_rating)
@@ -56,10 +49,10 @@ def evaluate(ratings_path: str | None = None, user_col: str = "user", item_col: 
     else:
         snap = datasets.require_latest(ratings.DATASET)
         rows = compare(_likes(snap.read()), candidates(), seed=0)
-    return [{"model": r["model"], **_metrics(r)} for r in rows]
+    return [{"model": r["model"], **registry.numeric_metrics(r)} for r in rows]
 
 
-def train(progress: Progress = _quiet) -> dict[str, Any]:
+def train(progress: Progress = no_progress) -> dict[str, Any]:
     """Export the ratings store, compare the candidates, log every run, register and maybe promote the best."""
     progress(0.05, "exporting ratings")
     snap = ratings.export()
@@ -73,18 +66,18 @@ def train(progress: Progress = _quiet) -> dict[str, Any]:
     rows = {r["model"]: r for r in compare(liked, factories, seed=0)}
     champion_score = rows.pop("champion")[METRIC] if "champion" in rows else None
     for name, row in rows.items():
-        registry.log_run(MODEL, params={"candidate": name, **row["params"]}, metrics=_metrics(row), dataset=snap,
-                         holdout=HOLDOUT)
+        registry.log_run(MODEL, params={"candidate": name, **row["params"]}, metrics=registry.numeric_metrics(row),
+                         dataset=snap, holdout=HOLDOUT)
     best = max(rows, key=lambda name: rows[name][METRIC])
     progress(0.7, f"fitting {best} on all likes")
     model = ShowsModel.fit(candidates()[best](), LikesMatrix.from_likes(liked))
     registered = registry.log_model(MODEL, model, params={"candidate": best, **rows[best]["params"]},
-                                    metrics=_metrics(rows[best]), dataset=snap, holdout=HOLDOUT)
+                                    metrics=registry.numeric_metrics(rows[best]), dataset=snap, holdout=HOLDOUT)
     decision = registry.promote_if_better(MODEL, registered, metric=METRIC, candidate_score=rows[best][METRIC],
                                           champion_score=champion_score, higher_is_better=True)
     progress(1.0, decision.reason)
     return {**decision.to_dict(), METRIC: rows[best][METRIC], "candidate": best,
-            "table": {name: _metrics(row) for name, row in rows.items()}}
+            "table": {name: registry.numeric_metrics(row) for name, row in rows.items()}}
 
 
 def recommend(show_ids: list[int], n: int = 20) -> dict[str, Any]:
