@@ -55,7 +55,7 @@ def main() -> None:
         home = Path(tmp) / "home"
         api, ui = free_port(), free_port()
         proc, cold = start(home, api, ui, prepare=True)
-        emit(NAME, "cold start to healthy, first run (migrate, synthetic covid ingest, train, start)",
+        emit(NAME, "cold start to healthy, first run (migrate, synthetic ingest and training of every app, start)",
              cold, "s")
         time.sleep(10)
         emit(NAME, "idle memory, all processes of shipml up (RSS)", tree_rss_mib(proc.pid), "MiB")
