@@ -53,9 +53,15 @@ class FactorModel(SimilarityModel):
         if self.method == "implicit_als":
             from implicit.cpu.als import AlternatingLeastSquares
 
+            from threadpoolctl import threadpool_limits
+
             als = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
                                           iterations=self.iterations, random_state=self.seed, num_threads=1)
-            als.fit(sparse.csr_matrix(values, dtype=np.float32), show_progress=False)
+            # start from the truncated SVD, not from implicit's random draw: on a small matrix a random start
+            # ends in a different local optimum per seed (and per BLAS build), crossing groups half the time
+            als.user_factors, als.item_factors = _svd_start(values, self.factors, self.seed)
+            with threadpool_limits(1, "blas"):
+                als.fit(sparse.csr_matrix(values, dtype=np.float32), show_progress=False)
             return np.asarray(als.user_factors), np.asarray(als.item_factors)
         raise ValueError(f"unknown factorisation method {self.method!r}")
 
@@ -76,6 +82,21 @@ class FactorModel(SimilarityModel):
     def predict_scores(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         dot = np.einsum("ij,ij->i", self.rider_vectors[rows], self.race_vectors[cols])
         return self._mean + self._rider_bias[rows] + self._column_bias[cols] + dot
+
+
+def _svd_start(values: sparse.csr_matrix, factors: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic ALS start: the top singular vectors scaled by sqrt(singular value), padded with zeros when the
+    matrix has fewer dimensions than ``factors``."""
+    k = max(1, min(factors, min(values.shape) - 1))
+    u, s, vt = svds(sparse.csr_matrix(values, dtype=np.float64), k=k, random_state=seed)
+    order = np.argsort(-s)
+    u, s, vt = u[:, order], s[order], vt[order]
+    sign = np.where(vt.sum(axis=1) < 0, -1.0, 1.0)  # singular vectors have no sign of their own: fix one
+    riders = np.zeros((values.shape[0], factors), dtype=np.float32)
+    columns = np.zeros((values.shape[1], factors), dtype=np.float32)
+    riders[:, :k] = u * sign * np.sqrt(s)
+    columns[:, :k] = vt.T * sign * np.sqrt(s)
+    return riders, columns
 
 
 def _ridge_rows(values: sparse.csr_matrix, other: np.ndarray, other_bias: np.ndarray, mu: float,
