@@ -52,7 +52,6 @@ class FactorModel(SimilarityModel):
             return self._explicit_als(values)
         if self.method == "implicit_als":
             from implicit.cpu.als import AlternatingLeastSquares
-
             from threadpoolctl import threadpool_limits
 
             als = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
