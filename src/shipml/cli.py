@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -16,11 +17,19 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shipml.apps import INSTALLED, module
+from shipml.apps import installed
+from shipml.core.app import App, Option
 from shipml.core.errors import ShipmlError
 from shipml.settings import get_settings
 
 app = typer.Typer(help="shipml: ship machine-learning web apps.", no_args_is_help=True)
+ingest_group = typer.Typer(help="Refresh an app's data now; exits 2 with the reason if the refresh is rejected.",
+                           no_args_is_help=True)
+train_group = typer.Typer(help="Train every candidate of an app, register the best, promote it.", no_args_is_help=True)
+eval_group = typer.Typer(help="Every candidate's figures on the holdout (nothing registered).", no_args_is_help=True)
+app.add_typer(ingest_group, name="ingest")
+app.add_typer(train_group, name="train")
+app.add_typer(eval_group, name="eval")
 console = Console()
 progress_console = Console(stderr=True)  # progress bars never mix into output a script reads (--json)
 
@@ -29,15 +38,6 @@ def _logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console)])
     for noisy in ("alembic", "mlflow", "httpx", "urllib3", "huey"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _app_name(name: str) -> str:
-    if name not in INSTALLED:
-        raise typer.BadParameter(f"unknown app '{name}'; installed apps: {', '.join(INSTALLED)}")
-    return name
-
-
-AppArg = Annotated[str, typer.Argument(help="app name", callback=_app_name)]
 
 
 @contextmanager
@@ -58,71 +58,93 @@ def _fail(exc: ShipmlError) -> None:
     raise typer.Exit(code=2)
 
 
-@app.command()
-def ingest(app_name: AppArg, source: Annotated[str | None, typer.Option(
-        "--source", help="PATH, URL or 'synthetic' (default: the app's configured source)")] = None) -> None:
-    """Refresh an app's data now; exits non-zero with the reason if the refresh is rejected."""
+def _app_verb(group: typer.Typer, target: App, options: Sequence[Option], run: Callable[..., None],
+              help_text: str) -> None:
+    """Add ``shipml <verb> <app>`` with the app's declared options (each passed to ``run`` by keyword)."""
+
+    def command(**kwargs: Any) -> None:
+        run(target, **kwargs)
+
+    parameters = []
+    for option in options:
+        annotation: Any = bool if option.is_flag else (option.type | None if option.default is None else option.type)
+        parameters.append(inspect.Parameter(
+            option.name.replace("-", "_"), inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+            default=typer.Option(option.default, f"--{option.name}", help=option.help)))
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    group.command(target.name, help=help_text)(command)
+
+
+def _ingest(target: App, source: str | None = None, **options: Any) -> None:
     _logging(logging.WARNING)
-    from shipml.core import db
+    from shipml.core import db, platform
 
     db.migrate()
+    platform.register_jobs(target)
     try:
-        with progress_bar(f"ingest {app_name}") as update:
-            result = module(app_name, "tasks").ingest(source, update)
+        with progress_bar(f"ingest {target.name}") as update:
+            result = platform.ingest(target, source, update)
     except ShipmlError as exc:
         _fail(exc)
-    console.print(f"[green]✓ {result['status']}[/green]: {app_name} data version {result['version']}, "
+    console.print(f"[green]✓ {result['status']}[/green]: {target.name} data version {result['version']}, "
                   f"{result['rows']} rows from {result['source']}")
+    if result.get("train_job"):
+        console.print(f"  new data: training queued (job {result['train_job'][:8]}; a running worker picks it up)")
 
 
-@app.command()
-def train(app_name: AppArg) -> None:
-    """Train an app's model, log it to MLflow and promote it if it beats the champion."""
+def _train(target: App) -> None:
     _logging(logging.WARNING)
-    from shipml.core import db
+    from shipml.core import db, platform
 
     db.migrate()
     try:
-        with progress_bar(f"train {app_name}") as update:
-            result = module(app_name, "tasks").train(update)
+        with progress_bar(f"train {target.name}") as update:
+            result = platform.train(target, update)
     except ShipmlError as exc:
         _fail(exc)
-    mark = "[green]promoted[/green]" if result["promoted"] else "[yellow]kept champion[/yellow]"
-    console.print(f"{result['model']} v{result['version']}: {mark} — {result['reason']}")
+    for outcome in result["outcomes"]:
+        mark = "[green]promoted[/green]" if outcome["promoted"] else "[yellow]kept champion[/yellow]"
+        console.print(f"{outcome['model']} v{outcome['version']} ({outcome['candidate']}): {mark} — "
+                      f"{outcome['reason']}")
 
 
-@app.command("eval")
-def evaluate(
-    app_name: AppArg,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per model")] = False,
-    ratings: Annotated[str | None, typer.Option(help="shows: any ratings file (CSV, TSV or '::')")] = None,
-    user_col: Annotated[str, typer.Option(help="shows: the user id column")] = "user",
-    item_col: Annotated[str, typer.Option(help="shows: the item id column")] = "item",
-    rating_col: Annotated[str | None, typer.Option(help="shows: the rating column (none = implicit)")] = None,
-    min_rating: Annotated[float | None, typer.Option(help="shows: a like is a rating >= this "
-                                                          "(default: >= the user's own mean)")] = None,
-) -> None:
-    """Evaluate every candidate model of an app on its holdout and print the table."""
+def _eval(target: App, as_json: bool = False, **options: Any) -> None:
     _logging(logging.WARNING)
-    options: dict[str, Any] = {}
-    if ratings is not None:
-        if app_name != "shows":
-            raise typer.BadParameter("--ratings is for `shipml eval shows`")
-        options = {"ratings_path": ratings, "user_col": user_col, "item_col": item_col,
-                   "rating_col": rating_col, "min_rating": min_rating}
+    from shipml.core import platform
+
     try:
-        with progress_bar(f"eval {app_name}") as update:
-            rows = module(app_name, "tasks").evaluate(**options, progress=update)
+        with progress_bar(f"eval {target.name}") as update:
+            rows = platform.evaluate(target, update, **{k: v for k, v in options.items() if v is not None})
     except ShipmlError as exc:
         _fail(exc)
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row, default=str))
         return
-    table = Table(*rows[0].keys()) if rows else Table()
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    table = Table(*columns)
     for row in rows:
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in (row.get(c, "") for c in columns)))
     console.print(table)
+
+
+def _eval_as(target: App, json: bool = False, **options: Any) -> None:
+    _eval(target, as_json=json, **options)
+
+
+SOURCE = Option("source", "PATH, URL or 'synthetic' (default: the app's configured source)")
+AS_JSON = Option("json", "one JSON object per row", type=bool, default=False, is_flag=True)
+
+for _target in installed():
+    if _target.ingest is not None:
+        _app_verb(ingest_group, _target, [SOURCE, *_target.ingest_options], _ingest,
+                  f"Refresh {_target.name}'s data now.")
+    if _target.models() or _target.evaluate is not None:
+        _app_verb(train_group, _target, [], _train, f"Train {_target.name}'s models.")
+        _app_verb(eval_group, _target, [AS_JSON, *_target.eval_options], _eval_as,
+                  f"Evaluate {_target.name}'s candidates.")
+    if _target.commands is not None:
+        app.add_typer(_target.commands(), name=_target.name, help=f"{_target.title}: the app's own commands")
 
 
 @app.command("jobs")
@@ -169,7 +191,7 @@ def worker(extra: Annotated[list[str] | None, typer.Option(
     _logging()
     from shipml.core.worker import run_worker
 
-    run_worker([f"shipml.apps.{name}.tasks" for name in INSTALLED] + list(extra or []))
+    run_worker(installed(), list(extra or []))
 
 
 @app.command()
@@ -178,6 +200,22 @@ def ui(port: int | None = None) -> None:
     from shipml.launcher import ui_command
 
     os.execvp(sys.executable, ui_command(port or get_settings().ui_port))
+
+
+@app.command()
+def service(app_name: Annotated[str, typer.Argument(help="app name")],
+            name: Annotated[str, typer.Argument(help="service name")]) -> None:
+    """Run one long-running service of an app in the foreground (``shipml up`` supervises them all)."""
+    _logging()
+    from shipml.apps import get
+    from shipml.core import db
+
+    db.migrate()
+    try:
+        declared = get(app_name).service(name)
+    except ShipmlError as exc:
+        _fail(exc)
+    declared.run()
 
 
 @app.command(hidden=True)

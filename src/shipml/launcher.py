@@ -1,4 +1,5 @@
-"""``shipml up``: prepare every app, start API + worker + UI as child processes, stop them all on Ctrl-C."""
+"""``shipml up``: prepare every app, start API + worker + UI + the apps' services as child processes, restart any
+that dies (with backoff, saying so), stop them all on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from shipml.apps import INSTALLED, module
+from shipml.apps import installed
 from shipml.core import db
 from shipml.settings import get_settings
 
@@ -30,17 +31,56 @@ def ui_command(port: int) -> list[str]:
 def _children() -> dict[str, list[str]]:
     s = get_settings()
     shipml = [sys.executable, "-m", "shipml.cli"]
-    return {
+    children = {
         "api": shipml + ["api", "--host", s.api_host, "--port", str(s.api_port)],
         "worker": shipml + ["worker"],
         "ui": ui_command(s.ui_port),
     }
+    for app in installed():
+        for service in app.services():
+            if service.enabled():
+                children[f"{app.name}.{service.name}"] = shipml + ["service", app.name, service.name]
+    return children
 
 
-def _wait_healthy(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout: float) -> bool:
+class Supervised:
+    """One child process, restarted with exponential backoff (1 s doubling to 60 s; reset after a minute up)."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.name, self.cmd, self.env, self.log_path = name, cmd, env, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.backoff = 1.0
+        self.started = 0.0
+        self.restart_at: float | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log_file:
+            self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=log_file, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        self.started = time.monotonic()
+        self.restart_at = None
+
+    def check(self, console: Console) -> None:
+        """Restart the process when it has died and its backoff has passed."""
+        now = time.monotonic()
+        if self.proc is not None and self.proc.poll() is not None and self.restart_at is None:
+            if now - self.started > 60:
+                self.backoff = 1.0
+            self.restart_at = now + self.backoff
+            console.print(f"[yellow]! {self.name} exited with code {self.proc.returncode}; restarting in "
+                          f"{self.backoff:.0f} s (log: {self.log_path})[/yellow]")
+            self.backoff = min(self.backoff * 2, 60.0)
+        if self.restart_at is not None and now >= self.restart_at:
+            self.restarts += 1
+            self.start()
+            console.print(f"[green]↻ {self.name} restarted (restart {self.restarts})[/green]")
+
+
+def _wait_healthy(url: str, api: subprocess.Popen[bytes], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in procs.values()):
+        if api.poll() is not None:
             return False
         try:
             if httpx.get(url, timeout=2).status_code in (200, 503):
@@ -67,9 +107,10 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]], console: Console) -> None:
 
 def prepare_apps(console: Console) -> None:
     """Refresh each app's data (synthetic when offline) and train what has no champion."""
-    for name in INSTALLED:
-        console.rule(f"[bold]{name}")
-        module(name, "tasks").prepare(console.print)
+    for app in installed():
+        if app.prepare is not None:
+            console.rule(f"[bold]{app.name}")
+            app.prepare(console.print)
 
 
 def run_all(console: Console, prepare: bool = True) -> int:
@@ -89,7 +130,7 @@ def run_all(console: Console, prepare: bool = True) -> int:
     env = {**os.environ, "SHIPML_HOME": str(home), "SHIPML_API_URL": api_url, "PYTHONUNBUFFERED": "1"}
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
-    procs: dict[str, subprocess.Popen[bytes]] = {}
+    children: dict[str, Supervised] = {}
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -100,29 +141,30 @@ def run_all(console: Console, prepare: bool = True) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         for name, cmd in _children().items():
-            log_file = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-            procs[name] = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                           start_new_session=True)
-        if not _wait_healthy(f"{api_url}/api/health", procs, timeout=120):
-            dead = [n for n, p in procs.items() if p.poll() is not None]
-            console.print(f"[red]✗ the API did not come up (exited: {', '.join(dead) or 'none'}); "
-                          f"see {logs}[/red]")
+            children[name] = Supervised(name, cmd, env, logs / f"{name}.log")
+            children[name].start()
+        api = children["api"].proc
+        assert api is not None
+        if not _wait_healthy(f"{api_url}/api/health", api, timeout=120):
+            console.print(f"[red]✗ the API did not come up (exit code {api.poll()}); see {logs / 'api.log'}[/red]")
             return 1
         console.rule("[bold green]shipml is up")
-        console.print(f"  UI      http://{s.api_host}:{s.ui_port}")
-        console.print(f"  API     {api_url}/docs   (health: {api_url}/api/health)")
-        console.print(f"  MLflow  {s.tracking_uri}")
-        console.print(f"  home    {home}   logs: {logs}")
+        console.print(f"  UI      http://{s.api_host}:{s.ui_port}", soft_wrap=True)
+        console.print(f"  API     {api_url}/docs   (health: {api_url}/api/health)", soft_wrap=True)
+        console.print(f"  MLflow  {s.tracking_uri}", soft_wrap=True)
+        console.print(f"  home    {home}   logs: {logs}", soft_wrap=True)
+        services = [n for n in children if n not in ("api", "worker", "ui")]
+        if services:
+            console.print(f"  services {', '.join(services)}", soft_wrap=True)
         if token_is_new:
-            console.print(f"  admin token (shown once; kept in {home / 'admin_token'}): [bold]{token}[/bold]")
+            console.print(f"  admin token (shown once; kept in {home / 'admin_token'}): [bold]{token}[/bold]",
+                          soft_wrap=True)
         console.print("  Ctrl-C stops everything.")
         while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    console.print(f"[red]✗ {name} exited with code {proc.returncode}; see {logs / name}.log[/red]")
-                    return 1
+            for child in children.values():
+                child.check(console)
             time.sleep(0.5)
         console.print("stopping…")
         return 0
     finally:
-        _stop(procs, console)
+        _stop({n: c.proc for n, c in children.items() if c.proc is not None}, console)

@@ -2,7 +2,7 @@
 
 With nothing set, everything runs embedded under one home folder (``./var``): a SQLite database,
 a SQLite job queue, MLflow on SQLite with local artifacts, Parquet datasets. Setting a URL moves
-that part onto a real server.
+that part onto a real server. Each app keeps its own settings class beside its code (``SHIPML_<APP>_…``).
 """
 
 from __future__ import annotations
@@ -13,10 +13,6 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-COVID_DEFAULT_SOURCE = (
-    "https://raw.githubusercontent.com/KonstantinKlepikov/covid-kaliningrad/datasets/data/data.csv"
-)
 
 
 class Settings(BaseSettings):
@@ -42,13 +38,9 @@ class Settings(BaseSettings):
     health_cache_seconds: float = 1.0
     fetch_timeout_seconds: float = 5.0
 
-    covid_source: str = COVID_DEFAULT_SOURCE
-    covid_refresh_minutes: int = Field(15, ge=1, le=1440)
-
-    cycling_source: str = Field("scrape", description="'scrape' (procyclingstats.com), 'synthetic' or a folder")
-
-    shows_source: str = Field("synthetic", description="'synthetic' or a folder laid out like shared/data/shows")
-    shows_retrain_minutes: int = Field(1440, ge=1, description="retraining period; 1440 = nightly at 00:00 UTC")
+    retrain_debounce_seconds: float = Field(
+        30.0, ge=0, description="after new data is stored, wait this long (more data may follow) before one retrain")
+    spark_master: str = Field("local[*]", description="Spark master URL for the scale-out paths")
 
     @property
     def resolved_home(self) -> Path:

@@ -10,9 +10,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from types import ModuleType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -21,10 +20,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shipml.core import db, jobs, registry
+from shipml.core import db, jobs, platform, registry, services
+from shipml.core.app import App
 from shipml.core.errors import Forbidden, ShipmlError, Unauthorized
 from shipml.settings import get_settings
 
@@ -103,7 +104,47 @@ def _registry() -> dict[str, Any]:
     return {"tracking_uri": get_settings().tracking_uri.split("@")[-1]}
 
 
-def platform_router(apps: Mapping[str, ModuleType]) -> APIRouter:
+class JobAccepted(BaseModel):
+    """A job was queued: poll ``GET /api/jobs/{job_id}``."""
+
+    job_id: str
+
+
+def _accepted(job_id: str) -> JSONResponse:
+    return JSONResponse({"job_id": job_id}, status_code=202)
+
+
+def app_router(app: App) -> APIRouter:
+    """The routes every app has, built from its declaration: status, and (admin) ingest, train and eval jobs."""
+    router = APIRouter(prefix=f"/api/{app.name}", tags=[app.name])
+
+    @router.get("/status", summary=f"{app.name}: data freshness and champion")
+    def status() -> dict[str, Any]:
+        return app.status()
+
+    if app.ingest is not None:
+        @router.post("/ingest", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
+                     summary=f"{app.name}: refresh the data (retrains when new data is stored)")
+        def start_ingest(source: Annotated[str | None, Query(max_length=2000)] = None) -> JSONResponse:
+            if source:
+                return _accepted(jobs.submit(app.name, "ingest", dedup=True, source=source))
+            return _accepted(jobs.submit(app.name, "ingest", dedup=True))
+
+    if tuple(app.models()):
+        @router.post("/train", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
+                     summary=f"{app.name}: train every candidate, register the best, promote it")
+        def start_train() -> JSONResponse:
+            return _accepted(jobs.submit(app.name, "train", dedup=True))
+
+        @router.post("/eval", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
+                     summary=f"{app.name}: every candidate's figures on the holdout (nothing registered)")
+        def start_eval() -> JSONResponse:
+            return _accepted(jobs.submit(app.name, "eval", dedup=True))
+
+    return router
+
+
+def platform_router(apps: Sequence[App]) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["platform"])
 
     health_lock = threading.Lock()
@@ -119,10 +160,15 @@ def platform_router(apps: Mapping[str, ModuleType]) -> APIRouter:
             if time.monotonic() - last_health["at"] >= get_settings().health_cache_seconds:
                 components = {"database": _check(_database), "queue": _check(_queue),
                               "registry": _check(_registry)}
-                app_status = {name: _check(mod.status) for name, mod in apps.items()}
-                ok = all(c["ok"] for c in components.values()) and all(a["ok"] for a in app_status.values())
+                app_status = {a.name: _check(a.status) for a in apps}
+                try:
+                    service_status = services.status(list(apps))
+                except Exception as exc:
+                    service_status = {"all": {"ok": False, "error": f"{type(exc).__name__}"}}
+                ok = all(c["ok"] for c in (*components.values(), *app_status.values(), *service_status.values()))
                 last_health.update(at=time.monotonic(), body={
-                    "status": "ok" if ok else "degraded", "components": components, "apps": app_status})
+                    "status": "ok" if ok else "degraded", "components": components, "apps": app_status,
+                    "services": service_status})
             body = last_health["body"]
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
@@ -149,17 +195,15 @@ def platform_router(apps: Mapping[str, ModuleType]) -> APIRouter:
     return router
 
 
-def create_app(apps: Mapping[str, ModuleType]) -> FastAPI:
-    """Build the API. ``apps`` maps app name → its ``api`` module (``router``, ``status()``, ``startup()``)."""
+def create_app(apps: Sequence[App]) -> FastAPI:
+    """Build the API from the apps' declarations: each app's router and common routes under ``/api/<app>``."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         db.migrate()
         get_settings().token()
-        for mod in apps.values():
-            startup = getattr(mod, "startup", None)
-            if startup is not None:
-                startup()
+        for a in apps:
+            platform.register_jobs(a)
         yield
 
     app = FastAPI(title="shipml", version="0.1.0", lifespan=lifespan)
@@ -198,6 +242,8 @@ def create_app(apps: Mapping[str, ModuleType]) -> FastAPI:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(platform_router(apps))
-    for name, mod in apps.items():
-        app.include_router(mod.router, prefix=f"/api/{name}", tags=[name])
+    for a in apps:
+        app.include_router(app_router(a))
+        if a.router is not None:
+            app.include_router(a.router(), prefix=f"/api/{a.name}", tags=[a.name])
     return app

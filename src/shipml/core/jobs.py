@@ -5,11 +5,14 @@ A job is a function ``fn(ctx, **params)`` registered by an app with :func:`job`.
 ``queued`` record and enqueues it; the worker marks it ``running``, keeps a heartbeat while it runs, and
 ends it ``done`` (with its result) or ``failed`` (with the error). A worker that dies mid-job stops the
 heartbeat: :func:`reap_stale` requeues such a job up to ``job_max_attempts`` times, then fails it with the
-reason, so no job stays ``running`` forever. Periodic jobs are declared with :func:`periodic`.
+reason, so no job stays ``running`` forever. Periodic jobs are enqueued by :func:`submit_periodic` once per period,
+however many workers run their schedulers: the job id is derived from the job and the period, and the database
+keeps only the first.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -23,6 +26,7 @@ from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from shipml.core import db
 from shipml.core.errors import InvalidInput, NotFound
@@ -59,15 +63,7 @@ class JobContext:
 JobFn = Callable[..., Any]
 
 
-@dataclass(frozen=True)
-class PeriodicSpec:
-    key: str
-    every_minutes: Callable[[Settings], int]
-    params: dict[str, Any]
-
-
 _JOBS: dict[str, JobFn] = {}
-_PERIODIC: dict[str, PeriodicSpec] = {}
 
 
 def job(app: str, name: str) -> Callable[[JobFn], JobFn]:
@@ -78,14 +74,6 @@ def job(app: str, name: str) -> Callable[[JobFn], JobFn]:
         return fn
 
     return register
-
-
-def periodic(
-    app: str, name: str, every_minutes: int | Callable[[Settings], int], **params: Any
-) -> None:
-    """Run job ``app.name`` every N minutes (N may come from settings) on the worker's scheduler."""
-    minutes = every_minutes if callable(every_minutes) else (lambda _s, n=every_minutes: n)
-    _PERIODIC[f"{app}.{name}"] = PeriodicSpec(f"{app}.{name}", minutes, params)
 
 
 def registered() -> list[str]:
@@ -113,19 +101,55 @@ def get_huey() -> Huey:
     return _queue()[0]
 
 
-def _enqueue(job_id: str) -> None:
-    _queue()[1](job_id)
+def _enqueue(job_id: str, delay: float | None = None) -> None:
+    task = _queue()[1]
+    if delay:
+        task.schedule(args=(job_id,), delay=delay)
+    else:
+        task(job_id)
 
 
-def submit(app: str, name: str, **params: Any) -> str:
-    """Create a ``queued`` job record, enqueue it, and return its id."""
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def pending(app: str, name: str, params: dict[str, Any]) -> str | None:
+    """The id of a queued (not yet running) job ``app.name`` with these params, if there is one."""
+    with db.session() as s:
+        queued = s.scalars(select(Job).where(Job.app == app, Job.name == name, Job.status == "queued")).all()
+        return next((j.id for j in queued if _same(j.params or {}, params)), None)
+
+
+def submit(app: str, name: str, *, dedup: bool = False, delay: float | None = None, **params: Any) -> str:
+    """Create a ``queued`` job record, enqueue it, and return its id.
+
+    With ``dedup``, an identical job still waiting in the queue is returned instead of a second one. ``delay``
+    (seconds) holds it back, so that a burst of triggers (data arriving) ends in one run."""
     key = f"{app}.{name}"
     if key not in _JOBS:
         raise InvalidInput(f"unknown job '{key}'; known jobs: {', '.join(registered()) or 'none'}")
+    if dedup:
+        existing = pending(app, name, params)
+        if existing is not None:
+            return existing
     job_id = uuid.uuid4().hex
     with db.session() as s:
         s.add(Job(id=job_id, app=app, name=name, params=params, status="queued", progress=0.0,
                   attempts=0, created_at=utcnow()))
+    _enqueue(job_id, delay)
+    return job_id
+
+
+def submit_periodic(app: str, name: str, period_start: datetime, **params: Any) -> str | None:
+    """Enqueue the run of a periodic job for the period starting at ``period_start``, unless another scheduler
+    already did (the id is derived from job and period, so the database keeps one). Returns the id, or None."""
+    job_id = uuid.uuid5(uuid.NAMESPACE_URL, f"shipml:{app}.{name}@{period_start.isoformat()}").hex
+    try:
+        with db.session() as s:
+            s.add(Job(id=job_id, app=app, name=name, params=params, status="queued", progress=0.0,
+                      attempts=0, created_at=utcnow()))
+    except IntegrityError:
+        return None
     _enqueue(job_id)
     return job_id
 

@@ -1,14 +1,16 @@
 """Model registry on MLflow: log a trained model with its params, metrics and the dataset version it was
-trained on; promote it to the alias ``champion`` only if it beats the current champion on the same
-holdout; serve the champion and swap in a new one when the alias moves, with no restart.
+trained on; record the promotion decision (:mod:`shipml.core.training` makes it) and move the alias
+``champion``; serve the champion and swap in a new one when the alias moves, with no restart.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
+import re
 import threading
 import time
 import warnings
@@ -63,14 +65,12 @@ def _quiet() -> Iterator[None]:
 
 
 @dataclass(frozen=True)
-class Decision:
-    name: str
-    version: int
-    promoted: bool
-    reason: str
+class Recorded:
+    """The current champion as registered: its version, its score on the holdout of its own data version."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"model": self.name, "version": self.version, "promoted": self.promoted, "reason": self.reason}
+    version: int
+    score: float
+    data_version: str
 
 
 def numeric_metrics(figures: dict[str, Any]) -> dict[str, float]:
@@ -86,11 +86,14 @@ def log_model(
     metrics: dict[str, float],
     dataset: Snapshot,
     holdout: str,
+    member_metrics: dict[str, dict[str, float]] | None = None,
 ) -> int:
     """Log ``model`` (any picklable object with the app's predict API) as a new version of ``name``.
 
     ``holdout`` names the evaluation split (e.g. "last 28 days of covid v12") and is kept as a tag, so a
-    reader can see what a metric was measured on. Returns the new registered version number.
+    reader can see what a metric was measured on. ``member_metrics`` (a family of per-series models) are logged
+    as ``<metric>/<member>``. The params are also kept as JSON on the version, so the configuration can be made
+    again with its types. Returns the new registered version number.
     """
     import mlflow
     import mlflow.pyfunc
@@ -109,6 +112,9 @@ def log_model(
     with mlflow.start_run(experiment_id=_experiment_id(name)) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
+        if member_metrics:
+            mlflow.log_metrics({f"{metric}/{_metric_key(member)}": value
+                                for member, figures in member_metrics.items() for metric, value in figures.items()})
         mlflow.set_tags({
             "dataset": dataset.name,
             "dataset_version": str(dataset.version),
@@ -121,8 +127,8 @@ def log_model(
             )
     version = int(info.registered_model_version)
     c = client()
-    for key, value in {"run_id": run.info.run_id, "dataset_version": str(dataset.version),
-                       "holdout": holdout}.items():
+    for key, value in {"run_id": run.info.run_id, "dataset_version": str(dataset.version), "holdout": holdout,
+                       "params_json": json.dumps(params, default=str)}.items():
         c.set_model_version_tag(name, str(version), key, value)
     return version
 
@@ -150,37 +156,39 @@ def champion_version(name: str) -> int | None:
         return None
 
 
-def promote_if_better(
-    name: str,
-    version: int,
-    *,
-    metric: str,
-    candidate_score: float,
-    champion_score: float | None,
-    higher_is_better: bool,
-) -> Decision:
-    """Move ``champion`` to ``version`` only if it beats the champion's score on the same holdout.
+def _metric_key(member: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-/ ]", "_", member)
 
-    The caller evaluates the current champion on the candidate's holdout and passes ``champion_score``
-    (``None`` when there is no champion yet). The decision and its reason are kept as tags on the version.
-    """
-    current = champion_version(name)
-    if current is None or champion_score is None:
-        promoted, reason = True, f"no champion yet; {metric}={candidate_score:.4g}"
-    else:
-        better = candidate_score > champion_score if higher_is_better else candidate_score < champion_score
-        direction = "higher" if higher_is_better else "lower"
-        verdict = "beats" if better else "does not beat"
-        promoted = better
-        reason = (f"{metric}={candidate_score:.4g} {verdict} champion v{current} {metric}={champion_score:.4g} "
-                  f"on the same holdout ({direction} is better)")
+
+def version_params(name: str, version: int) -> dict[str, Any]:
+    """The params a version was made with (types kept), without the ``candidate`` label."""
+    tags = client().get_model_version(name, str(version)).tags
+    params: dict[str, Any] = json.loads(tags.get("params_json", "{}"))
+    params.pop("candidate", None)
+    return params
+
+
+def recorded_champion(name: str, metric: str) -> Recorded | None:
+    """The champion's registered score (``None`` with no champion, or one that has no such metric)."""
+    version = champion_version(name)
+    if version is None:
+        return None
+    c = client()
+    mv = c.get_model_version(name, str(version))
+    score = c.get_run(mv.run_id).data.metrics.get(metric) if mv.run_id else None
+    if score is None:
+        return None
+    return Recorded(version, float(score), mv.tags.get("dataset_version", "?"))
+
+
+def record_decision(name: str, version: int, *, promoted: bool, reason: str) -> None:
+    """Keep the decision and its reason on the version; move ``champion`` to it when promoted."""
     c = client()
     if promoted:
         c.set_registered_model_alias(name, CHAMPION, str(version))
     c.set_model_version_tag(name, str(version), "promotion", "promoted" if promoted else "kept champion")
     c.set_model_version_tag(name, str(version), "promotion_reason", reason)
     log.info("%s v%s: %s", name, version, reason)
-    return Decision(name, version, promoted, reason)
 
 
 def set_champion(name: str, version: int) -> None:
@@ -215,7 +223,7 @@ def list_models() -> list[dict[str, Any]]:
                 "model": rm.name,
                 "version": int(mv.version),
                 "champion": champ == int(mv.version),
-                "metrics": dict(run.data.metrics) if run else {},
+                "metrics": {k: v for k, v in run.data.metrics.items() if "/" not in k} if run else {},
                 "params": dict(run.data.params) if run else {},
                 "tags": dict(mv.tags),
                 "created_at": mv.creation_timestamp,

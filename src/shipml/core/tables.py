@@ -83,3 +83,17 @@ class Refresh(Base):
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ServiceBeat(Base):
+    """The last heartbeat of a long-running service (one row per app service), with its lag and counters."""
+
+    __tablename__ = "service_beats"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)  # "<app>.<service>"
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lag_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

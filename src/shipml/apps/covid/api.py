@@ -10,12 +10,10 @@ from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from shipml.apps.covid import data, metrics
 from shipml.apps.covid.tasks import MODEL
-from shipml.core import datasets, jobs, registry
-from shipml.core.api import AdminDep
+from shipml.core import datasets, registry
 from shipml.core.errors import InvalidInput, NotFound
 
 router = APIRouter()
@@ -165,26 +163,3 @@ def forecast(days: Annotated[int, Query(ge=1, le=28)] = 14) -> dict[str, Any]:
         raise NotFound("no champion forecast model yet; run `shipml train covid`")
     return {"model": MODEL, "version": version, "params": model.forecaster.params,
             "forecast": model.predict(days)}
-
-
-@router.post("/refresh", dependencies=[AdminDep], status_code=202)
-def start_refresh(source: str | None = None) -> JSONResponse:
-    """Queue a refresh from ``source`` (URL, path or ``synthetic``; default: the configured source)."""
-    params = {"source": source} if source else {}
-    return JSONResponse({"job_id": jobs.submit("covid", "refresh", **params)}, status_code=202)
-
-
-@router.post("/train", dependencies=[AdminDep], status_code=202)
-def start_train() -> JSONResponse:
-    return JSONResponse({"job_id": jobs.submit("covid", "train")}, status_code=202)
-
-
-def status() -> dict[str, Any]:
-    """Data freshness and champion version, for /api/health and the home page."""
-    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
-    return {"data": datasets.freshness(data.DATASET), "model": model}
-
-
-def startup() -> None:
-    """Make sure the job functions are registered, so the API can submit them."""
-    import shipml.apps.covid.tasks  # noqa: F401

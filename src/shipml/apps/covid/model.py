@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from shipml.core.errors import InvalidInput, RejectedData
+
 
 class Forecaster(Protocol):
     params: dict[str, Any]
@@ -35,12 +37,13 @@ class SeasonalNaive:
 
     def fit(self, series: np.ndarray, last_day: date) -> SeasonalNaive:
         if len(series) < 7:
-            raise ValueError("need at least 7 days to fit")
+            raise RejectedData("need at least 7 days to fit a forecast")
         self._last_week = np.nan_to_num(series[-7:].astype(float))
         return self
 
     def predict(self, horizon: int) -> np.ndarray:
-        assert self._last_week is not None, "fit first"
+        if self._last_week is None:
+            raise InvalidInput("fit the forecaster before predicting")
         return np.resize(self._last_week, horizon)
 
 
@@ -64,7 +67,7 @@ class LogLinearWeekly:
         y = series[-self.window:].astype(float)
         ok = ~np.isnan(y)
         if ok.sum() < 14:
-            raise ValueError("need at least 14 observed days in the window to fit")
+            raise RejectedData("need at least 14 observed days in the window to fit a forecast")
         t = np.arange(len(y))
         first_day = last_day - timedelta(days=len(y) - 1)
         weekday = (first_day.weekday() + t) % 7
@@ -75,7 +78,8 @@ class LogLinearWeekly:
         return self
 
     def predict(self, horizon: int) -> np.ndarray:
-        assert self._coef is not None, "fit first"
+        if self._coef is None:
+            raise InvalidInput("fit the forecaster before predicting")
         t = np.arange(self._n, self._n + horizon)
         weekday = (self._start_weekday + t) % 7
         return np.clip(np.expm1(self._design(t, weekday) @ self._coef), 0, None)
@@ -87,7 +91,7 @@ def from_params(params: dict[str, Any]) -> Forecaster:
         return SeasonalNaive()
     if kind == "loglinear_weekly":
         return LogLinearWeekly(window=int(params.get("window", 28)))
-    raise ValueError(f"unknown forecaster kind {kind!r}")
+    raise InvalidInput(f"unknown forecaster kind {kind!r}")
 
 
 def candidates() -> list[Forecaster]:
@@ -107,7 +111,7 @@ def backtest(params: dict[str, Any], series: np.ndarray, last_day: date, horizon
         ok = ~np.isnan(actual)
         errors.append(float(np.mean(np.abs(model.predict(horizon)[ok] - actual[ok]))))
     if not errors:
-        raise ValueError("series too short to backtest")
+        raise RejectedData("the series is too short to backtest a forecast")
     return float(np.mean(errors))
 
 
@@ -117,6 +121,10 @@ class CaseForecast:
 
     forecaster: Forecaster
     last_day: date
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.forecaster.params
 
     def predict(self, horizon: Any) -> list[dict[str, Any]]:
         days = int(horizon)

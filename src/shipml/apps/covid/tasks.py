@@ -1,5 +1,6 @@
-"""Covid jobs: refresh from the configured source (every ``SHIPML_COVID_REFRESH_MINUTES``) and train
-the case forecaster. The CLI calls the same functions in-process; the API submits them as jobs.
+"""Covid work: refresh from the configured source (every ``SHIPML_COVID_REFRESH_MINUTES``, declared in the app) and
+the case forecaster's model spec for the platform's lifecycle. The CLI calls the same functions in-process; the API
+submits them as jobs.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import numpy as np
 import polars as pl
 
 from shipml.apps.covid import data
-from shipml.apps.covid.model import CaseForecast, backtest, candidates, from_params
-from shipml.core import jobs, registry
-from shipml.core.datasets import Snapshot
+from shipml.apps.covid.model import CaseForecast, Forecaster, backtest, candidates, from_params
+from shipml.apps.covid.settings import settings
+from shipml.core import datasets, registry
 from shipml.core.progress import Progress, no_progress
-from shipml.settings import get_settings
+from shipml.core.training import ModelSpec, TrainingData
 
 MODEL = "covid_cases_forecast"
 METRIC = "backtest_mae"
@@ -22,77 +23,63 @@ CASES = "всего"  # the original export's column of new cases per day
 
 
 def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
-    return data.refresh(source or get_settings().covid_source, progress)
+    return data.refresh(source or settings().source, progress)
 
 
-def _cases(clean: pl.DataFrame) -> tuple[np.ndarray, Any]:
+def status() -> dict[str, Any]:
+    """Data freshness and champion version, for /api/health and the home page."""
+    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
+    return {"data": datasets.freshness(data.DATASET), "model": model}
+
+
+Cases = tuple[np.ndarray, Any]  # new cases per day, and the last day
+
+
+def _cases(clean: pl.DataFrame) -> Cases:
     frame = clean.select("date", CASES).sort("date")
     return frame[CASES].cast(pl.Float64).to_numpy(), frame["date"][-1]
 
 
-def evaluate(progress: Progress = no_progress) -> list[dict[str, Any]]:
-    """Backtest every candidate configuration (and the champion's) on the newest snapshot."""
+def _load() -> TrainingData[Cases]:
     snap, clean = data.load_clean()
-    series, last_day = _cases(clean)
-    rows = [{"model": m.params["kind"], "params": m.params, METRIC: backtest(m.params, series, last_day)}
-            for m in candidates()]
-    version, champion = registry.champion(MODEL).get()
-    if champion is not None:
-        rows.append({"model": f"champion v{version}", "params": champion.forecaster.params,
-                     METRIC: backtest(champion.forecaster.params, series, last_day)})
-    return rows
+    return TrainingData(snap, _cases(clean))
 
 
-def train(progress: Progress = no_progress) -> dict[str, Any]:
-    """Pick the best candidate by backtest, log it, and promote it if it beats the champion's config
-    refit on the same cut-offs."""
-    snap, clean = data.load_clean()
-    series, last_day = _cases(clean)
-    progress(0.1, "backtesting candidates")
-    scored = [(backtest(m.params, series, last_day), m) for m in candidates()]
-    score, best = min(scored, key=lambda pair: pair[0])
-    return register(best.params, score, snap, series, last_day, progress)
+def _evaluate(configs: Any, cases: Cases, progress: Progress) -> dict[str, dict[str, Any]]:
+    series, last_day = cases
+    out = {}
+    for i, (name, params) in enumerate(configs.items()):
+        progress(i / len(configs), f"backtesting {name}")
+        out[name] = {METRIC: backtest(params, series, last_day)}
+    return out
 
 
-def register(params: dict[str, Any], score: float, snap: Snapshot, series: np.ndarray, last_day: Any,
-             progress: Progress = no_progress) -> dict[str, Any]:
-    progress(0.5, "logging to the registry")
-    fitted = CaseForecast(from_params(params).fit(series, last_day), last_day)
-    holdout = f"rolling origin: 4 cut-offs x 14 days ending {last_day} ({snap.name} v{snap.version})"
-    version = registry.log_model(MODEL, fitted, params=params, metrics={METRIC: score}, dataset=snap,
-                                 holdout=holdout)
-    progress(0.8, "comparing with the champion")
-    champion_version = registry.champion_version(MODEL)
-    champion_score = None
-    if champion_version is not None:
-        champion = registry.load_version(MODEL, champion_version)
-        champion_score = backtest(champion.forecaster.params, series, last_day)
-    decision = registry.promote_if_better(MODEL, version, metric=METRIC, candidate_score=score,
-                                          champion_score=champion_score, higher_is_better=False)
-    progress(1.0, decision.reason)
-    return {**decision.to_dict(), METRIC: score, "params": params}
+def _fit(forecaster: Forecaster, cases: Cases) -> CaseForecast:
+    series, last_day = cases
+    return CaseForecast(forecaster.fit(series, last_day), last_day)
 
 
-@jobs.job("covid", "refresh")
-def refresh_job(ctx: jobs.JobContext, source: str | None = None) -> dict[str, Any]:
-    return ingest(source, ctx.progress)
+def forecast_spec() -> ModelSpec[Cases]:
+    """The 14-day case forecaster: candidates backtested on the same rolling origins."""
+    return ModelSpec(
+        name=MODEL, metric=METRIC, higher_is_better=False,
+        holdout="rolling origin: 4 cut-offs x 14 days ending on the last day of the data",
+        load=_load, candidates=lambda: {_label(m.params): m.params for m in candidates()},
+        make=from_params, evaluate=_evaluate, fit=_fit,
+        tolerance=0.25,  # MAE moves with the level of the epidemic between data versions; a broken fit is far worse
+    )
 
 
-@jobs.job("covid", "train")
-def train_job(ctx: jobs.JobContext) -> dict[str, Any]:
-    return train(ctx.progress)
-
-
-jobs.periodic("covid", "refresh", every_minutes=lambda s: s.covid_refresh_minutes)
+def _label(params: dict[str, Any]) -> str:
+    return "_w".join(str(v) for v in params.values())
 
 
 def prepare(say: Any) -> None:
     """For ``shipml up``: refresh from the configured source, falling back to synthetic data when it
     cannot be had and nothing is stored yet; train a forecaster if there is no champion."""
-    from shipml.core import datasets
     from shipml.core.errors import RejectedData, SourceUnavailable
 
-    source = get_settings().covid_source
+    source = settings().source
     try:
         result = ingest(source)
         say(f"covid: {result['status']} data version {result['version']} ({result['rows']} days) from {source}")
@@ -107,5 +94,7 @@ def prepare(say: Any) -> None:
             say(f"[yellow]covid: refresh failed ({exc.message}); serving last good version {last.version} "
                 f"({kind})[/yellow]")
     if registry.champion_version(MODEL) is None:
-        result = train()
-        say(f"covid: trained {MODEL} v{result['version']} ({METRIC}={result[METRIC]:.1f})")
+        from shipml.core.training import select_and_promote
+
+        outcome = select_and_promote(forecast_spec())
+        say(f"covid: trained {MODEL} v{outcome.version} ({outcome.candidate}, {METRIC}={outcome.score:.1f})")
