@@ -11,7 +11,7 @@ from shipml.core.api import create_app
 
 @pytest.fixture
 def client(platform):
-    with TestClient(create_app({}), raise_server_exceptions=False) as c:
+    with TestClient(create_app([]), raise_server_exceptions=False) as c:
         yield c
 
 

@@ -5,7 +5,9 @@ import time
 import polars as pl
 import pytest
 
+import sample_app
 from shipml.core import datasets, registry
+from shipml.core.training import decide
 
 
 class Constant:
@@ -24,22 +26,20 @@ def snapshot(platform):
 def _train(value, mae, snapshot):
     version = registry.log_model("demo_model", Constant(value), params={"value": value},
                                  metrics={"mae": mae}, dataset=snapshot, holdout="last 2 rows")
-    current = registry.champion_version("demo_model")
-    champion_score = None
-    if current is not None:
-        champion_score = next(m["metrics"]["mae"] for m in registry.list_models() if m["version"] == current)
-    return registry.promote_if_better("demo_model", version, metric="mae", candidate_score=mae,
-                                      champion_score=champion_score, higher_is_better=False)
+    champion = registry.recorded_champion("demo_model", "mae")
+    promoted, reason = decide(sample_app.spec(), mae, champion, snapshot.version)
+    registry.record_decision("demo_model", version, promoted=promoted, reason=reason)
+    return promoted, reason
 
 
 def test_first_model_becomes_champion_and_a_worse_one_does_not(snapshot):
-    first = _train(1, mae=2.0, snapshot=snapshot)
-    assert first.promoted and registry.champion_version("demo_model") == 1
-    worse = _train(2, mae=3.0, snapshot=snapshot)
-    assert not worse.promoted and "does not beat champion v1" in worse.reason
+    promoted, _ = _train(1, mae=2.0, snapshot=snapshot)
+    assert promoted and registry.champion_version("demo_model") == 1
+    promoted, reason = _train(2, mae=3.0, snapshot=snapshot)
+    assert not promoted and "champion v1" in reason and "worse by more than" in reason
     assert registry.champion_version("demo_model") == 1
-    better = _train(3, mae=1.0, snapshot=snapshot)
-    assert better.promoted and registry.champion_version("demo_model") == 3
+    promoted, _ = _train(3, mae=1.0, snapshot=snapshot)
+    assert promoted and registry.champion_version("demo_model") == 3
 
 
 def test_versions_carry_params_metrics_dataset_and_the_reason(snapshot):
@@ -50,7 +50,8 @@ def test_versions_carry_params_metrics_dataset_and_the_reason(snapshot):
     assert by_version[2]["params"] == {"value": "2"} and by_version[2]["metrics"] == {"mae": 3.0}
     assert by_version[2]["tags"]["dataset_version"] == str(snapshot.version)
     assert by_version[2]["tags"]["holdout"] == "last 2 rows"
-    assert "does not beat" in by_version[2]["tags"]["promotion_reason"]
+    assert "worse by more than" in by_version[2]["tags"]["promotion_reason"]
+    assert registry.version_params("demo_model", 2) == {"value": 2}
 
 
 def test_served_champion_follows_an_alias_move_without_restart(snapshot):

@@ -1,37 +1,47 @@
-"""Periodic jobs: declared by apps, registered on the worker's scheduler, due on their minute."""
+"""Periodic jobs: declared by apps, on huey's crontab, enqueued once per period however many schedulers run."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-import sample_jobs  # noqa: F401
+import pytest
+
+import sample_app
 from shipml.core import jobs
-from shipml.core.worker import _every, schedule_periodic
+from shipml.core import platform as wiring
+from shipml.core.errors import InvalidInput
 
 
-def test_every_n_minutes_is_due_on_multiples_of_n_from_midnight():
-    due = _every(15)
-    assert due(datetime(2026, 1, 1, 10, 15)) and due(datetime(2026, 1, 1, 0, 0))
-    assert not due(datetime(2026, 1, 1, 10, 16))
-    assert [m for m in range(60) if _every(20)(datetime(2026, 1, 1, 3, m))] == [0, 20, 40]
+def test_periods_map_onto_the_clock():
+    assert wiring.cron(15)(datetime(2026, 1, 1, 10, 15)) and not wiring.cron(15)(datetime(2026, 1, 1, 10, 16))
+    assert [m for m in range(60) if wiring.cron(20)(datetime(2026, 1, 1, 3, m))] == [0, 20, 40]
+    daily = wiring.cron(1440)
+    assert daily(datetime(2026, 1, 1, 0, 0)) and not daily(datetime(2026, 1, 1, 12, 0))
+    assert wiring.cron(120)(datetime(2026, 1, 1, 14, 0)) and not wiring.cron(120)(datetime(2026, 1, 1, 15, 0))
+    with pytest.raises(InvalidInput, match="does not fit the clock"):
+        wiring.cron(45)
 
 
-def test_declared_periodic_job_is_scheduled_and_submits_a_job_record(platform, monkeypatch):
-    monkeypatch.setitem(jobs._PERIODIC, "test.sleep",
-                        jobs.PeriodicSpec("test.sleep", lambda s: s.covid_refresh_minutes, {"seconds": 0.1}))
-    scheduled = schedule_periodic(platform)
-    task = scheduled["test.sleep every 15 min"]
-    periodic = task.s()  # the task as the scheduler sees it
-    assert periodic.validate_datetime(datetime(2026, 1, 1, 9, 45))
-    assert not periodic.validate_datetime(datetime(2026, 1, 1, 9, 46))
-    task.call_local()  # what the consumer runs when the task is due
-    queued = jobs.list_jobs(app="test", status="queued")
-    assert len(queued) == 1 and queued[0]["params"] == {"seconds": 0.1}
+def test_period_start_floors_to_the_period():
+    assert wiring.period_start(datetime(2026, 1, 1, 10, 29, 59, tzinfo=UTC), 15) == datetime(
+        2026, 1, 1, 10, 15, tzinfo=UTC)
+    assert wiring.period_start(datetime(2026, 1, 1, 23, 59, tzinfo=UTC), 1440) == datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def test_covid_declares_its_refresh_every_configured_minutes(platform, monkeypatch):
-    import shipml.apps.covid.tasks  # noqa: F401
+def test_a_period_is_enqueued_once_however_many_schedulers_fire(platform):
+    """Two workers (two schedulers, on Redis in the services pass) fire the same periodic task: one job."""
+    wiring.register_jobs(sample_app.APP)
+    scheduled = wiring.schedule([sample_app.APP])
+    task = scheduled["demo.ingest every 15 min"]
+    assert task.s().validate_datetime(datetime(2026, 1, 1, 9, 45))
+    assert not task.s().validate_datetime(datetime(2026, 1, 1, 9, 46))
+    task.call_local()  # the first worker's scheduler
+    task.call_local()  # the second worker's, in the same period
+    queued = jobs.list_jobs(app="demo", status="queued")
+    assert len(queued) == 1 and queued[0]["name"] == "ingest" and queued[0]["params"] == {"source": "scheduled"}
+
+
+def test_apps_declare_their_schedules_from_their_settings(monkeypatch):
+    from shipml.apps import get
 
     monkeypatch.setenv("SHIPML_COVID_REFRESH_MINUTES", "30")
-    from shipml.settings import get_settings
-
-    get_settings.cache_clear()
-    assert jobs._PERIODIC["covid.refresh"].every_minutes(get_settings()) == 30
+    [refresh] = get("covid").schedules()
+    assert (refresh.job, refresh.minutes()) == ("ingest", 30)

@@ -2,7 +2,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from platform_fixtures import ADMIN_TOKEN
-from shipml.apps import rooms
+from shipml.apps import get
 from shipml.core.api import create_app
 
 
@@ -13,7 +13,7 @@ def covid_dir(shared_data):
 
 @pytest.fixture
 def api(platform):
-    with TestClient(create_app(rooms("api")), raise_server_exceptions=False) as client:
+    with TestClient(create_app([get("covid")]), raise_server_exceptions=False) as client:
         yield client
 
 

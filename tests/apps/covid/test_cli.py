@@ -21,14 +21,14 @@ def test_ingest_train_eval_models_jobs(platform, covid_dir):
     assert "stored" in shipml("ingest", "covid", "--source", str(covid_dir / "datasets_data.csv")).stdout
     assert "unchanged" in shipml("ingest", "covid", "--source", str(covid_dir / "datasets_data.csv")).stdout
     trained = shipml("train", "covid").stdout
-    assert "covid_cases_forecast v1: promoted" in trained
+    assert "covid_cases_forecast v1" in trained and "promoted" in trained
     rows = [json.loads(line) for line in shipml("eval", "covid", "--json").stdout.splitlines()]
-    assert {r["model"] for r in rows} >= {"seasonal_naive", "loglinear_weekly", "champion v1"}
+    assert {r["model"] for r in rows} == {"seasonal_naive", "loglinear_weekly_w21", "loglinear_weekly_w42"}
     assert all(r["backtest_mae"] > 0 for r in rows)
     assert "covid_cases_forecast" in shipml("models").stdout
-    job_id = jobs.submit("covid", "refresh", source="synthetic")
+    job_id = jobs.submit("covid", "ingest", source="synthetic")
     listed = shipml("jobs", "--app", "covid").stdout
-    assert job_id[:8] in listed and "covid.refresh" in listed and "queued" in listed
+    assert job_id[:8] in listed and "covid.ingest" in listed and "queued" in listed
 
 
 def test_unknown_app_is_a_usage_error(platform):

@@ -28,7 +28,7 @@ def test_replaying_revisions_through_the_refresh_job(api, covid_dir, worker):
     assert len(revisions) == 8
     order = revisions[:3] + [revisions[2]] + revisions[3:]  # the third file arrives twice
     for n, path in enumerate(order):
-        job_id = jobs.submit("covid", "refresh", source=str(path))
+        job_id = jobs.submit("covid", "ingest", source=str(path))
         record = jobs.wait(job_id, timeout=120)
         assert record["status"] == "done", (path.name, record["error"], worker.output())
         repeated = n == 3
@@ -106,7 +106,7 @@ def test_failed_refresh_job_is_visible_with_its_reason(api, admin, worker, tmp_p
     worker.start()
     bad = tmp_path / "empty.csv"
     bad.write_bytes(b"")
-    job_id = api.post("/api/covid/refresh", params={"source": str(bad)}, headers=admin).json()["job_id"]
+    job_id = api.post("/api/covid/ingest", params={"source": str(bad)}, headers=admin).json()["job_id"]
     record = jobs.wait(job_id, timeout=120)
     assert record["status"] == "failed" and "empty" in record["error"]
     assert api.get(f"/api/jobs/{job_id}").json()["error"] == record["error"]
