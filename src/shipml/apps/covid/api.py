@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict
 from datetime import date, timedelta
 from functools import lru_cache
@@ -13,7 +12,7 @@ from fastapi import APIRouter, Query
 
 from shipml.apps.covid import data, metrics
 from shipml.apps.covid.tasks import MODEL
-from shipml.core import datasets, registry
+from shipml.core import datasets, matching, registry
 from shipml.core.errors import InvalidInput, NotFound
 
 router = APIRouter()
@@ -38,12 +37,12 @@ def _current() -> tuple[datasets.Snapshot, pl.DataFrame, dict[str, metrics.Metri
 
 
 def _check_metrics(requested: list[str], catalog: dict[str, metrics.Metric]) -> list[str]:
-    ids = [m.strip() for item in requested for m in item.split(",") if m.strip()]
+    ids = list(dict.fromkeys(m.strip() for item in requested for m in item.split(",") if m.strip()))
     if not ids:
         raise InvalidInput("give at least one metric, e.g. ?metric=cases (see /api/covid/metrics)")
     for mid in ids:
         if mid not in catalog:
-            close = difflib.get_close_matches(mid, list(catalog), n=3)
+            close = [m.choice for m in matching.best(mid, list(catalog), limit=3, cutoff=matching.SUGGEST)]
             hint = f"; did you mean {', '.join(close)}?" if close else "; see /api/covid/metrics"
             raise InvalidInput(f"unknown metric '{mid}'{hint}")
     return ids
