@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -43,7 +44,7 @@ print(times[len(times) // 2] * 1e3, times[int(len(times) * 0.99)] * 1e3)
 def main() -> None:
     from shipml.apps.cycling.evaluation import evaluate
     from shipml.apps.cycling.importers import load_shared
-    from shipml.apps.cycling.model import original_cosine
+    from shipml.apps.cycling.model import from_params, original_cosine
     from shipml.apps.cycling.tasks import candidates
 
     started = time.perf_counter()
@@ -51,7 +52,8 @@ def main() -> None:
     emit(NAME, "import all shared cycling data (64 Markdown pages, TT CSVs, riders info)",
          time.perf_counter() - started, "s", results=results.height, riders=riders.height)
 
-    configs = {**candidates(), "original_recipe": original_cosine}
+    configs = {**{name: partial(from_params, params) for name, params in candidates().items()},
+               "original_recipe": original_cosine}
     for name, factory in configs.items():
         f = evaluate(factory, results, riders, seed=0)
         extra = {"model": name, "riders_in_model": f["riders"]}
@@ -68,8 +70,9 @@ def main() -> None:
         env = {**os.environ, "SHIPML_HOME": tmp}
         code = ("import time; from shipml.core import db; db.migrate()\n"
                 "from shipml.apps.cycling import tasks\n"
+                "from shipml.core.training import select_and_promote\n"
                 f"tasks.ingest({str(FOLDER)!r})\n"
-                "t = time.perf_counter(); tasks.train(); print(time.perf_counter() - t)")
+                "t = time.perf_counter(); select_and_promote(tasks.similarity_spec()); print(time.perf_counter() - t)")
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         emit(NAME, "shipml train cycling end to end (evaluate both candidates, fit, log to MLflow, promote)",
              float(out.stdout.strip().splitlines()[-1]), "s")

@@ -69,7 +69,7 @@ def download_csv(ui: StreamlitPage) -> list[dict[str, str]]:
 
 
 def test_home_shows_each_app_components_and_recent_jobs(ui: StreamlitPage, product: Product) -> None:
-    job = run_job(product, "/api/covid/refresh")  # the configured (real) source: stored or unchanged
+    job = run_job(product, "/api/covid/ingest")  # the configured (real) source: stored or unchanged
     assert job["status"] == "done", job
     health = api(product, "/api/health")
     covid = health["apps"]["covid"]
@@ -90,7 +90,7 @@ def test_home_shows_each_app_components_and_recent_jobs(ui: StreamlitPage, produ
     cells = ui.page.locator(".st-key-recent_jobs [role='gridcell']")  # the grid's accessible table
     expect(cells.first).to_be_attached()
     texts = cells.all_inner_texts()
-    assert "covid.refresh" in texts and "done" in texts, texts
+    assert "covid.ingest" in texts and "done" in texts, texts
     ui.screenshot("home.png")
 
 
@@ -137,7 +137,7 @@ def test_rejected_refresh_is_explained_and_last_good_data_kept(ui: StreamlitPage
     raw = covid_source.read_bytes()
     truncated.write_bytes(raw[: len(raw) // 2])
 
-    job = run_job(product, "/api/covid/refresh", source=str(truncated))
+    job = run_job(product, "/api/covid/ingest", source=str(truncated))
     assert job["status"] == "failed", job
     latest = api(product, "/api/covid/refreshes", limit=1)[0]
     assert latest["status"] == "rejected" and latest["reason"], latest

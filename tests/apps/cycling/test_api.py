@@ -1,23 +1,30 @@
 """The cycling API on the synthetic dataset (known riders and specialties), through the real stores."""
 
+import time
+
+import numpy as np
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from shipml.apps import module
-from shipml.apps.cycling import tasks
+from platform_fixtures import ADMIN_TOKEN
+from shipml.apps import get
+from shipml.apps.cycling import data, tasks
+from shipml.core import platform, registry
 from shipml.core.api import create_app
+from shipml.core.training import TrainingData, select_and_promote
 
 
 @pytest.fixture(scope="module")
 def trained(module_platform):
     """Ingest the synthetic dataset and train once for the module (training takes seconds)."""
     tasks.ingest("synthetic")
-    return tasks.train()
+    return platform.train(get("cycling"))
 
 
 @pytest.fixture
 def api(trained):
-    with TestClient(create_app({"cycling": module("cycling", "api")}), raise_server_exceptions=False) as client:
+    with TestClient(create_app([get("cycling")]), raise_server_exceptions=False) as client:
         yield client
 
 
@@ -26,11 +33,13 @@ def _top_rider(api):
 
 
 def test_training_logs_both_models_and_promotes_the_better(trained):
-    candidates = {d["candidate"]: d for d in trained["decisions"]}
-    assert set(candidates) == {"cosine_baseline", "factor_als"}
-    assert trained["promoted"] or any(d["promoted"] for d in trained["decisions"])
-    best = max(trained["decisions"], key=lambda d: d[tasks.METRIC])
-    assert best["promoted"]
+    table = trained["table"]
+    assert set(table) == {"cosine_baseline", "factor_als"}
+    assert all({tasks.METRIC, "specialty_ratio", "holdout_spearman", "holdout_spearman_knn"} <= set(t)
+               for t in table.values())
+    best = max(table, key=lambda name: table[name][tasks.METRIC])
+    assert trained["candidate"] == best and trained["promoted"]
+    assert registry.champion_version(tasks.MODEL) == trained["version"]
 
 
 def test_riders_list_has_name_nationality_age_results_confidence(api):
@@ -89,3 +98,48 @@ def test_last_update_and_health_say_synthetic(api):
     body = api.get("/api/cycling/last-update").json()
     assert body["synthetic"] is True and body["latest_result"].startswith("2025")
     assert body["model"]["champion"] is not None
+    status = api.get("/api/cycling/status").json()
+    assert status["data"]["synthetic"] is True and status["model"] == body["model"]
+    assert api.get("/api/health").json()["apps"]["cycling"]["model"]["champion"] == body["model"]["champion"]
+
+
+def test_ingest_and_train_are_admin_jobs(api):
+    assert api.post("/api/cycling/ingest", params={"source": "synthetic"}).status_code == 401
+    assert api.post("/api/cycling/train").status_code == 401
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    queued = api.post("/api/cycling/ingest", params={"source": "synthetic"}, headers=admin)
+    assert queued.status_code == 202 and api.get(f"/api/jobs/{queued.json()['job_id']}").status_code == 200
+
+
+def _wait_served(api, version: int) -> None:
+    deadline = time.monotonic() + 10
+    while api.get("/api/cycling/riders", params={"limit": 1}).json()["model_version"] != version:
+        assert time.monotonic() < deadline, f"champion v{version} not served within 10 s"
+        time.sleep(0.25)
+
+
+def test_retraining_on_new_data_replaces_the_champion_and_corrupted_data_does_not(api, trained):
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    spec = tasks.similarity_spec()
+    snap, results, riders = data.load()
+    rng = np.random.default_rng(7)
+
+    # a new revision of the data (5 % of the results differ): every configuration, the champion's included, is
+    # refit on it and the best replaces the champion, even on a tie — what is served follows the data
+    revised = results.filter(pl.Series(rng.random(results.height) >= 0.05))
+    newer = select_and_promote(spec, training=TrainingData(snap, tasks.Results(revised, riders)))
+    assert newer.promoted and newer.version > trained["version"], newer.reason
+    _wait_served(api, newer.version)
+
+    # data that passes validation but is garbage (every result given to a random rider): its best model's neighbours
+    # are no better than random riders, far below the champion's lift, so it is registered but not served
+    garbage = results.with_columns(rider=pl.Series(rng.permutation(results["rider"].to_numpy())))
+    bad = select_and_promote(spec, training=TrainingData(snap, tasks.Results(garbage, riders)))
+    assert not bad.promoted and "worse by more than the 10% tolerance" in bad.reason, bad.reason
+    assert registry.champion_version(tasks.MODEL) == newer.version
+    assert api.get("/api/cycling/riders", params={"limit": 1}).json()["model_version"] == newer.version
+
+    # an operator moves the alias back by hand: served within 10 s, no restart
+    moved = api.post(f"/api/models/{tasks.MODEL}/champion", params={"version": trained["version"]}, headers=admin)
+    assert moved.status_code == 200
+    _wait_served(api, trained["version"])

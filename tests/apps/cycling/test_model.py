@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from shipml.apps.cycling.factor_model import FactorModel
-from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, fit_results, original_cosine
-from shipml.apps.cycling.weighting import ORIGINAL, RaceColumn, weighted_matrix
-from shipml.core.errors import NotFound
+from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, fit_results, from_params, original_cosine
+from shipml.apps.cycling.weighting import GRADED_REST, ORIGINAL, PERCENTILE, RaceColumn, Weighting, weighted_matrix
+from shipml.core.errors import InvalidInput, NotFound
 
 
 def checkerboard(riders_per_group: int = 10, races_per_group: int = 6, years: tuple[int, ...] = (2023, 2024),
@@ -151,11 +151,37 @@ def test_defaults_are_the_evaluated_choice_and_the_original_recipe_is_kept():
     factors = FactorModel().params
     assert (factors["method"], factors["factors"], factors["center"]) == ("svd", 32, True)
     assert FactorModel("implicit_als").params["center"] is False
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput, match="cannot be centred"):
         FactorModel("implicit_als", center=True)
+    with pytest.raises(InvalidInput, match="unknown factorisation method"):
+        FactorModel("nmf")  # type: ignore[arg-type]
     original = original_cosine().params
     assert (original["center"], original["pool_editions"], original["min_results"]) == (False, False, 25)
     assert original["weighting.bins"] == "3:5,5:4,10:3,20:2" and original["weighting.rest"] == "1"
+    assert from_params(original).params == original and from_params(original).weighting == ORIGINAL
+
+
+@pytest.mark.parametrize("make", [
+    *MODELS.values(), lambda: CosineBaseline(weighting=GRADED_REST, min_confident_results=7),
+    lambda: FactorModel("explicit_als", weighting=PERCENTILE, regularization=0.1, alpha=2.5, seed=3),
+    lambda: CosineBaseline(weighting=Weighting(bins=((2, 7.25), (9, 0.1)), recency_decay=0.1, other_class_weight=0.3,
+                                               class_weights=(("UWT", 1.0),), kind_weights=())),
+], ids=[*MODELS, "graded_rest", "percentile_als", "odd_weighting"])
+def test_params_remake_the_same_model(make, board: pl.DataFrame):
+    model = make()
+    again = from_params(model.params)
+    assert type(again) is type(model) and again.params == model.params and again.weighting == model.weighting
+    fitted, refitted = fit_results(model, board), fit_results(again, board)
+    assert refitted.similar_riders("rider-0-0", 5) == fitted.similar_riders("rider-0-0", 5)
+
+
+def test_params_that_make_no_model_are_invalid_input():
+    with pytest.raises(InvalidInput, match="unknown similarity model kind"):
+        from_params({"kind": "pagerank"})
+    with pytest.raises(InvalidInput, match="unknown parameters for a cosine model: factors"):
+        from_params({**CosineBaseline().params, "factors": 4})
+    with pytest.raises(InvalidInput, match="unreadable weighting"):
+        from_params({**CosineBaseline().params, "weighting.bins": "podium"})
 
 
 def test_confidence_counts_results_and_their_class_mix(board: pl.DataFrame):

@@ -1,5 +1,6 @@
 """The cycling API: riders, similar riders (with filters and honest confidence), similar races and teams,
-a 2-D map of the embedding, and when the data was last updated."""
+a 2-D map of the embedding, and when the data was last updated. The platform adds ``status`` and the admin
+``ingest``, ``train`` and ``eval`` routes from the app's declaration."""
 
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from typing import Annotated, Any
 import numpy as np
 import polars as pl
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from shipml.apps.cycling import data
 from shipml.apps.cycling.model import SimilarityModel
 from shipml.apps.cycling.tasks import MODEL
-from shipml.core import datasets, jobs, registry
-from shipml.core.api import AdminDep
+from shipml.core import datasets, registry
 from shipml.core.errors import NotFound
 
 router = APIRouter()
@@ -186,26 +185,3 @@ def last_update() -> dict[str, Any]:
     latest = snap.read().select(pl.col("date").max()).item()
     return {**snap.describe(), "latest_result": latest.isoformat() if latest else None,
             "model": {"name": MODEL, "champion": registry.champion_version(MODEL)}}
-
-
-@router.post("/ingest", dependencies=[AdminDep], status_code=202)
-def start_ingest(source: str | None = None) -> JSONResponse:
-    """Queue an ingest from ``source`` (``scrape``, ``synthetic`` or a folder); retrains when data changed."""
-    params = {"source": source} if source else {}
-    return JSONResponse({"job_id": jobs.submit("cycling", "ingest", **params)}, status_code=202)
-
-
-@router.post("/train", dependencies=[AdminDep], status_code=202)
-def start_train() -> JSONResponse:
-    return JSONResponse({"job_id": jobs.submit("cycling", "train")}, status_code=202)
-
-
-def status() -> dict[str, Any]:
-    """Data freshness and champion version, for /api/health and the home page."""
-    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
-    return {"data": datasets.freshness(data.DATASET_RESULTS), "model": model}
-
-
-def startup() -> None:
-    import shipml.apps.cycling.tasks  # noqa: F401
-

@@ -15,6 +15,9 @@ from scipy import sparse
 from scipy.sparse.linalg import svds
 
 from shipml.apps.cycling.model import SimilarityModel, Vectors, centre_columns
+from shipml.core.errors import InvalidInput
+
+METHODS: tuple[str, ...] = ("svd", "explicit_als", "implicit_als")
 
 
 class FactorModel(SimilarityModel):
@@ -29,8 +32,10 @@ class FactorModel(SimilarityModel):
                  regularization: float = 1.0, iterations: int = 15, alpha: float = 1.0, seed: int = 0,
                  center: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if method not in METHODS:
+            raise InvalidInput(f"unknown factorisation method {method!r}; known: {', '.join(METHODS)}")
         if center and method == "implicit_als":
-            raise ValueError("implicit ALS needs non-negative confidences: it cannot be centred")
+            raise InvalidInput("implicit ALS needs non-negative confidences: it cannot be centred")
         self.method, self.factors, self.regularization, self.iterations = method, factors, regularization, iterations
         self.alpha, self.seed = alpha, seed
         self.center = method != "implicit_als" if center is None else center
@@ -62,7 +67,7 @@ class FactorModel(SimilarityModel):
             with threadpool_limits(1, "blas"):
                 als.fit(sparse.csr_matrix(values, dtype=np.float32), show_progress=False)
             return np.asarray(als.user_factors), np.asarray(als.item_factors)
-        raise ValueError(f"unknown factorisation method {self.method!r}")
+        raise InvalidInput(f"unknown factorisation method {self.method!r}; known: {', '.join(METHODS)}")
 
     def _explicit_als(self, values: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """ALS with biases on the observed cells: ``x ≈ μ + b_r + b_c + u_r·v_c``, L2 penalty λ."""

@@ -24,7 +24,7 @@ numpy/scipy arrays and tuples, so they pickle small.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -40,7 +40,7 @@ from shipml.apps.cycling.weighting import (
     Weighting,
     weighted_matrix,
 )
-from shipml.core.errors import NotFound
+from shipml.core.errors import InvalidInput, NotFound
 
 Vectors: TypeAlias = np.ndarray | sparse.csr_matrix
 
@@ -245,6 +245,31 @@ def original_cosine() -> CosineBaseline:
     """The original app's recipe, for comparison: original bins and weights, riders with ≥ 25 results, one column
     per edition, plain (uncentred) cosine."""
     return CosineBaseline(center=False, weighting=ORIGINAL, min_results=25, pool_editions=False)
+
+
+def from_params(params: Mapping[str, Any]) -> SimilarityModel:
+    """A fresh, unfitted model from :attr:`SimilarityModel.params` (``kind``, the hyperparameters and the
+    ``weighting.*`` entries): ``from_params(model.params).params == model.params``.
+
+    Raises:
+        InvalidInput: an unknown kind or parameter, or a value the model refuses.
+    """
+    from shipml.apps.cycling.factor_model import FactorModel
+
+    kinds: dict[str, type[SimilarityModel]] = {CosineBaseline.kind: CosineBaseline, FactorModel.kind: FactorModel}
+    values = dict(params)
+    kind = values.pop("kind", None)
+    if kind not in kinds:
+        raise InvalidInput(f"unknown similarity model kind {kind!r}; known: {', '.join(kinds)}")
+    weighting = Weighting.from_params({k.removeprefix("weighting."): values.pop(k)
+                                       for k in list(values) if k.startswith("weighting.")})
+    cls = kinds[kind]
+    known = {"min_results", "pool_editions", "min_confident_results", "max_small_race_share",
+             *cls.hyperparameters}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidInput(f"unknown parameters for a {kind} model: {', '.join(unknown)}")
+    return cls(weighting=weighting, **values)
 
 
 def fit_results(model: SimilarityModel, results: pl.DataFrame, latest_year: int | None = None) -> SimilarityModel:

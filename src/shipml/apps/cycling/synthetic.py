@@ -29,6 +29,7 @@ from shipml.apps.cycling.schema import (
     conform,
     slugify,
 )
+from shipml.core.errors import InvalidInput
 
 YEARS: tuple[int, ...] = (2022, 2023, 2024, 2025)
 # Skill weights per terrain, in the order of SPECIALTIES: oneday, gc, tt, sprint, climber.
@@ -71,7 +72,7 @@ _SYLLABLES = ("ka", "lo", "mi", "ne", "ro", "sa", "ti", "va", "de", "gu", "be", 
 def synthetic_results(riders: int = 300, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Generate (results, riders) for ``riders`` riders; see the module docstring for the model."""
     if riders < 20:
-        raise ValueError("riders must be at least 20 (a race needs a field)")
+        raise InvalidInput("riders must be at least 20 (a race needs a field)")
     rng = np.random.default_rng(seed)
     specialty = rng.permutation(np.arange(riders) % len(SPECIALTIES))
     skills = _skills(rng, specialty)

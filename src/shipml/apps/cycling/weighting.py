@@ -23,6 +23,7 @@ specialty agreement, so the models use it by default (see :mod:`.evaluation`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
@@ -30,6 +31,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import polars as pl
 from scipy import sparse
+
+from shipml.core.errors import InvalidInput
 
 COLUMN_KEYS: tuple[str, ...] = ("race", "year", "kind", "stage")
 CLASS_GROUPS: tuple[str, ...] = ("UWT", "Pro", ".1", ".2", "other")
@@ -60,15 +63,65 @@ class Weighting:
     kind_weights: tuple[tuple[str, float], ...] = (("one_day", 1.0), ("stage", 0.7), ("gc", 1.25))
 
     def as_params(self) -> dict[str, Any]:
-        """Flat, loggable parameters (MLflow params are strings)."""
+        """Flat, loggable parameters (MLflow params are strings); :meth:`from_params` makes the weighting again."""
         return {
             "scoring": self.scoring,
-            "bins": ",".join(f"{rank}:{score:g}" for rank, score in self.bins),
-            "rest": f"graded {self.rest_low:g}-{self.rest_high:g}" if self.rest_graded else f"{self.rest_score:g}",
-            "class_weights": ",".join(f"{c}:{w:g}" for c, w in self.class_weights),
+            "bins": ",".join(f"{rank}:{_num(score)}" for rank, score in self.bins),
+            "rest": (f"graded {_num(self.rest_low)}-{_num(self.rest_high)}" if self.rest_graded
+                     else _num(self.rest_score)),
+            "class_weights": ",".join(f"{c}:{_num(w)}" for c, w in self.class_weights),
+            "other_class_weight": self.other_class_weight,
             "recency_decay": self.recency_decay,
-            "kind_weights": ",".join(f"{k}:{w:g}" for k, w in self.kind_weights),
+            "kind_weights": ",".join(f"{k}:{_num(w)}" for k, w in self.kind_weights),
         }
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Weighting:
+        """The weighting described by :meth:`as_params` (keys missing from ``params`` keep their defaults).
+
+        Raises:
+            InvalidInput: a value cannot be read.
+        """
+        try:
+            kwargs: dict[str, Any] = {}
+            if "scoring" in params:
+                if params["scoring"] not in ("bins", "percentile"):
+                    raise ValueError(f"scoring {params['scoring']!r} is not 'bins' or 'percentile'")
+                kwargs["scoring"] = params["scoring"]
+            if "bins" in params:
+                kwargs["bins"] = tuple((int(rank), score) for rank, score in _pairs(params["bins"]))
+            if "rest" in params:
+                rest = str(params["rest"])
+                if rest.startswith("graded "):
+                    low, high = rest.removeprefix("graded ").split("-", 1)
+                    kwargs.update(rest_graded=True, rest_low=float(low), rest_high=float(high))
+                else:
+                    kwargs.update(rest_graded=False, rest_score=float(rest))
+            if "class_weights" in params:
+                kwargs["class_weights"] = _pairs(params["class_weights"])
+            if "kind_weights" in params:
+                kwargs["kind_weights"] = _pairs(params["kind_weights"])
+            for name in ("other_class_weight", "recency_decay"):
+                if name in params:
+                    kwargs[name] = float(params[name])
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"unreadable weighting params {dict(params)!r}: {exc}") from None
+        return cls(**kwargs)
+
+
+def _num(value: float) -> str:
+    """A number written shortest without losing anything: 5.0 → "5", 0.75 → "0.75"."""
+    return repr(float(value)).removesuffix(".0")
+
+
+def _pairs(text: str) -> tuple[tuple[str, float], ...]:
+    """ "UWT:2,Pro:1.5" → (("UWT", 2.0), ("Pro", 1.5)); empty text → ()."""
+    pairs = []
+    for item in str(text).split(","):
+        if item:
+            key, value = item.rsplit(":", 1)
+            pairs.append((key, float(value)))
+    return tuple(pairs)
 
 
 ORIGINAL = Weighting()
