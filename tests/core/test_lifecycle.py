@@ -83,3 +83,24 @@ def test_common_routes_are_built_from_the_declaration(platform):
         body = client.get("/api/health").json()
         assert "demo" in body["apps"] and "demo.beater" in body["services"]
         assert body["services"]["demo.beater"] == {"ok": False, "error": "no heartbeat yet"}
+
+
+def test_a_family_is_one_version_with_per_member_metrics_and_one_champion_handle(platform):
+    """One forecaster per series (parking): registered once, each member's figures logged, one handle serves all."""
+    from shipml.core.training import Family
+
+    sample_app.store([1.0, 2.0])
+    snap = sample_app.load().snapshot
+    family = Family(params={"kind": "mean"},
+                    members={k: sample_app.Constant("mean").fit(np.array(v)) for k, v in (("a", [1.0]), ("b", [3.0]))},
+                    member_metrics={"a": {"mae": 0.5}, "b": {"mae": 1.5}})
+    version = registry.log_model("demo_family", family, params=family.params, metrics={"mae": 1.0}, dataset=snap,
+                                 holdout="test", member_metrics=family.member_metrics)
+    registry.record_decision("demo_family", version, promoted=True, reason="first")
+    run_metrics = registry.client().get_run(registry.client().get_model_version("demo_family", "1").run_id).data.metrics
+    assert run_metrics["mae/a"] == 0.5 and run_metrics["mae/b"] == 1.5 and run_metrics["mae"] == 1.0
+    assert registry.list_models()[0]["metrics"] == {"mae": 1.0}  # the aggregate; members stay in the run
+    served_version, served = registry.champion("demo_family").get()
+    assert served_version == 1 and served.member("b").predict() == 3.0 and len(served) == 2
+    with pytest.raises(Exception, match="no model for 'c'"):
+        served.member("c")
