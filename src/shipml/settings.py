@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     retrain_debounce_seconds: float = Field(
         30.0, ge=0, description="after new data is stored, wait this long (more data may follow) before one retrain")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body the API accepts (413 above)")
     spark_master: str = Field("local[*]", description="Spark master URL for the scale-out paths")
 
     @property

@@ -63,3 +63,53 @@ def test_metrics_count_requests_by_route_and_jobs_by_status(client):
 def test_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     assert "/api/health" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.fixture
+def failing(platform):
+    """The API with routes that fail the ways the real ones can: a bug, a database outage, an unstorable value."""
+    from sqlalchemy.exc import DataError, OperationalError
+
+    api = create_app([])
+
+    def bug() -> None:
+        raise RuntimeError("secret detail at /srv/shipml/var/shipml.db")
+
+    def outage() -> None:
+        raise OperationalError("SELECT * FROM jobs WHERE id = %(id)s", {"id": 1}, ConnectionRefusedError("db:5432"))
+
+    def unstorable() -> None:
+        raise DataError("INSERT INTO t VALUES (%(v)s)", {"v": 2**40}, ValueError("integer out of range"))
+
+    for path, fn in (("/bug", bug), ("/outage", outage), ("/unstorable", unstorable)):
+        api.add_api_route(path, fn)
+    with TestClient(api, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_no_response_carries_internals(failing):
+    bug = failing.get("/bug")
+    assert bug.status_code == 500 and bug.headers["X-Request-ID"] in bug.json()["error"]["message"]
+    assert "secret" not in bug.text and "/srv" not in bug.text and "RuntimeError" not in bug.text
+    outage = failing.get("/outage")
+    assert outage.status_code == 503 and outage.headers["Retry-After"] == "5"
+    assert "SELECT" not in outage.text and "5432" not in outage.text
+    unstorable = failing.get("/unstorable")
+    assert unstorable.status_code == 422 and "INSERT" not in unstorable.text
+
+
+def test_a_body_over_the_limit_is_refused_before_any_work(client):
+    response = client.post("/api/models/demo/champion?version=1", content=b"x" * 1_000_001)
+    assert response.status_code == 413 and "limited to 1,000,000 bytes" in response.json()["error"]["message"]
+
+
+def test_public_job_records_hide_params_and_tracebacks(client):
+    job_id = jobs.submit("test", "sleep", seconds=0.1)
+    assert "params" not in client.get(f"/api/jobs/{job_id}").json()
+    admin = client.get(f"/api/jobs/{job_id}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+    assert admin["params"] == {"seconds": 0.1}
+    assert client.get("/api/jobs/not-an-id").status_code == 422
+    assert client.get("/api/jobs", params={"offset": 9223372036854775808}).status_code == 422
+    non_ascii = {"Authorization": "Bearer tøken".encode("latin-1")}
+    odd = client.post("/api/models/demo/champion?version=1", headers=non_ascii)
+    assert odd.status_code == 403

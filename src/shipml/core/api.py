@@ -10,11 +10,12 @@ import logging
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipml.core import db, jobs, platform, registry, services
@@ -34,14 +36,34 @@ log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
 
 
+def _token_matches(given: str) -> bool:
+    return secrets.compare_digest(given.encode("utf-8", "surrogatepass"), get_settings().token().encode())
+
+
 def require_admin(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     if creds is None or not creds.credentials:
         raise Unauthorized("this endpoint needs 'Authorization: Bearer <admin token>' (see var/admin_token)")
-    if not secrets.compare_digest(creds.credentials, get_settings().token()):
+    if not _token_matches(creds.credentials):
         raise Forbidden("the admin token is wrong")
 
 
+def is_admin(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> bool:
+    """True with the right admin token; public callers are not refused, they see less."""
+    return creds is not None and bool(creds.credentials) and _token_matches(creds.credentials)
+
+
 AdminDep = Depends(require_admin)
+IsAdminDep = Annotated[bool, Depends(is_admin)]
+
+
+def _public_job(record: dict[str, Any], admin: bool) -> dict[str, Any]:
+    """What a job record shows: everyone sees status and progress; only admins see params and tracebacks."""
+    if admin:
+        return record
+    result = record.get("result")
+    if isinstance(result, dict) and "traceback" in result:
+        result = None
+    return {**{k: v for k, v in record.items() if k != "params"}, "result": result}
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -102,6 +124,18 @@ def _queue() -> dict[str, Any]:
 def _registry() -> dict[str, Any]:
     registry.client().search_registered_models(max_results=1)
     return {"tracking_uri": get_settings().tracking_uri.split("@")[-1]}
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A database or queue that cannot be reached (not a mistake of the caller's, nor a bug)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    while exc is not None:
+        if isinstance(exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeout | ConnectionError):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
 
 
 class JobAccepted(BaseModel):
@@ -175,12 +209,13 @@ def platform_router(apps: Sequence[App]) -> APIRouter:
     @router.get("/jobs")
     def list_jobs(app: str | None = None, status: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
-        return jobs.list_jobs(app=app, status=status, limit=limit, offset=offset)
+                  offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0, admin: IsAdminDep = False,
+                  ) -> list[dict[str, Any]]:
+        return [_public_job(j, admin) for j in jobs.list_jobs(app=app, status=status, limit=limit, offset=offset)]
 
     @router.get("/jobs/{job_id}")
-    def get_job(job_id: str) -> dict[str, Any]:
-        return jobs.get(job_id)
+    def get_job(job_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")], admin: IsAdminDep = False) -> dict[str, Any]:
+        return _public_job(jobs.get(job_id), admin)
 
     @router.get("/models")
     def models() -> list[dict[str, Any]]:
@@ -212,7 +247,14 @@ def create_app(apps: Sequence[App]) -> FastAPI:
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Any]) -> Any:
         start = time.perf_counter()
-        response = await call_next(request)
+        request.state.request_id = uuid.uuid4().hex[:16]
+        length = request.headers.get("content-length")
+        limit = get_settings().max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response = _error(413, "body_too_large", f"the request body is limited to {limit:,} bytes")
+        else:
+            response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics.requests.labels(request.method, path, str(response.status_code)).inc()
@@ -233,9 +275,22 @@ def create_app(apps: Sequence[App]) -> FastAPI:
         return _error(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", "-")
+        if _is_outage(exc):
+            log.warning("request %s: a backing service is unavailable: %s", request_id, type(exc).__name__)
+            response = _error(503, "unavailable", "a backing service (database or queue) is unavailable; "
+                                                  "try again shortly")
+            response.headers["Retry-After"] = "5"
+            return response
+        if isinstance(exc, DataError):
+            return _error(422, "invalid_input", "a value in the request cannot be stored; check its range and "
+                                                "characters")
+        log.exception("request %s: unhandled error", request_id)  # the traceback goes to the log, once
+        response = _error(500, "internal_error", f"an unexpected error occurred (request id {request_id}); "
+                                                 "it has been logged")
+        response.headers["X-Request-ID"] = request_id
+        return response
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> PlainTextResponse:
