@@ -7,20 +7,21 @@ import pytest
 from fastapi.testclient import TestClient
 
 from platform_fixtures import Worker
-from shipml.apps import module
+from shipml.apps import get
 from shipml.apps.shows import catalog, tasks
+from shipml.core import platform
 from shipml.core.api import create_app
 
 
 @pytest.fixture(scope="module")
 def trained(module_platform):
     tasks.ingest("synthetic")
-    return tasks.train()
+    return platform.train(get("shows"))
 
 
 @pytest.fixture
 def api(trained):
-    with TestClient(create_app({"shows": module("shows", "api")}), raise_server_exceptions=False) as client:
+    with TestClient(create_app([get("shows")]), raise_server_exceptions=False) as client:
         yield client
 
 
@@ -48,6 +49,12 @@ def test_training_compares_all_models_and_promotes_the_best(trained):
     assert set(trained["table"]) == {"popularity", "item_knn_graph", "ease", "als"}
     best = max(trained["table"], key=lambda m: trained["table"][m][tasks.METRIC])
     assert trained["candidate"] == best and trained["promoted"]
+
+
+def test_eval_without_a_ratings_file_is_the_lifecycle_table_on_the_latest_export(trained):
+    rows = platform.evaluate(get("shows"))
+    assert {r["model"] for r in rows} == set(trained["table"])  # the champion's configuration is one of them
+    assert all(0 < r[tasks.METRIC] <= 1 for r in rows)
 
 
 def test_submit_then_poll_gives_recommendations_with_reasons(api, worker):

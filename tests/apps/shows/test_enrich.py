@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -89,10 +88,9 @@ def test_offline_enrichment_gives_up_quickly_and_retries_later(platform, tvmaze,
         calls.append(url)
         return enrich.http_fetch(3, client=httpx.Client(transport=httpx.MockTransport(offline)))(url)
 
-    started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="shipml.apps.shows.enrich"):
         assert enrich.enrich_missing(enricher=enrich.TvmazeEnricher(fetch=counting)) == 0
-    assert time.monotonic() - started < 2 and len(calls) == 1  # stops at the first failure
+    assert len(calls) == 1  # gives up at the first failure: one failed request, not one per show (no clock needed)
     assert "network is unreachable" in caplog.text
     assert enrich.enrich_missing(enricher=enrich.TvmazeEnricher(fetch=tvmaze)) == 3  # back online: all three
 

@@ -1,5 +1,6 @@
 """The shows API, as the original: submit up to 5 liked titles → 202 with a prediction id; poll it until the
-recommendations are ready. Plus title search (typo-tolerant), similar shows, and ratings feedback."""
+recommendations are ready. Plus title search (typo-tolerant), similar shows, and ratings feedback. Status,
+ingest, train and eval are the platform's (built from the app's declaration)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from pydantic import BaseModel, Field
 
 from shipml.apps.shows import catalog, ratings
 from shipml.apps.shows.tasks import MODEL
-from shipml.core import datasets, jobs, registry
-from shipml.core.api import AdminDep
+from shipml.core import jobs, registry
 from shipml.core.errors import InvalidInput, NotFound
 
 router = APIRouter()
@@ -91,25 +91,3 @@ def rate(rating: Rating) -> dict[str, Any]:
     """A like or dislike on a recommended show; it goes into the next export and retraining."""
     ratings.record_feedback(rating.user_id, rating.show_id, rating.liked)
     return {"saved": True, **rating.model_dump()}
-
-
-@router.post("/train", dependencies=[AdminDep], status_code=202)
-def start_train() -> JSONResponse:
-    """Export the ratings and retrain now (it also runs nightly)."""
-    return JSONResponse({"job_id": jobs.submit("shows", "retrain")}, status_code=202)
-
-
-@router.post("/ingest", dependencies=[AdminDep], status_code=202)
-def start_ingest(source: str | None = None) -> JSONResponse:
-    params = {"source": source} if source else {}
-    return JSONResponse({"job_id": jobs.submit("shows", "ingest", **params)}, status_code=202)
-
-
-def status() -> dict[str, Any]:
-    """Data freshness and champion version, for /api/health and the home page."""
-    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
-    return {"data": datasets.freshness(ratings.DATASET), "model": model}
-
-
-def startup() -> None:
-    import shipml.apps.shows.tasks  # noqa: F401
