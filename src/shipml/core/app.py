@@ -31,7 +31,7 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Option:
-    """An app-specific option of a CLI verb (``shipml eval shows --ratings PATH``), passed to the app's function
+    """An app-specific option of a CLI verb (``shipml eval APP --ratings PATH``), passed to the app's function
     as a keyword argument named ``name`` (dashes become underscores)."""
 
     name: str

@@ -90,7 +90,7 @@ def log_model(
 ) -> int:
     """Log ``model`` (any picklable object with the app's predict API) as a new version of ``name``.
 
-    ``holdout`` names the evaluation split (e.g. "last 28 days of covid v12") and is kept as a tag, so a
+    ``holdout`` names the evaluation split (e.g. "last 28 days of data v12") and is kept as a tag, so a
     reader can see what a metric was measured on. ``member_metrics`` (a family of per-series models) are logged
     as ``<metric>/<member>``. The params are also kept as JSON on the version, so the configuration can be made
     again with its types. Returns the new registered version number.

@@ -17,7 +17,7 @@ in the reason kept on the new version). Refitting the champion's configuration o
 candidates, so the promoted model is always the best configuration on the newest data.
 
 A model is any picklable object whose class the serving code knows; its ``params`` remake it with
-``spec.make(params)``. Models that hold one member per series (parking) are :class:`Family` objects: one
+``spec.make(params)``. Models that hold one member per series (one forecaster per area, say) are :class:`Family` objects: one
 registered version, per-member metrics, one champion handle.
 """
 
@@ -62,7 +62,7 @@ class ModelSpec(Generic[D]):
     """How one registered model of an app is trained, evaluated and chosen.
 
     Attributes:
-        name: the registered model name (e.g. ``covid_cases_forecast``).
+        name: the registered model name (e.g. ``cases_forecast``).
         metric: the figure that chooses (e.g. ``ndcg_at_10``); ``higher_is_better`` says which way.
         holdout: what the metric is measured on, in words (kept as a tag on every run and version).
         load: the latest data.

@@ -33,4 +33,6 @@ def test_ingest_train_eval_models_jobs(platform, covid_dir):
 
 def test_unknown_app_is_a_usage_error(platform):
     run = shipml("ingest", "nosuchapp", check=False)
-    assert run.returncode == 2 and "unknown app 'nosuchapp'" in run.stderr
+    assert run.returncode == 2 and "No such command 'nosuchapp'" in run.stderr
+    listed = shipml("ingest", "--help").stdout
+    assert all(app in listed for app in ("covid", "cycling", "shows"))  # the installed apps, each a command

@@ -60,7 +60,10 @@ def read_track(path: str | Path, *, require_time: bool = True) -> pl.DataFrame:
         raise RejectedData(f"{path.name}: no such file")
     if suffix in (".gpx", ".tcx"):
         root = _parse_xml(path)
-        points = _gpx_points(root) if suffix == ".gpx" else _tcx_points(root)
+        try:
+            points = _gpx_points(root) if suffix == ".gpx" else _tcx_points(root)
+        except RejectedData as exc:
+            raise RejectedData(f"{path.name}: {exc.message}") from exc
         frame = _points_frame(path, points)
     elif suffix == ".csv":
         frame = _read_csv(path)
