@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from shipml.apps.covid.model import CaseForecast, LogLinearWeekly, SeasonalNaive, backtest
+from shipml.core.errors import RejectedData
 
 LAST = date(2021, 3, 28)  # a Sunday
 
@@ -43,5 +44,5 @@ def test_forecast_is_dated_from_the_day_after_the_data():
 
 
 def test_too_short_series_is_a_clear_error():
-    with pytest.raises(ValueError, match="at least 14 observed days"):
+    with pytest.raises(RejectedData, match="at least 14 observed days"):
         LogLinearWeekly().fit(np.ones(10), LAST)
