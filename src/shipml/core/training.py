@@ -17,8 +17,8 @@ in the reason kept on the new version). Refitting the champion's configuration o
 candidates, so the promoted model is always the best configuration on the newest data.
 
 A model is any picklable object whose class the serving code knows; its ``params`` remake it with
-``spec.make(params)``. Models that hold one member per series (one forecaster per area, say) are :class:`Family` objects: one
-registered version, per-member metrics, one champion handle.
+``spec.make(params)``. Models that hold one member per series (one forecaster per area, say) are
+:class:`Family` objects: one registered version, per-member metrics, one champion handle.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ ceiled to the hour, which loses nothing: the hourly count only asks which hours 
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,7 +42,9 @@ DATE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"
 COLUMN_ALIASES = {"cod_distrito": "codigo_distrito", "cod_barrio": "codigo_barrio"}
 REQUIRED = ("fecha_inicio", "fecha_fin", "barrio")
 ZONES = ("AZUL", "VERDE")
-KIND_SCHEMA = {"neighbourhood_id": pl.Int32, "zone": pl.String, "start_hour": pl.Datetime("us"),
+CODE_ONLY = re.compile(r"^(\d{1,2}) ?- ?(\d{1,2})$")
+KIND_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+   "neighbourhood_id": pl.Int32, "zone": pl.String, "start_hour": pl.Datetime("us"),
                "end_hour": pl.Datetime("us"), "tickets": pl.Int64}
 
 
@@ -67,14 +70,23 @@ def name_lookup(names: Mapping[str, int]) -> pl.DataFrame:
                         schema={"barrio_key": pl.String, "name_id": pl.Int32})
 
 
-def _normalised(col: str) -> pl.Expr:
-    text = pl.col(col).str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_uppercase()
-    return text.str.replace_all(r"\s+", " ").str.strip_chars()
-
-
-def _parse_datetime(col: str) -> pl.Expr:
+def _parse_datetime(col: str, formats: tuple[str, ...]) -> pl.Expr:
     text = pl.col(col).str.strip_chars()
-    return pl.coalesce([text.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in DATE_FORMATS])
+    parsed = [text.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in formats]
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+
+
+def sniff_date_formats(path: Path, column: str = "fecha_inicio", rows: int = 2000) -> tuple[str, ...]:
+    """The date formats of a file, most common first, judged on its first rows (one format parses fastest)."""
+    head = pl.read_csv(path, separator=SEPARATOR, infer_schema=False, n_rows=rows, encoding="utf8-lossy",
+                       truncate_ragged_lines=True)
+    head = head.rename({c: c.strip().lower() for c in head.columns})
+    if column not in head.columns or head.is_empty():
+        return DATE_FORMATS
+    text = head[column].str.strip_chars()
+    hits = {fmt: int(text.str.to_datetime(fmt, strict=False).is_not_null().sum()) for fmt in DATE_FORMATS}
+    used = tuple(fmt for fmt in sorted(DATE_FORMATS, key=lambda f: -hits[f]) if hits[fmt])
+    return used or DATE_FORMATS
 
 
 def _int(col: str, present: set[str]) -> pl.Expr:
@@ -83,8 +95,10 @@ def _int(col: str, present: set[str]) -> pl.Expr:
     return pl.col(col).str.strip_chars().str.extract(r"^(\d+)", 1).cast(pl.Int32, strict=False)
 
 
-def scan_ticket_file(path: Path, lookup: pl.DataFrame, known_ids: pl.Series) -> pl.LazyFrame:
-    """One UTF-8 ticket file → a lazy frame with a ``reason`` (null when kept) and the kind columns."""
+def scan_ticket_file(path: Path) -> pl.LazyFrame:
+    """One UTF-8 ticket file → a lazy frame of raw ticket kinds: the date rule that failed (``date_reason``), the
+    raw ``barrio``, ``zone``, ``district``, ``barrio_code`` texts and the start/end hours. Grouping on the raw
+    strings keeps every string rule off the per-row path: it runs once per distinct value afterwards."""
     raw = pl.scan_csv(path, separator=SEPARATOR, infer_schema=False, encoding="utf8-lossy", quote_char='"',
                       truncate_ragged_lines=True)
     header = raw.collect_schema().names()
@@ -95,45 +109,61 @@ def scan_ticket_file(path: Path, lookup: pl.DataFrame, known_ids: pl.Series) -> 
     if missing:
         raise RejectedData(f"{path.name} is not a SER ticket file: no column {', '.join(missing)} "
                            f"(header: {', '.join(header[:12])})")
-    zone = _normalised("tipo_zona") if "tipo_zona" in present else pl.lit(None, dtype=pl.String)
-    frame = raw.select(
-        start=_parse_datetime("fecha_inicio"),
-        end=_parse_datetime("fecha_fin"),
-        start_text=pl.col("fecha_inicio"),
-        end_text=pl.col("fecha_fin"),
-        barrio_key=_normalised("barrio"),
+    formats = sniff_date_formats(path)
+    start, end = _parse_datetime("fecha_inicio", formats), _parse_datetime("fecha_fin", formats)
+    date_reason = (
+        pl.when(pl.col("fecha_inicio").is_null() | pl.col("fecha_fin").is_null()).then(pl.lit("missing_field"))
+        .when(start.is_null() | end.is_null()).then(pl.lit("bad_date"))
+        .when(start.dt.year() < 2020).then(pl.lit("before_2020"))
+        .when(end <= start).then(pl.lit("end_not_after_start"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    end_hour = end.dt.truncate("1h")
+    return raw.select(
+        date_reason=date_reason,
+        barrio=pl.col("barrio"),
+        zone=pl.col("tipo_zona") if "tipo_zona" in present else pl.lit(None, dtype=pl.String),
         district=_int("codigo_distrito", present),
         barrio_code=_int("codigo_barrio", present),
-        zone=zone,
+        start_hour=start.dt.truncate("1h"),
+        end_hour=pl.when(end_hour == end).then(end_hour).otherwise(end_hour + pl.duration(hours=1)),
     )
-    code = pl.col("barrio_key").str.extract(r"^(\d{1,2})\s*-\s*(\d{1,2})$", 1).cast(pl.Int32) * 100 + \
-        pl.col("barrio_key").str.extract(r"^(\d{1,2})\s*-\s*(\d{1,2})$", 2).cast(pl.Int32)
-    from_columns = pl.col("district") * 100 + pl.col("barrio_code")
-    frame = frame.join(lookup.lazy(), on="barrio_key", how="left").with_columns(
-        neighbourhood_id=pl.coalesce([code, pl.col("name_id"), from_columns]).cast(pl.Int32)
-    )
+
+
+def _resolve(raw: pl.DataFrame, names: dict[str, int], known: set[int]) -> pl.DataFrame:
+    """Raw kinds → ``reason`` (null when kept), ``neighbourhood_id``, ``zone``; string rules run per distinct value."""
+    def barrio_id(text: str | None) -> tuple[str | None, int | None]:
+        if text is None or not text.strip():
+            return None, None
+        key = normalise_name(text)
+        code = CODE_ONLY.match(key)
+        if code:
+            return key, int(code.group(1)) * 100 + int(code.group(2))
+        return key, names.get(key)
+
+    distinct = raw["barrio"].unique().to_list()
+    resolved = [barrio_id(b) for b in distinct]
+    barrios = pl.DataFrame({"barrio": distinct, "barrio_key": [r[0] for r in resolved],
+                            "name_id": [r[1] for r in resolved]},
+                           schema={"barrio": pl.String, "barrio_key": pl.String, "name_id": pl.Int32})
+    zones = raw["zone"].unique().to_list()
+    zone_table = pl.DataFrame({"zone": zones, "zone_key": [normalise_name(z) if z else None for z in zones]},
+                              schema={"zone": pl.String, "zone_key": pl.String})
+    frame = raw.join(barrios, on="barrio", how="left", nulls_equal=True).join(
+        zone_table, on="zone", how="left", nulls_equal=True)
+    nid = pl.coalesce([pl.col("name_id"), pl.col("district") * 100 + pl.col("barrio_code")]).cast(pl.Int32)
     reason = (
-        pl.when(pl.col("start_text").is_null() | pl.col("end_text").is_null() | pl.col("barrio_key").is_null()
-                | (pl.col("barrio_key") == ""))
-        .then(pl.lit("missing_field"))
-        .when(pl.col("start").is_null() | pl.col("end").is_null()).then(pl.lit("bad_date"))
-        .when(pl.col("start").dt.year() < 2020).then(pl.lit("before_2020"))
-        .when(pl.col("end") <= pl.col("start")).then(pl.lit("end_not_after_start"))
+        pl.when(pl.col("barrio_key").is_null()).then(pl.lit("missing_field"))
+        .when(pl.col("date_reason").is_not_null()).then(pl.col("date_reason"))
         .when(pl.col("barrio_key").is_in(pl.Series(sorted(TEST_BARRIOS)).implode())).then(pl.lit("test_row"))
-        .when(~pl.col("neighbourhood_id").is_in(known_ids.implode()) | pl.col("neighbourhood_id").is_null())
+        .when(nid.is_null() | ~nid.is_in(pl.Series(sorted(known), dtype=pl.Int32).implode()))
         .then(pl.lit("unknown_neighbourhood"))
-        .when(~pl.col("zone").is_in(pl.Series(ZONES).implode()) | pl.col("zone").is_null())
+        .when(pl.col("zone_key").is_null() | ~pl.col("zone_key").is_in(pl.Series(ZONES).implode()))
         .then(pl.lit("other_zone"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
-    end_hour = pl.col("end").dt.truncate("1h")
-    return frame.select(
-        reason=reason,
-        neighbourhood_id=pl.col("neighbourhood_id"),
-        zone=pl.col("zone"),
-        start_hour=pl.col("start").dt.truncate("1h"),
-        end_hour=pl.when(end_hour == pl.col("end")).then(end_hour).otherwise(end_hour + pl.duration(hours=1)),
-    )
+    return frame.select(reason=reason, neighbourhood_id=nid, zone=pl.col("zone_key"), start_hour="start_hour",
+                        end_hour="end_hour", len="len")
 
 
 def read_tickets(paths: Path | Iterable[Path], neighbourhood_names: Mapping[str, int],
@@ -150,8 +180,8 @@ def read_tickets(paths: Path | Iterable[Path], neighbourhood_names: Mapping[str,
         the kept tickets as kinds, and the report of rows read, kept and rejected by reason.
     """
     files = _expand(paths)
-    lookup = name_lookup(neighbourhood_names)
-    known = pl.Series(sorted({int(v) for v in neighbourhood_names.values()}), dtype=pl.Int32)
+    names = dict(name_lookup(neighbourhood_names).iter_rows())
+    known = {int(v) for v in neighbourhood_names.values()}
     report = RejectReport()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         frames = []
@@ -160,10 +190,11 @@ def read_tickets(paths: Path | Iterable[Path], neighbourhood_names: Mapping[str,
             prepared = prepare_text_file(file, SEPARATOR, file_report, Path(tmp))
             file_report.rows_read = file_report.rows_rejected  # lines dropped before parsing
             report.merge(file_report)
-            frames.append(scan_ticket_file(prepared.path, lookup, known))
+            frames.append(scan_ticket_file(prepared.path))
             log.info("tickets: %s (%s%s)", file.name, prepared.encoding, ", repaired" if prepared.repaired else "")
-        grouped = pl.concat(frames).group_by(["reason", "neighbourhood_id", "zone", "start_hour", "end_hour"]).len()
-        collected = grouped.collect(engine="streaming")
+        keys = ["date_reason", "barrio", "zone", "district", "barrio_code", "start_hour", "end_hour"]
+        grouped = pl.concat(frames).group_by(keys).len().collect(engine="streaming")
+    collected = _resolve(grouped, names, known)
     rejected = collected.filter(pl.col("reason").is_not_null()).group_by("reason").agg(pl.col("len").sum())
     for reason, count in rejected.iter_rows():
         report.reject(reason, int(count))
