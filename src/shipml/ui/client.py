@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import humanize
 import streamlit as st
 
 from shipml.settings import get_settings
@@ -121,17 +122,13 @@ def _parse(iso: str) -> datetime:
 
 
 def ago(iso: str | None, now: datetime | None = None) -> str:
-    """``"2024-05-01T10:00:00+00:00"`` → ``"3 min ago"`` (``"never"`` for None)."""
+    """``"2024-05-01T10:00:00+00:00"`` → ``"3 minutes ago"`` (``"never"`` for None)."""
     if not iso:
         return "never"
-    seconds = ((now or datetime.now(UTC)) - _parse(iso)).total_seconds()
-    if seconds < 0:
+    delta = (now or datetime.now(UTC)) - _parse(iso)
+    if delta.total_seconds() < 5:
         return "just now"
-    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if unit == 'day' and n > 1 else ''} ago"
-    return f"{int(seconds)} s ago" if seconds >= 5 else "just now"
+    return str(humanize.naturaltime(delta))
 
 
 def timestamp(iso: str | None) -> str:

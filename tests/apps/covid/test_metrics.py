@@ -156,7 +156,7 @@ def test_groups_are_complete_in_the_final_publication(covid: Path) -> None:
 def test_unknown_and_clashing_headers_get_transliterated_ids() -> None:
     metrics = catalog(["новый столбец", "7-14", "от 07 до 14", "cases_cum"])
     assert [(m.id, m.label, m.group) for m in metrics[:2]] == [
-        ("novyy_stolbets", "новый столбец", "other"), ("age_7_14", "Cases aged 7–14", "age")]
+        ("novyi_stolbets", "новый столбец", "other"), ("age_7_14", "Cases aged 7–14", "age")]
     assert metrics[2].id == "ot_07_do_14"  # same meaning as '7-14', but both are in this export
     assert metrics[3].id == "cases_cum_2"  # a header that clashes with a derived metric
     assert metrics[4:] == list(DERIVED)

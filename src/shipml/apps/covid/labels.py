@@ -13,7 +13,7 @@ value on 2020-12-31).
 
 from __future__ import annotations
 
-import re
+from slugify import slugify
 
 # header: (id, English label, unit, group)
 LABELS: dict[str, tuple[str, str, str, str]] = {
@@ -225,16 +225,8 @@ for _name in ("Балтийский", "Черняховский", "Зелено�
 for _header, (_id, _english) in DISTRICT_HEADERS.items():
     LABELS[_header] = (_id, f"Cases in {_english}", "people", "districts")
 
-_TRANSLIT = dict(zip(
-    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s", "t",
-     "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
-    strict=True,
-))
-
-
 def transliterate_id(header: str) -> str:
-    """A snake_case ASCII id for a header without a label: ``'новый столбец'`` → ``'novyy_stolbets'``."""
-    latin = "".join(_TRANSLIT.get(ch, ch) for ch in header.strip().lower())
-    slug = re.sub(r"[^a-z0-9]+", "_", latin).strip("_") or "column"
+    """A snake_case ASCII id for a header without a label: ``'новый столбец'`` → ``'novyi_stolbets'``
+    (python-slugify's transliteration)."""
+    slug = slugify(header, separator="_") or "column"
     return f"col_{slug}" if slug[0].isdigit() else slug
