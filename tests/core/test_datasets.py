@@ -40,3 +40,16 @@ def test_refresh_attempts_are_recorded_newest_first(platform):
     assert [r["status"] for r in rows] == ["rejected", "stored"]
     assert rows[0]["reason"] == "no date column" and rows[1]["version"] == 1
     assert datasets.refreshes("demo", limit=1, offset=1)[0]["status"] == "stored"
+
+
+def test_concurrent_writers_get_distinct_versions_and_lose_nothing(platform):
+    """Four ingests at once (threads, one database): every distinct content gets its own version, none fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = [pl.DataFrame({"x": [i, i + 1]}) for i in range(4)] * 2  # each content twice
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda f: datasets.save("racing", f, source="test"), frames))
+    stored = sorted(r.snapshot.version for r in results if r.created)
+    assert datasets.version_count("racing") == len(stored)
+    assert stored == list(range(1, len(stored) + 1))  # no gaps, no duplicates
+    assert {datasets.latest("racing").version} == {max(stored)}

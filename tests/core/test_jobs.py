@@ -79,3 +79,36 @@ def test_listing_filters_by_app_and_status(platform):
     assert {j["id"] for j in jobs.list_jobs(app="test", status="queued")} >= {a}
     assert jobs.list_jobs(app="other") == []
     assert jobs.counts_by_status()["queued"] == 2
+
+
+def test_a_job_whose_message_died_with_its_worker_is_requeued_and_done(worker):
+    """kill -9 between dequeue and start: the message is gone, the record says queued. The reaper requeues it."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from shipml.core import db
+    from shipml.core.tables import Job, utcnow
+
+    job_id = jobs.submit("test", "sleep", seconds=0.1)
+    assert jobs.get_huey().dequeue() is not None  # what a worker does just before it dies
+    assert jobs.get_huey().pending_count() == 0 and _status(job_id) == "queued"
+    with db.session() as s:  # older than job_stale_seconds, as it would be by the time the reaper looks
+        s.execute(update(Job).where(Job.id == job_id).values(created_at=utcnow() - timedelta(minutes=5)))
+    assert jobs.requeue_lost() == [job_id]
+    assert jobs.requeue_lost() == []  # its message is back in the queue now
+    worker.start()
+    record = jobs.wait(job_id, timeout=60)
+    assert record["status"] == "done", worker.output()
+
+
+def test_a_queue_outage_refuses_the_job_and_saves_nothing(platform, monkeypatch):
+    """Nothing listens on port 1: the queue is down. The caller gets 503, no record is left queued."""
+    from shipml.core.errors import QueueUnavailable
+    from shipml.settings import get_settings
+
+    monkeypatch.setenv("SHIPML_REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    with pytest.raises(QueueUnavailable, match="nothing was queued"):
+        jobs.submit("test", "sleep", seconds=0.1)
+    assert jobs.counts_by_status()["queued"] == 0

@@ -7,17 +7,22 @@ recorded with its outcome, so a rejected refresh is visible while the last good 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from shipml.core import db
-from shipml.core.errors import NotFound
+from shipml.core.errors import Conflict, NotFound
 from shipml.core.tables import DatasetVersion, Refresh, utcnow
 from shipml.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,21 @@ def _snapshot(row: DatasetVersion) -> Snapshot:
 
 
 def save(name: str, frame: pl.DataFrame, *, source: str, synthetic: bool = False) -> SaveResult:
-    """Store ``frame`` as the next version of ``name`` unless it equals the latest version."""
+    """Store ``frame`` as the next version of ``name`` unless it equals the latest version.
+
+    Concurrent writers are safe: the database's unique (name, version) decides who gets a number, and the loser
+    tries again on top of the winner (becoming "unchanged" when the winner stored the same content)."""
     digest = content_hash(frame)
+    for attempt in range(8):
+        try:
+            return _save_once(name, frame, digest, source=source, synthetic=synthetic)
+        except IntegrityError:
+            log.info("dataset %s: version taken by a concurrent writer; retrying (%d)", name, attempt + 1)
+            time.sleep(0.05 * (attempt + 1))
+    raise Conflict(f"dataset '{name}': could not allocate a version under concurrent writes; try again")
+
+
+def _save_once(name: str, frame: pl.DataFrame, digest: str, *, source: str, synthetic: bool) -> SaveResult:
     with db.session() as s:
         latest = s.scalars(
             select(DatasetVersion).where(DatasetVersion.name == name).order_by(DatasetVersion.version.desc())

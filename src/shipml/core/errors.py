@@ -7,7 +7,9 @@
     ├── SourceUnavailable       502  a data source could not be fetched (network, timeout, HTTP error)
     ├── Unauthorized            401  no admin token
     ├── Forbidden               403  a wrong admin token
-    └── Conflict                409  the request clashes with the current state
+    ├── Conflict                409  the request clashes with the current state
+    ├── TooManyRequests         429  a rate limit or a queue cap was reached; retry later
+    └── QueueUnavailable        503  the job queue cannot take work now; nothing was queued
 
 The API maps every ShipmlError to ``{"error": {"code", "message"}}`` with its status.
 """
@@ -68,3 +70,13 @@ class Forbidden(ShipmlError):
 class Conflict(ShipmlError):
     status_code = 409
     code = "conflict"
+
+
+class TooManyRequests(ShipmlError):
+    status_code = 429
+    code = "too_many_requests"
+
+
+class QueueUnavailable(ShipmlError):
+    status_code = 503
+    code = "unavailable"

@@ -25,11 +25,11 @@ from functools import cache
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipml.core import db
-from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.errors import InvalidInput, NotFound, QueueUnavailable
 from shipml.core.tables import Job, utcnow
 from shipml.settings import Settings, get_settings
 
@@ -136,8 +136,20 @@ def submit(app: str, name: str, *, dedup: bool = False, delay: float | None = No
     with db.session() as s:
         s.add(Job(id=job_id, app=app, name=name, params=params, status="queued", progress=0.0,
                   attempts=0, created_at=utcnow()))
-    _enqueue(job_id, delay)
+    _enqueue_or_forget(job_id, delay)
     return job_id
+
+
+def _enqueue_or_forget(job_id: str, delay: float | None = None) -> None:
+    """Enqueue a new job's message; if the queue cannot take it, remove the record and say the queue is down, so a
+    caller never gets an id for a job that will not run."""
+    try:
+        _enqueue(job_id, delay)
+    except Exception as exc:
+        with db.session() as s:
+            s.execute(delete(Job).where(Job.id == job_id, Job.status == "queued"))
+        log.warning("job %s could not be queued (%s); record removed", job_id, type(exc).__name__)
+        raise QueueUnavailable("the job queue is unavailable; nothing was queued, try again shortly") from exc
 
 
 def submit_periodic(app: str, name: str, period_start: datetime, **params: Any) -> str | None:
@@ -150,7 +162,7 @@ def submit_periodic(app: str, name: str, period_start: datetime, **params: Any) 
                       attempts=0, created_at=utcnow()))
     except IntegrityError:
         return None
-    _enqueue(job_id)
+    _enqueue_or_forget(job_id)
     return job_id
 
 
@@ -221,6 +233,32 @@ def reap_stale(settings: Settings | None = None) -> list[str]:
     for job_id in requeue:
         _enqueue(job_id)
     return touched
+
+
+def _waiting_in_queue() -> set[str]:
+    """Ids of the jobs whose message is still in the queue (due now or scheduled for later)."""
+    huey = get_huey()
+    return {str(t.args[0]) for t in [*huey.pending(), *huey.scheduled()] if t.args}
+
+
+def requeue_lost(settings: Settings | None = None) -> list[str]:
+    """Requeue ``queued`` jobs whose message is no longer in the queue: a worker took it and died before it marked
+    the job running. Only jobs older than ``job_stale_seconds`` are looked at; a duplicate delivery is harmless
+    (:func:`run` claims a job once)."""
+    settings = settings or get_settings()
+    cutoff = utcnow() - timedelta(seconds=settings.job_stale_seconds)
+    with db.session() as s:
+        old = list(s.scalars(select(Job.id).where(Job.status == "queued", Job.created_at < cutoff)).all())
+    if not old:
+        return []
+    waiting = _waiting_in_queue()
+    lost = [job_id for job_id in old if job_id not in waiting]
+    for job_id in lost:
+        with db.session() as s:
+            s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")
+                      .values(message="its queue message was lost with a worker; requeued"))
+        _enqueue(job_id)
+    return lost
 
 
 def _describe(j: Job) -> dict[str, Any]:

@@ -21,6 +21,8 @@ def _reaper(settings: Settings, stop: threading.Event) -> None:
         try:
             for job_id in jobs.reap_stale(settings):
                 log.warning("job %s lost its worker; requeued or failed", job_id)
+            for job_id in jobs.requeue_lost(settings):
+                log.warning("job %s was queued but its message was lost; requeued", job_id)
         except Exception:
             log.warning("reaper pass failed", exc_info=True)
 
@@ -38,6 +40,7 @@ def run_worker(apps: Sequence[App], extra_modules: Iterable[str] = ()) -> None:
             log.info("scheduled %s", line)
     log.info("jobs: %s", ", ".join(jobs.registered()))
     jobs.reap_stale(settings)
+    jobs.requeue_lost(settings)
     stop = threading.Event()
     threading.Thread(target=_reaper, args=(settings, stop), daemon=True).start()
     consumer = jobs.get_huey().create_consumer(workers=settings.worker_threads, worker_type="thread",
