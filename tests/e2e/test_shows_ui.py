@@ -126,7 +126,7 @@ def test_gibberish_gets_suggestions_and_a_sixth_show_is_refused(ui: StreamlitPag
     ui.open("/shows")
     for index, text in enumerate(GIBBERISH):
         add_typed(ui, text)
-        expect(slot(ui, index)).to_contain_text("not in the catalog")  # and so it would be added as new
+        expect(slot(ui, index)).to_contain_text("not in the catalog")  # and so it would be left out
     ui.page.locator(".st-key-shows_submit").get_by_role("button", name="Recommend").click()
     ui.wait_idle()
     problem = ui.page.locator(".st-key-shows_not_found")

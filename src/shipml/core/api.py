@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -28,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipml.core import db, jobs, platform, registry, services
 from shipml.core.app import App
-from shipml.core.errors import Forbidden, ShipmlError, Unauthorized
+from shipml.core.errors import Forbidden, ShipmlError, TooManyRequests, Unauthorized
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,41 @@ def is_admin(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bear
 
 
 AdminDep = Depends(require_admin)
+
+
+class _RateLimiter:
+    """Public writes per client address: at most N in any 60 s window (in this API process; each process of a
+    deployment counts its own). Clients are forgotten least recently seen first beyond 10,000."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def check(self, client: str, per_minute: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            stamps = self._seen.pop(client, None) or deque()
+            while stamps and now - stamps[0] >= 60:
+                stamps.popleft()
+            self._seen[client] = stamps
+            while len(self._seen) > 10_000:
+                self._seen.popitem(last=False)
+            if len(stamps) >= per_minute:
+                wait = int(60 - (now - stamps[0])) + 1
+                raise TooManyRequests(f"at most {per_minute} writes a minute per client; try again in {wait} s",
+                                      details={"retry_after": wait})
+            stamps.append(now)
+
+
+_limiter = _RateLimiter()
+
+
+def public_write(request: Request) -> None:
+    """A write anyone may make (ratings, recommendation requests): rate-limited per client address."""
+    _limiter.check(request.client.host if request.client else "unknown", get_settings().public_writes_per_minute)
+
+
+PublicWrite = Depends(public_write)
 IsAdminDep = Annotated[bool, Depends(is_admin)]
 
 
@@ -263,7 +299,11 @@ def create_app(apps: Sequence[App]) -> FastAPI:
 
     @app.exception_handler(ShipmlError)
     async def shipml_error(_: Request, exc: ShipmlError) -> JSONResponse:
-        return _error(exc.status_code, exc.code, exc.message, exc.details)
+        response = _error(exc.status_code, exc.code, exc.message, exc.details)
+        if exc.status_code in (429, 503):
+            retry = exc.details.get("retry_after", 5) if isinstance(exc.details, dict) else 5
+            response.headers["Retry-After"] = str(retry)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipml.core import db
-from shipml.core.errors import InvalidInput, NotFound, QueueUnavailable
+from shipml.core.errors import InvalidInput, NotFound, QueueUnavailable, TooManyRequests
 from shipml.core.tables import Job, utcnow
 from shipml.settings import Settings, get_settings
 
@@ -132,6 +132,7 @@ def submit(app: str, name: str, *, dedup: bool = False, delay: float | None = No
         existing = pending(app, name, params)
         if existing is not None:
             return existing
+    _check_cap(app, name)
     job_id = uuid.uuid4().hex
     with db.session() as s:
         s.add(Job(id=job_id, app=app, name=name, params=params, status="queued", progress=0.0,
@@ -150,6 +151,15 @@ def _enqueue_or_forget(job_id: str, delay: float | None = None) -> None:
             s.execute(delete(Job).where(Job.id == job_id, Job.status == "queued"))
         log.warning("job %s could not be queued (%s); record removed", job_id, type(exc).__name__)
         raise QueueUnavailable("the job queue is unavailable; nothing was queued, try again shortly") from exc
+
+
+def _check_cap(app: str, name: str) -> None:
+    cap = get_settings().max_queued_jobs
+    with db.session() as s:
+        queued = s.scalar(select(func.count()).where(Job.app == app, Job.name == name, Job.status == "queued")) or 0
+    if queued >= cap:
+        raise TooManyRequests(f"{queued} {app}.{name} jobs are already waiting (the cap is {cap}); try again later",
+                              details={"retry_after": 30})
 
 
 def submit_periodic(app: str, name: str, period_start: datetime, **params: Any) -> str | None:

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from platform_fixtures import Worker
 from shipml.apps import get
-from shipml.apps.shows import catalog, tasks
-from shipml.core import platform
+from shipml.apps.shows import catalog, ratings, tasks
+from shipml.core import jobs, platform
 from shipml.core.api import create_app
 
 
@@ -93,11 +93,52 @@ def test_nothing_recognised_is_404_with_suggestions_and_unknown_id_is_404(api):
     assert api.get("/api/shows/recommendations/" + "0" * 32).status_code == 404
 
 
-def test_an_unknown_title_next_to_known_ones_is_added_unverified(api):
+def test_an_unknown_title_next_to_known_ones_is_reported_not_added(api):
+    """A public request does not write to the catalog: the title comes back as not recognised."""
+    before = catalog.count()
     body = api.post("/api/shows/recommendations", json={"shows": [*_titles(1), "My Cousin's Home Videos"]}).json()
-    assert body["added_unverified"] == ["My Cousin's Home Videos"]
-    found = catalog.search("My Cousin's Home Videos", 1)[0]
-    assert found["title"] == "My Cousin's Home Videos" and found["verified"] is False
+    assert body["not_recognised"] == ["My Cousin's Home Videos"]
+    assert catalog.count() == before
+    assert all(hit["title"] != "My Cousin's Home Videos" for hit in catalog.search("My Cousin's Home Videos", 5))
+
+
+@pytest.mark.parametrize("title", ["x" * 201, r"bad\u0000title", r"\ud800"])
+def test_titles_are_checked_before_any_matching(api, title):
+    """A 50 KB title once cost seconds of fuzzy matching; a NUL or a lone surrogate once reached the database."""
+    queued = jobs.counts_by_status()["queued"]
+    response = api.post("/api/shows/recommendations", content='{"shows": ["' + title + '"]}',
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert jobs.counts_by_status()["queued"] == queued
+
+
+def test_a_request_refused_by_the_queue_saves_no_likes(api, monkeypatch):
+    from shipml.settings import get_settings
+
+    liked, queued = ratings.count(), jobs.counts_by_status()["queued"]
+    monkeypatch.setenv("SHIPML_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there: the queue is down
+    get_settings.cache_clear()
+    response = api.post("/api/shows/recommendations", json={"shows": _titles(2)})
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    monkeypatch.delenv("SHIPML_REDIS_URL")
+    get_settings.cache_clear()
+    assert ratings.count() == liked and jobs.counts_by_status()["queued"] == queued
+
+
+def test_public_writes_are_rate_limited_per_client(api, monkeypatch):
+    from shipml.settings import get_settings
+
+    monkeypatch.setenv("SHIPML_PUBLIC_WRITES_PER_MINUTE", "3")
+    get_settings.cache_clear()
+    answers = [api.post("/api/shows/ratings", json={"user_id": "anon-x.y", "show_id": 1, "liked": True})
+               for _ in range(5)]
+    codes = [a.status_code for a in answers]
+    # this client's earlier writes in the last minute count too: at most 3 get through to validation (422 here)
+    assert codes.count(422) <= 3 and codes[3:] == [429, 429], codes
+    assert "at most 3 writes a minute" in answers[-1].json()["error"]["message"]
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    monkeypatch.delenv("SHIPML_PUBLIC_WRITES_PER_MINUTE")
+    get_settings.cache_clear()
 
 
 def test_requests_made_while_the_worker_is_down_complete_after_it_restarts(api, worker):
@@ -111,10 +152,16 @@ def test_requests_made_while_the_worker_is_down_complete_after_it_restarts(api, 
 
 def test_feedback_and_similar_and_search(api):
     show = catalog.search(_titles(1)[0], 1)[0]
-    saved = api.post("/api/shows/ratings", json={"user_id": "anon-test", "show_id": show["id"], "liked": False})
+    user_id = api.post("/api/shows/recommendations", json={"shows": _titles(1)}).json()["user_id"]
+    saved = api.post("/api/shows/ratings", json={"user_id": user_id, "show_id": show["id"], "liked": False})
     assert saved.status_code == 201
-    assert api.post("/api/shows/ratings", json={"user_id": "anon-test", "show_id": 10**9,
-                                                "liked": True}).status_code in (404, 422)
+    made_up = api.post("/api/shows/ratings", json={"user_id": "anon-test", "show_id": show["id"], "liked": True})
+    assert made_up.status_code == 422 and "unknown user id" in made_up.json()["error"]["message"]
+    assert api.post("/api/shows/ratings", json={"user_id": user_id, "show_id": 10**9,
+                                                "liked": True}).status_code == 404
+    assert api.post("/api/shows/ratings", json={"user_id": user_id, "show_id": 2**31,
+                                                "liked": True}).status_code == 422
+    assert api.get(f"/api/shows/{2**40}/similar").status_code == 422
     similar = api.get(f"/api/shows/{show['id']}/similar", params={"n": 5}).json()
     assert len(similar["similar"]) == 5 and show["id"] not in {s["id"] for s in similar["similar"]}
     hits = api.get("/api/shows/search", params={"q": show["title"]}).json()

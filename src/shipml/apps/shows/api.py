@@ -6,31 +6,38 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from shipml.apps.shows import catalog, ratings
 from shipml.apps.shows.tasks import MODEL
 from shipml.core import jobs, registry
+from shipml.core.api import PublicWrite
 from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.validation import DB_INT_MAX, DbId, Text
 
 router = APIRouter()
+TITLE_MAX = 200
 
 
 class RecommendationRequest(BaseModel):
-    shows: list[str] = Field(min_length=1, max_length=5, description="1 to 5 titles you like (typos are fine)")
+    shows: list[Text(TITLE_MAX, 1)] = Field(  # type: ignore[valid-type]
+        min_length=1, max_length=5, description=f"1 to 5 titles you like, up to {TITLE_MAX} characters each "
+                                                "(typos are fine)")
 
 
 class Rating(BaseModel):
-    user_id: str = Field(min_length=1, max_length=64, description="the user_id a recommendation answer gave")
-    show_id: int
+    user_id: Text(64, 1) = Field(description="the user_id a recommendation answer gave")  # type: ignore[valid-type]
+    show_id: DbId
     liked: bool
 
 
-@router.post("/recommendations", status_code=202)
+@router.post("/recommendations", status_code=202, dependencies=[PublicWrite])
 def submit(request: RecommendationRequest) -> JSONResponse:
-    """Recognise the titles, save them as likes of a new anonymous user, and queue the prediction."""
+    """Recognise the titles and queue the prediction; the worker saves them as likes of a new anonymous user (whose
+    signed id the answer gives, for feedback). Titles no source knows are reported back, not added: a public
+    request does not write to the catalog."""
     titles = [t.strip() for t in request.shows if t.strip()]
     if not titles:
         raise InvalidInput("give 1 to 5 show titles")
@@ -38,19 +45,18 @@ def submit(request: RecommendationRequest) -> JSONResponse:
     if not resolved.found:
         raise NotFound(f"no show recognised among {', '.join(repr(t) for t in titles)}",
                        details={"suggestions": resolved.suggestions})
-    added = [catalog.add_unverified(title) for title in resolved.unknown]  # as the original did
-    show_ids = list(dict.fromkeys(s["id"] for s in resolved.found + added))
-    user_id = ratings.record_request_likes(show_ids)
-    job_id = jobs.submit("shows", "predict", show_ids=show_ids)
+    show_ids = list(dict.fromkeys(s["id"] for s in resolved.found))
+    user_id = ratings.new_user_id()
+    job_id = jobs.submit("shows", "predict", show_ids=show_ids, user_id=user_id)
     return JSONResponse(status_code=202, content={
         "prediction_id": job_id, "user_id": user_id,
         "recognised": [{"query": s.get("query"), "id": s["id"], "title": s["title"]} for s in resolved.found],
-        "added_unverified": [s["title"] for s in added],
+        "not_recognised": list(resolved.unknown),
     })
 
 
 @router.get("/recommendations/{prediction_id}")
-def poll(prediction_id: str) -> dict[str, Any]:
+def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")]) -> dict[str, Any]:
     """``pending`` until the worker has computed it, then ``done`` with the shows (or ``failed`` with why)."""
     try:
         job = jobs.get(prediction_id)
@@ -73,7 +79,8 @@ def search(q: Annotated[str, Query(min_length=1, max_length=200)],
 
 
 @router.get("/{show_id}/similar")
-def similar(show_id: int, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+def similar(show_id: Annotated[int, Path(ge=0, le=DB_INT_MAX)],
+            n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
     shows = catalog.get_shows([show_id])
     if show_id not in shows:
         raise NotFound(f"no show with id {show_id}")
@@ -86,7 +93,7 @@ def similar(show_id: int, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[st
             "similar": [{**meta[r["show_id"]], "score": r["score"]} for r in found if r["show_id"] in meta]}
 
 
-@router.post("/ratings", status_code=201)
+@router.post("/ratings", status_code=201, dependencies=[PublicWrite])
 def rate(rating: Rating) -> dict[str, Any]:
     """A like or dislike on a recommended show; it goes into the next export and retraining."""
     ratings.record_feedback(rating.user_id, rating.show_id, rating.liked)

@@ -119,7 +119,7 @@ def match_html(found: Match) -> str:
         hint = f"will be read as {show_label(found.show)}"
     else:
         colour, line = "#b45309", "not in the catalog"
-        hint = "no show is close enough: it will be added as a new, unverified show"
+        hint = "no show is close enough: it will be left out of the recommendation"
     return (f'<div title="{text(hint)}" style="color:{colour};font-size:.8rem;margin-top:4px;white-space:nowrap;'
             f'overflow:hidden;text-overflow:ellipsis">{text(line)}</div>')
 

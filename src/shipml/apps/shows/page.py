@@ -118,8 +118,8 @@ def suggestions(query: str) -> None:
         if not any(h["title"].casefold() == query.strip().casefold() for h in hits):
             st.button(f'Add "{query.strip()}" as typed', key="shows_add_typed", on_click=add, args=(query,),
                       type="tertiary", icon=":material/edit:",
-                      help="Submitted as you typed it: the recommender forgives typos, and adds a title it "
-                           "does not know as a new (unverified) show.")
+                      help="Submitted as you typed it: the recommender forgives typos; a title no source "
+                           "knows is left out of the recommendation and said so.")
     if not hits:
         st.caption("No show matches yet; keep typing, or add it as typed.")
 
@@ -259,16 +259,16 @@ def done_label(result: dict[str, Any]) -> str:
 
 
 def recognised_view(answer: dict[str, Any]) -> None:
-    """Which typed titles were recognised as which show, and which were added as new shows."""
+    """Which typed titles were recognised as which show, and which were not recognised (and so left out)."""
     lines = cards.recognised_lines(answer)
     with st.container(key="shows_recognised"):
         if lines:
             st.markdown(":material/check_circle: Recognised: " + " · ".join(lines))
-        added = answer.get("added_unverified") or []
-        if added:
-            st.markdown(":material/fiber_new: Added as new, unverified shows: "
-                        + ", ".join(f"**{cards.text(t)}**" for t in added)
-                        + " (nobody has rated them yet, so they will count from the next retraining)")
+        unknown = answer.get("not_recognised") or []
+        if unknown:
+            st.markdown(":material/help: Not recognised, so left out: "
+                        + ", ".join(f"**{cards.text(t)}**" for t in unknown)
+                        + " (no show in the catalog is close enough)")
 
 
 def results_view(result: dict[str, Any]) -> None:

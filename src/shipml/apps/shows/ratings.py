@@ -8,7 +8,6 @@ in the next one.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,7 +15,7 @@ import polars as pl
 from sqlalchemy import exists, func, insert, select
 
 from shipml.apps.shows.tables import Show, ShowRating
-from shipml.core import datasets, db
+from shipml.core import datasets, db, signing
 from shipml.core.errors import InvalidInput, NotFound, RejectedData
 from shipml.core.tables import utcnow
 
@@ -34,18 +33,22 @@ def _check_shows(ids: Iterable[int]) -> None:
         raise NotFound(f"no show with id {', '.join(map(str, sorted(wanted - known)))}")
 
 
+USER_ID = "user id"  # what the signature is for
+
+
 def new_user_id() -> str:
-    """A fresh anonymous user id."""
-    return f"anon-{uuid.uuid4().hex}"
+    """A fresh anonymous user id, signed by this server: feedback is accepted only for ids it issued."""
+    return signing.issue(USER_ID, prefix="anon-")
 
 
-def record_request_likes(show_ids: list[int]) -> str:
-    """Store the shows of one recommendation request as likes of a new anonymous user; returns its id."""
+def record_request_likes(show_ids: list[int], user_id: str | None = None) -> str:
+    """Store the shows of one recommendation request as likes of an anonymous user (a new one unless given);
+    returns its id."""
     ids = list(dict.fromkeys(int(i) for i in show_ids))
     if not 1 <= len(ids) <= MAX_LIKES:
         raise InvalidInput(f"give 1 to {MAX_LIKES} different shows (got {len(ids)})")
     _check_shows(ids)
-    user_id, now = new_user_id(), utcnow()
+    user_id, now = signing.verify(USER_ID, user_id) if user_id else new_user_id(), utcnow()
     like = {"user_id": user_id, "rating": None, "liked": True, "source": "request", "created_at": now}
     with db.session() as s:
         s.execute(insert(ShowRating), [{**like, "show_id": i} for i in ids])
@@ -54,9 +57,7 @@ def record_request_likes(show_ids: list[int]) -> str:
 
 def record_feedback(user_id: str, show_id: int, liked: bool) -> None:
     """Store a user's thumbs up or down on a show (the latest answer per show wins in the export)."""
-    user_id = user_id.strip()
-    if not user_id or len(user_id) > 64:
-        raise InvalidInput("a user id needs 1-64 characters")
+    user_id = signing.verify(USER_ID, user_id.strip())
     _check_shows([show_id])
     with db.session() as s:
         s.add(
@@ -157,3 +158,9 @@ def save_export(source: str = "ratings store") -> datasets.SaveResult:
     status = "stored" if saved.created else "unchanged"
     datasets.record_refresh(DATASET, source=label, status=status, snapshot=saved.snapshot)
     return saved
+
+
+def count() -> int:
+    """How many ratings the store holds."""
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(ShowRating)) or 0

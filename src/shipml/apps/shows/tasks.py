@@ -134,7 +134,11 @@ def recommend(show_ids: list[int], n: int = 20) -> dict[str, Any]:
     return {"model_version": version, "shows": out, "message": message}
 
 
-def predict_job(ctx: jobs.JobContext, show_ids: list[int], n: int = 20) -> dict[str, Any]:
+def predict_job(ctx: jobs.JobContext, show_ids: list[int], n: int = 20, user_id: str | None = None,
+                ) -> dict[str, Any]:
+    """Record the request's likes (here, so that a request refused by the queue saves nothing) and recommend."""
+    if user_id is not None:
+        ratings.record_request_likes(show_ids, user_id)
     return recommend(show_ids, n)
 
 
