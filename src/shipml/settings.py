@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body the API accepts (413 above)")
     public_writes_per_minute: int = Field(120, ge=1, description="public writes (ratings, requests) per client")
     max_queued_jobs: int = Field(10_000, ge=1, description="queued jobs of one kind before new ones get 429")
+    source_hosts: str = Field("", description="comma-separated hosts URL sources may use; empty = any public host")
+    allow_private_sources: bool = Field(False, description="let URL sources reach private and loopback addresses")
+    source_dirs: str = Field("", description="comma-separated folders API file sources must be under; "
+                                             "empty = <home>/sources")
+    max_source_bytes: int = Field(200_000_000, ge=1, description="largest source a URL may deliver")
     spark_master: str = Field("local[*]", description="Spark master URL for the scale-out paths")
 
     @property

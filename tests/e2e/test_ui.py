@@ -131,9 +131,10 @@ def test_covid_dashboard_on_real_data(ui: StreamlitPage, product: Product) -> No
 
 
 def test_rejected_refresh_is_explained_and_last_good_data_kept(ui: StreamlitPage, product: Product,
-                                                               covid_source: Path, tmp_path: Path) -> None:
+                                                               covid_source: Path) -> None:
     before = api(product, "/api/covid/summary")
-    truncated = tmp_path / "truncated.csv"  # a download cut off mid-row
+    truncated = product.home / "sources" / "truncated.csv"  # a download cut off mid-row, where API sources may be
+    truncated.parent.mkdir(parents=True, exist_ok=True)
     raw = covid_source.read_bytes()
     truncated.write_bytes(raw[: len(raw) // 2])
 

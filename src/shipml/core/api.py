@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shipml.core import db, jobs, platform, registry, services
+from shipml.core import db, jobs, platform, registry, services, sources
 from shipml.core.app import App
 from shipml.core.errors import Forbidden, ShipmlError, TooManyRequests, Unauthorized
 from shipml.settings import get_settings
@@ -197,6 +197,7 @@ def app_router(app: App) -> APIRouter:
                      summary=f"{app.name}: refresh the data (retrains when new data is stored)")
         def start_ingest(source: Annotated[str | None, Query(max_length=2000)] = None) -> JSONResponse:
             if source:
+                sources.check_remote_source(source)
                 return _accepted(jobs.submit(app.name, "ingest", dedup=True, source=source))
             return _accepted(jobs.submit(app.name, "ingest", dedup=True))
 

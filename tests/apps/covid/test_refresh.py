@@ -8,7 +8,8 @@ import pytest
 from shipml.apps.covid import data
 from shipml.apps.covid.cleaning import parse_export
 from shipml.core import datasets, jobs
-from shipml.core.errors import RejectedData, SourceUnavailable
+from shipml.core.errors import RejectedData, ShipmlError, SourceUnavailable
+from shipml.settings import get_settings
 
 
 def _served_cases(api):
@@ -84,10 +85,37 @@ def test_bad_input_is_rejected_with_a_reason_and_last_good_stays_served(case, ap
     assert last["status"] == "rejected" and last["reason"] == rejected.value.message
 
 
-def test_unreachable_source_is_recorded_as_failed(platform):
+def test_unreachable_source_is_recorded_as_failed(platform, monkeypatch):
+    monkeypatch.setenv("SHIPML_ALLOW_PRIVATE_SOURCES", "1")  # a local address, allowed for this test only
+    get_settings.cache_clear()
     with pytest.raises(SourceUnavailable, match="could not fetch"):
         data.refresh("http://127.0.0.1:9/data.csv")
     assert datasets.refreshes(data.DATASET)[0]["status"] == "failed"
+    monkeypatch.delenv("SHIPML_ALLOW_PRIVATE_SOURCES")
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/api/health", "http://localhost/x.csv", "http://10.1.2.3/a.csv",
+                                 "http://169.254.169.254/latest/meta-data", "file:///etc/shadow"])
+def test_private_and_local_urls_are_refused_before_any_request(platform, url):
+    with pytest.raises(ShipmlError) as refused:
+        data.refresh(url)
+    assert refused.value.status_code in (403, 502)
+    assert "private or local" in refused.value.message or "no file" in refused.value.message
+
+
+def test_api_sources_are_limited_to_allowed_folders_and_urls(api, admin, tmp_path):
+    secret = api.post("/api/covid/ingest", params={"source": "/etc/shadow"}, headers=admin)
+    missing = api.post("/api/covid/ingest", params={"source": "/etc/no-such-file"}, headers=admin)
+    assert secret.status_code == missing.status_code == 403
+    assert secret.json()["error"]["message"] == missing.json()["error"]["message"]  # existence is not revealed
+    assert "must be under" in secret.json()["error"]["message"]
+    local = api.post("/api/covid/ingest", params={"source": "http://127.0.0.1:8000/x"}, headers=admin)
+    assert local.status_code == 403
+    allowed = get_settings().resolved_home / "sources"
+    allowed.mkdir(parents=True, exist_ok=True)
+    inside = api.post("/api/covid/ingest", params={"source": str(allowed / "data.csv")}, headers=admin)
+    assert inside.status_code == 202
 
 
 def test_cli_ingest_exits_non_zero_with_the_reason(platform, tmp_path):
@@ -102,9 +130,10 @@ def test_cli_ingest_exits_non_zero_with_the_reason(platform, tmp_path):
     assert ok.returncode == 0 and "stored" in ok.stdout
 
 
-def test_failed_refresh_job_is_visible_with_its_reason(api, admin, worker, tmp_path):
+def test_failed_refresh_job_is_visible_with_its_reason(api, admin, worker):
     worker.start()
-    bad = tmp_path / "empty.csv"
+    bad = get_settings().resolved_home / "sources" / "empty.csv"  # where API file sources may be
+    bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b"")
     job_id = api.post("/api/covid/ingest", params={"source": str(bad)}, headers=admin).json()["job_id"]
     record = jobs.wait(job_id, timeout=120)

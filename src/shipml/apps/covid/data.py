@@ -8,15 +8,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import polars as pl
 
 from shipml.apps.covid.cleaning import parse_export, validate_against_previous
 from shipml.apps.covid.synthetic import synthetic_export
-from shipml.core import datasets
+from shipml.core import datasets, sources
 from shipml.core.errors import RejectedData, SourceUnavailable
 from shipml.core.progress import Progress, no_progress
-from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +34,8 @@ def fetch(source: str, timeout: float | None = None) -> Fetched:
     """Read the export from a URL, a local path, or the synthetic generator."""
     if source == SYNTHETIC:
         return Fetched(synthetic_export(), SYNTHETIC, True)
-    if source.startswith(("http://", "https://")):
-        timeout = timeout if timeout is not None else get_settings().fetch_timeout_seconds
-        try:
-            response = httpx.get(source, timeout=timeout, follow_redirects=True)
-        except httpx.HTTPError as exc:
-            raise SourceUnavailable(f"could not fetch {source}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            raise SourceUnavailable(f"{source} answered HTTP {response.status_code}")
-        return Fetched(response.content, source, False)
+    if sources.is_url(source):
+        return Fetched(sources.fetch_url(source, timeout), source, False)
     path = Path(source).expanduser()
     if not path.is_file():
         raise SourceUnavailable(f"no file at {path}")
