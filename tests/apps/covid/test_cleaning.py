@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from shipml.apps.covid.cleaning import REQUIRED_COLUMNS, parse_export, validate_against_previous
+from shipml.apps.covid.cleaning import REQUIRED_COLUMNS, check_plausible, parse_export, validate_against_previous
 from shipml.core.errors import RejectedData
 
 # file: (rows, numeric columns + date, first date, last date) -- rows and last dates from SOURCES.md
@@ -240,3 +240,10 @@ def test_refresh_that_loses_data_is_rejected(covid: Path) -> None:
         validate_against_previous(every_other_day, new)
     with pytest.raises(RejectedData, match="refresh lost required column 'выписали'"):
         validate_against_previous(new.drop("выписали"), old)
+
+
+def test_the_real_revision_with_negative_people_tested_parses_but_is_not_plausible(covid: Path) -> None:
+    frame = parse_export((covid / "revisions" / "data_2021-08-12.csv").read_bytes())
+    with pytest.raises(RejectedData, match="cumulative column 'кол-во протестированных' is negative on 2 day"):
+        check_plausible(frame)
+    check_plausible(parse_export((covid / "datasets_data.csv").read_bytes()))  # the newest export is plausible

@@ -22,22 +22,41 @@ def _expected_cases(path):
     return {d.isoformat(): v for d, v in zip(clean["date"], clean["всего"], strict=True)}
 
 
+IMPLAUSIBLE = "data_2021-08-12.csv"  # published with -23,474 people tested (cumulative) on 2021-08-11 and -12
+
+
 def test_replaying_revisions_through_the_refresh_job(api, covid_dir, worker):
-    """One snapshot per changed file, none for a repeated one; the API serves the newest revision."""
+    """One snapshot per changed file, none for a repeated one, none for the implausible one; the API serves the
+    newest good revision."""
     worker.start()
     revisions = sorted((covid_dir / "revisions").glob("data_*.csv"))
     assert len(revisions) == 8
     order = revisions[:3] + [revisions[2]] + revisions[3:]  # the third file arrives twice
+    served = None
     for n, path in enumerate(order):
         job_id = jobs.submit("covid", "ingest", source=str(path))
         record = jobs.wait(job_id, timeout=120)
-        assert record["status"] == "done", (path.name, record["error"], worker.output())
-        repeated = n == 3
-        assert record["result"]["status"] == ("unchanged" if repeated else "stored"), path.name
-        assert _served_cases(api) == pytest.approx(_expected_cases(path), nan_ok=True), path.name
-    assert datasets.version_count(data.DATASET) == 8
+        if path.name == IMPLAUSIBLE:
+            assert record["status"] == "failed" and "cumulative column" in record["error"], record
+        else:
+            assert record["status"] == "done", (path.name, record["error"], worker.output())
+            assert record["result"]["status"] == ("unchanged" if n == 3 else "stored"), path.name
+            served = path
+        assert _served_cases(api) == pytest.approx(_expected_cases(served), nan_ok=True), path.name
+    assert datasets.version_count(data.DATASET) == 7
     statuses = [r["status"] for r in api.get("/api/covid/refreshes", params={"limit": 20}).json()]
-    assert statuses.count("stored") == 8 and statuses.count("unchanged") == 1
+    assert statuses.count("stored") == 7 and statuses.count("unchanged") == 1 and statuses.count("rejected") == 1
+
+
+def test_implausible_exports_are_rejected_with_the_reason(platform, covid_dir, tmp_path):
+    good = parse_export((covid_dir / "datasets_data.csv").read_bytes())
+    data.refresh(str(covid_dir / "datasets_data.csv"))
+    header, *rows = (covid_dir / "datasets_data.csv").read_text().splitlines()
+    cut = tmp_path / "cut.csv"  # 100 days cut out of the middle
+    cut.write_text("\n".join([header, *rows[:300], *rows[400:]]) + "\n")
+    with pytest.raises(RejectedData, match="100 days are missing before"):
+        data.refresh(str(cut))
+    assert data.load_clean()[1].equals(good)  # the last good data is still served
 
 
 BAD_INPUTS = {

@@ -45,6 +45,7 @@ SIGNED_COLUMNS: frozenset[str] = frozenset({"кумул.активные", "ум
 BLANK_MARKER = -1.0
 # A refresh keeping fewer than this share of the previous rows is treated as truncated.
 MIN_KEPT_SHARE = 0.9
+MAX_GAP_DAYS = 7  # the export has one row a day; a longer hole means rows were cut out of the middle
 
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
@@ -84,6 +85,27 @@ def parse_export(raw: bytes) -> pl.DataFrame:
         if required not in columns:
             raise RejectedData(f"required column '{required}' has no values")
     return pl.DataFrame(list(columns.values())).sort("date")
+
+
+def check_plausible(frame: pl.DataFrame) -> None:
+    """Reject what parses but cannot be true: a negative cumulative count, or days missing from the middle.
+
+    Cumulative columns are those whose catalog id ends in ``_cum``. The gap tolerance is :data:`MAX_GAP_DAYS`."""
+    from shipml.apps.covid.labels import LABELS
+
+    for name in frame.columns:
+        if name in LABELS and LABELS[name][0].endswith("_cum"):
+            negative = frame.filter(pl.col(name) < 0)
+            if negative.height:
+                first = negative.row(0, named=True)
+                raise RejectedData(f"cumulative column '{name}' is negative on {negative.height} day(s), first "
+                                   f"{first['date']}: {first[name]:g}; a cumulative count cannot go below 0")
+    gaps = frame.select(pl.col("date"), gap=pl.col("date").diff().dt.total_days()).filter(
+        pl.col("gap") > MAX_GAP_DAYS)
+    if gaps.height:
+        day, gap = gaps.row(0)
+        raise RejectedData(f"{gap - 1} days are missing before {day} (more than {MAX_GAP_DAYS} in a row): rows "
+                           "were cut out of the middle")
 
 
 def validate_against_previous(new: pl.DataFrame, previous: pl.DataFrame | None) -> None:

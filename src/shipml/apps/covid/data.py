@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from shipml.apps.covid.cleaning import parse_export, validate_against_previous
+from shipml.apps.covid.cleaning import check_plausible, parse_export, validate_against_previous
 from shipml.apps.covid.synthetic import synthetic_export
 from shipml.core import datasets, sources
 from shipml.core.errors import RejectedData, SourceUnavailable
@@ -54,6 +54,7 @@ def refresh(source: str, progress: Progress = no_progress) -> dict[str, object]:
     previous = datasets.latest(DATASET)
     try:
         clean = parse_export(fetched.raw)
+        check_plausible(clean)
         if previous is not None and not previous.synthetic and not fetched.synthetic:
             validate_against_previous(clean, previous.read())
     except RejectedData as exc:
