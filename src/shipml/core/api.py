@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +35,8 @@ from shipml.settings import get_settings
 log = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False)
+_optional_bearer = HTTPBearer(auto_error=False, scheme_name="OptionalBearer",
+                              description="optional: admins see more")
 
 
 def _token_matches(given: str) -> bool:
@@ -48,7 +50,7 @@ def require_admin(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(
         raise Forbidden("the admin token is wrong")
 
 
-def is_admin(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> bool:
+def is_admin(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)]) -> bool:
     """True with the right admin token; public callers are not refused, they see less."""
     return creds is not None and bool(creds.credentials) and _token_matches(creds.credentials)
 
@@ -244,7 +246,8 @@ def platform_router(apps: Sequence[App]) -> APIRouter:
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     @router.get("/jobs")
-    def list_jobs(app: str | None = None, status: str | None = None,
+    def list_jobs(app: Annotated[str | None, Query(max_length=64)] = None,
+                  status: Literal["queued", "running", "done", "failed"] | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0, admin: IsAdminDep = False,
                   ) -> list[dict[str, Any]]:
@@ -310,11 +313,6 @@ def create_app(apps: Sequence[App]) -> FastAPI:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return _error(422, "invalid_request", _validation_message(exc))
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
-
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", "-")
@@ -333,6 +331,13 @@ def create_app(apps: Sequence[App]) -> FastAPI:
         response.headers["X-Request-ID"] = request_id
         return response
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error_with_headers(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        response = _error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
+
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -342,4 +347,60 @@ def create_app(apps: Sequence[App]) -> FastAPI:
         app.include_router(app_router(a))
         if a.router is not None:
             app.include_router(a.router(), prefix=f"/api/{a.name}", tags=[a.name])
+    _document_errors(app)
     return app
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorBody
+
+
+_ERRORS = {
+    "404": "not found (an id, a name, or data not ingested yet)",
+    "409": "clashes with the current state",
+    "413": "the request body is too large",
+    "422": "the request is invalid; the message says what to fix",
+    "429": "too many requests (rate limit or queue cap); see Retry-After",
+    "500": "an unexpected error (with a request id; logged)",
+    "502": "a data source could not be fetched",
+    "503": "the database or the queue is unavailable; see Retry-After",
+}
+_ADMIN_ERRORS = {"401": "no admin token", "403": "a wrong admin token, or a source the policy does not allow"}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every operation documents every status it can answer with, all with the one error body. Admin operations
+    (security ``HTTPBearer``) also document 401 and 403; those where a token is optional say so."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = base()
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+            {"ErrorResponse": ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")})
+        schema["components"]["schemas"].update(ErrorResponse.model_json_schema(
+            ref_template="#/components/schemas/{model}").get("$defs", {}))
+        schema["components"]["schemas"]["ErrorResponse"].pop("$defs", None)
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                schemes = {name for requirement in operation.get("security", []) for name in requirement}
+                if "OptionalBearer" in schemes:
+                    operation["security"] = [{}, *operation["security"]]  # works without a token too
+                errors = {**_ERRORS, **(_ADMIN_ERRORS if "HTTPBearer" in schemes else {})}
+                responses = operation.setdefault("responses", {})
+                for status, description in errors.items():
+                    responses[status] = {"description": description, **ref}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -149,7 +149,7 @@ def demographics(
 
 @router.get("/refreshes")
 def refreshes(limit: Annotated[int, Query(ge=1, le=500)] = 50,
-              offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, object]]:
+              offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dict[str, object]]:
     """Every refresh attempt, newest first: stored, unchanged, rejected (with the reason) or failed."""
     return datasets.refreshes(data.DATASET, limit=limit, offset=offset)
 

@@ -99,7 +99,7 @@ def _resolve(state: State, rider: str) -> str:
 
 @router.get("/riders")
 def riders(q: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+           offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
     """Riders with an embedding: name, nationality, age, number of results, confidence; most results first."""
     state = _state()
     frame = state.riders
