@@ -1,0 +1,89 @@
+"""Faults an operator meets, with real services: the queue's Redis stopped and started (a private redis-server of
+this test's own, so the machine's shared one is never touched). Every job accepted is done; nothing refused was
+kept."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import sample_jobs  # noqa: F401  (the test jobs, known to submit)
+from platform_fixtures import Worker, wait_for
+from shipml.core import jobs
+from shipml.core.errors import QueueUnavailable
+from shipml.settings import Settings, get_settings
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server on a free port that keeps nothing on disk (like the machine's)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port, self.folder = _free_port(), folder
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.folder)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._answers, timeout=10, what="redis-server to answer")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_queue(platform: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    monkeypatch.setenv("SHIPML_REDIS_URL", f"redis://127.0.0.1:{server.port}/0")
+    monkeypatch.setenv("SHIPML_JOB_STALE_SECONDS", "2")
+    get_settings.cache_clear()
+    try:
+        yield server
+    finally:
+        server.stop()
+        get_settings.cache_clear()
+
+
+def test_a_redis_restart_loses_no_accepted_job_and_keeps_no_refused_one(redis_queue: PrivateRedis,
+                                                                          tmp_path: Path) -> None:
+    accepted = [jobs.submit("test", "sleep", seconds=0.05) for _ in range(5)]
+    redis_queue.stop()  # the queue goes away, with the messages of the five accepted jobs (nothing on disk)
+    for _ in range(3):
+        with pytest.raises(QueueUnavailable):
+            jobs.submit("test", "sleep", seconds=0.05)
+    assert jobs.counts_by_status()["queued"] == len(accepted)  # the refused ones left nothing behind
+    redis_queue.start()
+    accepted += [jobs.submit("test", "sleep", seconds=0.05) for _ in range(3)]
+    time.sleep(2.5)  # the first five are now older than job_stale_seconds with no message anywhere
+    worker = Worker(tmp_path / "worker.log").start()  # its reaper requeues them at start
+    try:
+        for job_id in accepted:
+            assert jobs.wait(job_id, timeout=60)["status"] == "done", worker.output()
+    finally:
+        worker.stop()
+    assert jobs.counts_by_status() == {"queued": 0, "running": 0, "done": len(accepted), "failed": 0}
