@@ -40,7 +40,7 @@ class Settings(BaseSettings):
 
     retrain_debounce_seconds: float = Field(
         30.0, ge=0, description="after new data is stored, wait this long (more data may follow) before one retrain")
-    max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body the API accepts (413 above)")
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="largest request body the API accepts (413 above)")
     public_writes_per_minute: int = Field(120, ge=1, description="public writes (ratings, requests) per client")
     max_queued_jobs: int = Field(10_000, ge=1, description="queued jobs of one kind before new ones get 429")
     source_hosts: str = Field("", description="comma-separated hosts URL sources may use; empty = any public host")

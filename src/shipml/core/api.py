@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel
@@ -281,7 +282,8 @@ def create_app(apps: Sequence[App]) -> FastAPI:
             platform.register_jobs(a)
         yield
 
-    app = FastAPI(title="shipml", version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc with their JS and CSS served from the package: they render offline
+    app = FastAPIOffline(title="shipml", version="0.1.0", lifespan=lifespan)
     metrics = _Metrics()
 
     @app.middleware("http")
