@@ -14,6 +14,8 @@ INSTALLED: tuple[str, ...] = (
     "covid",
     "cycling",
     "shows",
+    "race",
+    "parking",
 )
 
 

@@ -42,7 +42,7 @@ def default_checkpoints(length_m: float, every_m: float = 5000.0) -> list[Checkp
     """One checkpoint every ``every_m`` (named "5 km", "10 km", …) and the finish."""
     if every_m <= 0:
         raise InvalidInput(f"checkpoint spacing must be positive, got {every_m}")
-    marks = np.arange(every_m, length_m - 1e-6, every_m)
+    marks = np.arange(every_m, length_m - 1.0, every_m)  # a mark within a metre of the finish is the finish
     return [Checkpoint(f"{m / 1000:g} km", float(m)) for m in marks] + [Checkpoint("Finish", float(length_m))]
 
 

@@ -1,0 +1,188 @@
+"""The race API under ``/api/race``: races (admin definition), ingest (batch, OsmAnd, OwnTracks), leaderboard,
+search, one runner, leaders' progress, live stats, the course."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import numpy as np
+import polars as pl
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from shipml.core.api import AdminDep
+from shipml.core.errors import InvalidInput
+
+from . import definition, ingest, queries
+from .definition import NAME_PATTERN, CheckpointIn, RaceDefinition
+
+router = APIRouter()
+RaceName = Annotated[str, Path(pattern=NAME_PATTERN, description="the race's name")]
+Bib = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+def _race(name: str) -> definition.Race:
+    return definition.load(name)
+
+
+class ParticipantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bib: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=120)
+    category: str = Field("all", min_length=1, max_length=40)
+    device: str | None = Field(None, min_length=1, max_length=128)
+    wave: str | None = Field(None, max_length=40)
+
+
+class CourseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: str = Field("gpx", pattern="^(gpx|tcx|csv)$")
+    text: str = Field(min_length=10, max_length=900_000)
+
+
+class RaceIn(BaseModel):
+    """A race definition: the course file's text, participants (list or CSV text), start and waves, sport."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field("", max_length=120)
+    sport: str = "running"
+    start: datetime
+    waves: dict[str, datetime] = Field(default_factory=dict, max_length=100)
+    checkpoint_every_m: float = Field(5000.0, gt=0, le=1_000_000)
+    checkpoints: list[CheckpointIn] | None = Field(None, max_length=200)
+    stale_after_s: float = Field(120.0, gt=0, le=86_400)
+    course: CourseIn
+    participants: list[ParticipantIn] | None = Field(None, max_length=20_000)
+    participants_csv: str | None = Field(None, max_length=900_000)
+
+
+@router.get("/races", summary="race: every defined race")
+def races() -> list[dict[str, Any]]:
+    return [_race(n).summary() for n in definition.race_names()]
+
+
+@router.get("/races/{race}", summary="race: one race's definition")
+def one_race(race: RaceName) -> dict[str, Any]:
+    return _race(race).summary()
+
+
+@router.put("/races/{race}", dependencies=[AdminDep], summary="race: define (or redefine) a race")
+def define_race(race: RaceName, body: RaceIn) -> dict[str, Any]:
+    if race == "races":
+        raise InvalidInput("'races' is not a race name")
+    if (body.participants is None) == (body.participants_csv is None):
+        raise InvalidInput("give the participants either as 'participants' (a list) or as 'participants_csv'")
+    if body.participants is not None:
+        people = definition.read_participants(pl.DataFrame([p.model_dump() for p in body.participants]))
+    else:
+        people = definition.read_participants(str(body.participants_csv).encode())
+    try:
+        d = RaceDefinition(name=race, **body.model_dump(exclude={"course", "participants", "participants_csv"}))
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    definition.define(d, body.course.text.encode(), people, course_suffix=f".{body.course.format}")
+    return _race(race).summary()
+
+
+@router.post("/{race}/pings", summary="race: a batch of up to 10,000 pings from a gateway")
+def pings(race: RaceName, body: Annotated[ingest.PingBatchIn | list[ingest.PingIn], Body()]) -> dict[str, Any]:
+    items = body.pings if isinstance(body, ingest.PingBatchIn) else body
+    if len(items) > ingest.MAX_BATCH:
+        raise InvalidInput(f"at most {ingest.MAX_BATCH:,} pings per request, got {len(items):,}")
+    r = _race(race)
+    return ingest.accept(r, ingest.batch_frame(items))
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "")
+        if kind.startswith("application/json"):
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except ValueError as exc:
+                raise InvalidInput("the body is not valid JSON") from exc
+            if not isinstance(body, dict):
+                raise InvalidInput("the body must be a JSON object")
+            params.update(body)
+        elif kind:
+            params.update(dict(await request.form()))
+    return params
+
+
+@router.api_route("/{race}/osmand", methods=["GET", "POST"], response_class=PlainTextResponse,
+                  summary="race: one position in the OsmAnd protocol (Traccar Client), query, form or JSON")
+async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
+    params = await _params(request)
+    r = _race(race)
+    frame = ingest.osmand_frame(params)
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(ingest.accept, r, frame)
+    return PlainTextResponse("OK")
+
+
+@router.post("/{race}/owntracks", summary="race: an OwnTracks message over HTTP (answers [])")
+async def owntracks(race: RaceName, request: Request) -> JSONResponse:
+    try:
+        message = json.loads(await request.body() or b"null")
+    except ValueError as exc:
+        raise InvalidInput("the body is not valid JSON") from exc
+    user, device = request.headers.get("x-limit-u"), request.headers.get("x-limit-d")
+    r = _race(race)
+    frame = ingest.owntracks_frame(message, f"{user}/{device}" if user and device else None)
+    if frame is not None:
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(ingest.accept, r, frame)
+    return JSONResponse([])
+
+
+@router.post("/{race}/runners/{bib}/dnf", dependencies=[AdminDep], summary="race: mark a runner DNF (or not)")
+def dnf(race: RaceName, bib: Bib, dnf: bool = True) -> dict[str, Any]:
+    ingest.command(_race(race), bib, dnf)
+    return {"race": race, "bib": bib, "dnf": dnf, "note": "applied by the processor within a second"}
+
+
+@router.get("/{race}/leaderboard", summary="race: one page of the leaderboard, overall or in a category")
+def leaderboard(race: RaceName, category: Annotated[str | None, Query(max_length=40)] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 10,
+                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
+    return queries.leaderboard(_race(race), category, limit, offset)
+
+
+@router.get("/{race}/search", summary="race: runners by bib or name (typos forgiven)")
+def search(race: RaceName, q: Annotated[str, Query(min_length=1, max_length=80)],
+           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    return queries.search(_race(race), q, limit)
+
+
+@router.get("/{race}/runners/{bib}", summary="race: one runner: position, distance, pace, splits, track")
+def runner(race: RaceName, bib: Bib, track: bool = True) -> dict[str, Any]:
+    return queries.runner(_race(race), bib, track)
+
+
+@router.get("/{race}/progress", summary="race: the leaders' distance over time")
+def progress(race: RaceName, top: Annotated[int, Query(ge=1, le=20)] = 5) -> dict[str, Any]:
+    return queries.progress(_race(race), top)
+
+
+@router.get("/{race}/stats", summary="race: pings/s, processing lag, rejected pings by reason, statuses")
+def stats(race: RaceName) -> dict[str, Any]:
+    return queries.stats(_race(race))
+
+
+@router.get("/{race}/course", summary="race: the course's points (for a map) and checkpoints")
+def course(race: RaceName, points: Annotated[int, Query(ge=10, le=5000)] = 500) -> dict[str, Any]:
+    r = _race(race)
+    c = r.course
+    step = max(1, c.lat.size // points)
+    lat, lon = c.lat[::step], c.lon[::step]
+    marks = c.position_at(c.checkpoint_m)
+    return {**r.summary(), "lat": np.round(np.append(lat, c.lat[-1]), 6).tolist(),
+            "lon": np.round(np.append(lon, c.lon[-1]), 6).tolist(),
+            "checkpoint_points": [{"name": cp.name, "lat": float(a), "lon": float(o)}
+                                  for cp, a, o in zip(c.checkpoints, marks[0], marks[1], strict=True)]}

@@ -1,0 +1,72 @@
+"""The course shipped with the app (generated, so no licence question) and simulated participants.
+
+The demo course is 10 km near Lausanne's lakeside, drawn in local metres: a 2.5 km out-and-back along a gently
+winding road (the runners come back on the same line), then a 5 km loop, back to the start. It exercises what
+real courses do to map matching: the same road in both directions, and a start area passed twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from pyproj import Transformer
+
+LAT0, LON0 = 46.5065, 6.6260
+FIRST = ("Ana", "Ben", "Chloé", "Dan", "Eve", "Felix", "Gita", "Hugo", "Ines", "Jonas", "Kira", "Luca", "Mia",
+         "Noah", "Olga", "Paul", "Qin", "Rosa", "Sami", "Tara", "Ugo", "Vera", "Wim", "Xenia", "Yann", "Zoé")
+LAST = ("Müller", "Meier", "Schmid", "Keller", "Weber", "Huber", "Schneider", "Meyer", "Steiner", "Fischer",
+        "Gerber", "Brunner", "Baumann", "Frei", "Zimmermann", "Moser", "Widmer", "Wyss", "Graf", "Roth", "Favre",
+        "Rochat", "Bonvin", "Perret", "Dubois", "Rossi", "Bianchi", "Ferrari", "Costa", "Silva")
+CATEGORIES = ("F20", "M20", "F40", "M40", "F60", "M60")
+
+
+def _polyline(points: list[tuple[float, float]], step: float = 25.0) -> np.ndarray:
+    out = []
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        n = max(int(np.hypot(x1 - x0, y1 - y0) // step), 1)
+        f = np.arange(n) / n
+        out.append(np.column_stack([x0 + f * (x1 - x0), y0 + f * (y1 - y0)]))
+    out.append(np.array([points[-1]]))
+    return np.concatenate(out)
+
+
+def course_xy() -> np.ndarray:
+    """The demo course in local metres (x east, y north of the start), about 10 km."""
+    s = np.linspace(0, 2500, 101)
+    out = np.column_stack([s, 120 * np.sin(s / 400.0)])  # winding road east, 2.5 km
+    back = out[::-1][1:]  # the same road back to the start
+    loop_corners = [(0.0, 0.0), (-300.0, 600.0), (-1200.0, 900.0), (-1800.0, 400.0), (-1500.0, -450.0),
+                    (-700.0, -600.0), (0.0, 0.0)]
+    loop = _polyline(loop_corners)
+    return np.concatenate([out, back, loop[1:]])
+
+
+def course_latlon() -> tuple[np.ndarray, np.ndarray]:
+    xy = course_xy()
+    to_degrees = Transformer.from_crs(f"+proj=tmerc +lat_0={LAT0} +lon_0={LON0} +k=1 +ellps=WGS84 +units=m",
+                                      "EPSG:4326", always_xy=True)
+    lon, lat = to_degrees.transform(xy[:, 0], xy[:, 1])
+    return np.asarray(lat), np.asarray(lon)
+
+
+def course_gpx(name: str = "Lakeside 10K (generated demo course)") -> str:
+    """The demo course as a GPX route."""
+    lat, lon = course_latlon()
+    points = "\n".join(f'    <rtept lat="{a:.7f}" lon="{o:.7f}"/>' for a, o in zip(lat, lon, strict=True))
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="shipml" '
+            f'xmlns="http://www.topografix.com/GPX/1/1">\n  <rte>\n    <name>{name}</name>\n{points}\n'
+            '  </rte>\n</gpx>\n')
+
+
+def participants(n: int, seed: int = 7) -> pl.DataFrame:
+    """``n`` simulated participants: bib, name, category, device."""
+    rng = np.random.default_rng(seed)
+    first = rng.choice(np.array(FIRST), n)
+    last = rng.choice(np.array(LAST), n)
+    bibs = np.arange(1, n + 1)
+    return pl.DataFrame({
+        "bib": [str(b) for b in bibs],
+        "name": [f"{f} {last_name}" for f, last_name in zip(first.tolist(), last.tolist(), strict=True)],
+        "category": rng.choice(np.array(CATEGORIES), n).tolist(),
+        "device": [f"sim-{b}" for b in bibs],
+    })

@@ -1,0 +1,200 @@
+"""Ingest: pings from gateways (JSON batches), OsmAnd/Traccar trackers and OwnTracks, into the raw store.
+
+Every parser returns a raw frame (:data:`.rawlog.RAW_SCHEMA`) with the reception time; :func:`accept` stores it
+durably (all of it, bad pings included: the raw store is the audit trail, and the processor counts them) and
+answers with what can be judged at the edge: unknown devices and impossible coordinates or times. The rest
+(duplicates, out of order, late, teleports, off course) is judged by the processor, in order, and shown in the
+live stats.
+
+OsmAnd ``speed`` is not used (units differ between clients); ``timestamp`` may be Unix seconds, milliseconds or
+ISO 8601. OwnTracks messages whose ``_type`` is not ``location`` are ignored, not errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from shipml.core.errors import InvalidInput
+
+from . import rawlog
+from .definition import Race
+from .processor import EARLIEST_PING_BEFORE_START_S
+
+MAX_BATCH = 10_000
+MAX_DEVICE = 128
+
+
+class PingIn(BaseModel):
+    """One ping of a batch: ``t`` is Unix seconds or ISO 8601."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    device: str = Field(min_length=1, max_length=MAX_DEVICE)
+    t: float | datetime
+    lat: float
+    lon: float
+    ele: float | None = None
+    hr: float | None = None
+
+
+class PingBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pings: list[PingIn] = Field(max_length=MAX_BATCH)
+
+
+def _seconds(value: float | datetime) -> float:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return float(value)
+
+
+def frame_of(rows: Sequence[Mapping[str, Any]], source: str, received: float | None = None) -> pl.DataFrame:
+    """Raw rows (device, t seconds, lat, lon, ele?, hr?) to a raw frame received now."""
+    received = time.time() if received is None else received
+    n = len(rows)
+    return pl.DataFrame({
+        "device": [str(r["device"]) for r in rows],
+        "t": np.array([r["t"] for r in rows], dtype=np.float64),
+        "lat": np.array([r["lat"] for r in rows], dtype=np.float64),
+        "lon": np.array([r["lon"] for r in rows], dtype=np.float64),
+        "ele": pl.Series([r.get("ele") for r in rows], dtype=pl.Float64),
+        "hr": pl.Series([r.get("hr") for r in rows], dtype=pl.Float64),
+        "received": np.full(n, received),
+        "source": [source] * n,
+        "kind": np.full(n, rawlog.PING, dtype=np.int8),
+    }, schema=rawlog.RAW_SCHEMA)
+
+
+def batch_frame(pings: Sequence[PingIn], source: str = "batch") -> pl.DataFrame:
+    received = time.time()
+    n = len(pings)
+    return pl.DataFrame({
+        "device": [p.device for p in pings],
+        "t": np.fromiter((_seconds(p.t) for p in pings), dtype=np.float64, count=n),
+        "lat": np.fromiter((p.lat for p in pings), dtype=np.float64, count=n),
+        "lon": np.fromiter((p.lon for p in pings), dtype=np.float64, count=n),
+        "ele": pl.Series([p.ele for p in pings], dtype=pl.Float64),
+        "hr": pl.Series([p.hr for p in pings], dtype=pl.Float64),
+        "received": np.full(n, received),
+        "source": [source] * n,
+        "kind": np.full(n, rawlog.PING, dtype=np.int8),
+    }, schema=rawlog.RAW_SCHEMA)
+
+
+def judge(race: Race, frame: pl.DataFrame) -> dict[str, Any]:
+    """What the edge can tell: accepted for processing, or unknown device / impossible."""
+    runner = race.devices.indices(frame["device"])
+    lat, lon, t = frame["lat"].to_numpy(), frame["lon"].to_numpy(), frame["t"].to_numpy()
+    received = np.asarray(race.race_time(frame["received"].to_numpy()), dtype=np.float64)
+    rules = race.definition.rules()
+    earliest = float(race.start_t.min()) - EARLIEST_PING_BEFORE_START_S
+    unknown = runner < 0
+    with np.errstate(invalid="ignore"):
+        possible = (np.isfinite(lat) & np.isfinite(lon) & np.isfinite(t) & (np.abs(lat) <= 90)
+                    & (np.abs(lon) <= 180) & ((lat != 0) | (lon != 0)) & (t <= received + rules.max_clock_skew_s)
+                    & (t >= earliest))
+    impossible = ~unknown & ~possible
+    rejected = {"unknown_device": int(unknown.sum()), "impossible": int(impossible.sum())}
+    return {"stored": frame.height, "accepted": int(frame.height - unknown.sum() - impossible.sum()),
+            "rejected": {k: v for k, v in rejected.items() if v}}
+
+
+def accept(race: Race, frame: pl.DataFrame) -> dict[str, Any]:
+    """Store the pings durably, then say what the edge made of them."""
+    rawlog.store(race.name, frame)
+    return judge(race, frame)
+
+
+def command(race: Race, bib: str, dnf: bool) -> None:
+    """An admin's DNF (or reinstatement) goes into the stream, so replays and restarts see it in its place."""
+    if bib not in race.bib_index:
+        raise InvalidInput(f"no runner with bib {bib!r} in race {race.name}")
+    now = time.time()
+    rawlog.store(race.name, pl.DataFrame({
+        "device": [bib], "t": [now], "lat": [None], "lon": [None], "ele": [None], "hr": [None], "received": [now],
+        "source": ["admin"], "kind": [rawlog.DNF_COMMAND if dnf else rawlog.REINSTATE_COMMAND]},
+        schema=rawlog.RAW_SCHEMA))
+
+
+# --- OsmAnd / Traccar Client ---------------------------------------------------------------------------------
+
+def _osmand_time(text: str | None, now: float) -> float:
+    if text is None or text == "":
+        return now
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            return _seconds(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except ValueError as exc:
+            raise InvalidInput(f"unreadable timestamp {text[:40]!r}: Unix seconds, milliseconds or ISO 8601") from exc
+    return value / 1000.0 if value > 1e11 else value
+
+
+def _number(params: Mapping[str, Any], *names: str) -> float | None:
+    for name in names:
+        value = params.get(name)
+        if value not in (None, ""):
+            try:
+                return float(value)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput(f"parameter {name!r} is not a number") from exc
+    return None
+
+
+def osmand_frame(params: Mapping[str, Any]) -> pl.DataFrame:
+    """One OsmAnd position from query or form parameters, or a Traccar Client 9 JSON body."""
+    now = time.time()
+    if isinstance(params.get("location"), dict):  # Traccar Client JSON
+        location = params["location"]
+        coords = location.get("coords") or {}
+        if not isinstance(coords, dict):
+            raise InvalidInput("'location.coords' must be an object with latitude and longitude")
+        device = params.get("device_id")
+        row = {"device": device, "t": _osmand_time(str(location.get("timestamp") or ""), now),
+               "lat": _number(coords, "latitude"), "lon": _number(coords, "longitude"),
+               "ele": _number(coords, "altitude")}
+    else:
+        device = params.get("id") or params.get("deviceid")
+        lat, lon = _number(params, "lat"), _number(params, "lon")
+        if (lat is None or lon is None) and params.get("location"):
+            try:
+                lat, lon = (float(v) for v in str(params["location"]).split(","))
+            except ValueError as exc:
+                raise InvalidInput("parameter 'location' must be 'lat,lon'") from exc
+        row = {"device": device, "t": _osmand_time(params.get("timestamp"), now), "lat": lat, "lon": lon,
+               "ele": _number(params, "altitude"), "hr": _number(params, "hr", "heartrate")}
+    if not device or len(str(device)) > MAX_DEVICE:
+        raise InvalidInput("an OsmAnd position needs 'id' (or 'deviceid'), at most 128 characters")
+    if row["lat"] is None or row["lon"] is None:
+        raise InvalidInput("an OsmAnd position needs 'lat' and 'lon' (or 'location=lat,lon')")
+    return frame_of([row], "osmand", now)
+
+
+# --- OwnTracks -----------------------------------------------------------------------------------------------
+
+def owntracks_frame(message: Any, device: str | None) -> pl.DataFrame | None:
+    """An OwnTracks location message (None for other message types, which are not positions)."""
+    if not isinstance(message, dict):
+        raise InvalidInput("an OwnTracks message is a JSON object")
+    if message.get("_type") != "location":
+        return None
+    topic = message.get("topic")
+    if device is None and isinstance(topic, str) and topic.count("/") >= 2:
+        device = "/".join(topic.split("/")[-2:])
+    device = device or message.get("tid")
+    if not device or len(str(device)) > MAX_DEVICE:
+        raise InvalidInput("an OwnTracks location needs a device: the X-Limit-U/X-Limit-D headers, 'topic' or 'tid'")
+    lat, lon, tst = _number(message, "lat"), _number(message, "lon"), _number(message, "tst")
+    if lat is None or lon is None or tst is None:
+        raise InvalidInput("an OwnTracks location needs 'lat', 'lon' and 'tst'")
+    return frame_of([{"device": str(device), "t": tst, "lat": lat, "lon": lon, "ele": _number(message, "alt")}],
+                    "owntracks")

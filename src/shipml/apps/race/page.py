@@ -1,0 +1,179 @@
+"""The live race page: top N, leaders' progress, search by name or bib, followed runners with their splits and a
+map, rejected-ping counters. Everything comes from ``/api/race`` (see ``api.py``); the live parts are fragments
+that redraw themselves every 2 s (only their own elements, so nothing flickers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from shipml.ui import client
+
+API = "/api/race"
+REFRESH_S = 2
+
+
+def fetch(path: str, **params: Any) -> Any:
+    try:
+        return client.get_fresh(f"{API}{path}", **params)
+    except client.ApiError as exc:
+        st.info(exc.message, icon=":material/hourglass_empty:")
+        return None
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def pace(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{int(seconds // 60)}:{int(seconds % 60):02d} /km"
+
+
+def age(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+
+
+def table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "rank": r.get("rank"), "bib": r["bib"], "name": r["name"], "category": r.get("category"),
+        "km": round(r.get("distance_m", 0) / 1000, 2),
+        "gap": clock(r.get("gap_s")) if r.get("gap_s") is not None else (
+            f"{r['gap_m']:.0f} m" if r.get("gap_m") else "—"),
+        "pace": pace(r.get("pace_s_per_km")),
+        "predicted finish": clock(r.get("finish_s") or r.get("predicted_finish_s")),
+        "status": r.get("status"), "last seen": age(r.get("last_seen_age_s"))} for r in rows])
+
+
+def pick_race() -> dict[str, Any] | None:
+    races = fetch("/races") or []
+    if not races:
+        st.info("No race defined yet: `shipml up` prepares a simulated one, or use `shipml race define`.")
+        return None
+    names = [r["name"] for r in races]
+    chosen = st.selectbox("Race", names, key="race_pick", label_visibility="collapsed") if len(names) > 1 else names[0]
+    return next(r for r in races if r["name"] == chosen)
+
+
+def header(race: dict[str, Any]) -> None:
+    st.title(race["title"])
+    if race["simulated"]:
+        st.warning("**SIMULATED race**: generated runners on the generated demo course, sent through the real "
+                   "ingest. Not real people.", icon=":material/science:")
+    st.caption(f"{race['course']['length_m'] / 1000:.2f} km · {race['runners']:,} runners · gun "
+               f"{client.timestamp(race['start'])} · checkpoints "
+               + ", ".join(c["name"] for c in race["checkpoints"]))
+
+
+@st.fragment(run_every=REFRESH_S)
+def live(race: str, top: int, category: str | None) -> None:
+    stats = fetch(f"/{race}/stats")
+    if stats is None:
+        return
+    status = stats["status"]
+    cols = st.columns(6)
+    cols[0].metric("running", f"{status.get('running', 0):,}")
+    cols[1].metric("finished", f"{status.get('finished', 0):,}")
+    cols[2].metric("stale / DNF", f"{status.get('stale', 0):,} / {status.get('dnf', 0):,}")
+    cols[3].metric("pings/s", f"{stats.get('pings_per_s') or 0:,.0f}")
+    cols[4].metric("lag p99", f"{stats.get('lag_p99_s') or 0:.2f} s")
+    cols[5].metric("rejected", f"{sum(stats['rejected'].values()):,}")
+    board = fetch(f"/{race}/leaderboard", limit=top, category=category)
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Leaderboard")
+        if board:
+            st.caption(f"as of {client.timestamp(board['clock'])} race time · version {board['version']}")
+            with st.container(key="race_board"):
+                st.dataframe(table(board["rows"]), hide_index=True, height=38 + 35 * min(top, 15))
+    with right:
+        st.subheader("Leaders' progress")
+        progress = fetch(f"/{race}/progress", top=5)
+        points = [{"runner": f"{s['bib']} {s['name']}", "time": p["t"], "km": p["distance_m"] / 1000}
+                  for s in (progress or {}).get("series", []) for p in s["points"]]
+        if points:
+            chart = alt.Chart(pd.DataFrame(points)).mark_line(point=True).encode(
+                x=alt.X("time:T", title="race time"), y=alt.Y("km:Q", title="km"), color="runner:N")
+            with st.container(key="race_progress"):
+                st.altair_chart(chart)
+        st.caption("Rejected pings by reason: " + ", ".join(
+            f"{k.replace('_', ' ')} **{v:,}**" for k, v in stats["rejected"].items()))
+
+
+def search(race: str) -> None:
+    st.subheader("Find a runner")
+    typed = st.text_input("Name or bib", key="race_search", placeholder="e.g. 42 or Ana Muller")
+    if not typed.strip():
+        return
+    found = fetch(f"/{race}/search", q=typed.strip(), limit=10)
+    if not found or not found["rows"]:
+        st.info(f"Nobody matches '{typed}'.")
+        return
+    with st.container(key="race_found"):
+        st.dataframe(table(found["rows"]), hide_index=True)
+    options = [f"{r['bib']} · {r['name']}" for r in found["rows"]]
+    follow = st.session_state.setdefault("race_follow", [])
+    chosen = st.multiselect("Follow", options, key="race_follow_pick")
+    for option in chosen:
+        bib = option.split(" · ")[0]
+        if bib not in follow:
+            follow.append(bib)
+
+
+@st.fragment(run_every=REFRESH_S)
+def followed(race: str, course: dict[str, Any]) -> None:
+    follow: list[str] = st.session_state.get("race_follow", [])
+    if not follow:
+        st.caption("Search for runners above and follow them to see their splits and position on the map.")
+        return
+    runners = [r for r in (fetch(f"/{race}/runners/{bib}", track=False) for bib in follow) if r]
+    shape = pd.DataFrame({"lon": course["lon"], "lat": course["lat"], "order": range(len(course["lat"]))})
+    layers = [alt.Chart(shape).mark_line(color="#999").encode(
+        x=alt.X("lon:Q", scale=alt.Scale(zero=False), axis=None),
+        y=alt.Y("lat:Q", scale=alt.Scale(zero=False), axis=None), order="order:Q")]
+    dots = [{"lon": r["position"]["course_lon"], "lat": r["position"]["course_lat"],
+             "runner": f"{r['bib']} {r['name']}"} for r in runners if r.get("position")]
+    if dots:
+        layers.append(alt.Chart(pd.DataFrame(dots)).mark_circle(size=140).encode(
+            x="lon:Q", y="lat:Q", color="runner:N", tooltip=["runner"]))
+    left, right = st.columns([2, 3])
+    with left:
+        with st.container(key="race_map"):
+            st.altair_chart(alt.layer(*layers).properties(height=380))
+    with right:
+        for r in runners:
+            st.markdown(f"**{r['bib']} · {r['name']}** ({r['category']}) — rank {r['rank'] or '—'}, "
+                        f"{r['distance_m'] / 1000:.2f} km, {r['status']}, pace {pace(r['pace_s_per_km'])}, "
+                        f"predicted {clock(r.get('finish_s') or r['predicted_finish_s'])}, "
+                        f"last seen {age(r['last_seen_age_s'])}")
+            splits = pd.DataFrame([{"checkpoint": s["checkpoint"], "km": s["distance_m"] / 1000,
+                                    "time": clock(s["time_s"]) if s["time_s"] is not None else "—"}
+                                   for s in r["splits"]])
+            with st.container(key=f"race_splits_{r['bib']}"):
+                st.dataframe(splits.T)
+    if st.button("Stop following everyone", key="race_unfollow"):
+        st.session_state["race_follow"] = []
+        st.rerun()
+
+
+def main() -> None:
+    race = pick_race()
+    if race is None:
+        return
+    header(race)
+    with st.sidebar:
+        top = st.slider("Top N", 5, 50, 10, key="race_top")
+        category = st.selectbox("Category", ["(everyone)", *race["categories"]], key="race_category")
+    live(race["name"], top, None if category == "(everyone)" else category)
+    search(race["name"])
+    course = fetch(f"/{race['name']}/course", points=400)
+    if course:
+        followed(race["name"], course)
+
+
+main()

@@ -1,0 +1,119 @@
+"""The standings the processor publishes and the API reads: one folder of ``.npy`` arrays per state version.
+
+    live/v<ns>-<version>-<pid>/  order, rank, category ranks, every runner's progress, times, speed, splits, position
+    live/CURRENT             the name of the newest complete folder (replaced atomically)
+
+The API memory-maps the arrays of the current folder once per version (:func:`current`) and answers every page
+and runner lookup with slices of them, through the same :class:`~.standings.Standings` code the processor uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .definition import Race
+from .processor import RaceProcessor
+from .standings import Standings
+
+ARRAYS = ("start_t", "category", "status", "progress_m", "progress_t", "last_t", "last_x", "last_y", "speed_mps",
+          "splits_s")
+KEEP = 3
+
+
+def live_dir(race: Race) -> Path:
+    return race.folder / "live"
+
+
+def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: dict[str, Any]) -> Path:
+    """Write the current standings as a new version folder and point ``CURRENT`` at it."""
+    base = live_dir(race)
+    base.mkdir(parents=True, exist_ok=True)
+    name = f"v{time.time_ns()}-{processor.version}-{os.getpid()}"
+    folder = base / f".{name}.partial"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    arrays: dict[str, np.ndarray] = {n: getattr(processor, n) for n in ARRAYS}
+    by_category = np.concatenate([standings.category_order[c] for c in range(len(processor.category_names))]
+                                 or [np.zeros(0, np.int64)])
+    bounds = np.cumsum([0] + [standings.category_order[c].size for c in range(len(processor.category_names))])
+    arrays.update(order=standings.order.astype(np.int32), rank=standings.rank.astype(np.int32),
+                  category_rank=standings.category_rank.astype(np.int32), by_category=by_category.astype(np.int32),
+                  category_bounds=np.asarray(bounds, dtype=np.int64))
+    for key, array in arrays.items():
+        np.save(folder / f"{key}.npy", array)
+    full = {**meta, "version": processor.version, "clock": processor.clock, "ranked": standings.ranked,
+            "accepted": processor.accepted, "rejected": processor.rejected, "ignored": processor.ignored,
+            "published_at": time.time(), "offset": processor.offset, "digest": race.definition.digest}
+    (folder / "meta.json").write_text(json.dumps(full))
+    final = base / name
+    shutil.rmtree(final, ignore_errors=True)
+    folder.rename(final)
+    pointer = base / "CURRENT.partial"
+    pointer.write_text(name)
+    pointer.replace(base / "CURRENT")
+    for old in sorted((p for p in base.glob("v*") if p.is_dir()), key=lambda p: p.name)[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)  # a reader's memory maps stay valid after unlink
+    return final
+
+
+@dataclass
+class LiveView:
+    """The published standings of one version, ready to serve (arrays memory-mapped)."""
+
+    race: Race
+    meta: dict[str, Any]
+    standings: Standings
+
+    @property
+    def processor(self) -> RaceProcessor:
+        return self.standings.processor
+
+
+def _view(race: Race, folder: Path) -> LiveView:
+    meta = json.loads((folder / "meta.json").read_text())
+    arrays = {p.stem: np.load(p, mmap_mode="r") for p in folder.glob("*.npy")}
+    p = object.__new__(RaceProcessor)  # a read-only processor over the published arrays
+    p.course, p.rules, p.runners = race.course, race.definition.rules(), race.runners
+    p.category_names = race.category_names
+    for key in ARRAYS:
+        setattr(p, key, arrays[key])
+    p.clock, p.version = float(meta["clock"]), int(meta["version"])
+    p.accepted, p.rejected, p.ignored = meta["accepted"], meta["rejected"], meta["ignored"]
+    s = object.__new__(Standings)
+    s.processor, s.version, s.ranked = p, p.version, int(meta["ranked"])
+    s.order, s.rank, s.category_rank = arrays["order"], arrays["rank"], arrays["category_rank"]
+    bounds = arrays["category_bounds"]
+    s.category_order = {c: arrays["by_category"][bounds[c]:bounds[c + 1]] for c in range(len(race.category_names))}
+    s._finish_s = arrays["splits_s"][:, -1]
+    return LiveView(race, meta, s)
+
+
+_CACHE: dict[str, tuple[str, LiveView]] = {}
+
+
+def current(race: Race) -> LiveView | None:
+    """The newest published view of a race (None before the processor's first publication)."""
+    base = live_dir(race)
+    try:
+        name = (base / "CURRENT").read_text().strip()
+    except OSError:
+        return None
+    cached = _CACHE.get(race.name)
+    if cached and cached[0] == name and cached[1].race is race:
+        return cached[1]
+    try:
+        view = _view(race, base / name)
+    except (OSError, KeyError, ValueError):
+        return cached[1] if cached else None  # being replaced: the previous one is still good
+    if view.meta.get("digest") != race.definition.digest or view.processor.runners != view.standings.rank.size:
+        return None  # published for a previous definition of the race
+    _CACHE[race.name] = (name, view)
+    return view

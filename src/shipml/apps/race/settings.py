@@ -1,0 +1,62 @@
+"""Race settings: ``SHIPML_RACE_…`` (the demo race, the processor's pace, the simulator) and ``SHIPML_MQTT_URL``.
+
+With nothing set, ``shipml up`` defines a simulated race named ``demo`` on the course shipped with the app (a
+generated 10 km course with an out-and-back and a lap, see :mod:`.demo`) and keeps it moving with the simulator
+service. ``SHIPML_RACE_COURSE`` / ``SHIPML_RACE_PARTICIPANTS`` / ``SHIPML_RACE_START`` define a real race instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shipml.settings import get_settings
+
+
+class RaceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHIPML_RACE_", extra="ignore")
+
+    race: str = Field("demo", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="the race `shipml up` prepares")
+    course: Path | None = Field(None, description="course file (GPX/TCX/CSV); unset = the generated demo course")
+    participants: Path | None = Field(None, description="participants CSV (bib,name,category[,device,wave]); "
+                                                       "unset = simulated runners")
+    start: datetime | None = Field(None, description="gun time (ISO 8601); unset = a minute after `shipml up`")
+    sport: str = Field("running", description="running, walking or cycling (its largest plausible speed)")
+    checkpoint_every_m: float = Field(5000.0, gt=0, description="checkpoint spacing along the course")
+    mqtt_topic: str = Field("owntracks/+/+", description="MQTT topic pattern the subscriber listens to; the device "
+                                                        "is the topic's last two levels joined by '/'")
+    mqtt_race: str | None = Field(None, description="the race MQTT pings belong to (default: `race`)")
+    simulate: bool = Field(True, description="under `shipml up`, keep a simulated race moving when no "
+                                             "participants file is set")
+    simulate_runners: int = Field(3000, ge=1, le=2_000_000, description="runners of the simulated demo race")
+    simulate_speedup: float = Field(10.0, gt=0, le=1000, description="race seconds per wall second in the demo")
+    batch_seconds: float = Field(0.5, gt=0, le=1.0, description="the processor's micro-batch period")
+    settle_seconds: float = Field(0.3, ge=0, le=5, description="a stored file is read once this old (writers "
+                                                               "still renaming)")
+    save_every_seconds: float = Field(10.0, gt=0, description="how often the processor saves its state")
+    keep_history_every_seconds: float = Field(10.0, gt=0, description="leaders' progress sampling period")
+    stale_after_s: float = Field(120.0, gt=0, description="a running runner without a ping this long is stale")
+    track_minutes: int = Field(3, ge=0, le=60, description="raw minutes scanned for a runner's recent track")
+
+
+class MqttSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHIPML_", extra="ignore")
+
+    mqtt_url: str | None = Field(None, description="mqtt://host:port of a broker; unset = no MQTT subscriber")
+
+
+def settings() -> RaceSettings:
+    return RaceSettings()
+
+
+def mqtt_url() -> str | None:
+    return MqttSettings().mqtt_url
+
+
+def races_dir() -> Path:
+    folder = get_settings().resolved_home / "race"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

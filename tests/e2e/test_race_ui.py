@@ -1,0 +1,59 @@
+"""What a spectator sees of the live race: the page moves by itself (the simulated race `shipml up` prepares),
+and searching a bib finds that runner. The expected answers come from the API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Product, StreamlitPage
+
+pytestmark = pytest.mark.e2e
+
+BOARD = ".st-key-race_board"
+
+
+def api(product: Product, path: str, **params: Any) -> Any:
+    response = httpx.get(f"{product.api_url}/api/race{path}", params=params, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def wait_for_standings(product: Product, ui: StreamlitPage) -> None:
+    ui.page.wait_for_function("() => true")
+    for _ in range(120):
+        try:
+            if api(product, "/demo/leaderboard", limit=1)["ranked"] > 0:
+                return
+        except httpx.HTTPStatusError:
+            pass
+        ui.page.wait_for_timeout(1000)
+    pytest.fail("the simulated race never got standings")
+
+
+def test_the_live_page_moves_by_itself_and_finds_a_bib(ui: StreamlitPage, product: Product) -> None:
+    ui.open("/race")
+    wait_for_standings(product, ui)
+    expect(ui.page.get_by_text("SIMULATED race")).to_be_visible(timeout=30_000)
+    expect(ui.page.locator(BOARD)).to_be_visible(timeout=30_000)
+    ui.wait_for_charts(".st-key-race_progress", timeout=60)
+    first = ui.page.locator(BOARD).screenshot()
+    ui.screenshot("race_live_1.png")
+    ui.page.wait_for_timeout(5000)  # two refreshes of the live fragment, nobody touching anything
+    second = ui.page.locator(BOARD).screenshot()
+    ui.screenshot("race_live_2.png")
+    assert first != second, "the leaderboard did not change by itself"
+
+    leader = api(product, "/demo/leaderboard", limit=1)["rows"][0]
+    box = ui.page.locator(".st-key-race_search input")
+    box.fill(leader["bib"])
+    box.press("Enter")
+    found = ui.page.locator(".st-key-race_found")
+    expect(found).to_be_visible(timeout=30_000)
+    expect(found.locator("[role='gridcell']", has_text=leader["name"]).first).to_be_attached(timeout=30_000)
+    ui.screenshot("race_search.png")
+    ui.assert_no_exception()
