@@ -56,6 +56,18 @@ def spec(candidates: tuple[str, ...] = ("mean", "median")) -> ModelSpec[np.ndarr
                      fit=lambda model, values: model.fit(values), tolerance=0.10)
 
 
+def router() -> Any:
+    from fastapi import APIRouter
+
+    routes = APIRouter()
+
+    @routes.get("/values/{key}")
+    def value(key: str) -> dict[str, str]:
+        return {"key": key}
+
+    return routes
+
+
 def beat_forever() -> None:
     while True:
         services.beat("demo", "beater", lag_seconds=0.5, processed=1)
@@ -66,6 +78,7 @@ APP = App(
     name="demo",
     title="Demo",
     status=lambda: {"data": datasets.freshness(DATASET)},
+    router=router,
     ingest=lambda source, progress: {"status": "stored", "version": store([1.0, 2.0, 3.0, 4.0]), "rows": 4,
                                      "source": source or "test"},
     models=lambda: [spec()],

@@ -124,3 +124,15 @@ def test_docs_and_redoc_load_their_assets_from_the_api_itself(client):
         for asset in re.findall(r'(?:src|href)="(/static-offline-docs/[^"]+)"', html):
             assert client.get(asset).status_code == 200, asset
     assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+
+
+def test_metrics_label_app_routes_with_their_prefix(platform):
+    import sample_app
+
+    with TestClient(create_app([sample_app.APP]), raise_server_exceptions=False) as c:
+        c.get("/api/demo/status")
+        assert c.get("/api/demo/values/a").json() == {"key": "a"}  # the app's own router, mounted under a prefix
+        c.get(f"/api/jobs/{'0' * 32}")
+        text = c.get("/metrics").text
+    assert 'route="/api/demo/status"' in text and 'route="/api/jobs/{job_id}"' in text
+    assert 'route="/api/demo/values/{key}"' in text

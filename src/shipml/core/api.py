@@ -165,6 +165,20 @@ def _registry() -> dict[str, Any]:
     return {"tracking_uri": get_settings().tracking_uri.split("@")[-1]}
 
 
+def _route_label(request: Request) -> str:
+    """The route template of a request with its mount prefix (``/api/covid/series``, ``/api/jobs/{job_id}``): a
+    route included under a prefix knows only its own part, so the prefix is read off the request's path."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if template is None:
+        return "unmatched"
+    rendered = template
+    for name, value in request.scope.get("path_params", {}).items():
+        rendered = rendered.replace("{" + name + "}", str(value)).replace("{" + name + ":path}", str(value))
+    path = request.scope.get("path", "")
+    return path[: len(path) - len(rendered)] + template if path.endswith(rendered) else template
+
+
 def _is_outage(exc: BaseException) -> bool:
     """A database or queue that cannot be reached (not a mistake of the caller's, nor a bug)."""
     from redis.exceptions import ConnectionError as RedisConnectionError
@@ -297,8 +311,7 @@ def create_app(apps: Sequence[App]) -> FastAPI:
         else:
             response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        path = _route_label(request)
         metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
         return response
