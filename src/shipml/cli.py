@@ -30,13 +30,13 @@ eval_group = typer.Typer(help="Every candidate's figures on the holdout (nothing
 app.add_typer(ingest_group, name="ingest")
 app.add_typer(train_group, name="train")
 app.add_typer(eval_group, name="eval")
-console = Console()
+console = Console(soft_wrap=not sys.stdout.isatty())  # in a log or a pipe, a URL or a token stays on one line
 progress_console = Console(stderr=True)  # progress bars never mix into output a script reads (--json)
 
 
 def _logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console)])
-    for noisy in ("alembic", "mlflow", "httpx", "urllib3", "huey"):
+    for noisy in ("alembic", "mlflow", "httpx", "urllib3", "huey", "shipml.core.registry"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -109,8 +110,21 @@ def prepare_apps(console: Console) -> None:
     """Refresh each app's data (synthetic when offline) and train what has no champion."""
     for app in installed():
         if app.prepare is not None:
-            console.rule(f"[bold]{app.name}")
-            app.prepare(console.print)
+            app.prepare(_section(console, app.name))
+
+
+def _section(console: Console, title: str) -> Callable[[str], None]:
+    """A ``say`` that opens the app's section on its first line: an app with nothing to say prints no header."""
+    opened = False
+
+    def say(message: str) -> None:
+        nonlocal opened
+        if not opened:
+            console.rule(f"[bold]{title}")
+            opened = True
+        console.print(message)
+
+    return say
 
 
 def run_all(console: Console, prepare: bool = True) -> int:

@@ -168,3 +168,13 @@ def test_pages_explain_when_the_api_is_down(ui_without_api: StreamlitPage) -> No
         alert = ui_without_api.page.locator("[data-testid='stAlert']")
         expect(alert.first).to_contain_text("is not reachable: start it with make run")
     ui_without_api.screenshot("covid_api_down.png")
+
+
+def test_the_console_in_a_log_keeps_each_url_and_the_token_on_one_line(product: Product) -> None:
+    """`make run` read in a CI log (not a terminal): nothing is wrapped at 80 columns, no empty app header."""
+    lines = product.log.read_text(errors="replace").splitlines()
+    assert any(line.strip() == f"UI      {product.ui_url}" for line in lines), lines[-30:]
+    assert any(f"{product.api_url}/docs" in line and f"{product.api_url}/api/health" in line for line in lines)
+    assert any("admin token" in line and product.token() in line for line in lines)
+    rules = [i for i, line in enumerate(lines) if line.startswith("──")]
+    assert all(i + 1 < len(lines) and not lines[i + 1].startswith("──") for i in rules)  # no header without lines
