@@ -178,3 +178,22 @@ def test_the_console_in_a_log_keeps_each_url_and_the_token_on_one_line(product: 
     assert any("admin token" in line and product.token() in line for line in lines)
     rules = [i for i, line in enumerate(lines) if line.startswith("──")]
     assert all(i + 1 < len(lines) and not lines[i + 1].startswith("──") for i in rules)  # no header without lines
+
+
+def test_home_keeps_a_failed_refresh_in_sight_after_many_recommendations(ui: StreamlitPage, product: Product) -> None:
+    empty = product.home / "sources" / "empty.csv"
+    empty.parent.mkdir(parents=True, exist_ok=True)
+    empty.write_bytes(b"")
+    assert run_job(product, "/api/covid/ingest", source=str(empty))["status"] == "failed"
+    title = api(product, "/api/shows/search", q="death note", limit=1)[0]["title"]
+    for _ in range(15):  # more than a page of the old "last 10 jobs"
+        accepted = httpx.post(f"{product.api_url}/api/shows/recommendations", json={"shows": [title]}, timeout=30)
+        assert accepted.status_code == 202, accepted.text
+    ui.open("/")
+    expect(ui.page.get_by_text("Latest run failed")).to_be_visible()
+    cells = ui.page.locator(".st-key-recent_jobs [role='gridcell']")
+    expect(cells.first).to_be_attached()
+    texts = cells.all_inner_texts()
+    row = texts.index("covid.ingest")
+    assert "failed" in texts[row:row + 3], texts
+    ui.screenshot("home_failed_refresh_in_sight.png")

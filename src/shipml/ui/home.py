@@ -49,7 +49,7 @@ def render(app_pages: Mapping[str, Page]) -> None:
             _component(label, icon, (health.get("components") or {}).get(key) or {})
 
     st.subheader("Recent jobs")
-    _recent_jobs()
+    _recent_jobs(list(app_pages))
 
 
 def _app_card(name: str, status: dict[str, Any], page: Page | None) -> None:
@@ -112,15 +112,43 @@ def _component(label: str, icon: str, component: dict[str, Any]) -> None:
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in details.items()) or "—")
 
 
-def _recent_jobs() -> None:
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+def _recent_jobs(apps: list[str]) -> None:
+    """The latest job of each kind (so a failed refresh stays in sight however many predictions follow), with
+    filters by app and status, and every recent job below."""
+    left, right, _ = st.columns([1, 1, 3])
+    app = left.selectbox("App", ["all", *apps], key="jobs_app")
+    status = right.selectbox("Status", ["all", *JOB_STATUSES], key="jobs_status")
+    params: dict[str, Any] = {"limit": 200}
+    if app != "all":
+        params["app"] = app
+    if status != "all":
+        params["status"] = status
     try:
-        jobs = client.get_fresh("/api/jobs", limit=10)
+        jobs = client.get_fresh("/api/jobs", **params)
     except client.ApiError as exc:
         st.error(exc.message)
         return
     if not jobs:
-        st.info("No jobs yet. Scheduled refreshes and retraining show up here.", icon=":material/info:")
+        st.info("No jobs match. Scheduled refreshes and retraining show up here.", icon=":material/info:")
         return
+    latest: dict[str, dict[str, Any]] = {}
+    for j in jobs:  # newest first
+        latest.setdefault(f"{j['app']}.{j['name']}", j)
+    failed = [j for j in latest.values() if j["status"] == "failed"]
+    if failed:
+        st.warning("Latest run failed: " + ", ".join(f"**{j['app']}.{j['name']}** ({client.ago(j.get('finished_at'))})"
+                                                     for j in failed), icon=":material/error:")
+    with st.container(key="recent_jobs"):
+        st.caption("The latest job of each kind")
+        _jobs_table(list(latest.values()))
+    with st.expander(f"All recent jobs ({len(jobs)})"):
+        _jobs_table(jobs[:50])
+
+
+def _jobs_table(jobs: list[dict[str, Any]]) -> None:
     table = pd.DataFrame([{
         "job": f"{j['app']}.{j['name']}",
         "status": j["status"],
@@ -131,12 +159,10 @@ def _recent_jobs() -> None:
         "id": j["id"][:8],
     } for j in jobs])
     styled = table.style.map(lambda s: JOB_STATUS_CSS.get(s, ""), subset=["status"])
-    with st.container(key="recent_jobs"):
-        st.dataframe(styled, hide_index=True, column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
-                                                        format="percent"),
-            "message / error": st.column_config.TextColumn(width="large"),
-        })
+    st.dataframe(styled, hide_index=True, column_config={
+        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+        "message / error": st.column_config.TextColumn(width="large"),
+    })
 
 
 def _duration(started: str | None, finished: str | None) -> str:
