@@ -48,3 +48,26 @@ def best(query: str, choices: Sequence[str], *, limit: int = 5, cutoff: float = 
     keys = list(choices) if normalized else [normalize(c) for c in choices]
     found = process.extract(normalize(query), keys, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff * 100)
     return [Match(choices[i], score / 100.0, i) for _, score, i in found]
+
+
+def _windows(words: list[str], size: int) -> list[str]:
+    return [" ".join(words[i:i + size]) for i in range(max(1, len(words) - size + 1))]
+
+
+def search(query: str, choices: Sequence[str], *, limit: int = 10, cutoff: float = CUTOFF) -> list[Match]:
+    """Choices that contain ``query`` or a near spelling of it, best first: a typed text matches a whole choice or
+    any run of as many of its words ("vanzo" finds "Oran Vaanzo"); a plain substring always matches."""
+    needle = normalize(query)
+    if not needle:
+        return []
+    size = len(needle.split())
+    scored: list[Match] = []
+    for i, choice in enumerate(choices):
+        text = normalize(choice)
+        if needle in text:
+            score = 1.0 if needle == text else 0.99
+        else:
+            score = max(similarity(needle, window) for window in [text, *_windows(text.split(), size)])
+        if score >= cutoff:
+            scored.append(Match(choice, score, i))
+    return sorted(scored, key=lambda m: -m.score)[:limit]

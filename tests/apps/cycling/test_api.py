@@ -65,18 +65,28 @@ def test_similar_riders_by_slug_or_name_with_filters(api):
     assert all(20 <= n["age"] <= 45 for n in filtered["neighbours"])
 
 
-def test_unknown_rider_is_404_with_close_names(api):
+def test_a_typo_in_a_name_resolves_and_an_unknown_rider_is_404_with_close_names(api):
     me = _top_rider(api)
-    response = api.post("/api/cycling/similar", json={"rider": me["rider"][:-1]})
+    typo = me["name"][:-1]  # the last letter lost
+    assert api.post("/api/cycling/similar", json={"rider": typo}).json()["rider"]["rider"] == me["rider"]
+    surname = me["name"].split()[-1]
+    found = api.get("/api/cycling/riders", params={"q": surname[:2] + surname[1:]}).json()  # one letter doubled
+    assert me["rider"] in [r["rider"] for r in found["riders"]]
+    response = api.post("/api/cycling/similar", json={"rider": "Qwzx " + me["name"]})
     assert response.status_code == 404
-    assert me["rider"] in response.json()["error"]["message"]
+    assert me["rider"] in [s["rider"] for s in response.json()["error"]["details"]["suggestions"]]
+    long = api.post("/api/cycling/similar", json={"rider": "x" * 100_000})
+    assert long.status_code == 422 and len(long.text) < 1000  # refused at the edge, not echoed back
 
 
 def test_bad_age_range_is_422_and_empty_filters_are_200_with_a_message(api):
     me = _top_rider(api)
     bad = api.post("/api/cycling/similar", json={"rider": me["rider"], "age_min": 40, "age_max": 30})
     assert bad.status_code == 422 and "age_min (40) is greater than age_max (30)" in bad.json()["error"]["message"]
-    empty = api.post("/api/cycling/similar", json={"rider": me["rider"], "countries": ["AQ"]})
+    unknown = api.post("/api/cycling/similar", json={"rider": me["rider"], "countries": ["AQ"]})
+    assert unknown.status_code == 422 and "no rider has the nationality AQ" in unknown.json()["error"]["message"]
+    assert api.post("/api/cycling/similar", json={"rider": me["rider"], "countries": ["FRA"]}).status_code == 422
+    empty = api.post("/api/cycling/similar", json={"rider": me["rider"], "age_min": 59, "age_max": 60})
     assert empty.status_code == 200 and empty.json()["neighbours"] == []
     assert "no rider matches" in empty.json()["message"]
 

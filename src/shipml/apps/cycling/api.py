@@ -4,7 +4,6 @@ a 2-D map of the embedding, and when the data was last updated. The platform add
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -12,24 +11,27 @@ from typing import Annotated, Any
 
 import numpy as np
 import polars as pl
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from shipml.apps.cycling import data
 from shipml.apps.cycling.model import SimilarityModel
 from shipml.apps.cycling.tasks import MODEL
-from shipml.core import datasets, registry
-from shipml.core.errors import NotFound
+from shipml.core import datasets, matching, registry
+from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.validation import Text
 
 router = APIRouter()
 
 
 class SimilarRequest(BaseModel):
-    rider: str = Field(description="rider slug (e.g. 'tadej-pogacar') or exact name")
+    rider: Text(200, 1) = Field(  # type: ignore[valid-type]
+        description="rider slug (e.g. 'tadej-pogacar') or name (typos forgiven)")
     n: int = Field(10, ge=1, le=100, description="how many neighbours")
     age_min: int | None = Field(None, ge=14, le=60)
     age_max: int | None = Field(None, ge=14, le=60)
-    countries: list[str] = Field(default_factory=list, description="ISO 3166 alpha-2 codes, e.g. ['FR', 'BE']")
+    countries: list[Annotated[str, StringConstraints(pattern="^[A-Za-z]{2}$")]] = Field(
+        default_factory=list, max_length=50, description="ISO 3166 alpha-2 codes, e.g. ['FR', 'BE']")
 
     @model_validator(mode="after")
     def _ages_in_order(self) -> SimilarRequest:
@@ -86,27 +88,30 @@ def _resolve(state: State, rider: str) -> str:
         return key
     if key.lower() in state.by_name:
         return state.by_name[key.lower()]
-    needle = key.lower()
     names = list(state.by_name)
-    partial = [n for n in names if needle in n] + [s for s in state.by_slug if needle in s]
-    close = difflib.get_close_matches(needle, names, n=5, cutoff=0.6)
-    close += difflib.get_close_matches(key, list(state.by_slug), n=5, cutoff=0.6)
-    suggestions = list(dict.fromkeys(state.by_name.get(c, c) for c in partial + close))[:5]
-    hint = f"; did you mean: {', '.join(suggestions)}?" if suggestions else ""
-    raise NotFound(f"no rider '{rider}' with enough results{hint}",
+    found = matching.search(key, names, limit=5)
+    if found and found[0].score >= matching.CUTOFF and (len(found) == 1 or found[0].score > found[1].score):
+        return state.by_name[found[0].choice]  # one clearly best spelling: "tadej pogacr" is Tadej Pogačar
+    close = found or matching.search(key, names, limit=5, cutoff=matching.SUGGEST)
+    suggestions = list(dict.fromkeys(state.by_name[m.choice] for m in close))[:5]
+    hint = f"; did you mean: {', '.join(state.by_slug[s]['name'] for s in suggestions)}?" if suggestions else ""
+    shown = rider if len(rider) <= 60 else rider[:57] + "…"
+    raise NotFound(f"no rider '{shown}' with enough results{hint}",
                    details={"suggestions": [state.by_slug[s] for s in suggestions]})
 
 
 @router.get("/riders")
-def riders(q: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+def riders(q: Annotated[str | None, Query(max_length=200)] = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
            offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
     """Riders with an embedding: name, nationality, age, number of results, confidence; most results first."""
     state = _state()
     frame = state.riders
     if q:
-        needle = q.lower()
-        frame = frame.filter(pl.col("name").str.to_lowercase().str.contains(needle, literal=True)
-                             | pl.col("rider").str.contains(needle, literal=True))
+        names = frame["name"].to_list()
+        hits = matching.search(q, names, limit=len(names)) + matching.search(q, frame["rider"].to_list(),
+                                                                             limit=len(names))
+        order = list(dict.fromkeys(m.index for m in sorted(hits, key=lambda m: -m.score)))
+        frame = frame[order] if order else frame.clear()
     return {"total": frame.height, "model_version": state.version,
             "riders": frame.slice(offset, limit).to_dicts()}
 
@@ -122,7 +127,13 @@ def similar(request: SimilarRequest) -> dict[str, Any]:
     if request.age_max is not None:
         frame = frame.filter(pl.col("age") <= request.age_max)
     if request.countries:
-        frame = frame.filter(pl.col("nationality").is_in([c.upper() for c in request.countries]))
+        wanted = [c.upper() for c in request.countries]
+        known = set(state.riders["nationality"].drop_nulls().to_list())
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise InvalidInput(f"no rider has the nationality {', '.join(unknown)}; known codes: "
+                               f"{', '.join(sorted(known)) or 'none'}")
+        frame = frame.filter(pl.col("nationality").is_in(wanted))
     me = {**state.by_slug[slug], "confidence": state.model.confidence(slug)}
     if frame.height == 0:
         return {"rider": me, "neighbours": [], "model_version": state.version,
@@ -142,18 +153,20 @@ def races() -> list[str]:
 
 
 @router.get("/races/{race}/similar")
-def similar_races(race: str, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+def similar_races(race: Annotated[str, Path(max_length=200)],
+                  n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
     """Races whose riders do well in the same races (all editions and stages pooled)."""
     state = _state()
     if race not in state.model.races:
-        close = difflib.get_close_matches(race, list(state.model.races), n=5, cutoff=0.5)
+        close = [m.choice for m in matching.search(race, list(state.model.races), limit=5, cutoff=matching.SUGGEST)]
         raise NotFound(f"no race '{race}' in the model" + (f"; did you mean: {', '.join(close)}?" if close else ""))
     found = state.model.similar_races(race, n)
     return {"race": race, "similar": [{"race": r, "similarity": round(float(s), 4)} for r, s in found]}
 
 
 @router.get("/teams/{team:path}/similar")
-def similar_teams(team: str, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+def similar_teams(team: Annotated[str, Path(max_length=200)],
+                  n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
     """Teams whose riders are alike (mean of the riders' vectors, by each rider's latest team)."""
     found = _state().model.similar_teams(team, n)
     return {"team": team, "similar": [{"team": t, "similarity": round(float(s), 4)} for t, s in found]}
