@@ -39,7 +39,10 @@ def source_line(update: dict[str, Any]) -> None:
     if update.get("synthetic"):
         st.warning("**SYNTHETIC data (offline demo)**: procyclingstats.com could not be reached, so these "
                    "riders, teams and races are generated with the shape of real results. They are not real "
-                   "people.", icon=":material/science:")
+                   "people.\n\n**Use real data**: online, `shipml ingest cycling --source scrape` scrapes "
+                   "procyclingstats.com (about 35 min the first time, with progress); or import a folder of saved "
+                   "results with `shipml ingest cycling --source FOLDER` (laid out like `shared/data/cycling`). "
+                   "The model retrains and is served by itself.", icon=":material/science:")
         source = "generated offline"
     else:
         raw = str(update.get("source") or "unknown")
