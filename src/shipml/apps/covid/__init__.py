@@ -3,58 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
 
 from shipml.apps.covid.settings import CovidSettings, settings
 from shipml.core.app import App, Schedule
-from shipml.core.progress import Progress
-
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
-    from shipml.core.training import ModelSpec
 
 
-def _router() -> APIRouter:
-    from shipml.apps.covid.api import router
+def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
+    from shipml.apps.covid import tasks
 
-    return router
-
-
-def _status() -> dict[str, Any]:
-    from shipml.apps.covid.tasks import status
-
-    return status()
+    return tasks
 
 
-def _ingest(source: str | None, progress: Progress) -> dict[str, Any]:
-    from shipml.apps.covid.tasks import ingest
+def _api() -> ModuleType:
+    from shipml.apps.covid import api
 
-    return ingest(source, progress)
-
-
-def _models() -> list[ModelSpec[Any]]:
-    from shipml.apps.covid.tasks import forecast_spec
-
-    return [forecast_spec()]
-
-
-def _prepare(say: Any) -> None:
-    from shipml.apps.covid.tasks import prepare
-
-    prepare(say)
+    return api
 
 
 APP = App(
     name="covid",
     title="Covid dashboard",
     icon=":material/coronavirus:",
-    router=_router,
-    status=_status,
-    ingest=_ingest,
-    models=_models,
+    router=lambda: _api().router,
+    status=lambda: _tasks().status(),
+    ingest=lambda source, progress: _tasks().ingest(source, progress),
+    models=lambda: [_tasks().forecast_spec()],
     schedules=lambda: [Schedule("ingest", every_minutes=lambda: settings().refresh_minutes)],
-    prepare=_prepare,
+    prepare=lambda say: _tasks().prepare(say),
     page=Path(__file__).parent / "page.py",
     settings=CovidSettings,
 )

@@ -3,57 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
 
 from shipml.apps.cycling.settings import CyclingSettings
 from shipml.core.app import App
-from shipml.core.progress import Progress
-
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
-    from shipml.core.training import ModelSpec
 
 
-def _router() -> APIRouter:
-    from shipml.apps.cycling.api import router
+def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
+    from shipml.apps.cycling import tasks
 
-    return router
-
-
-def _status() -> dict[str, Any]:
-    from shipml.apps.cycling.tasks import status
-
-    return status()
+    return tasks
 
 
-def _ingest(source: str | None, progress: Progress) -> dict[str, Any]:
-    from shipml.apps.cycling.tasks import ingest
+def _api() -> ModuleType:
+    from shipml.apps.cycling import api
 
-    return ingest(source, progress)
-
-
-def _models() -> list[ModelSpec[Any]]:
-    from shipml.apps.cycling.tasks import similarity_spec
-
-    return [similarity_spec()]
-
-
-def _prepare(say: Any) -> None:
-    from shipml.apps.cycling.tasks import prepare
-
-    prepare(say)
+    return api
 
 
 APP = App(
     name="cycling",
     title="Cycling: similar riders",
     icon=":material/directions_bike:",
-    router=_router,
-    status=_status,
-    ingest=_ingest,
-    models=_models,
-    prepare=_prepare,
+    router=lambda: _api().router,
+    status=lambda: _tasks().status(),
+    ingest=lambda source, progress: _tasks().ingest(source, progress),
+    models=lambda: [_tasks().similarity_spec()],
+    prepare=lambda say: _tasks().prepare(say),
     page=Path(__file__).parent / "page.py",
     settings=CyclingSettings,
 )
