@@ -1,6 +1,6 @@
-"""Faults an operator meets, with real services: the queue's Redis stopped and started (a private redis-server of
-this test's own, so the machine's shared one is never touched). Every job accepted is done; nothing refused was
-kept."""
+"""Faults an operator meets, with real services of the tests' own (a private redis-server, a private PostgreSQL
+cluster), so the machine's shared ones are never touched: the queue's Redis stopped and started, the database
+restarted. Every job accepted is done; nothing refused was kept; an outage is a 503 that names no host."""
 
 from __future__ import annotations
 
@@ -87,3 +87,69 @@ def test_a_redis_restart_loses_no_accepted_job_and_keeps_no_refused_one(redis_qu
     finally:
         worker.stop()
     assert jobs.counts_by_status() == {"queued": 0, "running": 0, "done": len(accepted), "failed": 0}
+
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/lib/postgresql/15/bin"))
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of this test's own (initdb as the postgres user), so stopping it harms nobody."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port, self.folder = _free_port(), folder
+        self.data = folder / "pgdata"
+
+    def _as_postgres(self, *args: str, check: bool = True) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=check, capture_output=True, timeout=60)
+
+    def init(self) -> None:
+        self.folder.chmod(0o777)
+        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+
+    def start(self) -> None:
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.folder / "pg.log"),
+                          "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1", "start")
+
+    def stop(self, check: bool = True) -> None:
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop", check=check)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+
+def test_a_postgres_restart_is_a_503_then_service_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from platform_fixtures import ADMIN_TOKEN
+    from shipml.core import db
+    from shipml.core.api import create_app
+
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="shipml-pg-"))  # not under pytest's tmp: the postgres user must reach it
+    server = PrivatePostgres(folder)
+    server.init()
+    server.start()
+    for key, value in {"SHIPML_HOME": str(tmp_path / "home"), "SHIPML_DATABASE_URL": server.url,
+                       "SHIPML_ADMIN_TOKEN": ADMIN_TOKEN, "SHIPML_HEALTH_CACHE_SECONDS": "0"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SHIPML_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app([]), raise_server_exceptions=False) as client:
+            before = jobs.submit("test", "sleep", seconds=0.05)
+            assert client.get("/api/jobs").status_code == 200
+            server.stop()
+            down = client.get("/api/jobs")
+            assert down.status_code == 503 and down.headers["Retry-After"]
+            assert str(server.port) not in down.text and "127.0.0.1" not in down.text
+            assert client.get("/api/health").status_code == 503
+            server.start()
+            wait_for(lambda: client.get("/api/jobs").status_code == 200, timeout=30, what="the API to recover")
+            assert before in [j["id"] for j in client.get("/api/jobs").json()]  # nothing stored was lost
+    finally:
+        db.engine_for(server.url).dispose()
+        server.stop(check=False)
+        get_settings.cache_clear()
+        shutil.rmtree(folder, ignore_errors=True)
