@@ -119,13 +119,13 @@ class PrivatePostgres:
 
 
 def test_a_postgres_restart_is_a_503_then_service_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
     from fastapi.testclient import TestClient
 
     from platform_fixtures import ADMIN_TOKEN
     from shipml.core import db
     from shipml.core.api import create_app
-
-    import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix="shipml-pg-"))  # not under pytest's tmp: the postgres user must reach it
     server = PrivatePostgres(folder)

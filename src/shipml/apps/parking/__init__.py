@@ -1,7 +1,90 @@
-"""Parking: the chance of a free street parking space in each Madrid SER neighbourhood, and car-park occupancy.
+"""Parking: the chance of a free street parking space in each Madrid SER neighbourhood, on a map.
 
 Pure, platform-independent parts: importers (:mod:`.tickets`, :mod:`.spaces`, :mod:`.occupancy`), the hourly
 aggregation (:mod:`.aggregation`), the regulation calendar (:mod:`.calendar`), geography (:mod:`.geo`,
 :mod:`.addresses`), the ticket simulator (:mod:`.synthetic`), forecasters (:mod:`.forecasters`) and the
-rolling-origin backtest (:mod:`.backtest`).
+rolling-origin backtest (:mod:`.backtest`). On the platform: settings, bundled reference files (:mod:`.bundle`),
+ingest (:mod:`.ingest`), the served family of forecasts (:mod:`.model`), the lifecycle spec (:mod:`.tasks`), the
+API (:mod:`.api`), the Spark path (:mod:`.spark`) and the map page (``page.py``).
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipml.apps.parking.settings import ParkingSettings, settings
+from shipml.core.app import App, Option, Schedule
+from shipml.core.progress import Progress
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from shipml.core.training import ModelSpec
+
+
+def _router() -> APIRouter:
+    from shipml.apps.parking.api import router
+
+    return router
+
+
+def _status() -> dict[str, Any]:
+    from shipml.apps.parking.tasks import status
+
+    return status()
+
+
+def _ingest(source: str | None, progress: Progress) -> dict[str, Any]:
+    from shipml.apps.parking.tasks import ingest
+
+    return ingest(source, progress)
+
+
+def _models() -> list[ModelSpec[Any]]:
+    from shipml.apps.parking.tasks import spec
+
+    return [spec()]
+
+
+def _evaluate(progress: Progress, **options: Any) -> list[dict[str, Any]]:
+    from shipml.apps.parking.tasks import evaluate
+
+    return evaluate(progress, **options)
+
+
+def _prepare(say: Any) -> None:
+    from shipml.apps.parking.tasks import prepare
+
+    prepare(say)
+
+
+EVAL_OPTIONS = (
+    Option("occupancy", "an occupancy CSV (id, time, capacity, occupied or free); default: the ticket data"),
+    Option("id-col", "the car park / series id column"),
+    Option("time-col", "the time column"),
+    Option("capacity-col", "the capacity column"),
+    Option("occupied-col", "occupied spaces (or give --free-col)"),
+    Option("free-col", "free spaces (occupied = capacity - free)"),
+    Option("names", "column names, comma-separated, for a file without a header"),
+    Option("freq", "slot length, e.g. 30min or 1h", default="30min"),
+    Option("horizon", "forecast horizon, e.g. 1d or 6h", default="1d"),
+    Option("origins", "rolling origins (days)", type=int, default=14),
+    Option("models", "models, comma-separated (default: all five)"),
+)
+
+APP = App(
+    name="parking",
+    title="Parking forecast",
+    icon=":material/local_parking:",
+    router=_router,
+    status=_status,
+    ingest=_ingest,
+    models=_models,
+    evaluate=_evaluate,
+    eval_options=EVAL_OPTIONS,
+    schedules=lambda: [Schedule("ingest", every_minutes=lambda: settings().refresh_minutes)],
+    prepare=_prepare,
+    page=Path(__file__).parent / "page.py",
+    settings=ParkingSettings,
+)

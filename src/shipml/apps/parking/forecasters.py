@@ -168,8 +168,8 @@ class GlobalLightGbm:
     name = "global_lightgbm"
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
-                 seed: int = 0, recursive: bool = False) -> None:
-        self.recursive = recursive
+                 seed: int = 0, recursive: bool = False, conformal: bool = True) -> None:
+        self.recursive, self.conformal = recursive, conformal
         self.params: dict[str, Any] = {"n_estimators": n_estimators, "learning_rate": learning_rate,
                                        "num_leaves": num_leaves, "random_state": seed, "verbosity": -1,
                                        "n_jobs": min(2, os.cpu_count() or 1)}
@@ -199,12 +199,15 @@ class GlobalLightGbm:
         mlf = MLForecast(models={"lgb": lgb.LGBMRegressor(**self.params)}, freq=1,
                          lags=([1, 2, 3] if self.recursive else []) + [d, d + 1, 2 * d, w],
                          lag_transforms={d: [RollingMean(window_size=d), RollingMean(window_size=w)]})
-        mlf.fit(train, static_features=[], prediction_intervals=PredictionIntervals(n_windows=2, h=h))
+        intervals = PredictionIntervals(n_windows=2, h=h) if self.conformal else None
+        mlf.fit(train, static_features=[], prediction_intervals=intervals)
         future = self._features(_future(self.history, self.grid, h))
         last = stepped.group_by("unique_id").agg(last=pl.col("step").max())
         x_df = future.join(last, on="unique_id").select(
             "unique_id", "slot", "weekday", ds=pl.col("step") + pl.col("last")).to_pandas()
-        fc = pl.from_pandas(mlf.predict(h, X_df=x_df, level=[level]))
+        fc = pl.from_pandas(mlf.predict(h, X_df=x_df, level=[level] if self.conformal else None))
+        if not self.conformal:  # the caller makes the interval (e.g. from holdout errors)
+            fc = fc.with_columns(pl.col("lgb").alias(f"lgb-lo-{level}"), pl.col("lgb").alias(f"lgb-hi-{level}"))
         cap = pl.DataFrame({"unique_id": list(self.capacity), "cap": list(self.capacity.values())},
                            schema={"unique_id": pl.String, "cap": pl.Float64})
         fc = fc.join(last, on="unique_id").join(cap, on="unique_id").select(
