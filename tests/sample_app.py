@@ -3,6 +3,7 @@ the mean (or the median) of the values it is fit on, a schedule, and a service t
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -82,6 +83,7 @@ APP = App(
     ingest=lambda source, progress: {"status": "stored", "version": store([1.0, 2.0, 3.0, 4.0]), "rows": 4,
                                      "source": source or "test"},
     models=lambda: [spec()],
-    schedules=lambda: [Schedule("ingest", every_minutes=15, params={"source": "scheduled"})],
+    schedules=lambda: [Schedule("ingest", every_minutes=int(os.environ.get("DEMO_EVERY_MINUTES", "15")),
+                                params={"source": "scheduled"})],
     services=lambda: [Service("beater", run=beat_forever, stale_seconds=5)],
 )

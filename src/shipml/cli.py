@@ -186,7 +186,7 @@ def api(host: str | None = None, port: int | None = None) -> None:
 
 @app.command()
 def worker(extra: Annotated[list[str] | None, typer.Option(
-        "--import", help="extra module with jobs to load (tests)")] = None) -> None:
+        "--import", help="extra module with jobs, or declaring an APP, to load (tests, plug-ins)")] = None) -> None:
     """Run the job worker (Huey consumer with every app's jobs and schedules)."""
     _logging()
     from shipml.core.worker import run_worker

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 import sample_app
+from platform_fixtures import SERVICES
 from shipml.core import jobs
 from shipml.core import platform as wiring
 from shipml.core.errors import InvalidInput
@@ -45,3 +46,30 @@ def test_apps_declare_their_schedules_from_their_settings(monkeypatch):
     monkeypatch.setenv("SHIPML_COVID_REFRESH_MINUTES", "30")
     [refresh] = get("covid").schedules()
     assert (refresh.job, refresh.minutes()) == ("ingest", 30)
+
+
+@pytest.mark.skipif(not SERVICES, reason="two workers sharing one queue: the Redis pass")
+def test_two_real_workers_on_redis_enqueue_a_period_once(platform, tmp_path, monkeypatch):
+    """Two `shipml worker` processes, both running the scheduler, on one Redis queue: one job per minute."""
+    import os
+    import subprocess
+    import sys
+
+    from platform_fixtures import TESTS, wait_for
+
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "SHIPML_WORKER_PERIODIC": "true", "DEMO_EVERY_MINUTES": "1"}
+    workers = [subprocess.Popen([sys.executable, "-m", "shipml.cli", "worker", "--import", "sample_app"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+               for _ in range(2)]
+    try:
+        first = wait_for(lambda: jobs.list_jobs(app="demo", limit=10), timeout=75, what="the first periodic job")
+        period = first[0]["created_at"][:16]  # the minute both schedulers fired in
+        wait_for(lambda: all(j["status"] in ("done", "failed") for j in jobs.list_jobs(app="demo")
+                             if j["name"] == "ingest"), timeout=30, what="the periodic job to run")
+        same_minute = [j for j in jobs.list_jobs(app="demo", limit=50) if j["name"] == "ingest"
+                       and j["created_at"][:16] == period]
+        assert len(same_minute) == 1, same_minute
+    finally:
+        for proc in workers:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=20)

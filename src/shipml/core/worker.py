@@ -31,10 +31,13 @@ def run_worker(apps: Sequence[App], extra_modules: Iterable[str] = ()) -> None:
     """Run the consumer in this process until SIGINT/SIGTERM."""
     settings = get_settings()
     db.migrate()
+    apps = list(apps)
+    for name in extra_modules:  # jobs registered on import, or an app declared as APP (tests, plug-ins)
+        declared = getattr(importlib.import_module(name), "APP", None)
+        if isinstance(declared, App):
+            apps.append(declared)
     for app in apps:
         platform.register_jobs(app)
-    for name in extra_modules:
-        importlib.import_module(name)
     if settings.worker_periodic:
         for line in platform.schedule(apps):
             log.info("scheduled %s", line)
