@@ -1,0 +1,186 @@
+"""The parking API: availability at a time (by neighbourhood, point or address), the map, a day's curve, address
+search. Answers come from the champion :class:`~shipml.core.training.Family`; everything derived from it (members,
+the map's GeoJSON per hour) is cached by model version, so a promotion is served within the champion poll and a
+repeated request costs a dictionary lookup.
+
+Times: ``at`` is ISO 8601; without an offset it is Madrid wall-clock time, with one it is converted to Madrid time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Response
+from shapely.geometry import mapping
+
+from shipml.apps.parking.bundle import Reference, reference
+from shipml.apps.parking.calendar import is_regulated
+from shipml.apps.parking.geo import Neighbourhood
+from shipml.apps.parking.model import Member
+from shipml.apps.parking.tasks import MODEL
+from shipml.apps.parking.validation import parse_code
+from shipml.core import registry
+from shipml.core.errors import InvalidInput, NotFound
+
+router = APIRouter()
+MADRID = ZoneInfo("Europe/Madrid")
+NOT_REGULATED = "parking is not regulated at this time: it is free, and no forecast is made (the original's rule)"
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 → naive Madrid wall-clock time; a clear 422 otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"'at' must be an ISO 8601 time such as 2024-05-06T10:00 (Madrid time), not {text!r}",
+                           details={"reason": "malformed_time"}) from None
+    return moment.astimezone(MADRID).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _champion() -> tuple[int, Any]:
+    version, family = registry.champion(MODEL).get()
+    if family is None or version is None:
+        raise NotFound("no parking model yet; run `shipml train parking`")
+    return version, family
+
+
+def _neighbourhood(ref: Reference, text: str) -> Neighbourhood:
+    text = text.strip()
+    nid = int(text) if text.isdigit() else parse_code(text) if text[:1].isdigit() else None
+    return ref.locator.get(nid) if nid is not None else ref.locator.find_name(text)
+
+
+def _member(family: Any, n: Neighbourhood) -> Member:
+    member = family.members.get(str(n.id))
+    if member is None:
+        raise NotFound(f"no forecast for {n.name} ({n.code}): the spaces file has no SER spaces there")
+    return member  # type: ignore[no-any-return]
+
+
+def _model(version: int, family: Any) -> dict[str, Any]:
+    return {"name": MODEL, "version": version, "candidate": family.params.get("model"),
+            "data_version": family.params.get("data_version")}
+
+
+def estimate(member: Member, at: datetime, level: int) -> dict[str, Any]:
+    """One neighbourhood at one hour: free fraction, free spaces and the interval, or why there is no number."""
+    if not is_regulated(at):
+        return {"regulated": False, "free_fraction": None, "free_spaces": None, "interval": None,
+                "message": NOT_REGULATED}
+    share, lo, hi, method = member.occupied_share(at)
+    free, free_lo, free_hi = 1 - share, 1 - hi, 1 - lo
+    return {"regulated": True, "free_fraction": round(free, 4), "free_spaces": round(free * member.spaces),
+            "interval": {"level": level, "free_fraction": [round(free_lo, 4), round(free_hi, 4)],
+                         "free_spaces": [round(free_lo * member.spaces), round(free_hi * member.spaces)]},
+            "method": method}
+
+
+def _place(n: Neighbourhood) -> dict[str, Any]:
+    return {"id": n.id, "code": n.code, "name": n.name, "district": n.district}
+
+
+@router.get("/availability")
+def availability(
+    at: Annotated[str, Query(description="ISO 8601; Madrid time when no offset is given", max_length=40)],
+    neighbourhood: Annotated[str | None, Query(description="id (101), code (01-01) or name", max_length=80)] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    address: Annotated[str | None, Query(max_length=120)] = None,
+) -> dict[str, Any]:
+    """The chance of a free space in a neighbourhood at a time, with the estimated free spaces and an interval."""
+    moment = parse_time(at)
+    given = sum(x is not None for x in (neighbourhood, address)) + (lat is not None or lon is not None)
+    if given != 1 or (lat is None) != (lon is None):
+        raise InvalidInput("give exactly one of: neighbourhood=ID, lat=…&lon=…, address=…")
+    version, family = _champion()
+    ref, point = reference(), None
+    if neighbourhood is not None:
+        n = _neighbourhood(ref, neighbourhood)
+    elif address is not None:
+        hit = ref.addresses.search(address, limit=1)[0]
+        n, point = ref.locator.get(hit.neighbourhood_id), {"label": hit.label, "lat": hit.lat, "lon": hit.lon}
+    else:
+        assert lat is not None and lon is not None
+        n, point = ref.locator.locate(lat, lon), {"lat": lat, "lon": lon}
+    member = _member(family, n)
+    return {"neighbourhood": _place(n), "at": moment.isoformat(), "spaces": member.spaces, "point": point,
+            **estimate(member, moment, int(family.params.get("level", 80))),
+            "synthetic": bool(family.params.get("synthetic")), "model": _model(version, family)}
+
+
+@lru_cache(maxsize=8)
+def _geometries(polygons_key: int) -> dict[int, dict[str, Any]]:
+    del polygons_key  # the reference object is cached itself; this key only ties the cache to it
+    return {n.id: mapping(n.geometry) for n in reference().locator.neighbourhoods}
+
+
+@lru_cache(maxsize=512)
+def _map_bytes(version: int, at: datetime) -> bytes:
+    _, family = registry.champion(MODEL).get()
+    ref = reference()
+    level = int(family.params.get("level", 80))
+    geometries = _geometries(id(ref))
+    features = []
+    for n in ref.locator.neighbourhoods:
+        member = family.members.get(str(n.id))
+        props: dict[str, Any] = {**_place(n), "spaces": member.spaces if member else 0}
+        if member is None:
+            props.update(regulated=is_regulated(at), free_fraction=None, message="no SER spaces in the spaces file")
+        else:
+            props.update(estimate(member, at, level))
+        features.append({"type": "Feature", "id": n.id, "properties": props, "geometry": geometries[n.id]})
+    body = {"type": "FeatureCollection", "at": at.isoformat(), "regulated": is_regulated(at),
+            "synthetic": bool(family.params.get("synthetic")), "model": _model(version, family),
+            "features": features}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@router.get("/map", response_class=Response,
+            responses={200: {"content": {"application/geo+json": {}}, "description": "a GeoJSON FeatureCollection"}})
+def availability_map(at: Annotated[str, Query(max_length=40)]) -> Response:
+    """Every neighbourhood's availability at a time, as a GeoJSON FeatureCollection (one Feature per polygon)."""
+    moment = parse_time(at).replace(minute=0, second=0, microsecond=0)
+    version, _ = _champion()
+    return Response(_map_bytes(version, moment), media_type="application/geo+json")
+
+
+@router.get("/day")
+def day_curve(neighbourhood: Annotated[str, Query(max_length=80)],
+              day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")]) -> dict[str, Any]:
+    """The 24 hours of one day in one neighbourhood (free fraction and interval where parking is regulated)."""
+    version, family = _champion()
+    n = _neighbourhood(reference(), neighbourhood)
+    member = _member(family, n)
+    level = int(family.params.get("level", 80))
+    start = datetime.combine(day, datetime.min.time())
+    hours = [{"hour": h, "at": (start + timedelta(hours=h)).isoformat(),
+              **estimate(member, start + timedelta(hours=h), level)} for h in range(24)]
+    return {"neighbourhood": _place(n), "date": day.isoformat(), "spaces": member.spaces, "hours": hours,
+            "synthetic": bool(family.params.get("synthetic")), "model": _model(version, family)}
+
+
+@router.get("/addresses")
+def addresses(q: Annotated[str, Query(min_length=1, max_length=120, description="street and number")],
+              limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[dict[str, Any]]:
+    """Streets of the SER zone like ``q`` (typos forgiven), each with its point and neighbourhood."""
+    ref = reference()
+    out = []
+    for hit in ref.addresses.search(q, limit=limit):
+        n = ref.locator.by_id.get(hit.neighbourhood_id)
+        out.append({"label": hit.label, "street": hit.street, "number": hit.number, "lat": hit.lat, "lon": hit.lon,
+                    "score": round(hit.score, 1),
+                    "neighbourhood": _place(n) if n else {"id": hit.neighbourhood_id}})
+    return out
+
+
+@router.get("/neighbourhoods")
+def neighbourhoods() -> list[dict[str, Any]]:
+    """Every SER neighbourhood with its spaces (0 where the spaces file has none)."""
+    ref = reference()
+    per = {r["neighbourhood_id"]: r for r in ref.per_neighbourhood.iter_rows(named=True)}
+    return [{**_place(n), "spaces": int(per[n.id]["capacity"]) if n.id in per else 0,
+             "zone": per[n.id]["zone"] if n.id in per else None} for n in ref.locator.neighbourhoods]
