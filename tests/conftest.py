@@ -20,3 +20,20 @@ def shared_data() -> Path:
     if not folder.is_dir():
         pytest.fail(f"shared test data not found at {folder} (set SHIPML_SHARED_DATA)")
     return folder
+
+
+PLATFORM_FIXTURES = {"platform", "module_platform", "worker", "product", "ui"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The services pass (PostgreSQL + Redis) reruns only the tests that touch a database, a queue or the running
+    product: a parser or a model gives the same answer whatever the stores are, and is tested in the first pass."""
+    if os.environ.get("SHIPML_TEST_SERVICES") != "1":
+        return
+    kept, dropped = [], []
+    for item in items:
+        uses_stores = PLATFORM_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (kept if uses_stores or item.get_closest_marker("services") else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
