@@ -3,6 +3,7 @@ catalog (a few hundred shows in taste groups), through the real stores."""
 
 import time
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
@@ -167,3 +168,15 @@ def test_feedback_and_similar_and_search(api):
     hits = api.get("/api/shows/search", params={"q": show["title"]}).json()
     assert hits[0]["id"] == show["id"]
     assert api.get("/api/shows/search", params={"q": ""}).status_code == 422
+
+
+def test_the_reply_names_the_liked_shows_the_model_does_not_know_yet(api, worker):
+    catalog.import_shows(pl.DataFrame({"external_id": ["syn-late-1"], "title": ["Lately Added Arrival"]}),
+                         "synthetic")  # in the catalog, unknown to the champion (no one liked it in its data)
+    worker.start()
+    body = api.post("/api/shows/recommendations", json={"shows": [*_titles(1), "Lately Added Arrival"]}).json()
+    done = _poll(api, body["prediction_id"])
+    assert done["status"] == "done", (done, worker.output())
+    assert done["new_to_model"] == ["Lately Added Arrival"]
+    assert done["message"].startswith("“Lately Added Arrival” is new to the model and was not used yet")
+    assert all(s["because"] == [_titles(1)[0]] for s in done["shows"][:5])

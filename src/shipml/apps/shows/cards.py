@@ -3,7 +3,8 @@ show's poster (or a placeholder with its initials) and card; and, last, the grid
 their rating buttons (the only part that talks to Streamlit and the API).
 
 A typed title is judged with the catalog's own rule (:func:`titles.normalize`,
-:data:`titles.RESOLVE_THRESHOLD`), so what the picker promises is what the API will do.
+:data:`titles.RESOLVE_THRESHOLD`, a real title before an unverified one, "Title (2006)" as that title of that
+year), so what the picker promises is what the API will do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from shipml.apps.shows.titles import RESOLVE_THRESHOLD, normalize, similarity
+from shipml.apps.shows.titles import RESOLVE_THRESHOLD, normalize, similarity, split_label
 from shipml.ui import client
 
 # Poster placeholders: a gradient per title (stable across runs), picked from these pairs.
@@ -29,6 +30,15 @@ GRADIENTS = (
 _MARKDOWN = str.maketrans({"$": "&#36;", "*": "&#42;", "_": "&#95;", "~": "&#126;", "`": "&#96;",
                            "[": "&#91;", "]": "&#93;", "\n": " "})
 RATED = "shows_rated"  # session state: show id → liked, for the current answer's user
+SYNTHETIC_BANNER = (
+    "**SYNTHETIC catalog (offline demo)**: these shows and the people who rated them are generated; titles and "
+    "tastes are not real, so real titles such as *Death Note* are not found. **To use real data**, point the app "
+    "at a folder laid out like `shared/data/shows` (`anime_caserec/`: the Kaggle *Anime Recommendations Database*, "
+    "MyAnimeList ratings, as subsampled by CaseRecommender; optionally `netflix_titles/` for years and "
+    "descriptions): run `shipml ingest shows --source <folder>`, or set `SHIPML_SHOWS_SOURCE=<folder>` and "
+    "restart `shipml up`. The real catalog replaces this demo, and the recommender is retrained and served on it "
+    "by itself (within a minute or two)."
+)
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -77,6 +87,17 @@ def show_label(show: Mapping[str, Any]) -> str:
     return f"{show['title']} ({show['year']})" if show.get("year") else str(show["title"])
 
 
+def suggestion_label(show: Mapping[str, Any]) -> str:
+    """A live suggestion's button: the label, marked when no source knows the title."""
+    return show_label(show) + ("" if show.get("verified", True) else " · unverified")
+
+
+def suggestion_help(show: Mapping[str, Any]) -> str | None:
+    if not show.get("verified", True):
+        return "A title a user added that no source knows: the recommender may know nothing about it."
+    return " · ".join(genres(show.get("genres"), 6)) or None
+
+
 def shorten(value: str | None, limit: int = 150) -> str:
     """Cut a description at a word boundary before ``limit`` characters, with an ellipsis."""
     value = " ".join((value or "").split())
@@ -88,25 +109,28 @@ def shorten(value: str | None, limit: int = 150) -> str:
 @dataclass(frozen=True)
 class Match:
     """What a typed title will become when submitted: ``exact`` (a catalog title), ``close`` (a typo the
-    API forgives: ``show`` is the one it will pick) or ``new`` (no show is close enough: the API will add it
-    as an unverified show); ``others`` are the remaining search hits, for "did you mean"."""
+    API forgives: ``show`` is the one it will pick), ``unverified`` (a title a user added that no source knows)
+    or ``new`` (no show is close enough: the API will leave it out); ``others`` are the remaining search hits,
+    for "did you mean"."""
 
-    kind: Literal["exact", "close", "new"]
+    kind: Literal["exact", "close", "unverified", "new"]
     show: dict[str, Any] | None
     others: list[dict[str, Any]]
 
 
 def match(query: str, hits: Sequence[dict[str, Any]]) -> Match:
     """Judge ``query`` against its ``/search`` hits (ask for 5, as the API's resolver does)."""
-    norm = normalize(query)
-    scored = [(similarity(norm, normalize(h["title"])), i, h)
-              for i, h in enumerate(hits)]
-    if not norm or not scored:
+    title, year = split_label(query)
+    norm = normalize(title)
+    close = [(ratio, i, h) for i, h in enumerate(hits)
+             if (ratio := similarity(norm, normalize(h["title"]))) >= RESOLVE_THRESHOLD]
+    if not norm or not close:
         return Match("new", None, list(hits))
-    ratio, _, best = max(scored, key=lambda s: (s[0], -s[1]))
+    _, _, best = max(close, key=lambda s: (bool(s[2].get("verified", True)),
+                                           year is not None and s[2].get("year") == year, s[0], -s[1]))
     others = [h for h in hits if h is not best]
-    if ratio < RESOLVE_THRESHOLD:
-        return Match("new", None, list(hits))
+    if not best.get("verified", True):
+        return Match("unverified", best, others)
     return Match("exact" if normalize(best["title"]) == norm else "close", best, others)
 
 
@@ -114,6 +138,10 @@ def match_html(found: Match) -> str:
     """One line under a picked title: ✓ its year and genres, → the show it will be read as, or "new"."""
     if found.kind == "exact" and found.show is not None:
         colour, line, hint = "#15803d", "✓ " + (meta_line(found.show, 2) or "in the catalog"), "in the catalog"
+    elif found.kind == "unverified" and found.show is not None:
+        colour, line = "#b45309", "? unverified title"
+        hint = (f"{show_label(found.show)} was added by a user and no source knows it: the recommender may know "
+                "nothing about it")
     elif found.kind == "close" and found.show is not None:
         colour, line = "#1d4ed8", "→ " + show_label(found.show)
         hint = f"will be read as {show_label(found.show)}"
@@ -133,6 +161,24 @@ def recognised_lines(answer: Mapping[str, Any]) -> list[str]:
         same = query.strip().casefold() == title.casefold()
         lines.append(f"**{text(title)}**" if same else f"{text(query)} → **{text(title)}**")
     return lines
+
+
+def done_label(result: Mapping[str, Any]) -> str:
+    n = len(result.get("shows") or [])
+    return f"Ready in {result['took']:.1f} s: {n} shows from model v{result.get('model_version')}"
+
+
+def recognised_view(answer: Mapping[str, Any]) -> None:
+    """Which typed titles were recognised as which show, and which were not recognised (and so left out)."""
+    lines = recognised_lines(answer)
+    with st.container(key="shows_recognised"):
+        if lines:
+            st.markdown(":material/check_circle: Recognised: " + " · ".join(lines))
+        unknown = answer.get("not_recognised") or []
+        if unknown:
+            st.markdown(":material/help: Not recognised, so left out: "
+                        + ", ".join(f"**{text(t)}**" for t in unknown)
+                        + " (no show in the catalog is close enough)")
 
 
 def source_text(data: Mapping[str, Any]) -> str:

@@ -1,132 +1,40 @@
 """The show catalog: normalized titles, bulk upsert, typo-tolerant search and resolving typed titles.
 
-Search runs on an in-memory index of normalized titles (character trigrams plus a sorted list of word
-starts for prefixes), rebuilt when the catalog changes (checked per call with ``max(id), count(*)``);
-the top candidates are re-scored with difflib. Result fields are read from the database, so metadata
-filled in later (enrichment) shows up without a rebuild.
+Search and resolve rank candidates from an in-memory title index (:mod:`index`) and apply the platform's one
+matching policy (:mod:`shipml.core.matching`, via :mod:`titles`): a live suggestion contains the typed text or a
+near spelling of it; a typed title resolves only to a title at the cutoff; a real (verified) title that resolves
+beats an unverified one; the page's label "Title (2006)" reads as that title of that year. Result fields are
+read from the database, so metadata filled in later (enrichment) shows up without a rebuild.
 """
 
 from __future__ import annotations
 
-import re
-import threading
-from bisect import bisect_left
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
-from shipml.apps.shows.tables import SHOW_SOURCES, Show
-from shipml.apps.shows.titles import RESOLVE_THRESHOLD, normalize, similarity
+from shipml.apps.shows import index as title_index
+from shipml.apps.shows.tables import SHOW_SOURCES, Show, ShowRating
+from shipml.apps.shows.titles import (
+    HINT_THRESHOLD,
+    RESOLVE_THRESHOLD,
+    SUGGEST_THRESHOLD,
+    normalize,
+    search_scores,
+    split_label,
+)
 from shipml.core import db
 from shipml.core.errors import InvalidInput
 from shipml.core.tables import utcnow
-from shipml.settings import get_settings
 
 MAX_TITLE_LENGTH = 200
 SHOW_COLUMNS = ("external_id", "title", "year", "genres", "description", "poster_url")
-_CANDIDATES = 60
+_RANKED = 300  # candidates ranked before the matching policy filters them
 
-def _trigrams(norm: str) -> set[str]:
-    padded = f"  {norm} "
-    return {padded[i : i + 3] for i in range(len(padded) - 2)}
-
-
-@dataclass
-class _Index:
-    stamp: tuple[int, int]
-    ids: list[int] = field(default_factory=list)
-    norms: list[str] = field(default_factory=list)
-    folded: list[str] = field(default_factory=list)  # raw title, casefolded: breaks ties between equal norms
-    gram_counts: list[int] = field(default_factory=list)
-    postings: dict[str, list[int]] = field(default_factory=dict)
-    starts: list[tuple[str, int]] = field(default_factory=list)  # (title from a word start on, position)
-
-
-_lock = threading.Lock()
-_indexes: dict[str, _Index] = {}
-
-
-def _stamp() -> tuple[int, int]:
-    with db.session() as s:
-        top, n = s.execute(select(func.max(Show.id), func.count(Show.id))).one()
-    return int(top or 0), int(n)
-
-
-def _index() -> _Index:
-    """The index for the current database, rebuilt when shows were added since it was built."""
-    url, stamp = get_settings().db_url, _stamp()
-    with _lock:
-        cached = _indexes.get(url)
-        if cached is not None and cached.stamp == stamp:
-            return cached
-        with db.session() as s:
-            rows = s.execute(select(Show.id, Show.norm_title, Show.title).order_by(Show.id)).all()
-        index = _Index(stamp=stamp)
-        for pos, (show_id, norm, title) in enumerate(rows):
-            index.ids.append(show_id)
-            index.norms.append(norm)
-            index.folded.append(title.casefold())
-            grams = _trigrams(norm)
-            index.gram_counts.append(len(grams))
-            for gram in grams:
-                index.postings.setdefault(gram, []).append(pos)
-            index.starts.extend((norm[m.start() :], pos) for m in re.finditer(r"\S+", norm))
-        index.starts.sort()
-        _indexes[url] = index
-        return index
-
-
-def _invalidate() -> None:
-    with _lock:
-        _indexes.pop(get_settings().db_url, None)
-
-
-@dataclass(frozen=True)
-class _Hit:
-    pos: int
-    score: float  # ranking score, prefix matches boosted (for autocomplete)
-    similarity: float  # whole-title similarity (what resolving a typed title relies on)
-
-
-def _rank(query: str, limit: int) -> tuple[_Index, list[_Hit]]:
-    """Candidates by trigram overlap plus titles with a word starting with the query, scored by difflib."""
-    index, q = _index(), normalize(query)
-    if not q or not index.ids:
-        return index, []
-    q_grams = _trigrams(q)
-    overlap: Counter[int] = Counter()
-    for gram in q_grams:
-        overlap.update(index.postings.get(gram, ()))
-    candidates = {
-        pos
-        for pos, _ in sorted(
-            overlap.items(), key=lambda kv: -kv[1] / (len(q_grams) + index.gram_counts[kv[0]] - kv[1])
-        )[:_CANDIDATES]
-    }
-    prefixed: dict[int, bool] = {}  # position -> whole title starts with the query (else: a later word)
-    at = bisect_left(index.starts, (q, -1))
-    while at < len(index.starts) and index.starts[at][0].startswith(q) and len(prefixed) < 4 * _CANDIDATES:
-        text, pos = index.starts[at]
-        prefixed[pos] = prefixed.get(pos, False) or text == index.norms[pos]
-        at += 1
-    folded_query = query.strip().casefold()
-    hits = []
-    for pos in candidates | prefixed.keys():
-        norm = index.norms[pos]
-        ratio = similarity(q, norm)
-        score = ratio
-        if pos in prefixed and norm != q:
-            coverage = len(q) / len(norm)
-            score = max(score, (0.8 if prefixed[pos] else 0.7) + 0.19 * coverage)
-        if norm == q and index.folded[pos] != folded_query:
-            score = 0.999  # the exact raw title beats another title with the same normal form
-        hits.append(_Hit(pos, round(score, 4), round(ratio, 4)))
-    hits.sort(key=lambda h: (-h.score, len(index.norms[h.pos]), index.norms[h.pos], h.pos))
-    return index, hits[:limit]
+Hit = title_index.Hit
 
 
 def _as_dict(show: Show) -> dict[str, Any]:
@@ -155,7 +63,7 @@ def get_shows(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     return found
 
 
-def _results(index: _Index, hits: list[_Hit]) -> list[dict[str, Any]]:
+def _results(index: title_index.Index, hits: list[Hit]) -> list[dict[str, Any]]:
     shows = get_shows(index.ids[h.pos] for h in hits)
     keys = ("id", "title", "year", "genres", "poster_url", "verified")
     out = []
@@ -166,13 +74,29 @@ def _results(index: _Index, hits: list[_Hit]) -> list[dict[str, Any]]:
     return out
 
 
+def _passing(index: title_index.Index, query: str, hits: list[Hit], cutoff: float) -> list[Hit]:
+    """The hits that contain ``query`` or a near spelling of it (the platform's search rule at ``cutoff``)."""
+    scores = search_scores(normalize(query), [index.norms[h.pos] for h in hits], cutoff)
+    return [h for i, h in enumerate(hits) if i in scores]
+
+
+def _year_first(results: list[dict[str, Any]], year: int | None) -> list[dict[str, Any]]:
+    return sorted(results, key=lambda r: r["year"] != year) if year is not None else results
+
+
 def search(q: str, limit: int = 10) -> list[dict[str, Any]]:
-    """Shows whose title matches ``q``, best first: exact title, then title prefixes, then close titles
-    (typos included). Each has id, title, year, genres, poster_url, verified and score (0–1)."""
+    """Shows whose title contains ``q`` or a near spelling of it, best first: exact title, then title
+    prefixes, then close titles (typos included); nothing unrelated, so no match is an empty list. "Title
+    (2006)" finds that title, that year's first. Each has id, title, year, genres, poster_url, verified and
+    score (0–1)."""
     if limit < 1:
         return []
-    index, hits = _rank(q, limit)
-    return _results(index, hits)
+    title, year = _label(q)
+    index, hits = title_index.rank(title, _RANKED)
+    hits = _passing(index, title, hits, SUGGEST_THRESHOLD)
+    if year is None:
+        return _results(index, hits[:limit])
+    return _year_first(_results(index, hits[: limit + 10]), year)[:limit]
 
 
 @dataclass(frozen=True)
@@ -185,10 +109,35 @@ class Resolved:
     suggestions: dict[str, list[dict[str, Any]]]
 
 
+def _label(typed: str) -> tuple[str, int | None]:
+    """The page's label "Title (2006)" as (title, year); a title that itself ends in "(2006)" is taken as it is."""
+    title, year = split_label(typed)
+    if year is not None:
+        index, hits = title_index.rank(typed, 5)
+        if any(index.norms[h.pos] == normalize(typed) for h in hits):
+            return typed, None
+    return title, year
+
+
+def _resolve_one(typed: str) -> tuple[title_index.Index, Hit | None, list[Hit]]:
+    """The show ``typed`` resolves to (if any), with the ranked hits. A real title beats an unverified one, then
+    the year of a label "Title (2006)" decides, then the closest spelling."""
+    title, year = _label(typed)
+    index, hits = title_index.rank(title, 20)
+    close = [h for h in hits if h.similarity >= RESOLVE_THRESHOLD]
+    if not close:
+        return index, None, hits
+    years = {k: v["year"] for k, v in get_shows(index.ids[h.pos] for h in close).items()} if year else {}
+    best = max(close, key=lambda h: (index.verified[h.pos], years.get(index.ids[h.pos]) == year,
+                                     h.similarity, h.score))
+    return index, best, hits
+
+
 def resolve(titles: list[str]) -> Resolved:
     """Match typed titles to shows: a title resolves to its best hit when their whole normalized titles
     are at least ``RESOLVE_THRESHOLD`` similar (a prefix alone is not enough: "Friends" must not become
-    "Friends from College"). Blank titles are ignored; a show found twice is listed once."""
+    "Friends from College"). Blank titles are ignored; a show found twice is listed once. An unknown title's
+    suggestions are the closest titles that pass the platform's looser "did you mean" cutoff (maybe none)."""
     found: list[dict[str, Any]] = []
     unknown: list[str] = []
     suggestions: dict[str, list[dict[str, Any]]] = {}
@@ -197,16 +146,17 @@ def resolve(titles: list[str]) -> Resolved:
         title = raw.strip()
         if not normalize(title):
             continue
-        index, hits = _rank(title, 20)
-        best = max(hits, key=lambda h: (h.similarity, h.score), default=None)
-        if best is not None and best.similarity >= RESOLVE_THRESHOLD:
+        index, best, hits = _resolve_one(title)
+        if best is not None:
             show_id = index.ids[best.pos]
             if show_id not in seen:
                 seen.add(show_id)
                 found.extend({**r, "query": title} for r in _results(index, [best]))
         elif title not in suggestions:
             unknown.append(title)
-            suggestions[title] = _results(index, hits[:3])
+            name, year = split_label(title)
+            hints = _passing(index, name, hits, HINT_THRESHOLD)
+            suggestions[title] = _year_first(_results(index, hints[:3]), year)
     return Resolved(found, unknown, suggestions)
 
 
@@ -225,7 +175,7 @@ def add_unverified(title: str) -> dict[str, Any]:
         s.add(show)
         s.flush()
         added = _as_dict(show)
-    _invalidate()
+    title_index.invalidate()
     return added
 
 
@@ -270,8 +220,20 @@ def import_shows(frame: pl.DataFrame, source: str) -> int:
             s.execute(insert(Show), new)
         if changed:
             s.execute(update(Show), changed)
-    _invalidate()
+    title_index.invalidate()
     return len(rows)
+
+
+def remove_source(source: str) -> int:
+    """Delete every show of one source and every rating of those shows (how a real source replaces the
+    synthetic demo); returns how many shows were removed."""
+    with db.session() as s:
+        doomed = select(Show.id).where(Show.source == source)
+        removed = len(s.scalars(doomed).all())
+        s.execute(delete(ShowRating).where(ShowRating.show_id.in_(doomed.scalar_subquery())))
+        s.execute(delete(Show).where(Show.source == source))
+    title_index.invalidate()
+    return removed
 
 
 def show_ids(source: str) -> dict[str, int]:
@@ -283,4 +245,4 @@ def show_ids(source: str) -> dict[str, int]:
 
 def count() -> int:
     """The number of shows in the catalog."""
-    return _stamp()[1]
+    return title_index.stamp()[1]

@@ -214,12 +214,18 @@ def _load(source: str, progress: Progress) -> tuple[str, pl.DataFrame, pl.DataFr
 
 def ingest(source: str, progress: Progress = no_progress) -> dict[str, object]:
     """Load shows and ratings from ``source`` ("synthetic" or a folder laid out like shared/data/shows),
-    then export the ratings as the training set. Running it again adds nothing twice. A source that
-    cannot be read or loaded is recorded as a failed (or rejected) refresh and the last exported
-    dataset stays as it was."""
+    then export the ratings as the training set. Running it again adds nothing twice. A real source replaces the
+    synthetic demo (its shows and every rating of them are removed), so the export and the next model are real.
+    A source that cannot be read or loaded is recorded as a failed (or rejected) refresh and the last exported
+    dataset stays as it was (and the demo too)."""
     label = source if source == SYNTHETIC else str(Path(source).expanduser().resolve())
     try:
         show_source, shows, rated, matched = _load(source, progress)
+        replaced = 0
+        if show_source != SYNTHETIC:  # real data replaces the generated demo: its shows and their ratings go
+            replaced = catalog.remove_source(SYNTHETIC)
+            if replaced:
+                progress(0.25, f"removed the {replaced} synthetic demo shows and their ratings")
         progress(0.3, f"importing {shows.height} shows")
         catalog.import_shows(shows, show_source)
         ids = pl.DataFrame(list(catalog.show_ids(show_source).items()), orient="row",
@@ -245,4 +251,5 @@ def ingest(source: str, progress: Progress = no_progress) -> dict[str, object]:
         "shows": shows.height,
         "ratings_imported": added,
         "netflix_matches": matched,
+        "synthetic_removed": replaced,
     }

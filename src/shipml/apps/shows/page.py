@@ -51,9 +51,8 @@ def data_line() -> None:
         st.stop()
     data, model = status.get("data") or {}, status.get("model") or {}
     if data.get("synthetic"):
-        st.warning("**SYNTHETIC catalog (offline demo)**: the real ratings could not be loaded, so these shows "
-                   "and the people who rated them are generated. Titles and tastes are not real.",
-                   icon=":material/science:")
+        with st.container(key="shows_synthetic"):
+            st.warning(cards.SYNTHETIC_BANNER, icon=":material/science:")
     champion = model.get("champion")
     if data:
         st.caption(f"Ratings: {cards.source_text(data)} · version **v{data.get('version')}** "
@@ -76,6 +75,7 @@ def add(title: str) -> None:
         st.toast(f"{title} is already in your list.", icon=":material/info:")
     else:
         picked.append(title)
+        forget_not_found()
 
 
 def remove(index: int) -> None:
@@ -102,26 +102,33 @@ def replace(old: str, new: str) -> None:
 
 
 def start_over() -> None:
+    """Forget the list and every answer about it (a callback inside the picker: the whole page is redrawn, so
+    an old "no show recognised" or an old result does not stay on screen)."""
     for key in (CHOSEN, PENDING, RESULT, NOT_FOUND, ERROR, cards.RATED):
         st.session_state.pop(key, None)
     st.session_state[QUERY] = ""
+    st.session_state[REDRAW] = True
 
 
 def suggestions(query: str) -> None:
-    """Live search hits under the search field, each a button that adds it; and "add as typed"."""
+    """Live search hits under the search field, each a button that adds it; and "add as typed". The API only
+    answers titles that contain the query or a near spelling of it (the platform's cutoff), so the highlighted
+    first button is never an unrelated show; a title no source knows is marked unverified."""
     hits = search(query)
     with st.container(horizontal=True, key="shows_suggestions", gap="small"):
         for i, hit in enumerate(hits):
-            st.button(cards.show_label(hit), key=f"shows_hit_{hit['id']}", on_click=add, args=(hit["title"],),
-                      type="primary" if i == 0 else "secondary", icon=":material/add:",
-                      help=" · ".join(cards.genres(hit.get("genres"), 6)) or None)
-        if not any(h["title"].casefold() == query.strip().casefold() for h in hits):
+            st.button(cards.suggestion_label(hit), key=f"shows_hit_{hit['id']}", on_click=add,
+                      args=(hit["title"],), type="primary" if i == 0 else "secondary", icon=":material/add:",
+                      help=cards.suggestion_help(hit))
+        typed = query.strip().casefold()
+        if not any(typed in (h["title"].casefold(), cards.show_label(h).casefold()) for h in hits):
             st.button(f'Add "{query.strip()}" as typed', key="shows_add_typed", on_click=add, args=(query,),
                       type="tertiary", icon=":material/edit:",
                       help="Submitted as you typed it: the recommender forgives typos; a title no source "
                            "knows is left out of the recommendation and said so.")
     if not hits:
-        st.caption("No show matches yet; keep typing, or add it as typed.")
+        st.caption(f"No close match for “{cards.text(query.strip())}” in the catalog: check the spelling, or add "
+                   "it as typed (a title no source knows is left out of the recommendation).")
 
 
 def picked_slot(index: int, title: str) -> None:
@@ -221,7 +228,7 @@ def poll(pending: dict[str, Any]) -> None:
     """Ask for the prediction every :data:`POLL_SECONDS` until it is done, failed or too late."""
     pid = pending["prediction_id"]
     with st.status(f"Finding shows you'll like… (prediction {pid[:8]})", expanded=True) as status:
-        recognised_view(pending)
+        cards.recognised_view(pending)
         clock = st.empty()
         while (now := time.time()) < pending["deadline"]:
             clock.caption(f"Waiting for the recommender: {now - pending['sent']:.1f} s")
@@ -237,7 +244,7 @@ def poll(pending: dict[str, Any]) -> None:
                 st.session_state.pop(PENDING, None)
                 st.session_state[RESULT] = {**pending, **answer, "took": took}
                 st.session_state[cards.RATED] = {}
-                status.update(label=done_label(st.session_state[RESULT]), state="complete", expanded=False)
+                status.update(label=cards.done_label(st.session_state[RESULT]), state="complete", expanded=False)
                 return
             if answer.get("status") == "failed":
                 st.session_state.pop(PENDING, None)
@@ -253,30 +260,14 @@ def poll(pending: dict[str, Any]) -> None:
         st.rerun()
 
 
-def done_label(result: dict[str, Any]) -> str:
-    n = len(result.get("shows") or [])
-    return f"Ready in {result['took']:.1f} s: {n} shows from model v{result.get('model_version')}"
-
-
-def recognised_view(answer: dict[str, Any]) -> None:
-    """Which typed titles were recognised as which show, and which were not recognised (and so left out)."""
-    lines = cards.recognised_lines(answer)
-    with st.container(key="shows_recognised"):
-        if lines:
-            st.markdown(":material/check_circle: Recognised: " + " · ".join(lines))
-        unknown = answer.get("not_recognised") or []
-        if unknown:
-            st.markdown(":material/help: Not recognised, so left out: "
-                        + ", ".join(f"**{cards.text(t)}**" for t in unknown)
-                        + " (no show in the catalog is close enough)")
-
-
 def results_view(result: dict[str, Any]) -> None:
-    with st.status(done_label(result), state="complete", expanded=False):
+    with st.status(cards.done_label(result), state="complete", expanded=False):
         st.caption(f"Prediction {result['prediction_id']} for {', '.join(result.get('titles') or [])}")
-    recognised_view(result)
+    cards.recognised_view(result)
     if result.get("message"):
-        st.info(str(result["message"]).capitalize() + ".", icon=":material/info:")
+        message = str(result["message"])
+        with st.container(key="shows_message"):
+            st.info(cards.text(message[:1].upper() + message[1:]) + ".", icon=":material/info:")
     shows = result.get("shows") or []
     if not shows:
         st.warning("The recommender found no show to suggest.", icon=":material/info:")

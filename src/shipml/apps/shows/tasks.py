@@ -126,12 +126,25 @@ def recommend(show_ids: list[int], n: int = 20) -> dict[str, Any]:
         because = [shows[b]["title"] for b in r["because"] if b in shows]
         out.append({**show, "score": r["score"], "because": because,
                     "reason": f"because you liked {' and '.join(because)}" if because else "popular with everyone"})
-    message = None
-    if not known:
-        message = "none of these shows is known to the model yet, so these are the most popular shows"
-    elif len(known) < len(show_ids):
-        message = f"{len(show_ids) - len(known)} of your shows is new to the model and was not used yet"
-    return {"model_version": version, "shows": out, "message": message}
+    new = [shows[s]["title"] for s in show_ids if s not in known and s in shows]
+    return {"model_version": version, "shows": out, "message": new_shows_message(new, len(show_ids)),
+            "new_to_model": new}
+
+
+def _listed(titles: list[str]) -> str:
+    quoted = [f"“{t}”" for t in titles]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def new_shows_message(new: list[str], liked: int) -> str | None:
+    """What to say when some liked shows are unknown to the model (no one liked them in its training data)."""
+    if not new:
+        return None
+    if len(new) >= liked:
+        return (f"{_listed(new)} {'is' if len(new) == 1 else 'are'} not known to the model yet (no one liked "
+                f"{'it' if len(new) == 1 else 'them'} in its training data), so these are the most popular shows")
+    return (f"{_listed(new)} {'is' if len(new) == 1 else 'are'} new to the model and "
+            f"{'was' if len(new) == 1 else 'were'} not used yet: these come from your other shows")
 
 
 def predict_job(ctx: jobs.JobContext, show_ids: list[int], n: int = 20, user_id: str | None = None,
@@ -148,13 +161,17 @@ def register_jobs() -> None:
 
 
 def prepare(say: Any) -> None:
-    """For ``shipml up``: a catalog and ratings when there are none, and a recommender when there is no champion."""
+    """For ``shipml up``: a catalog and ratings when there are none, and a recommender when there is no champion.
+    With ``SHIPML_SHOWS_SOURCE`` set to a folder while the data is still the synthetic demo, the folder is ingested
+    (replacing the demo) and a recommender trained on it before the product serves."""
     source = settings().source
-    if catalog.count() == 0:
+    latest = datasets.latest(ratings.DATASET)
+    switched = source != data.SYNTHETIC and latest is not None and latest.synthetic  # SHIPML_SHOWS_SOURCE set
+    if catalog.count() == 0 or switched:
         result = ingest(source)
         label = " (SYNTHETIC catalog, labelled as such in the UI)" if result.get("synthetic") else ""
         say(f"shows: {result['status']} {result['rows']} ratings on {result['shows']} shows from {source}{label}")
-    if registry.champion_version(MODEL) is None:
+    if registry.champion_version(MODEL) is None or switched:
         from shipml.core.training import select_and_promote
 
         outcome = select_and_promote(recommender_spec())

@@ -1,0 +1,84 @@
+"""The shows page on the synthetic demo, rendered by Streamlit's test runner against the real API (in-process):
+the banner says exactly how to get real data, a real title typed gets "no close match" instead of an unrelated
+suggestion, and the "not recognised" error goes with "Start over". (The browser tests run on the real data.)"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from streamlit.testing.v1 import AppTest
+
+from shipml.apps import get
+from shipml.apps.shows import tasks
+from shipml.core import platform
+from shipml.core.api import create_app
+from shipml.ui import client
+
+PAGE = Path(tasks.__file__).with_name("page.py")
+
+
+@pytest.fixture(scope="module")
+def synthetic_api(module_platform) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    tasks.ingest("synthetic")
+    platform.train(get("shows"))
+    with TestClient(create_app([get("shows")]), raise_server_exceptions=False) as api:
+        yield api
+
+
+@pytest.fixture
+def page(synthetic_api: TestClient, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The page, its API calls answered by the app in-process (the UI's client is otherwise unchanged)."""
+    base = client.api_url()
+
+    def answer(response: httpx.Response) -> httpx.Response:
+        response.request = httpx.Request(response.request.method, response.request.url)
+        return response
+
+    def fake_get(url: str, params: Any = None, timeout: Any = None) -> httpx.Response:
+        return answer(synthetic_api.get(url.removeprefix(base), params=params))
+
+    def fake_post(url: str, params: Any = None, json: Any = None, timeout: Any = None) -> httpx.Response:
+        return answer(synthetic_api.post(url.removeprefix(base), params=params, json=json))
+
+    monkeypatch.setattr(client, "httpx", types.SimpleNamespace(**{**vars(httpx), "get": fake_get, "post": fake_post}))
+    client.clear_cache()
+    return AppTest.from_file(str(PAGE), default_timeout=30).run()
+
+
+def texts(elements: Any) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def buttons(at: AppTest, prefix: str) -> list[Any]:
+    return [b for b in at.button if str(b.key or "").startswith(prefix)]
+
+
+def test_the_synthetic_banner_names_the_command_and_the_setting(page: AppTest) -> None:
+    banner = texts(page.warning)
+    assert "SYNTHETIC" in banner
+    assert "shipml ingest shows --source <folder>" in banner and "SHIPML_SHOWS_SOURCE=<folder>" in banner
+    assert "anime_caserec" in banner and "MyAnimeList" in banner  # where real data comes from
+    assert "retrained and served" in banner
+
+
+def test_a_real_title_gets_no_unrelated_suggestion_and_start_over_clears_the_error(page: AppTest) -> None:
+    page.text_input(key="shows_query").input("Death Note").run()
+    assert buttons(page, "shows_hit_") == []  # was: "Dragon Throne" highlighted first
+    assert "No close match for “Death Note”" in texts(page.caption)
+
+    page.text_input(key="shows_query").input("Dragon Thrne").run()  # a typo of a synthetic title
+    hits = buttons(page, "shows_hit_")
+    assert hits and hits[0].label.startswith("Dragon Throne") and hits[0].proto.type == "primary"
+
+    page.text_input(key="shows_query").input("Death Note").run()
+    next(b for b in page.button if b.key == "shows_add_typed").click().run()
+    next(b for b in page.button if b.key == "shows_submit").click().run()
+    assert "No show recognised among 'Death Note'" in texts(page.error)
+    next(b for b in page.button if b.key == "shows_clear").click().run()
+    assert texts(page.error) == "" and "Your shows** (0 of 5)" in texts(page.markdown)
