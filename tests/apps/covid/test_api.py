@@ -129,3 +129,28 @@ def test_health_shows_data_freshness_and_champion(loaded):
     assert covid["data"]["version"] == 1 and covid["data"]["rows"] == 1187
     assert covid["data"]["last_refresh"]["status"] == "stored"
     assert covid["model"] == {"name": tasks.MODEL, "champion": None}
+
+
+def test_a_reversed_range_is_a_422_that_says_to_swap_the_dates(loaded):
+    for path in ("/api/covid/series", "/api/covid/demographics"):
+        response = loaded.get(path, params={"metric": "cases", "from": "2021-06-01", "to": "2021-05-01"})
+        assert response.status_code == 422, path
+        assert response.json()["error"]["message"] == "'from' (2021-06-01) is after 'to' (2021-05-01): swap them"
+
+
+@pytest.mark.parametrize(("params", "note", "days"), [
+    ({"from": "2019-01-01", "to": "2019-12-31"},
+     "no data between 2019-01-01 and 2019-12-31: the data covers 2020-03-08 to 2023-06-07", 0),
+    ({"from": "2024-01-01"}, "no data from 2024-01-01: the data covers 2020-03-08 to 2023-06-07", 0),
+    ({"from": "2020-01-01", "to": "2020-03-10"},
+     "no data before 2020-03-08: the data covers 2020-03-08 to 2023-06-07", 3),
+    ({"from": "2023-06-01", "to": "2023-12-31"},
+     "no data after 2023-06-07: the data covers 2020-03-08 to 2023-06-07", 7),
+    ({"from": "2021-05-01", "to": "2021-05-31"}, None, 31),
+])
+def test_a_range_outside_the_data_says_so(loaded, params, note, days):
+    body = loaded.get("/api/covid/series", params={"metric": "cases", **params}).json()
+    assert body["note"] == note and len(body["dates"]) == days == len(body["values"]["cases"])
+    assert body["covers"] == {"from": "2020-03-08", "to": "2023-06-07"}
+    demo = loaded.get("/api/covid/demographics", params=params).json()
+    assert demo["note"] == note and demo["covers"] == body["covers"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import polars as pl
 from fastapi import APIRouter, Query
@@ -50,12 +50,28 @@ def _check_metrics(requested: list[str], catalog: dict[str, metrics.Metric]) -> 
 
 def _window(frame: pl.DataFrame, start: date | None, end: date | None) -> pl.DataFrame:
     if start and end and start > end:
-        raise InvalidInput(f"'from' ({start}) is after 'to' ({end})")
+        raise InvalidInput(f"'from' ({start}) is after 'to' ({end}): swap them")
     if start:
         frame = frame.filter(pl.col("date") >= start)
     if end:
         frame = frame.filter(pl.col("date") <= end)
     return frame
+
+
+def _coverage(derived: pl.DataFrame, start: date | None, end: date | None) -> dict[str, Any]:
+    """The days the data covers and, when the asked range reaches outside them, a note that says so."""
+    dates = derived["date"]
+    first, last = cast(date, dates.min()), cast(date, dates.max())
+    covers = f"the data covers {first} to {last}"
+    note = None
+    if (start and start > last) or (end and end < first):
+        asked = f"between {start} and {end}" if start and end else f"from {start}" if start else f"up to {end}"
+        note = f"no data {asked}: {covers}"
+    elif start and start < first:
+        note = f"no data before {first}: {covers}"
+    elif end and end > last:
+        note = f"no data after {last}: {covers}"
+    return {"covers": {"from": str(first), "to": str(last)}, "note": note}
 
 
 def _meta(metric: metrics.Metric) -> dict[str, Any]:
@@ -80,6 +96,8 @@ def series(
     end: Annotated[date | None, Query(alias="to")] = None,
     rolling: Annotated[int, Query(ge=1, le=90, description="rolling mean window in days")] = 1,
 ) -> dict[str, Any]:
+    """Metrics per day between ``from`` and ``to`` (both included). ``covers`` is the range of the data;
+    ``note`` says when the asked range reaches outside it (empty lists when it misses it entirely)."""
     snap, derived, catalog = _current()
     ids = _check_metrics(metric, catalog)
     frame = derived.select("date", *ids)
@@ -92,6 +110,7 @@ def series(
         "metrics": [_meta(catalog[i]) for i in ids],
         "dates": [d.isoformat() for d in frame["date"]],
         "values": {i: [_num(v) for v in frame[i]] for i in ids},
+        **_coverage(derived, start, end),
     }
 
 
@@ -137,10 +156,11 @@ def demographics(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
-    """Cases by age group and by sex, summed over the date range, where the data has them."""
+    """Cases by age group and by sex, summed over the date range, where the data has them (with ``covers``
+    and ``note`` as in ``/series``)."""
     _, derived, catalog = _current()
     frame = _window(derived, start, end)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = _coverage(derived, start, end)
     for group, ids in (("age", metrics.AGE_GROUPS), ("sex", metrics.SEX_GROUPS)):
         present = [i for i in ids if i in catalog]
         out[group] = [{**_meta(catalog[i]), "value": _num(frame[i].sum())} for i in present]

@@ -21,9 +21,14 @@ RISE_IS_BAD = frozenset({"cases", "deaths", "active", "cases_7d", "deaths_7d", "
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
 ACTUAL_COLOUR, FORECAST_COLOUR = PALETTE[0], PALETTE[1]
+# At most this many lines on the time-series chart: one distinct colour each and a legend that stays readable.
+MAX_LINES = len(PALETTE)
+# Listed first in their group (the picker's Enter takes the first match: "death" → the daily deaths).
+PRIMARY = ("cases", "deaths", "recovered", "active", "cases_7d", "deaths_7d")
 # Headline tiles are narrow: short names there, the full label in the tooltip.
 SHORT_LABELS = {"cases": "New cases", "deaths": "Deaths", "recovered": "Recovered", "tests": "Tests",
-                "active": "Active cases", "cases_7d": "Cases, 7d avg"}
+                "active": "Active cases", "cases_7d": "Cases, 7d avg", "cases_per_100k": "Per 100k",
+                "cases_7d_per_100k": "7d per 100k"}
 
 
 def short_label(metric_id: str, label: str) -> str:
@@ -37,9 +42,9 @@ def option_label(meta: dict[str, Any]) -> str:
 
 
 def sort_catalog(catalog: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Metrics grouped in :data:`GROUP_ORDER`, keeping the export's order inside a group."""
+    """Metrics grouped in :data:`GROUP_ORDER`, :data:`PRIMARY` first, else the export's order inside a group."""
     rank = {group: i for i, group in enumerate(GROUP_ORDER)}
-    return sorted(catalog, key=lambda m: rank.get(m.get("group", "other"), len(rank)))
+    return sorted(catalog, key=lambda m: (rank.get(m.get("group", "other"), len(rank)), m["id"] not in PRIMARY))
 
 
 def fmt_number(value: float | None, signed: bool = False) -> str:
@@ -66,25 +71,41 @@ def long_table(table: pd.DataFrame) -> pd.DataFrame:
     return long.dropna(subset=["value"]).astype({"value": float})
 
 
+def log_ticks(top: float) -> list[float]:
+    """0, 1, 10, … up to the first power of ten at or above ``top``: the log axis ends there, above every line."""
+    ticks = [0.0, 1.0]
+    while ticks[-1] < top:
+        ticks.append(ticks[-1] * 10)
+    return ticks
+
+
 def series_chart(table: pd.DataFrame, log_scale: bool = False, height: int = 380) -> alt.Chart:
-    """One line per metric, one colour each, legend below, tooltip with the exact value."""
+    """One line per metric (at most :data:`MAX_LINES`), one colour each, legend below in columns, tooltip with
+    the exact value. In log scale the axis runs from 0 to the power of ten above the highest value."""
+    metrics = [c for c in table.columns if c != "date"][:MAX_LINES]
+    table = table[["date", *metrics]]
     long = long_table(table)
     days = (table["date"].max() - table["date"].min()).days if len(table) else 0
     date_axis = alt.Axis(format="%b %Y" if days > 180 else "%d %b", labelOverlap=True)
-    scale = alt.Scale(type="symlog") if log_scale else alt.Scale(zero=True)
-    top = float(long["value"].abs().max()) if len(long) else 1.0
-    ticks = [0.0, *(10.0 ** k for k in range(0, len(str(int(max(top, 1.0)))) + 1))]
-    value_axis = alt.Axis(values=ticks, format=",.0f") if log_scale else alt.Axis()
-    metrics = [c for c in table.columns if c != "date"]
+    low = float(long["value"].min()) if len(long) else 0.0
+    top = float(long["value"].max()) if len(long) else 1.0
+    if log_scale:
+        ticks = log_ticks(top)
+        scale = alt.Scale(type="symlog", domain=[min(low, 0.0), ticks[-1]], nice=False)
+        value_axis = alt.Axis(values=ticks, format=",.0f", labelOverlap="greedy")
+    else:
+        scale, value_axis = alt.Scale(zero=True), alt.Axis()
     colours = alt.Scale(domain=metrics, range=[PALETTE[i % len(PALETTE)] for i in range(len(metrics))])
     return (
         alt.Chart(long)
-        .mark_line(strokeWidth=2, interpolate="monotone")
+        .mark_line(strokeWidth=2, interpolate="monotone",  # a point per day on short ranges: one day shows
+                   point=alt.OverlayMarkDef(size=40, filled=True) if len(table) <= 31 else False)
         .encode(
             x=alt.X("date:T", title=None, axis=date_axis),
             y=alt.Y("value:Q", title=None, scale=scale, axis=value_axis),
             color=alt.Color("metric:N", title=None, scale=colours, sort=metrics,
-                            legend=alt.Legend(orient="bottom", labelLimit=400)),
+                            legend=alt.Legend(orient="bottom", columns=min(len(metrics), 2),
+                                              labelLimit=520, symbolStrokeWidth=3)),
             tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), "metric:N",
                      alt.Tooltip("value:Q", format=",.1f")],
         )
@@ -149,6 +170,16 @@ def bar_chart(items: Sequence[dict[str, Any]], value_title: str, keep_order: boo
     return (bars + labels).properties(height=height or 50 + 30 * max(len(frame), 3))
 
 
+def range_totals(series: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``/series`` answer summed per metric over its dates: ``label``, ``name_ru``, ``value`` (None when
+    no day of the range reports the metric)."""
+    totals = []
+    for meta in series["metrics"]:
+        values = [v for v in series["values"][meta["id"]] if v is not None]
+        totals.append({**meta, "value": sum(values) if values else None})
+    return totals
+
+
 def has_values(items: Sequence[dict[str, Any]]) -> bool:
     return any((i.get("value") or 0) != 0 for i in items)
 
@@ -164,12 +195,12 @@ def refresh_table(refreshes: Sequence[dict[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame([{
         "when (UTC)": _utc(str(r["at"])).strftime("%Y-%m-%d %H:%M:%S"),
         "status": r["status"],
-        "version": r.get("version"),
-        "rows": r.get("rows"),
+        "version": "—" if r.get("version") is None else f"v{r['version']}",
+        "rows": "—" if r.get("rows") is None else f"{int(r['rows']):,}",
         "reason": r.get("reason") or "",
-        "source": r.get("source"),
+        "source": r.get("source") or "—",
     } for r in refreshes])
-    return table.astype({"version": "Int64", "rows": "Int64"})
+    return table
 
 
 def _utc(iso: str) -> pd.Timestamp:

@@ -10,11 +10,10 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
-from shipml.apps.covid import charts
+from shipml.apps.covid import charts, controls
 from shipml.ui import client
 
 API = "/api/covid"
-DEFAULT_METRICS = ("cases", "recovered")
 FORECAST_DAYS = 14
 FORECAST_HISTORY_DAYS = 56
 SPARKLINE_DAYS = 30
@@ -36,7 +35,9 @@ def source_line(summary: dict[str, Any], refreshes: list[dict[str, Any]]) -> Non
     last_day = date.fromisoformat(summary["date"])
     if summary.get("synthetic"):
         st.warning("**SYNTHETIC data (offline demo)**: the real source could not be fetched, so these "
-                   "numbers are generated with the same shape as the real export. Do not read them as facts.",
+                   "numbers are generated with the same shape as the real export. Do not read them as facts.\n\n"
+                   "**Use real data**: once online, the next scheduled refresh (every 15 min) fetches the published "
+                   "export by itself; or run `shipml ingest covid --source URL|FILE` now.",
                    icon=":material/science:")
         source = "generated offline"
     else:
@@ -80,46 +81,30 @@ def headline(summary: dict[str, Any]) -> None:
             st.caption(f"week: {week}")
 
 
-def metric_picker(catalog: list[dict[str, Any]], first: date, last: date) -> tuple[list[str], date, date,
-                                                                                    int, bool]:
-    by_id = {m["id"]: m for m in catalog}
-    options = [m["id"] for m in charts.sort_catalog(catalog)]
-    default = [m for m in DEFAULT_METRICS if m in by_id] or options[:1]
-    c = st.columns([3, 1.7, 1.5, 0.9], vertical_alignment="bottom")
-    chosen = c[0].multiselect(
-        "Metrics", options, default=default, key="covid_metrics", placeholder="Pick one or more metrics",
-        format_func=lambda i: charts.option_label(by_id[i]),
-        help="English name, with the original Russian column header in brackets. Type to search.")
-    picked = c[1].date_input("Dates", value=(first, last), min_value=first, max_value=last,
-                             key="covid_dates", format="DD.MM.YYYY")
-    rolling = c[2].slider("Rolling average (days)", 1, 28, 7, key="covid_rolling",
-                          help="Mean over this many days ending on each date; 1 = the reported values.")
-    log_scale = c[3].toggle("Log scale", key="covid_log")
-    dates = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
-    start = dates[0] if dates and dates[0] else first
-    end = dates[1] if len(dates) > 1 and dates[1] else last
-    return chosen, start, end, rolling, log_scale
-
-
 def time_series(catalog: list[dict[str, Any]], first: date, last: date) -> tuple[date, date]:
     st.subheader("Over time")
-    chosen, start, end, rolling, log_scale = metric_picker(catalog, first, last)
-    if not chosen:
+    choice = controls.controls(catalog, first, last)
+    start, end, rolling = choice.start, choice.end, choice.rolling
+    if not choice.metrics:
         st.info("Pick at least one metric to draw.", icon=":material/touch_app:")
         return start, end
-    series = fetch("/series", metric=chosen, rolling=rolling,
+    series = fetch("/series", metric=choice.metrics, rolling=rolling,
                    query={"from": start.isoformat(), "to": end.isoformat()})
     table = charts.series_table(series)
     labels = ", ".join(m["label"] for m in series["metrics"])
     smoothing = "reported values" if rolling == 1 else f"{rolling}-day average"
     with st.container(key="covid_series"):
         if charts.long_table(table).empty:
-            st.info(f"No values for {labels} between {start:%d.%m.%Y} and {end:%d.%m.%Y}.")
+            note = f" ({series['note']})" if series.get("note") else ""
+            st.info(f"No values for {labels} between {start:%d.%m.%Y} and {end:%d.%m.%Y}{note}.")
         else:
-            st.altair_chart(charts.series_chart(table, log_scale), key="covid_series_chart",
+            st.altair_chart(charts.series_chart(table, choice.log_scale), key="covid_series_chart",
                             alt=f"Line chart of {labels}, {smoothing}, {start:%d %b %Y} to {end:%d %b %Y}")
     left, right = st.columns([4, 1], vertical_alignment="center")
-    left.caption(f"{len(table):,} days × {len(chosen)} metric{'s' if len(chosen) > 1 else ''}, {smoothing}.")
+    count = len(choice.metrics)
+    days = f"{len(table):,} day{'s' if len(table) != 1 else ''}"
+    left.caption(f"{days} ({start:%d.%m.%Y} – {end:%d.%m.%Y}) × {count} "
+                 f"metric{'s' if count > 1 else ''}, {smoothing}. At most {charts.MAX_LINES} metrics at a time.")
     right.download_button(
         "Download CSV", table.to_csv(index=False, date_format="%Y-%m-%d"), key="covid_csv", mime="text/csv",
         file_name=f"covid_{start:%Y%m%d}_{end:%Y%m%d}_{rolling}d.csv", on_click="ignore",
@@ -150,17 +135,28 @@ def forecast_section(last_day: date) -> None:
                f"{points[-1]['date']}.")
 
 
-def districts_section() -> None:
+def districts_section(start: date, end: date) -> None:
+    period = f"{start:%d.%m.%Y}" if start == end else f"{start:%d.%m.%Y} – {end:%d.%m.%Y}"
     st.subheader("By district")
-    answer = fetch("/districts")
-    items = answer.get("districts") or []
-    if not items or not charts.has_values(items):
-        st.info("No district figures on the last day of the data.", icon=":material/map:")
+    districts = fetch("/districts").get("districts") or []
+    if not districts:
+        st.info("No district figures in this data.", icon=":material/map:")
+        return
+    answer = fetch("/series", metric=[d["id"] for d in districts],
+                   query={"from": start.isoformat(), "to": end.isoformat()})
+    totals = charts.range_totals(answer)
+    with_cases = [t for t in totals if t["value"]]
+    quiet = [str(t["label"]).removeprefix("Cases in ") for t in totals if not t["value"]]
+    st.caption(f"New cases per municipal district, summed over the selected dates: **{period}**.")
+    if not with_cases:
+        st.info(f"No new cases reported in any of the {len(totals)} districts on {period}.", icon=":material/map:")
         return
     with st.container(key="covid_districts"):
-        st.altair_chart(charts.bar_chart(items, "new cases", strip="Cases in "), key="covid_districts_chart",
-                        alt=f"New cases per municipal district on {answer['date']}")
-    st.caption(f"New cases reported on {date.fromisoformat(answer['date']):%d %B %Y}.")
+        st.altair_chart(charts.bar_chart(with_cases, "new cases", strip="Cases in "), key="covid_districts_chart",
+                        alt=f"New cases per municipal district, {period}")
+    if quiet:
+        st.caption(f"No new cases in {len(quiet)} other district{'s' if len(quiet) > 1 else ''}: "
+                   f"{', '.join(quiet)}.")
 
 
 def demographics_section(start: date, end: date) -> None:
@@ -200,8 +196,10 @@ def main() -> None:
     summary = fetch("/summary", fresh=True)
     refreshes = fetch("/refreshes", fresh=True, limit=50)
     catalog = fetch("/metrics")
-    bounds = fetch("/series", metric=catalog[0]["id"]) if catalog else {"dates": [summary["date"]]}
-    first, last = date.fromisoformat(bounds["dates"][0]), date.fromisoformat(bounds["dates"][-1])
+    covers = {"from": summary["date"], "to": summary["date"]}
+    if catalog:  # the days the data covers (one day of one metric is enough to be told)
+        covers = fetch("/series", metric=catalog[0]["id"], query={"from": summary["date"]})["covers"]
+    first, last = date.fromisoformat(covers["from"]), date.fromisoformat(covers["to"])
     source_line(summary, refreshes)
     headline(summary)
     start, end = time_series(catalog, first, last)
@@ -209,7 +207,7 @@ def main() -> None:
     with left:
         forecast_section(last)
     with right:
-        districts_section()
+        districts_section(start, end)
     demographics_section(start, end)
     refresh_history(refreshes)
 
