@@ -3,58 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
 
 from shipml.apps.shows.settings import ShowsSettings, settings
 from shipml.core.app import App, Option, Schedule
-from shipml.core.progress import Progress, no_progress
-
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
-    from shipml.core.training import ModelSpec
 
 
-def _router() -> APIRouter:
-    from shipml.apps.shows.api import router
+def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
+    from shipml.apps.shows import tasks
 
-    return router
-
-
-def _status() -> dict[str, Any]:
-    from shipml.apps.shows.tasks import status
-
-    return status()
+    return tasks
 
 
-def _ingest(source: str | None, progress: Progress) -> dict[str, Any]:
-    from shipml.apps.shows.tasks import ingest
+def _api() -> ModuleType:
+    from shipml.apps.shows import api
 
-    return ingest(source, progress)
-
-
-def _models() -> list[ModelSpec[Any]]:
-    from shipml.apps.shows.tasks import recommender_spec
-
-    return [recommender_spec()]
-
-
-def _evaluate(progress: Progress = no_progress, **options: Any) -> list[dict[str, Any]]:
-    from shipml.apps.shows.tasks import evaluate
-
-    return evaluate(progress=progress, **options)
-
-
-def _jobs() -> None:
-    from shipml.apps.shows.tasks import register_jobs
-
-    register_jobs()
-
-
-def _prepare(say: Any) -> None:
-    from shipml.apps.shows.tasks import prepare
-
-    prepare(say)
+    return api
 
 
 EVAL_OPTIONS = (
@@ -69,15 +33,15 @@ APP = App(
     name="shows",
     title="TV show recommendations",
     icon=":material/live_tv:",
-    router=_router,
-    status=_status,
-    ingest=_ingest,
-    models=_models,
-    evaluate=_evaluate,
+    router=lambda: _api().router,
+    status=lambda: _tasks().status(),
+    ingest=lambda source, progress: _tasks().ingest(source, progress),
+    models=lambda: [_tasks().recommender_spec()],
+    evaluate=lambda **options: _tasks().evaluate(**options),
     eval_options=EVAL_OPTIONS,
-    jobs=_jobs,
+    jobs=lambda: _tasks().register_jobs(),
     schedules=lambda: [Schedule("train", every_minutes=lambda: settings().retrain_minutes)],
-    prepare=_prepare,
+    prepare=lambda say: _tasks().prepare(say),
     page=Path(__file__).parent / "page.py",
     settings=ShowsSettings,
 )
