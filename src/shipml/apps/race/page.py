@@ -88,8 +88,8 @@ def live(race: str, top: int, category: str | None) -> None:
     with left:
         st.subheader("Leaderboard")
         if board:
-            st.caption(f"as of {client.timestamp(board['clock'])} race time · version {board['version']}")
             with st.container(key="race_board"):
+                st.caption(f"as of {client.timestamp(board['clock'])} race time · version {board['version']}")
                 st.dataframe(table(board["rows"]), hide_index=True, height=38 + 35 * min(top, 15))
     with right:
         st.subheader("Leaders' progress")
