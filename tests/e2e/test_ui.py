@@ -197,3 +197,14 @@ def test_home_keeps_a_failed_refresh_in_sight_after_many_recommendations(ui: Str
     row = texts.index("covid.ingest")
     assert "failed" in texts[row:row + 3], texts
     ui.screenshot("home_failed_refresh_in_sight.png")
+
+
+def test_api_docs_render_offline(ui: StreamlitPage, product: Product) -> None:
+    """The browser here reaches no CDN: /docs and /redoc draw from assets the API serves itself."""
+    ui.page.goto(f"{product.api_url}/docs")
+    expect(ui.page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
+    expect(ui.page.locator(".swagger-ui")).to_contain_text("/api/health")
+    ui.screenshot("api_docs.png")
+    ui.page.goto(f"{product.api_url}/redoc")
+    expect(ui.page.locator("redoc h1, [role='main'] h1").first).to_be_visible(timeout=30_000)
+    ui.screenshot("api_redoc.png")

@@ -1,8 +1,8 @@
 """An offline address index from the SER spaces file: street + number → point (WGS84) and neighbourhood.
 
 The spaces file names streets as ``AGUAS, CALLE, DE LAS`` (name, type, particle); the index shows them as
-``CALLE DE LAS AGUAS``. Search is typo-tolerant with one matcher and one cutoff (:data:`MATCHER`,
-:data:`CUTOFF`, rapidfuzz on unaccented upper-case text): ``"calle alcla 45"`` finds ``CALLE DE ALCALA`` 45.
+``CALLE DE LAS AGUAS``. Search is typo-tolerant with the platform's one matcher and cutoff
+(:mod:`shipml.core.matching`, on the bare street names): ``"calle alcla 45"`` finds ``CALLE DE ALCALA`` 45.
 A number picks the nearest numbered point on that street (same side, odd or even, preferred); without a number
 the street's middle point is used.
 """
@@ -14,14 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from rapidfuzz import fuzz, process
 
 from shipml.apps.parking.geo import utm30n_to_wgs84
 from shipml.apps.parking.validation import unaccent
+from shipml.core import matching
 from shipml.core.errors import InvalidInput, NotFound
 
-MATCHER = fuzz.WRatio
-CUTOFF = 80.0
 QUERY = re.compile(r"^(?P<street>.*?)(?:[\s,]+(?:N[ºO°]?\.?\s*)?(?P<number>\d+)\s*[A-Z]?)?\s*$", re.I)
 
 
@@ -91,14 +89,15 @@ class AddressIndex:
         if len(street_text) < 3:
             raise InvalidInput("an address needs a street name of at least 3 letters")
         number = int(match.group("number")) if match and match.group("number") else None
-        hits = process.extract(bare_name(street_text), self._bare, scorer=MATCHER, score_cutoff=CUTOFF,
-                               limit=limit * 4)
+        hits = matching.search(bare_name(street_text), self._bare, limit=limit * 4)
         if not hits:
-            raise NotFound(f"no street like {query!r} in the SER zone")
-        full = _key(street_text)
+            shown = query if len(query) <= 60 else query[:57] + "…"
+            raise NotFound(f"no street like {shown!r} in the SER zone")
+        full = matching.normalize(_key(street_text))
         # ties on the name (CALLE / PLAZA DE X) go to the one whose type and particles match the query best
-        ranked = sorted(hits, key=lambda h: (-h[1], -MATCHER(full, self._keys[h[2]])))[:limit]
-        return [self._point(self.streets[index], number, float(score)) for _, score, index in ranked]
+        ranked = sorted(hits, key=lambda h: (-h.score, -matching.similarity(full, matching.normalize(
+            self._keys[h.index]))))[:limit]
+        return [self._point(self.streets[h.index], number, 100 * h.score) for h in ranked]
 
     def _point(self, street: str, number: int | None, score: float) -> AddressMatch:
         pts = self._by_street[(street,)]
