@@ -107,7 +107,10 @@ def main() -> None:
     geo = fetch("/map", at=at.isoformat(timespec="minutes"))
     if geo.get("synthetic"):
         st.warning("**SYNTHETIC data (offline demo)**: these forecasts are trained on simulated tickets in the "
-                   "real format, not on the city's records.", icon=":material/science:")
+                   "real format, not on the city's records.\n\n**Use real data**: download the quarterly SER ticket "
+                   "files from datos.madrid.es and run `shipml ingest parking --source FOLDER` (or set "
+                   "`SHIPML_PARKING_SOURCE=FOLDER`); the models retrain and are served by themselves.",
+                   icon=":material/science:")
     highlight, point = None, None
     if query.strip():
         try:
