@@ -64,7 +64,9 @@ def header(race: dict[str, Any]) -> None:
     st.title(race["title"])
     if race["simulated"]:
         st.warning("**SIMULATED race**: generated runners on the generated demo course, sent through the real "
-                   "ingest. Not real people.", icon=":material/science:")
+                   "ingest. Not real people. **Real race**: `shipml race define --help` (course GPX, participants "
+                   "CSV, gun time), then point trackers at `/api/race/<race>/osmand` or OwnTracks.",
+                   icon=":material/science:")
     st.caption(f"{race['course']['length_m'] / 1000:.2f} km · {race['runners']:,} runners · gun "
                f"{client.timestamp(race['start'])} · checkpoints "
                + ", ".join(c["name"] for c in race["checkpoints"]))
