@@ -136,3 +136,14 @@ def test_metrics_label_app_routes_with_their_prefix(platform):
         text = c.get("/metrics").text
     assert 'route="/api/demo/status"' in text and 'route="/api/jobs/{job_id}"' in text
     assert 'route="/api/demo/values/{key}"' in text
+
+
+def test_a_signed_value_with_non_ascii_characters_is_refused_not_a_crash(platform):
+    from shipml.core import signing
+    from shipml.core.errors import InvalidInput
+
+    issued = signing.issue("user id", prefix="anon-")
+    assert signing.verify("user id", issued) == issued
+    for forged in ("anon-1.é", "é.é", issued[:-1] + "ü", "anon-\ud800.x"):
+        with pytest.raises(InvalidInput):
+            signing.verify("user id", forged)

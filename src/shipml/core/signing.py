@@ -27,7 +27,8 @@ def issue(purpose: str, prefix: str = "") -> str:
 def verify(purpose: str, signed: str) -> str:
     """``signed`` if this server issued it for ``purpose``; :class:`InvalidInput` otherwise."""
     value, _, signature = signed.rpartition(".")
-    expected = hmac.new(_key(purpose), value.encode(), hashlib.sha256).hexdigest()[:16]
-    if not value or not hmac.compare_digest(signature, expected):
+    expected = hmac.new(_key(purpose), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
+    given = signature.encode("utf-8", "surrogatepass")  # bytes: compare_digest refuses non-ASCII text
+    if not value or not hmac.compare_digest(given, expected.encode()):
         raise InvalidInput(f"unknown {purpose}: use the one a recommendation answer gave")
     return signed
