@@ -52,6 +52,7 @@ def platform_context(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
         "SHIPML_JOB_STALE_SECONDS": "3",
         "SHIPML_CHAMPION_POLL_SECONDS": "1",
         "SHIPML_HEALTH_CACHE_SECONDS": "0",
+        "SHIPML_VERSION_CHECK_SECONDS": "0",  # a test reads what it has just written
         "SHIPML_COVID_SOURCE": "synthetic",
         # no scheduler in test workers: a refresh due at a quarter past would race the test's own jobs
         "SHIPML_WORKER_PERIODIC": "false",

@@ -176,12 +176,13 @@ def models() -> None:
 
 
 @app.command()
-def api(host: str | None = None, port: int | None = None) -> None:
-    """Serve the API (uvicorn)."""
+def api(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
+    """Serve the API (uvicorn; ``--workers`` processes, default ``SHIPML_API_WORKERS``)."""
     import uvicorn
 
     s = get_settings()
-    uvicorn.run("shipml.main:app", host=host or s.api_host, port=port or s.api_port, log_level="info")
+    uvicorn.run("shipml.main:app", host=host or s.api_host, port=port or s.api_port, log_level="info",
+                workers=workers or s.api_workers, access_log=s.access_log)
 
 
 @app.command()

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the API.")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(1, ge=1, le=64, description="API processes sharing the port (each keeps its own "
+                                                          "caches, loaded models and rate-limit counts)")
+    access_log: bool = Field(False, description="log every request (metrics at /metrics count them anyway)")
     ui_port: int = 8501
     admin_token: str | None = Field(None, description="Bearer token for admin endpoints; generated if unset.")
 
@@ -36,6 +39,9 @@ class Settings(BaseSettings):
     job_max_attempts: int = 2
     champion_poll_seconds: float = 5.0
     health_cache_seconds: float = 1.0
+    version_check_seconds: float = Field(
+        1.0, ge=0, description="how long an API process reuses a looked-up data version (latest snapshot, catalog "
+                               "stamp) before asking the database again; 0 = every request")
     fetch_timeout_seconds: float = 5.0
 
     retrain_debounce_seconds: float = Field(

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 import sample_jobs  # noqa: F401
 from platform_fixtures import ADMIN_TOKEN
@@ -103,6 +104,52 @@ def test_no_response_carries_internals(failing):
 def test_a_body_over_the_limit_is_refused_before_any_work(client):
     response = client.post("/api/models/demo/champion?version=1", content=b"x" * 2_000_001)
     assert response.status_code == 413 and "limited to 2,000,000 bytes" in response.json()["error"]["message"]
+
+
+class Note(BaseModel):
+    text: str
+
+
+def echo(note: Note) -> dict[str, int]:
+    return {"length": len(note.text)}
+
+
+def test_a_streamed_body_over_the_limit_is_refused_as_it_arrives(platform):
+    """No Content-Length (a chunked upload): the limit is counted on the bytes as they arrive."""
+    api = create_app([])
+    api.add_api_route("/echo", echo, methods=["POST"])
+
+    def chunks(n: int):
+        yield b'{"text": "'
+        for _ in range(n):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    with TestClient(api, raise_server_exceptions=False) as c:
+        small = c.post("/echo", content=chunks(3), headers={"Content-Type": "application/json"})
+        large = c.post("/echo", content=chunks(25), headers={"Content-Type": "application/json"})
+    assert "content-length" not in {k.lower() for k in small.request.headers}
+    assert small.status_code == 200 and small.json() == {"length": 300_000}
+    assert large.status_code == 413 and large.json()["error"]["code"] == "body_too_large"
+    assert "limited to 2,000,000 bytes" in large.json()["error"]["message"]
+
+
+def test_health_names_a_failing_part_without_its_reason(platform, monkeypatch):
+    """A tracking server that cannot be reached makes health 503 'degraded'; the answer says which part is down,
+    never its host, port or the exception text (those go to the log)."""
+    from shipml.settings import get_settings
+
+    monkeypatch.setenv("SHIPML_MLFLOW_URI", "http://127.0.0.1:9/mlflow")  # the discard port: nothing listens
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    get_settings.cache_clear()
+    with TestClient(create_app([]), raise_server_exceptions=False) as c:
+        response = c.get("/api/health")
+    assert response.status_code == 503 and response.json()["status"] == "degraded"
+    registry_check = response.json()["components"]["registry"]
+    assert registry_check["ok"] is False and registry_check["error"] in ("unavailable", "MlflowException")
+    assert response.json()["components"]["database"]["ok"] is True
+    assert "127.0.0.1" not in response.text and ":9" not in response.text and "mlflow" not in response.text.lower()
 
 
 def test_public_job_records_hide_params_and_tracebacks(client):

@@ -132,7 +132,8 @@ def test_a_postgres_restart_is_a_503_then_service_resumes(tmp_path: Path, monkey
     server.init()
     server.start()
     for key, value in {"SHIPML_HOME": str(tmp_path / "home"), "SHIPML_DATABASE_URL": server.url,
-                       "SHIPML_ADMIN_TOKEN": ADMIN_TOKEN, "SHIPML_HEALTH_CACHE_SECONDS": "0"}.items():
+                       "SHIPML_ADMIN_TOKEN": ADMIN_TOKEN, "SHIPML_HEALTH_CACHE_SECONDS": "0",
+                       "SHIPML_VERSION_CHECK_SECONDS": "0"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("SHIPML_REDIS_URL", raising=False)
     get_settings.cache_clear()

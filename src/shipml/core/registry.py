@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from shipml.core import heap
 from shipml.core.datasets import Snapshot
 from shipml.core.errors import NotFound
 from shipml.settings import get_settings
@@ -250,6 +251,7 @@ class Champion:
             serving = self._current[0]
             if latest is not None and latest != serving:
                 self._current = (latest, load_version(self.name, latest))
+                heap.settle()  # a model is long-lived: out of the collector's walks
                 log.info("serving %s v%s (was v%s)", self.name, latest, serving)
         except Exception:  # keep serving what we have; try again at the next poll
             log.warning("could not refresh champion of %s", self.name, exc_info=True)

@@ -9,13 +9,16 @@ from typing import Annotated, Any, cast
 
 import polars as pl
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from shipml.apps.covid import data, metrics
 from shipml.apps.covid.tasks import MODEL
 from shipml.core import datasets, matching, registry
 from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.readcache import ReadCache, recent
 
 router = APIRouter()
+_answers = ReadCache()  # rendered answers by snapshot and request
 
 # (tests are left out: the publication stopped reporting them in 2022 and writes 0 since)
 HEADLINE = ("cases", "deaths", "recovered", "active", "cases_7d", "cases_7d_per_100k")
@@ -31,7 +34,7 @@ def _view(path: str, content_hash: str) -> tuple[pl.DataFrame, dict[str, metrics
 
 
 def _current() -> tuple[datasets.Snapshot, pl.DataFrame, dict[str, metrics.Metric]]:
-    snap = datasets.require_latest(data.DATASET)
+    snap = recent(data.DATASET, lambda: datasets.require_latest(data.DATASET))
     derived, catalog = _view(str(snap.path), snap.content_hash)
     return snap, derived, catalog
 
@@ -89,17 +92,23 @@ def list_metrics() -> list[dict[str, str]]:
     return [_meta(m) for m in catalog.values()]
 
 
-@router.get("/series")
+@router.get("/series", response_model=None)
 def series(
     metric: Annotated[list[str], Query(description="metric ids; repeat or comma-separate")],
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     rolling: Annotated[int, Query(ge=1, le=90, description="rolling mean window in days")] = 1,
-) -> dict[str, Any]:
+) -> Response:
     """Metrics per day between ``from`` and ``to`` (both included). ``covers`` is the range of the data;
     ``note`` says when the asked range reaches outside it (empty lists when it misses it entirely)."""
     snap, derived, catalog = _current()
     ids = _check_metrics(metric, catalog)
+    return _answers.answer(("series", snap.version, snap.content_hash, tuple(ids), start, end, rolling),
+                           lambda: _series(snap, derived, catalog, ids, start, end, rolling))
+
+
+def _series(snap: datasets.Snapshot, derived: pl.DataFrame, catalog: dict[str, metrics.Metric], ids: list[str],
+            start: date | None, end: date | None, rolling: int) -> dict[str, Any]:
     frame = derived.select("date", *ids)
     if rolling > 1:
         frame = frame.with_columns(pl.col(ids).rolling_mean(rolling, min_samples=1))

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 import polars as pl
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from shipml.apps.cycling import data
@@ -19,9 +20,11 @@ from shipml.apps.cycling.model import SimilarityModel
 from shipml.apps.cycling.tasks import MODEL
 from shipml.core import datasets, matching, registry
 from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.readcache import ReadCache, recent
 from shipml.core.validation import Text
 
 router = APIRouter()
+_answers = ReadCache()  # rendered answers by model version, riders snapshot and request
 
 
 class SimilarRequest(BaseModel):
@@ -47,6 +50,7 @@ class State:
     riders: pl.DataFrame  # one row per rider in the model, with age, results and confidence
     by_slug: dict[str, dict[str, Any]]
     by_name: dict[str, str]
+    riders_path: str
 
 
 def _age(birth_date: date | None, birth_year: int | None, today: date) -> int | None:
@@ -71,14 +75,14 @@ def _state_for(version: int, model: SimilarityModel, riders_path: str) -> State:
         })
     frame = pl.DataFrame(rows).sort("results", descending=True)
     by_slug = {r["rider"]: r for r in frame.iter_rows(named=True)}
-    return State(version, model, frame, by_slug, {r["name"].lower(): r["rider"] for r in rows})
+    return State(version, model, frame, by_slug, {r["name"].lower(): r["rider"] for r in rows}, riders_path)
 
 
 def _state() -> State:
     version, model = registry.champion(MODEL).get()
     if model is None:
         raise NotFound("no cycling model yet; run `shipml ingest cycling` then `shipml train cycling`")
-    riders = datasets.require_latest(data.DATASET_RIDERS)
+    riders = recent(data.DATASET_RIDERS, lambda: datasets.require_latest(data.DATASET_RIDERS))
     return _state_for(version, model, str(riders.path))
 
 
@@ -116,10 +120,15 @@ def riders(q: Annotated[str | None, Query(max_length=200)] = None, limit: Annota
             "riders": frame.slice(offset, limit).to_dicts()}
 
 
-@router.post("/similar")
-def similar(request: SimilarRequest) -> dict[str, Any]:
+@router.post("/similar", response_model=None)
+def similar(request: SimilarRequest) -> Response:
     """The riders most similar to one, among those matching the age range and countries."""
     state = _state()
+    key = ("similar", state.version, state.riders_path, request.model_dump_json())
+    return _answers.answer(key, lambda: _similar(state, request))
+
+
+def _similar(state: State, request: SimilarRequest) -> dict[str, Any]:
     slug = _resolve(state, request.rider)
     frame = state.riders.filter(pl.col("rider") != slug)
     if request.age_min is not None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from shipml.core.api import AdminDep
+from shipml.core.access import AdminDep
 from shipml.core.errors import InvalidInput
 
 from . import definition, ingest, queries

@@ -7,17 +7,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from shipml.apps.shows import catalog, ratings
+from shipml.apps.shows import index as title_index
 from shipml.apps.shows.tasks import MODEL
 from shipml.core import jobs, registry
-from shipml.core.api import PublicWrite
+from shipml.core.access import PublicWrite
 from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.readcache import ReadCache, recent
 from shipml.core.validation import DB_INT_MAX, DbId, Text
+from shipml.settings import get_settings
 
 router = APIRouter()
+_answers = ReadCache()  # rendered answers by catalog stamp and request
 TITLE_MAX = 200
 
 
@@ -71,11 +75,12 @@ def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")]) -> dict[
     return {"prediction_id": prediction_id, "status": "done", **job["result"]}
 
 
-@router.get("/search")
+@router.get("/search", response_model=None)
 def search(q: Annotated[str, Query(min_length=1, max_length=200)],
-           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[dict[str, Any]]:
+           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
     """Titles matching ``q``, typos forgiven; an exact title comes first."""
-    return catalog.search(q, limit)
+    stamp = recent("shows.catalog", title_index.stamp)
+    return _answers.answer(("search", get_settings().db_url, stamp, q, limit), lambda: catalog.search(q, limit))
 
 
 @router.get("/{show_id}/similar")

@@ -27,7 +27,7 @@ def _trigrams(norm: str) -> set[str]:
 
 @dataclass
 class Index:
-    stamp: tuple[int, int, int]
+    stamp: tuple[int, int, int, str]
     ids: list[int] = field(default_factory=list)
     norms: list[str] = field(default_factory=list)
     folded: list[str] = field(default_factory=list)  # raw title, casefolded: breaks ties between equal norms
@@ -41,13 +41,15 @@ _lock = threading.Lock()
 _indexes: dict[str, Index] = {}
 
 
-def stamp() -> tuple[int, int, int]:
-    """(largest show id, number of shows, number verified): changes whenever shows are added or removed, or a
-    title a user added is verified (by enrichment, maybe in another process)."""
+def stamp() -> tuple[int, int, int, str]:
+    """(largest show id, number of shows, number verified, last enrichment): changes whenever shows are added or
+    removed, a title a user added is verified, or metadata is filled in (by enrichment, maybe in another process).
+    Cached search answers are keyed by it too."""
     with db.session() as s:
-        top, n, verified = s.execute(
-            select(func.max(Show.id), func.count(Show.id), func.count(Show.id).filter(Show.verified))).one()
-    return int(top or 0), int(n), int(verified)
+        top, n, verified, enriched = s.execute(
+            select(func.max(Show.id), func.count(Show.id), func.count(Show.id).filter(Show.verified),
+                   func.max(Show.enriched_at))).one()
+    return int(top or 0), int(n), int(verified), str(enriched)
 
 
 def current() -> Index:

@@ -1,0 +1,145 @@
+"""The API's one error policy, and the OpenAPI entries that document it.
+
+Every error is JSON ``{"error": {"code", "message"}}``. A caller's mistake is a 4xx whose message says what to fix;
+a database or queue that cannot be reached is a 503 with ``Retry-After``; anything else is a 500 with a generic
+message and a request id, its traceback logged once. No answer carries SQL, paths, hosts or exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shipml.core.errors import ShipmlError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        message = str(err.get("msg")).removeprefix("Value error, ")  # pydantic's prefix for our own checks
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts) or "invalid request"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A database or queue that cannot be reached (not a mistake of the caller's, nor a bug)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    while exc is not None:
+        if isinstance(exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeout | ConnectionError):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into an answer of the policy."""
+
+    @app.exception_handler(ShipmlError)
+    async def shipml_error(_: Request, exc: ShipmlError) -> JSONResponse:
+        response = error_response(exc.status_code, exc.code, exc.message, exc.details)
+        if exc.status_code in (429, 503):
+            retry = exc.details.get("retry_after", 5) if isinstance(exc.details, dict) else 5
+            response.headers["Retry-After"] = str(retry)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", "-")
+        if is_outage(exc):
+            log.warning("request %s: a backing service is unavailable: %s", request_id, type(exc).__name__)
+            response = error_response(503, "unavailable", "a backing service (database or queue) is unavailable; "
+                                                          "try again shortly")
+            response.headers["Retry-After"] = "5"
+        elif isinstance(exc, DataError):
+            response = error_response(422, "invalid_input", "a value in the request cannot be stored; check its "
+                                                            "range and characters")
+        else:
+            log.exception("request %s: unhandled error", request_id)  # the traceback goes to the log, once
+            response = error_response(500, "internal_error", f"an unexpected error occurred (request id "
+                                                             f"{request_id}); it has been logged")
+        response.headers["X-Request-ID"] = request_id  # this handler answers outside the request middleware
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error_with_headers(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status_code, "http_error")
+        response = error_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorBody
+
+
+_ERRORS = {
+    "404": "not found (an id, a name, or data not ingested yet)",
+    "409": "clashes with the current state",
+    "413": "the request body is too large",
+    "422": "the request is invalid; the message says what to fix",
+    "429": "too many requests (rate limit or queue cap); see Retry-After",
+    "500": "an unexpected error (with a request id; logged)",
+    "502": "a data source could not be fetched",
+    "503": "the database or the queue is unavailable; see Retry-After",
+}
+_ADMIN_ERRORS = {"401": "no admin token", "403": "a wrong admin token, or a source the policy does not allow"}
+
+
+def document(app: FastAPI) -> None:
+    """Every operation documents every status it can answer with, all with the one error body. Admin operations
+    (security ``HTTPBearer``) also document 401 and 403; those where a token is optional say so."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = base()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(error_schema.pop("$defs", {}))
+        schemas["ErrorResponse"] = error_schema
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                schemes = {name for requirement in operation.get("security", []) for name in requirement}
+                if "OptionalBearer" in schemes:
+                    operation["security"] = [{}, *operation["security"]]  # works without a token too
+                errors = {**_ERRORS, **(_ADMIN_ERRORS if "HTTPBearer" in schemes else {})}
+                responses = operation.setdefault("responses", {})
+                for status, description in errors.items():
+                    responses[status] = {"description": description, **ref}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
