@@ -8,7 +8,7 @@ that part onto a real server. Each app keeps its own settings class beside its c
 from __future__ import annotations
 
 import secrets
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     max_source_bytes: int = Field(200_000_000, ge=1, description="largest source a URL may deliver")
     spark_master: str = Field("local[*]", description="Spark master URL for the scale-out paths")
 
-    @property
+    @cached_property
     def resolved_home(self) -> Path:
         home = self.home.expanduser().resolve()
         home.mkdir(parents=True, exist_ok=True)
@@ -84,8 +84,12 @@ class Settings(BaseSettings):
 
     def token(self) -> str:
         """The admin token: from the environment, else read from (or generated into) the home folder."""
-        if self.admin_token:
-            return self.admin_token
+        return self.admin_token or self._stored_token
+
+    @cached_property
+    def _stored_token(self) -> str:
+        """The token kept in the home folder (made on first use); read once per process (a new token needs a
+        restart, as it would with the environment variable)."""
         path = self.resolved_home / "admin_token"
         if not path.exists():
             path.write_text(secrets.token_urlsafe(24))

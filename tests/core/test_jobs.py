@@ -4,7 +4,7 @@ import pytest
 
 import sample_jobs  # noqa: F401  (registers the test jobs in this process too, so submit knows them)
 from platform_fixtures import wait_for
-from shipml.core import jobs
+from shipml.core import jobs, reaper
 from shipml.core.errors import InvalidInput, NotFound
 
 
@@ -95,8 +95,8 @@ def test_a_job_whose_message_died_with_its_worker_is_requeued_and_done(worker):
     assert jobs.get_huey().pending_count() == 0 and _status(job_id) == "queued"
     with db.session() as s:  # older than job_stale_seconds, as it would be by the time the reaper looks
         s.execute(update(Job).where(Job.id == job_id).values(created_at=utcnow() - timedelta(minutes=5)))
-    assert jobs.requeue_lost() == [job_id]
-    assert jobs.requeue_lost() == []  # its message is back in the queue now
+    assert reaper.requeue_lost() == [job_id]
+    assert reaper.requeue_lost() == []  # its message is back in the queue now
     worker.start()
     record = jobs.wait(job_id, timeout=60)
     assert record["status"] == "done", worker.output()

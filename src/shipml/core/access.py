@@ -67,8 +67,9 @@ class _RateLimiter:
 _limiter = _RateLimiter()
 
 
-def public_write(request: Request) -> None:
-    """A write anyone may make (ratings, recommendation requests): rate-limited per client address."""
+async def public_write(request: Request) -> None:
+    """A write anyone may make (ratings, recommendation requests): rate-limited per client address (async: a
+    lookup in memory, not worth a thread)."""
     _limiter.check(request.client.host if request.client else "unknown", get_settings().public_writes_per_minute)
 
 

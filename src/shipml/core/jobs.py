@@ -3,11 +3,11 @@ record per submission in the database.
 
 A job is a function ``fn(ctx, **params)`` registered by an app with :func:`job`. :func:`submit` writes a
 ``queued`` record and enqueues it; the worker marks it ``running``, keeps a heartbeat while it runs, and
-ends it ``done`` (with its result) or ``failed`` (with the error). A worker that dies mid-job stops the
-heartbeat: :func:`reap_stale` requeues such a job up to ``job_max_attempts`` times, then fails it with the
-reason, so no job stays ``running`` forever. Periodic jobs are enqueued by :func:`submit_periodic` once per period,
-however many workers run their schedulers: the job id is derived from the job and the period, and the database
-keeps only the first.
+ends it ``done`` (with its result) or ``failed`` (with the error). What a dying worker leaves behind is put right
+by :mod:`shipml.core.reaper`, so no job stays ``queued`` or ``running`` forever. :func:`submit_many` queues a
+burst of one kind as one write and one message (run as one batch). Periodic jobs are enqueued by
+:func:`submit_periodic` once per period, however many workers run their schedulers: the job id is derived from
+the job and the period, and the database keeps only the first.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
+from itertools import groupby
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
@@ -61,16 +62,21 @@ class JobContext:
 
 
 JobFn = Callable[..., Any]
+ManyFn = Callable[[list[JobContext]], list[Any]]
 
 
 _JOBS: dict[str, JobFn] = {}
+_MANY: dict[str, ManyFn] = {}
 
 
-def job(app: str, name: str) -> Callable[[JobFn], JobFn]:
-    """Register ``fn(ctx, **params)`` as the job ``app.name``."""
+def job(app: str, name: str, *, many: ManyFn | None = None) -> Callable[[JobFn], JobFn]:
+    """Register ``fn(ctx, **params)`` as the job ``app.name``. ``many(contexts)``, when given, runs a batch of them
+    at once (see :func:`submit_many`) and returns one result per context, or the exception that failed it."""
 
     def register(fn: JobFn) -> JobFn:
         _JOBS[f"{app}.{name}"] = fn
+        if many is not None:
+            _MANY[f"{app}.{name}"] = many
         return fn
 
     return register
@@ -101,12 +107,13 @@ def get_huey() -> Huey:
     return _queue()[0]
 
 
-def _enqueue(job_id: str, delay: float | None = None) -> None:
-    task = _queue()[1]
+def enqueue(job_ids: list[str], delay: float | None = None) -> None:
+    """One queue message for these jobs (a worker runs them as one batch)."""
+    task, message = _queue()[1], job_ids[0] if len(job_ids) == 1 else job_ids
     if delay:
-        task.schedule(args=(job_id,), delay=delay)
+        task.schedule(args=(message,), delay=delay)
     else:
-        task(job_id)
+        task(message)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -125,39 +132,53 @@ def submit(app: str, name: str, *, dedup: bool = False, delay: float | None = No
 
     With ``dedup``, an identical job still waiting in the queue is returned instead of a second one. ``delay``
     (seconds) holds it back, so that a burst of triggers (data arriving) ends in one run."""
-    key = f"{app}.{name}"
-    if key not in _JOBS:
-        raise InvalidInput(f"unknown job '{key}'; known jobs: {', '.join(registered()) or 'none'}")
+    _check_known(app, name)
     if dedup:
         existing = pending(app, name, params)
         if existing is not None:
             return existing
-    _check_cap(app, name)
-    job_id = uuid.uuid4().hex
+    return submit_many(app, name, [params], delay=delay)[0]
+
+
+def submit_many(app: str, name: str, params: list[dict[str, Any]], *, delay: float | None = None) -> list[str]:
+    """Queue jobs of one kind together: their records in one transaction and one queue message for all, which a
+    worker runs as one batch (a burst of small predictions costs one write, not one per job). All or nothing: the
+    ids are returned only when every job is recorded and queued."""
+    _check_known(app, name)
+    if not params:
+        return []
+    _check_cap(app, name, len(params))
+    job_ids, now = [uuid.uuid4().hex for _ in params], utcnow()
     with db.session() as s:
-        s.add(Job(id=job_id, app=app, name=name, params=params, status="queued", progress=0.0,
-                  attempts=0, created_at=utcnow()))
-    _enqueue_or_forget(job_id, delay)
-    return job_id
+        s.add_all([Job(id=job_id, app=app, name=name, params=p, status="queued", progress=0.0, attempts=0,
+                       created_at=now) for job_id, p in zip(job_ids, params, strict=True)])
+    _enqueue_or_forget(job_ids, delay)
+    return job_ids
 
 
-def _enqueue_or_forget(job_id: str, delay: float | None = None) -> None:
-    """Enqueue a new job's message; if the queue cannot take it, remove the record and say the queue is down, so a
+def _check_known(app: str, name: str) -> None:
+    key = f"{app}.{name}"
+    if key not in _JOBS:
+        raise InvalidInput(f"unknown job '{key}'; known jobs: {', '.join(registered()) or 'none'}")
+
+
+def _enqueue_or_forget(job_ids: list[str], delay: float | None = None) -> None:
+    """Enqueue new jobs' message; if the queue cannot take it, remove the records and say the queue is down, so a
     caller never gets an id for a job that will not run."""
     try:
-        _enqueue(job_id, delay)
+        enqueue(job_ids, delay)
     except Exception as exc:
         with db.session() as s:
-            s.execute(delete(Job).where(Job.id == job_id, Job.status == "queued"))
-        log.warning("job %s could not be queued (%s); record removed", job_id, type(exc).__name__)
+            s.execute(delete(Job).where(Job.id.in_(job_ids), Job.status == "queued"))
+        log.warning("%d job(s) could not be queued (%s); records removed", len(job_ids), type(exc).__name__)
         raise QueueUnavailable("the job queue is unavailable; nothing was queued, try again shortly") from exc
 
 
-def _check_cap(app: str, name: str) -> None:
+def _check_cap(app: str, name: str, adding: int = 1) -> None:
     cap = get_settings().max_queued_jobs
     with db.session() as s:
         queued = s.scalar(select(func.count()).where(Job.app == app, Job.name == name, Job.status == "queued")) or 0
-    if queued >= cap:
+    if queued + adding > cap:
         raise TooManyRequests(f"{queued} {app}.{name} jobs are already waiting (the cap is {cap}); try again later",
                               details={"retry_after": 30})
 
@@ -172,103 +193,91 @@ def submit_periodic(app: str, name: str, period_start: datetime, **params: Any) 
                       attempts=0, created_at=utcnow()))
     except IntegrityError:
         return None
-    _enqueue_or_forget(job_id)
+    _enqueue_or_forget([job_id])
     return job_id
 
 
-def _heartbeat(job_id: str, stop: threading.Event, every: float) -> None:
+def _heartbeat(job_ids: list[str], stop: threading.Event, every: float) -> None:
     while not stop.wait(every):
         try:
             with db.session() as s:
-                s.execute(update(Job).where(Job.id == job_id, Job.status == "running")
+                s.execute(update(Job).where(Job.id.in_(job_ids), Job.status == "running")
                           .values(heartbeat_at=utcnow()))
         except Exception:  # a missed beat is not fatal; the next one retries
-            log.warning("heartbeat of job %s failed", job_id, exc_info=True)
+            log.warning("heartbeat of job(s) %s failed", ", ".join(job_ids[:3]), exc_info=True)
 
 
-def run(job_id: str) -> None:
-    """Execute one job record (the body of the Huey task). Safe against duplicate delivery."""
-    settings = get_settings()
-    now = utcnow()
-    with db.session() as s:
-        claimed = s.execute(  # type: ignore[attr-defined]
-            update(Job).where(Job.id == job_id, Job.status == "queued")
-            .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
-        ).rowcount
-        record = s.get(Job, job_id)
-    if not claimed or record is None:
-        log.info("job %s is not queued any more; skipped", job_id)
+def run(message: str | list[str]) -> None:
+    """Execute the jobs of one queue message (the body of the Huey task): one id, or a batch from
+    :func:`submit_many`. Each is claimed once (safe against duplicate delivery) and ends ``done`` or ``failed`` on
+    its own; the batch shares one claim, one heartbeat and one write of the results."""
+    job_ids = [message] if isinstance(message, str) else list(message)
+    records = _claim(job_ids)
+    if not records:
+        log.info("job(s) %s not queued any more; skipped", ", ".join(job_ids[:3]))
         return
-    key = f"{record.app}.{record.name}"
-    fn = _JOBS.get(key)
     stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(job_id, stop, settings.job_heartbeat_seconds),
-                            daemon=True)
+    beat = threading.Thread(target=_heartbeat, args=([r.id for r in records], stop,
+                                                     get_settings().job_heartbeat_seconds), daemon=True)
     beat.start()
     try:
-        if fn is None:
-            raise RuntimeError(f"this worker does not know the job '{key}'")
-        result = fn(JobContext(job_id, dict(record.params or {})), **(record.params or {}))
-        values: dict[str, Any] = {"status": "done", "progress": 1.0, "result": result}
-    except Exception as exc:  # the job fails visibly with its reason
-        log.error("job %s (%s) failed: %s", job_id, key, exc)
-        reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        values = {"status": "failed", "error": reason, "result": {"traceback": traceback.format_exc(limit=5)}}
+        outcomes: list[tuple[str, dict[str, Any]]] = []
+        kind: Callable[[Job], str] = lambda r: f"{r.app}.{r.name}"  # noqa: E731
+        for key, group in groupby(sorted(records, key=kind), key=kind):
+            batch = list(group)
+            if key in _MANY and len(batch) > 1:
+                outcomes += _execute_many(key, batch)
+            else:
+                outcomes += [(r.id, _execute(r)) for r in batch]
     finally:
         stop.set()
     with db.session() as s:
-        s.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow(), **values))
+        for job_id, values in outcomes:
+            s.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow(), **values))
 
 
-def reap_stale(settings: Settings | None = None) -> list[str]:
-    """Requeue or fail ``running`` jobs whose heartbeat stopped (their worker died). Returns their ids."""
-    settings = settings or get_settings()
-    cutoff = utcnow() - timedelta(seconds=settings.job_stale_seconds)
-    requeue: list[str] = []
-    touched: list[str] = []
+def _claim(job_ids: list[str]) -> list[Job]:
+    """Mark the still-queued jobs among these ``running`` (in one transaction) and return their records."""
+    now, claimed = utcnow(), []
     with db.session() as s:
-        stale = s.scalars(select(Job).where(Job.status == "running", Job.heartbeat_at < cutoff)).all()
-        for j in stale:
-            lost = f"the worker running attempt {j.attempts} stopped (no heartbeat since {j.heartbeat_at:%H:%M:%S} UTC)"
-            if j.attempts < settings.job_max_attempts:
-                res = s.execute(update(Job).where(Job.id == j.id, Job.status == "running")
-                                .values(status="queued", message=f"{lost}; requeued"))
-                if res.rowcount:  # type: ignore[attr-defined]
-                    requeue.append(j.id)
-            else:
-                s.execute(update(Job).where(Job.id == j.id, Job.status == "running")
-                          .values(status="failed", finished_at=utcnow(),
-                                  error=f"{lost}; gave up after {j.attempts} attempts"))
-            touched.append(j.id)
-    for job_id in requeue:
-        _enqueue(job_id)
-    return touched
+        for job_id in job_ids:
+            if s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")  # type: ignore[attr-defined]
+                         .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
+                         ).rowcount:
+                claimed.append(job_id)
+        return list(s.scalars(select(Job).where(Job.id.in_(claimed))).all()) if claimed else []
 
 
-def _waiting_in_queue() -> set[str]:
-    """Ids of the jobs whose message is still in the queue (due now or scheduled for later)."""
-    huey = get_huey()
-    return {str(t.args[0]) for t in [*huey.pending(), *huey.scheduled()] if t.args}
+def _execute(record: Job) -> dict[str, Any]:
+    """Run one claimed job; the values its record ends with."""
+    key = f"{record.app}.{record.name}"
+    fn = _JOBS.get(key)
+    try:
+        if fn is None:
+            raise RuntimeError(f"this worker does not know the job '{key}'")
+        result = fn(JobContext(record.id, dict(record.params or {})), **(record.params or {}))
+    except Exception as exc:  # the job fails visibly with its reason
+        return _failed(record.id, key, exc)
+    return {"status": "done", "progress": 1.0, "result": result}
 
 
-def requeue_lost(settings: Settings | None = None) -> list[str]:
-    """Requeue ``queued`` jobs whose message is no longer in the queue: a worker took it and died before it marked
-    the job running. Only jobs older than ``job_stale_seconds`` are looked at; a duplicate delivery is harmless
-    (:func:`run` claims a job once)."""
-    settings = settings or get_settings()
-    cutoff = utcnow() - timedelta(seconds=settings.job_stale_seconds)
-    with db.session() as s:
-        old = list(s.scalars(select(Job.id).where(Job.status == "queued", Job.created_at < cutoff)).all())
-    if not old:
-        return []
-    waiting = _waiting_in_queue()
-    lost = [job_id for job_id in old if job_id not in waiting]
-    for job_id in lost:
-        with db.session() as s:
-            s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")
-                      .values(message="its queue message was lost with a worker; requeued"))
-        _enqueue(job_id)
-    return lost
+def _execute_many(key: str, records: list[Job]) -> list[tuple[str, dict[str, Any]]]:
+    """Run claimed jobs of one kind with its batch function; if the batch as a whole fails, each runs alone."""
+    try:
+        results = _MANY[key]([JobContext(r.id, dict(r.params or {})) for r in records])
+    except Exception:
+        log.warning("a batch of %d %s jobs failed as a whole; running them one by one", len(records), key,
+                    exc_info=True)
+        return [(r.id, _execute(r)) for r in records]
+    return [(r.id, _failed(r.id, key, result) if isinstance(result, Exception) else
+             {"status": "done", "progress": 1.0, "result": result}) for r, result in zip(records, results, strict=True)]
+
+
+def _failed(job_id: str, key: str, exc: BaseException) -> dict[str, Any]:
+    log.error("job %s (%s) failed: %s", job_id, key, exc)
+    reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    trace = "".join(traceback.format_exception(exc, limit=5))
+    return {"status": "failed", "error": reason, "result": {"traceback": trace}}
 
 
 def _describe(j: Job) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 
-from shipml.core import db, jobs, platform
+from shipml.core import db, jobs, platform, reaper
 from shipml.core.app import App
 from shipml.settings import Settings, get_settings
 
@@ -19,9 +19,9 @@ def _reaper(settings: Settings, stop: threading.Event) -> None:
     interval = max(1.0, settings.job_stale_seconds / 3)
     while not stop.wait(interval):
         try:
-            for job_id in jobs.reap_stale(settings):
+            for job_id in reaper.reap_stale(settings):
                 log.warning("job %s lost its worker; requeued or failed", job_id)
-            for job_id in jobs.requeue_lost(settings):
+            for job_id in reaper.requeue_lost(settings):
                 log.warning("job %s was queued but its message was lost; requeued", job_id)
         except Exception:
             log.warning("reaper pass failed", exc_info=True)
@@ -42,8 +42,8 @@ def run_worker(apps: Sequence[App], extra_modules: Iterable[str] = ()) -> None:
         for line in platform.schedule(apps):
             log.info("scheduled %s", line)
     log.info("jobs: %s", ", ".join(jobs.registered()))
-    jobs.reap_stale(settings)
-    jobs.requeue_lost(settings)
+    reaper.reap_stale(settings)
+    reaper.requeue_lost(settings)
     stop = threading.Event()
     threading.Thread(target=_reaper, args=(settings, stop), daemon=True).start()
     consumer = jobs.get_huey().create_consumer(workers=settings.worker_threads, worker_type="thread",

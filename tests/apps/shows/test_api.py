@@ -151,6 +151,43 @@ def test_requests_made_while_the_worker_is_down_complete_after_it_restarts(api, 
         assert _poll(api, prediction_id)["status"] == "done", worker.output()
 
 
+def test_a_burst_of_requests_is_answered_by_long_polling_and_keeps_every_like(api, worker):
+    """24 requests at once (one batch or a few), each polled once with ``wait``: all done, each user's likes saved."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from shipml.apps.shows.tables import ShowRating
+    from shipml.core import db
+
+    worker.start()
+    liked = _titles(3)
+    with ThreadPoolExecutor(8) as pool:
+        accepted = list(pool.map(lambda _: api.post("/api/shows/recommendations", json={"shows": liked}), range(24)))
+        assert {a.status_code for a in accepted} == {202}
+        bodies = [a.json() for a in accepted]
+
+        def answer(body):
+            for _ in range(5):  # each wait ends at the answer, or after 30 s
+                polled = api.get(f"/api/shows/recommendations/{body['prediction_id']}", params={"wait": 30}).json()
+                if polled["status"] != "pending":
+                    return polled
+            return polled
+
+        answers = list(pool.map(answer, bodies))
+    assert [a["status"] for a in answers] == ["done"] * 24, worker.output()
+    assert all(len(a["shows"]) == 20 for a in answers)
+    users = [b["user_id"] for b in bodies]
+    with db.session() as s:
+        saved = s.scalar(select(func.count()).select_from(ShowRating).where(ShowRating.user_id.in_(users)))
+    assert len(set(users)) == 24 and saved == 24 * 3
+
+
+def test_a_wait_longer_than_30_seconds_is_refused(api):
+    response = api.get("/api/shows/recommendations/" + "0" * 32, params={"wait": 31})
+    assert response.status_code == 422 and "wait" in response.json()["error"]["message"]
+
+
 def test_feedback_and_similar_and_search(api):
     show = catalog.search(_titles(1)[0], 1)[0]
     user_id = api.post("/api/shows/recommendations", json={"shows": _titles(1)}).json()["user_id"]

@@ -4,9 +4,11 @@ ingest, train and eval are the platform's (built from the app's declaration)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -15,6 +17,7 @@ from shipml.apps.shows import index as title_index
 from shipml.apps.shows.tasks import MODEL
 from shipml.core import jobs, registry
 from shipml.core.access import PublicWrite
+from shipml.core.bursts import Coalescer, Finished
 from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.readcache import ReadCache, recent
 from shipml.core.validation import DB_INT_MAX, DbId, Text
@@ -22,6 +25,8 @@ from shipml.settings import get_settings
 
 router = APIRouter()
 _answers = ReadCache()  # rendered answers by catalog stamp and request
+_predictions = Coalescer("shows", "predict")  # a burst of requests is one write and one queue message
+_finished = Finished()
 TITLE_MAX = 200
 
 
@@ -38,20 +43,20 @@ class Rating(BaseModel):
 
 
 @router.post("/recommendations", status_code=202, dependencies=[PublicWrite])
-def submit(request: RecommendationRequest) -> JSONResponse:
+async def submit(request: RecommendationRequest) -> JSONResponse:
     """Recognise the titles and queue the prediction; the worker saves them as likes of a new anonymous user (whose
     signed id the answer gives, for feedback). Titles no source knows are reported back, not added: a public
     request does not write to the catalog."""
     titles = [t.strip() for t in request.shows if t.strip()]
     if not titles:
         raise InvalidInput("give 1 to 5 show titles")
-    resolved = catalog.resolve(titles)
+    resolved = await run_in_threadpool(catalog.resolve, titles)
     if not resolved.found:
         raise NotFound(f"no show recognised among {', '.join(repr(t) for t in titles)}",
                        details={"suggestions": resolved.suggestions})
     show_ids = list(dict.fromkeys(s["id"] for s in resolved.found))
     user_id = ratings.new_user_id()
-    job_id = jobs.submit("shows", "predict", show_ids=show_ids, user_id=user_id)
+    job_id = await _predictions.submit({"show_ids": show_ids, "user_id": user_id})
     return JSONResponse(status_code=202, content={
         "prediction_id": job_id, "user_id": user_id,
         "recognised": [{"query": s.get("query"), "id": s["id"], "title": s["title"]} for s in resolved.found],
@@ -60,19 +65,32 @@ def submit(request: RecommendationRequest) -> JSONResponse:
 
 
 @router.get("/recommendations/{prediction_id}")
-def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")]) -> dict[str, Any]:
-    """``pending`` until the worker has computed it, then ``done`` with the shows (or ``failed`` with why)."""
+async def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
+               wait: Annotated[float, Query(ge=0, le=30, description="seconds to wait for the answer while it is "
+                                                                    "pending (long polling)")] = 0,
+               ) -> dict[str, Any]:
+    """``pending`` until the worker has computed it, then ``done`` with the shows (or ``failed`` with why). With
+    ``wait``, a pending answer is held until it is ready or ``wait`` seconds have passed: one request instead of
+    many polls."""
+    job = await run_in_threadpool(_prediction, prediction_id)
+    if wait > 0 and job["status"] in ("queued", "running"):
+        await _finished.wait(prediction_id, datetime.fromisoformat(job["created_at"]), wait)
+        job = await run_in_threadpool(_prediction, prediction_id)
+    if job["status"] in ("queued", "running"):
+        return {"prediction_id": prediction_id, "status": "pending"}
+    if job["status"] == "failed":
+        return {"prediction_id": prediction_id, "status": "failed", "error": job["error"]}
+    return {"prediction_id": prediction_id, "status": "done", **job["result"]}
+
+
+def _prediction(prediction_id: str) -> dict[str, Any]:
     try:
         job = jobs.get(prediction_id)
     except NotFound:
         job = None
     if job is None or (job["app"], job["name"]) != ("shows", "predict"):
         raise NotFound(f"no prediction with id '{prediction_id}'")
-    if job["status"] in ("queued", "running"):
-        return {"prediction_id": prediction_id, "status": "pending"}
-    if job["status"] == "failed":
-        return {"prediction_id": prediction_id, "status": "failed", "error": job["error"]}
-    return {"prediction_id": prediction_id, "status": "done", **job["result"]}
+    return job
 
 
 @router.get("/search", response_model=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -28,7 +29,9 @@ from shipml.apps.shows.titles import (
 )
 from shipml.core import db
 from shipml.core.errors import InvalidInput
+from shipml.core.readcache import recent
 from shipml.core.tables import utcnow
+from shipml.settings import get_settings
 
 MAX_TITLE_LENGTH = 200
 SHOW_COLUMNS = ("external_id", "title", "year", "genres", "description", "poster_url")
@@ -142,22 +145,35 @@ def resolve(titles: list[str]) -> Resolved:
     unknown: list[str] = []
     suggestions: dict[str, list[dict[str, Any]]] = {}
     seen: set[int] = set()
+    stamp = recent("shows.catalog", title_index.stamp)
     for raw in titles:
         title = raw.strip()
         if not normalize(title):
             continue
-        index, best, hits = _resolve_one(title)
-        if best is not None:
-            show_id = index.ids[best.pos]
-            if show_id not in seen:
-                seen.add(show_id)
-                found.extend({**r, "query": title} for r in _results(index, [best]))
+        show, hints = _resolved(get_settings().db_url, stamp, title)
+        if show is not None:
+            if show["id"] not in seen:
+                seen.add(show["id"])
+                found.append({**show, "query": title})
         elif title not in suggestions:
             unknown.append(title)
-            name, year = split_label(title)
-            hints = _passing(index, name, hits, HINT_THRESHOLD)
-            suggestions[title] = _year_first(_results(index, hints[:3]), year)
+            suggestions[title] = hints
     return Resolved(found, unknown, suggestions)
+
+
+@lru_cache(maxsize=8192)
+def _resolved(db_url: str, stamp: tuple[Any, ...], title: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One typed title: (the show it resolves to, or None with the closest shows to suggest). Kept per database
+    and catalog stamp (a new, removed, verified or enriched show is a new stamp): people type the same popular
+    titles again and again, and a title is matched once, not on every request."""
+    index, best, hits = _resolve_one(title)
+    if best is not None:
+        shows = _results(index, [best])
+        if shows:
+            return shows[0], []
+    name, year = split_label(title)
+    hints = _passing(index, name, hits, HINT_THRESHOLD)
+    return None, _year_first(_results(index, hints[:3]), year)
 
 
 def add_unverified(title: str) -> dict[str, Any]:

@@ -34,9 +34,9 @@ class ShowsModel:
         """Top ``n`` shows for someone who likes ``liked_show_ids``, each with the liked shows behind it."""
         liked = [self._column[s] for s in self.known(liked_show_ids)]
         ranked = self.recommender.recommend(liked, n, exclude=set(liked))
+        reasons = self.recommender.because_each(liked, [j for j, _ in ranked], k=2) if liked else [[]] * len(ranked)
         return [{"show_id": self.show_ids[j], "score": round(float(score), 6),
-                 "because": [self.show_ids[b] for b in self.recommender.because(liked, j, k=2)] if liked else []}
-                for j, score in ranked]
+                 "because": [self.show_ids[b] for b in why]} for (j, score), why in zip(ranked, reasons, strict=True)]
 
     def similar(self, show_id: int, n: int = 10) -> list[dict[str, Any]]:
         if show_id not in self._column:

@@ -44,15 +44,43 @@ def new_user_id() -> str:
 def record_request_likes(show_ids: list[int], user_id: str | None = None) -> str:
     """Store the shows of one recommendation request as likes of an anonymous user (a new one unless given);
     returns its id."""
-    ids = list(dict.fromkeys(int(i) for i in show_ids))
-    if not 1 <= len(ids) <= MAX_LIKES:
-        raise InvalidInput(f"give 1 to {MAX_LIKES} different shows (got {len(ids)})")
-    _check_shows(ids)
-    user_id, now = signing.verify(USER_ID, user_id) if user_id else new_user_id(), utcnow()
-    like = {"user_id": user_id, "rating": None, "liked": True, "source": "request", "created_at": now}
+    outcome = record_many_request_likes([(show_ids, user_id)])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def record_many_request_likes(requests: list[tuple[list[int], str | None]]) -> list[str | Exception]:
+    """:func:`record_request_likes` for many requests in one write: per request its user id, or the error that
+    refused it (its likes are not stored; the others are)."""
+    checked: list[tuple[list[int], str] | Exception] = []
+    for show_ids, user_id in requests:
+        ids = list(dict.fromkeys(int(i) for i in show_ids))
+        try:
+            if not 1 <= len(ids) <= MAX_LIKES:
+                raise InvalidInput(f"give 1 to {MAX_LIKES} different shows (got {len(ids)})")
+            checked.append((ids, signing.verify(USER_ID, user_id) if user_id else new_user_id()))
+        except InvalidInput as exc:
+            checked.append(exc)
+    wanted = {i for c in checked if not isinstance(c, Exception) for i in c[0]}
     with db.session() as s:
-        s.execute(insert(ShowRating), [{**like, "show_id": i} for i in ids])
-    return user_id
+        known = set(s.scalars(select(Show.id).where(Show.id.in_(wanted)))) if wanted else set()
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        out: list[str | Exception] = []
+        for c in checked:
+            if not isinstance(c, Exception) and set(c[0]) - known:
+                c = NotFound(f"no show with id {', '.join(map(str, sorted(set(c[0]) - known)))}")
+            if isinstance(c, Exception):
+                out.append(c)
+                continue
+            ids, user = c
+            rows += [{"user_id": user, "show_id": i, "rating": None, "liked": True, "source": "request",
+                      "created_at": now} for i in ids]
+            out.append(user)
+        if rows:
+            s.execute(insert(ShowRating), rows)
+    return out
 
 
 def record_feedback(user_id: str, show_id: int, liked: bool) -> None:

@@ -137,14 +137,22 @@ class Recommender:
     def because(self, liked: Sequence[int], item: int, k: int = 2) -> list[int]:
         """The (at most ``k``) liked items that contribute most to recommending ``item``, strongest first; only
         items with a positive contribution count ("because you liked …")."""
+        return self.because_each(liked, [item], k)[0]
+
+    def because_each(self, liked: Sequence[int], items: Sequence[int], k: int = 2) -> list[list[int]]:
+        """:meth:`because` for each of ``items`` (the liked items checked once)."""
         given = self._items(liked, "liked")
-        target = self._items([item], "item")
+        self._items(items, "item")  # raises for an item outside the catalog
         if given.size == 0 or k <= 0:
-            return []
-        weight = np.asarray(self._contributions(given, int(target[0])), dtype=np.float64)
-        keep = np.flatnonzero(weight > 0)
-        order = np.lexsort((given[keep], -self.popularity[given[keep]], -weight[keep]))
-        return [int(given[keep][i]) for i in order[:k]]
+            return [[] for _ in items]
+        popularity = -self.popularity[given]
+        out = []
+        for item in items:
+            weight = np.asarray(self._contributions(given, int(item)), dtype=np.float64)
+            keep = np.flatnonzero(weight > 0)
+            order = np.lexsort((given[keep], popularity[keep], -weight[keep]))
+            out.append([int(given[keep][i]) for i in order[:k]])
+        return out
 
     # -- persistence -------------------------------------------------------------------------------------------
 

@@ -112,12 +112,24 @@ def evaluate(ratings: str | None = None, user_col: str = "user", item_col: str =
 
 def recommend(show_ids: list[int], n: int = 20) -> dict[str, Any]:
     """Recommendations with catalog metadata and reasons, from the served champion."""
+    ranked = _ranked(show_ids, n)
+    return _answer(show_ids, *ranked, catalog.get_shows(_mentioned(show_ids, ranked[2])))
+
+
+def _ranked(show_ids: list[int], n: int) -> tuple[int | None, set[int], list[dict[str, Any]]]:
+    """(model version, the liked shows the model knows, its recommendations)."""
     version, model = registry.champion(MODEL).get()
     if model is None:
         raise NotFound("no recommender trained yet; run `shipml train shows`")
-    known = model.known(show_ids)
-    recs = model.recommend(show_ids, n)
-    shows = catalog.get_shows({r["show_id"] for r in recs} | set(show_ids))
+    return version, set(model.known(show_ids)), model.recommend(show_ids, n)
+
+
+def _mentioned(show_ids: list[int], recs: list[dict[str, Any]]) -> set[int]:
+    return {r["show_id"] for r in recs} | set(show_ids)
+
+
+def _answer(show_ids: list[int], version: int | None, known: set[int], recs: list[dict[str, Any]],
+            shows: dict[int, dict[str, Any]]) -> dict[str, Any]:
     out = []
     for r in recs:
         show = shows.get(r["show_id"])
@@ -155,9 +167,31 @@ def predict_job(ctx: jobs.JobContext, show_ids: list[int], n: int = 20, user_id:
     return recommend(show_ids, n)
 
 
+def predict_many(contexts: list[jobs.JobContext]) -> list[Any]:
+    """A batch of predictions (a burst of requests): the likes of all of them in one write, each ranked by the
+    model, the catalog metadata of all of them in one read."""
+    recorded = [c for c in contexts if c.params.get("user_id") is not None]
+    refused = {c.job_id: outcome for c, outcome in zip(recorded, ratings.record_many_request_likes(
+        [(c.params["show_ids"], c.params["user_id"]) for c in recorded]), strict=True)
+        if isinstance(outcome, Exception)}
+    ranked: dict[str, tuple[int | None, set[int], list[dict[str, Any]]]] = {}
+    failed: dict[str, Exception] = dict(refused)
+    for c in contexts:
+        if c.job_id in failed:
+            continue
+        try:
+            ranked[c.job_id] = _ranked(c.params["show_ids"], c.params.get("n", 20))
+        except Exception as exc:  # this prediction fails alone
+            failed[c.job_id] = exc
+    shows = catalog.get_shows({i for c in contexts if c.job_id in ranked
+                               for i in _mentioned(c.params["show_ids"], ranked[c.job_id][2])})
+    return [failed[c.job_id] if c.job_id in failed else _answer(c.params["show_ids"], *ranked[c.job_id], shows)
+            for c in contexts]
+
+
 def register_jobs() -> None:
     """The app's own job: ``shows.predict`` (ingest, train and eval are the platform's)."""
-    jobs.job("shows", "predict")(predict_job)
+    jobs.job("shows", "predict", many=predict_many)(predict_job)
 
 
 def prepare(say: Any) -> None:

@@ -1,0 +1,129 @@
+"""Many small jobs at once, as one API process sees them: concurrent submissions of one kind coalesced into one
+:func:`jobs.submit_many` (one write, one queue message, run by a worker as one batch), and clients waiting for
+their results served by one query per tick for all of them, not one query per client per poll.
+
+Both live on the event loop of the request that uses them (a test client's loop, or the server's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import Counter
+from collections.abc import Coroutine
+from datetime import datetime
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from shipml.core import db, jobs
+from shipml.core.tables import Job
+
+_TICK = 0.05  # seconds between two looks at which awaited jobs have finished
+
+
+class _Pending:
+    def __init__(self) -> None:
+        self.items: list[tuple[dict[str, Any], asyncio.Future[str]]] = []
+        self.flush: asyncio.Task[None] | None = None
+        self.writes: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references to tasks
+
+
+class Coalescer:
+    """Submissions of the job ``app.name``: each caller awaits its own id; the ids are given only once the whole
+    batch is recorded and queued, and an error (queue down, cap reached) reaches every caller of the batch."""
+
+    def __init__(self, app: str, name: str, *, window: float = 0.02, max_batch: int = 500) -> None:
+        self.app, self.name, self.window, self.max_batch = app, name, window, max_batch
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pending] = weakref.WeakKeyDictionary()
+
+    async def submit(self, params: dict[str, Any]) -> str:
+        loop = asyncio.get_running_loop()
+        pending = self._loops.setdefault(loop, _Pending())
+        future: asyncio.Future[str] = loop.create_future()
+        pending.items.append((params, future))
+        if len(pending.items) >= self.max_batch:
+            items, pending.items = pending.items, []
+            self._spawn(pending, self._write(items))
+        elif pending.flush is None:
+            pending.flush = self._spawn(pending, self._after_window(pending))
+        return await future
+
+    @staticmethod
+    def _spawn(pending: _Pending, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        pending.writes.add(task)
+        task.add_done_callback(pending.writes.discard)
+        return task
+
+    async def _after_window(self, pending: _Pending) -> None:
+        await asyncio.sleep(self.window)
+        items, pending.items, pending.flush = pending.items, [], None
+        await self._write(items)
+
+    async def _write(self, items: list[tuple[dict[str, Any], asyncio.Future[str]]]) -> None:
+        if not items:
+            return
+        try:
+            ids = await run_in_threadpool(jobs.submit_many, self.app, self.name, [p for p, _ in items])
+        except Exception as exc:
+            for _, future in items:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), job_id in zip(items, ids, strict=True):
+            if not future.done():
+                future.set_result(job_id)
+
+
+def _finished_since(oldest: datetime) -> set[str]:
+    """Ids of the jobs created since ``oldest`` that are done or failed (one query on the indexed creation time,
+    whatever the number of waiters)."""
+    with db.session() as s:
+        return set(s.scalars(select(Job.id).where(Job.created_at >= oldest, Job.status.in_(("done", "failed")))))
+
+
+class _Waiting:
+    def __init__(self) -> None:
+        self.events: dict[str, asyncio.Event] = {}
+        self.created: dict[str, datetime] = {}
+        self.waiters: Counter[str] = Counter()
+        self.ticker: asyncio.Task[None] | None = None
+
+
+class Finished:
+    """Wait (up to a timeout) until a job is done or failed."""
+
+    def __init__(self) -> None:
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waiting] = weakref.WeakKeyDictionary()
+
+    async def wait(self, job_id: str, created_at: datetime, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        waiting = self._loops.setdefault(loop, _Waiting())
+        event = waiting.events.setdefault(job_id, asyncio.Event())
+        waiting.created[job_id] = created_at
+        waiting.waiters[job_id] += 1
+        if waiting.ticker is None:
+            waiting.ticker = loop.create_task(self._tick(waiting))
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            waiting.waiters[job_id] -= 1
+            if waiting.waiters[job_id] <= 0:
+                del waiting.waiters[job_id]
+                waiting.events.pop(job_id, None)
+                waiting.created.pop(job_id, None)
+
+    @staticmethod
+    async def _tick(waiting: _Waiting) -> None:
+        try:
+            while waiting.events:
+                finished = await run_in_threadpool(_finished_since, min(waiting.created.values()))
+                for job_id in finished & waiting.events.keys():
+                    waiting.events[job_id].set()
+                await asyncio.sleep(_TICK)
+        finally:
+            waiting.ticker = None
