@@ -86,9 +86,9 @@ def test_admin_only_ingest_and_train(api, admin):
 
 
 def _wait_served(client, version: int) -> None:
-    deadline = time.monotonic() + 10
-    while client.get("/api/covid/forecast").json()["version"] != version:
-        assert time.monotonic() < deadline, f"champion v{version} not served within 10 s"
+    deadline = time.monotonic() + 60  # a bound on waiting, not a timing figure: served within the poll interval
+    while client.get("/api/covid/forecast").json()["version"] != version:  # plus a model load, slower on a busy box
+        assert time.monotonic() < deadline, f"champion v{version} not served within 60 s"
         time.sleep(0.25)
 
 

@@ -122,9 +122,9 @@ def test_ingest_and_train_are_admin_jobs(api):
 
 
 def _wait_served(api, version: int) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a bound on waiting (a model load on a busy machine), not a timing
     while api.get("/api/cycling/riders", params={"limit": 1}).json()["model_version"] != version:
-        assert time.monotonic() < deadline, f"champion v{version} not served within 10 s"
+        assert time.monotonic() < deadline, f"champion v{version} not served within 60 s"
         time.sleep(0.25)
 
 

@@ -48,9 +48,9 @@ def _served(api, show_id: int) -> dict:
 
 
 def _wait_served(api, show_id: int, version: int) -> dict:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a bound on waiting (a model load on a busy machine), not a timing
     while (body := _served(api, show_id))["model_version"] != version:
-        assert time.monotonic() < deadline, f"champion v{version} not served within 10 s (still {body})"
+        assert time.monotonic() < deadline, f"champion v{version} not served within 60 s (still {body})"
         time.sleep(0.25)
     return body
 
