@@ -11,16 +11,17 @@ import asyncio
 import weakref
 from collections import Counter
 from collections.abc import Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from shipml.core import db, jobs
-from shipml.core.tables import Job
+from shipml.core.tables import Job, utcnow
 
 _TICK = 0.05  # seconds between two looks at which awaited jobs have finished
+_CLOCK_MARGIN = timedelta(seconds=5)
 
 
 class _Pending:
@@ -77,11 +78,14 @@ class Coalescer:
                 future.set_result(job_id)
 
 
-def _finished_since(oldest: datetime) -> set[str]:
-    """Ids of the jobs created since ``oldest`` that are done or failed (one query on the indexed creation time,
-    whatever the number of waiters)."""
+def _finished_since(oldest: datetime, after: datetime | None) -> set[str]:
+    """Ids of the jobs created since ``oldest`` that are done or failed, finished after ``after`` when given (one
+    query on the indexed creation time, whatever the number of waiters)."""
+    query = select(Job.id).where(Job.created_at >= oldest, Job.status.in_(("done", "failed")))
+    if after is not None:
+        query = query.where(Job.finished_at >= after)
     with db.session() as s:
-        return set(s.scalars(select(Job.id).where(Job.created_at >= oldest, Job.status.in_(("done", "failed")))))
+        return set(s.scalars(query))
 
 
 class _Waiting:
@@ -120,8 +124,11 @@ class Finished:
     @staticmethod
     async def _tick(waiting: _Waiting) -> None:
         try:
+            after: datetime | None = None  # the first look takes every finished job; later ones what is new
             while waiting.events:
-                finished = await run_in_threadpool(_finished_since, min(waiting.created.values()))
+                started = utcnow()
+                finished = await run_in_threadpool(_finished_since, min(waiting.created.values()), after)
+                after = started - _CLOCK_MARGIN  # the worker's clock may lag this one a little
                 for job_id in finished & waiting.events.keys():
                     waiting.events[job_id].set()
                 await asyncio.sleep(_TICK)
