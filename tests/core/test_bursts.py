@@ -12,6 +12,15 @@ from shipml.core.errors import QueueUnavailable
 from shipml.settings import get_settings
 
 
+def run(coroutine):
+    """Run a coroutine on a loop of its own, in a thread (another test in this process may have left a loop
+    running in the main thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_a_batch_is_one_message_and_each_job_ends_on_its_own(worker):
     ids = jobs.submit_many("test", "square", [{"x": 3}, {"x": -1}, {"x": 4}])
     assert jobs.get_huey().pending_count() == 1 and {jobs.get(i)["status"] for i in ids} == {"queued"}
@@ -46,7 +55,7 @@ def test_concurrent_submissions_are_coalesced_into_one_batch(platform):
     async def burst():
         return await asyncio.gather(*(coalescer.submit({"x": i}) for i in range(40)))
 
-    ids = asyncio.run(burst())
+    ids = run(burst())
     assert len(set(ids)) == 40 and jobs.get_huey().pending_count() == 1
     assert [jobs.get(i)["params"] for i in ids] == [{"x": i} for i in range(40)]  # each caller got its own id
 
@@ -59,7 +68,7 @@ def test_every_caller_of_a_refused_batch_gets_the_error(platform, monkeypatch):
     async def burst():
         return await asyncio.gather(*(coalescer.submit({"x": i}) for i in range(10)), return_exceptions=True)
 
-    outcomes = asyncio.run(burst())
+    outcomes = run(burst())
     assert all(isinstance(o, QueueUnavailable) for o in outcomes)
     assert jobs.counts_by_status()["queued"] == 0
 
@@ -75,8 +84,8 @@ def test_waiters_wake_when_their_jobs_finish_and_time_out_otherwise(worker):
         await asyncio.gather(*(finished.wait(r["id"], datetime.fromisoformat(r["created_at"]), timeout)
                                for r in created))
 
-    asyncio.run(wait_all(0.3))  # no worker yet: every wait ends at its timeout
+    run(wait_all(0.3))  # no worker yet: every wait ends at its timeout
     assert {jobs.get(i)["status"] for i in ids} == {"queued"}
     worker.start()
-    asyncio.run(wait_all(60))
+    run(wait_all(60))
     assert {jobs.get(i)["status"] for i in ids} == {"done"}, worker.output()

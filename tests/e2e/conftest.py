@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -88,6 +89,26 @@ class Product:
 
     def token(self) -> str:
         return (self.home / "admin_token").read_text().strip()
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET an API path; the JSON answer (a 4xx or 5xx fails the test)."""
+        response = httpx.get(f"{self.api_url}{path}", params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def run_job(self, path: str, timeout: float = 90.0, **params: Any) -> dict[str, Any]:
+        """POST an admin action, then poll its job until it ends; returns the job record."""
+        response = httpx.post(f"{self.api_url}{path}", params=params, timeout=30,
+                              headers={"Authorization": f"Bearer {self.token()}"})
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job: dict[str, Any] = self.get(f"/api/jobs/{job_id}")
+            if job["status"] in ("done", "failed"):
+                return job
+            time.sleep(0.3)
+        pytest.fail(f"job {job_id} did not end within {timeout:.0f} s")
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""

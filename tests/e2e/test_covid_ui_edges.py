@@ -5,9 +5,8 @@ labels and lines clipped in log scale. Real product, real data, real browser."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -23,25 +22,6 @@ DISTRICTS = ".st-key-covid_districts"
 NOTES = ".st-key-covid_dates_notes"
 CHIPS = ".st-key-covid_metrics [data-tag]"
 FIRST_DAY, LAST_DAY = date(2020, 3, 8), date(2023, 6, 7)
-
-
-def api(product: Product, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{product.api_url}{path}", params=params, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
-def run_job(product: Product, path: str, timeout: float = 90.0, **params: Any) -> dict[str, Any]:
-    response = httpx.post(f"{product.api_url}{path}", params=params, timeout=30,
-                          headers={"Authorization": f"Bearer {product.token()}"})
-    assert response.status_code == 202, response.text
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = api(product, f"/api/jobs/{response.json()['job_id']}")
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.3)
-    pytest.fail(f"job did not end within {timeout:.0f} s")
 
 
 def open_covid(ui: StreamlitPage) -> None:
@@ -80,10 +60,10 @@ def drawn_lines(ui: StreamlitPage) -> int:
 
 def test_districts_show_new_cases_over_the_selected_dates_without_zero_bars(ui: StreamlitPage,
                                                                           product: Product) -> None:
-    ids = [d["id"] for d in api(product, "/api/covid/districts")["districts"]]
+    ids = [d["id"] for d in product.get("/api/covid/districts")["districts"]]
     open_covid(ui)
     ui.wait_for_charts(DISTRICTS)
-    whole = api(product, "/api/covid/series", metric=ids)
+    whole = product.get("/api/covid/series", metric=ids)
     with_cases = sum(1 for i in ids if sum(v or 0 for v in whole["values"][i]) > 0)
     expect(ui.page.get_by_text("summed over the selected dates")).to_contain_text("08.03.2020 – 07.06.2023")
     bars = ui.page.locator(f"{DISTRICTS} g.mark-rect path")
@@ -91,7 +71,7 @@ def test_districts_show_new_cases_over_the_selected_dates_without_zero_bars(ui: 
 
     set_date(ui, "From", LAST_DAY)  # a single day: 07.06.2023 – 07.06.2023
     ui.wait_for_charts(DISTRICTS)
-    day = api(product, "/api/covid/series", metric=ids, **{"from": LAST_DAY.isoformat()})
+    day = product.get("/api/covid/series", metric=ids, **{"from": LAST_DAY.isoformat()})
     reported = {i: day["values"][i][0] for i in ids}
     nonzero = [i for i, v in reported.items() if v]
     assert 0 < len(nonzero) < len(ids), reported  # the issue's day: most districts had no case
@@ -189,7 +169,7 @@ def test_dates_outside_the_data_are_moved_to_its_ends_and_a_reversed_range_is_sa
     reversed_range = httpx.get(f"{product.api_url}/api/covid/series", timeout=30,
                                params={"metric": "cases", "from": "2022-06-01", "to": "2021-01-01"})
     assert reversed_range.status_code == 422 and "swap them" in reversed_range.json()["error"]["message"]
-    before = api(product, "/api/covid/series", metric="cases", **{"from": "2019-01-01", "to": "2019-12-31"})
+    before = product.get("/api/covid/series", metric="cases", **{"from": "2019-01-01", "to": "2019-12-31"})
     assert before["dates"] == [] and "the data covers 2020-03-08 to 2023-06-07" in before["note"]
 
 
@@ -197,8 +177,8 @@ def test_a_failed_refresh_shows_dashes_not_none(ui: StreamlitPage, product: Prod
     empty = product.home / "sources" / "edges_empty.csv"
     empty.parent.mkdir(parents=True, exist_ok=True)
     empty.write_bytes(b"")
-    assert run_job(product, "/api/covid/ingest", source=str(empty))["status"] == "failed"
-    latest = api(product, "/api/covid/refreshes", limit=1)[0]
+    assert product.run_job("/api/covid/ingest", source=str(empty))["status"] == "failed"
+    latest = product.get("/api/covid/refreshes", limit=1)[0]
     assert latest["version"] is None and latest["rows"] is None, latest
 
     open_covid(ui)
@@ -216,7 +196,7 @@ def test_a_failed_refresh_shows_dashes_not_none(ui: StreamlitPage, product: Prod
 def test_headline_labels_are_not_cut(ui: StreamlitPage, product: Product) -> None:
     open_covid(ui)
     labels = ui.page.locator("[class*='st-key-covid_headline_'] [data-testid='stMetricLabel']")
-    expect(labels).to_have_count(len(api(product, "/api/covid/summary")["headline"]))
+    expect(labels).to_have_count(len(product.get("/api/covid/summary")["headline"]))
     cut = labels.evaluate_all("""labels => labels.flatMap(label =>
         [label, ...label.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1)
             .map(e => label.innerText))""")
@@ -229,7 +209,7 @@ def test_log_scale_keeps_every_line_below_the_top_of_the_chart(ui: StreamlitPage
     ui.page.locator(".st-key-covid_log").get_by_text("Log scale").click()
     ui.wait_idle()
     ui.wait_for_charts(SERIES)
-    series = api(product, "/api/covid/series", metric="cases,recovered", rolling=7)
+    series = product.get("/api/covid/series", metric="cases,recovered", rolling=7)
     top = max(v for values in series["values"].values() for v in values if v is not None)
     svg = chart(ui, SERIES)
     ticks = [float(t.replace(",", "")) for t in svg.locator(".role-axis-label text").all_text_contents()

@@ -25,12 +25,6 @@ RESULTS = ".st-key-cycling_results [data-testid='stDataFrame']"
 MAP = ".st-key-cycling_map"
 
 
-def api(product: Product, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{product.api_url}{API}{path}", params=params, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
 def similar(product: Product, **body: Any) -> dict[str, Any]:
     response = httpx.post(f"{product.api_url}{API}/similar", json=body, timeout=30)
     assert response.status_code == 200, response.text
@@ -76,9 +70,9 @@ def map_dots(ui: StreamlitPage, group: str) -> int:
 
 
 def test_find_similar_riders_table_map_and_races(ui: StreamlitPage, product: Product) -> None:
-    update = api(product, "/last-update")
+    update = product.get(API + "/last-update")
     assert not update["synthetic"], "the harness prepares the real shared cycling data"
-    top = api(product, "/riders", q="pogačar")["riders"][0]
+    top = product.get(API + "/riders", q="pogačar")["riders"][0]
     assert top["rider"] == "tadej-pogacar"
     n = 7
     expected = similar(product, rider=top["rider"], n=n, age_min=22, age_max=40)["neighbours"]
@@ -115,9 +109,9 @@ def test_find_similar_riders_table_map_and_races(ui: StreamlitPage, product: Pro
     again = similar(product, rider=follow["rider"], n=3, age_min=22, age_max=40)["neighbours"]
     assert table_names(ui) == [e["name"] for e in again]
 
-    races = api(product, "/races")
+    races = product.get(API + "/races")
     race = races[len(races) // 2]
-    answer = api(product, f"/races/{race}/similar", n=10)
+    answer = product.get(API + f"/races/{race}/similar", n=10)
     ui.page.get_by_role("tab", name="Similar races").click()
     pick(ui, "cycling_race", race_label(race), race_label(race))
     expect(main.get_by_role("heading", name=f"Races like {race_label(race)}")).to_be_visible()
@@ -129,7 +123,7 @@ def test_find_similar_riders_table_map_and_races(ui: StreamlitPage, product: Pro
 
 
 def test_low_confidence_rider_is_flagged(ui: StreamlitPage, product: Product) -> None:
-    riders = api(product, "/riders", limit=1000)["riders"]
+    riders = product.get(API + "/riders", limit=1000)["riders"]
     weak = next((r for r in riders if r["low_confidence"]), None)
     assert weak is not None, "the prepared data should hold riders with little evidence"
     reasons = similar(product, rider=weak["rider"], n=5)["rider"]["confidence"]["reasons"]
@@ -146,7 +140,7 @@ def test_low_confidence_rider_is_flagged(ui: StreamlitPage, product: Product) ->
 
 
 def test_filters_that_leave_nobody_say_so(ui: StreamlitPage, product: Product) -> None:
-    riders = api(product, "/riders", limit=1000)["riders"]
+    riders = product.get(API + "/riders", limit=1000)["riders"]
     top, others = riders[0], riders[1:]
     youngest: dict[str, int] = {}
     for r in others:

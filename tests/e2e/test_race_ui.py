@@ -3,7 +3,7 @@ and searching a bib finds that runner. The expected answers come from the API.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -17,17 +17,11 @@ pytestmark = pytest.mark.e2e
 BOARD = ".st-key-race_board"
 
 
-def api(product: Product, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{product.api_url}/api/race{path}", params=params, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
 def wait_for_standings(product: Product, ui: StreamlitPage) -> None:
     ui.page.wait_for_function("() => true")
     for _ in range(120):
         try:
-            if api(product, "/demo/leaderboard", limit=1)["ranked"] > 0:
+            if product.get("/api/race/demo/leaderboard", limit=1)["ranked"] > 0:
                 return
         except httpx.HTTPStatusError:
             pass
@@ -51,7 +45,7 @@ def test_the_live_page_moves_by_itself_and_finds_a_bib(ui: StreamlitPage, produc
     ui.screenshot("race_live_2.png")
     assert board.inner_text() != first, "the leaderboard did not change by itself within a minute"
 
-    leader = api(product, "/demo/leaderboard", limit=1)["rows"][0]
+    leader = product.get("/api/race/demo/leaderboard", limit=1)["rows"][0]
     box = ui.page.locator(".st-key-race_search input")
     box.fill(leader["bib"])
     box.press("Enter")

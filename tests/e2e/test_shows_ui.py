@@ -40,12 +40,6 @@ WATCH_PROCESSING = """() => {
 }"""
 
 
-def api(product: Product, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{product.api_url}{path}", params=params, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
 def label(show: dict[str, Any]) -> re.Pattern[str]:
     """A suggestion button's name: the title, with the year when the catalog knows it."""
     return re.compile(f"^{re.escape(show['title'])}( \\(\\d{{4}}\\))?$")
@@ -65,7 +59,7 @@ def add_typed(ui: StreamlitPage, text: str) -> None:
 
 def add_suggested(ui: StreamlitPage, product: Product, typed: str, title: str) -> None:
     """Type part of a title and click the live suggestion for ``title``."""
-    hits = api(product, f"{API}/search", q=typed, limit=5)
+    hits = product.get(f"{API}/search", q=typed, limit=5)
     show = next(h for h in hits if h["title"] == title)
     type_query(ui, typed)
     ui.page.locator(".st-key-shows_suggestions").get_by_role("button", name=label(show)).click()
@@ -77,9 +71,9 @@ def slot(ui: StreamlitPage, index: int) -> Any:
 
 
 def test_recommendations_with_reasons_from_three_liked_shows(ui: StreamlitPage, product: Product) -> None:
-    shows = api(product, "/api/health")["apps"]["shows"]
+    shows = product.get("/api/health")["apps"]["shows"]
     assert not shows["data"]["synthetic"], "the harness prepares the real shared anime ratings"
-    assert api(product, f"{API}/search", q="Deth Note", limit=1)[0]["title"] == "Death Note"
+    assert product.get(f"{API}/search", q="Deth Note", limit=1)[0]["title"] == "Death Note"
 
     ui.open("/shows")
     main = ui.page.locator("[data-testid='stMain']")
@@ -200,12 +194,12 @@ def test_start_over_clears_the_old_error_and_a_real_title_typed_gives_real_recom
     reasons = ui.page.locator(".shows-reason").all_inner_texts()
     assert sum(r == "because you liked Death Note" for r in reasons) >= 5, reasons
     for title in ui.page.locator(f"{CARDS} .shows-title").all_inner_texts():  # real shows of the real catalog
-        hit = api(product, f"{API}/search", q=title, limit=1)[0]
+        hit = product.get(f"{API}/search", q=title, limit=1)[0]
         assert hit["title"] == title and hit["verified"], title
     ui.screenshot("shows_start_over_then_real_title.png")
 
     # the label the page shows is understood by the API as that show
-    death_note = api(product, f"{API}/search", q="Death Note", limit=1)[0]
+    death_note = product.get(f"{API}/search", q="Death Note", limit=1)[0]
     answer = httpx.post(f"{product.api_url}{API}/recommendations", json={"shows": ["Death Note (2006)"]},
                         timeout=30)
     assert answer.status_code == 202, answer.text
@@ -242,8 +236,8 @@ def never_liked(shows_dir: Path) -> list[str]:
 def test_a_liked_show_new_to_the_model_is_named(ui: StreamlitPage, product: Product, covid_source: Path) -> None:
     unknown = None
     for title in never_liked(covid_source.parent.parent / "shows"):
-        hit = api(product, f"{API}/search", q=title, limit=1)[0]
-        if hit["title"] == title and api(product, f"{API}/{hit['id']}/similar")["similar"] == []:
+        hit = product.get(f"{API}/search", q=title, limit=1)[0]
+        if hit["title"] == title and product.get(f"{API}/{hit['id']}/similar")["similar"] == []:
             unknown = title
             break
     assert unknown is not None, "the shared data has shows nobody liked"

@@ -6,9 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -22,27 +21,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 SERIES = ".st-key-covid_series"
-
-
-def api(product: Product, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{product.api_url}{path}", params=params, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
-def run_job(product: Product, path: str, timeout: float = 90.0, **params: Any) -> dict[str, Any]:
-    """POST an admin action, then poll its job until it ends; returns the job record."""
-    response = httpx.post(f"{product.api_url}{path}", params=params, timeout=30,
-                          headers={"Authorization": f"Bearer {product.token()}"})
-    assert response.status_code == 202, response.text
-    job_id = response.json()["job_id"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = api(product, f"/api/jobs/{job_id}")
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.3)
-    pytest.fail(f"job {job_id} did not end within {timeout:.0f} s: {job}")
 
 
 def metric_value(ui: StreamlitPage, scope: str, label: str | None = None) -> str:
@@ -69,9 +47,9 @@ def download_csv(ui: StreamlitPage) -> list[dict[str, str]]:
 
 
 def test_home_shows_each_app_components_and_recent_jobs(ui: StreamlitPage, product: Product) -> None:
-    job = run_job(product, "/api/covid/ingest")  # the configured (real) source: stored or unchanged
+    job = product.run_job("/api/covid/ingest")  # the configured (real) source: stored or unchanged
     assert job["status"] == "done", job
-    health = api(product, "/api/health")
+    health = product.get("/api/health")
     covid = health["apps"]["covid"]
 
     ui.open("/")
@@ -95,7 +73,7 @@ def test_home_shows_each_app_components_and_recent_jobs(ui: StreamlitPage, produ
 
 
 def test_covid_dashboard_on_real_data(ui: StreamlitPage, product: Product) -> None:
-    summary = api(product, "/api/covid/summary")
+    summary = product.get("/api/covid/summary")
     assert not summary["synthetic"]
     cases = next(h for h in summary["headline"] if h["id"] == "cases")
 
@@ -110,7 +88,7 @@ def test_covid_dashboard_on_real_data(ui: StreamlitPage, product: Product) -> No
     assert "New cases" in legend(ui) and "Deaths from COVID-19" not in legend(ui)
     rows = download_csv(ui)
     assert list(rows[0]) == ["date", "New cases", "Discharged as recovered"]
-    assert len(rows) == api(product, "/api/health")["apps"]["covid"]["data"]["rows"]
+    assert len(rows) == product.get("/api/health")["apps"]["covid"]["data"]["rows"]
     chart_before = ui.page.locator(f"{SERIES} [data-testid='stVegaLiteChart']").screenshot()
     ui.screenshot("covid.png")
 
@@ -132,22 +110,22 @@ def test_covid_dashboard_on_real_data(ui: StreamlitPage, product: Product) -> No
 
 def test_rejected_refresh_is_explained_and_last_good_data_kept(ui: StreamlitPage, product: Product,
                                                                covid_source: Path) -> None:
-    before = api(product, "/api/covid/summary")
+    before = product.get("/api/covid/summary")
     truncated = product.home / "sources" / "truncated.csv"  # a download cut off mid-row, where API sources may be
     truncated.parent.mkdir(parents=True, exist_ok=True)
     raw = covid_source.read_bytes()
     truncated.write_bytes(raw[: len(raw) // 2])
 
-    job = run_job(product, "/api/covid/ingest", source=str(truncated))
+    job = product.run_job("/api/covid/ingest", source=str(truncated))
     assert job["status"] == "failed", job
-    latest = api(product, "/api/covid/refreshes", limit=1)[0]
+    latest = product.get("/api/covid/refreshes", limit=1)[0]
     assert latest["status"] == "rejected" and latest["reason"], latest
-    assert api(product, "/api/covid/summary")["version"] == before["version"]
+    assert product.get("/api/covid/summary")["version"] == before["version"]
 
     ui.open("/covid")
     ui.wait_for_charts(SERIES)
     main = ui.page.locator("[data-testid='stMain']")
-    if api(product, "/api/covid/refreshes", limit=1)[0]["at"] == latest["at"]:  # no scheduled refresh since
+    if product.get("/api/covid/refreshes", limit=1)[0]["at"] == latest["at"]:  # no scheduled refresh since
         warning = r"The latest refresh \((?:[^)]+ ago|just now)\) was rejected: " + re.escape(latest["reason"])
         expect(main).to_contain_text(re.compile(warning))
     ui.page.locator("[data-testid='stExpander'] summary", has_text="Refresh history").click()
@@ -184,8 +162,8 @@ def test_home_keeps_a_failed_refresh_in_sight_after_many_recommendations(ui: Str
     empty = product.home / "sources" / "empty.csv"
     empty.parent.mkdir(parents=True, exist_ok=True)
     empty.write_bytes(b"")
-    assert run_job(product, "/api/covid/ingest", source=str(empty))["status"] == "failed"
-    title = api(product, "/api/shows/search", q="death note", limit=1)[0]["title"]
+    assert product.run_job("/api/covid/ingest", source=str(empty))["status"] == "failed"
+    title = product.get("/api/shows/search", q="death note", limit=1)[0]["title"]
     for _ in range(15):  # more than a page of the old "last 10 jobs"
         accepted = httpx.post(f"{product.api_url}/api/shows/recommendations", json={"shows": [title]}, timeout=30)
         assert accepted.status_code == 202, accepted.text

@@ -11,52 +11,22 @@ API (:mod:`.api`), the Spark path (:mod:`.spark`) and the map page (``page.py``)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
 
 from shipml.apps.parking.settings import ParkingSettings, settings
 from shipml.core.app import App, Option, Schedule
-from shipml.core.progress import Progress
-
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
-    from shipml.core.training import ModelSpec
 
 
-def _router() -> APIRouter:
-    from shipml.apps.parking.api import router
+def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
+    from shipml.apps.parking import tasks
 
-    return router
-
-
-def _status() -> dict[str, Any]:
-    from shipml.apps.parking.tasks import status
-
-    return status()
+    return tasks
 
 
-def _ingest(source: str | None, progress: Progress) -> dict[str, Any]:
-    from shipml.apps.parking.tasks import ingest
+def _api() -> ModuleType:
+    from shipml.apps.parking import api
 
-    return ingest(source, progress)
-
-
-def _models() -> list[ModelSpec[Any]]:
-    from shipml.apps.parking.tasks import spec
-
-    return [spec()]
-
-
-def _evaluate(progress: Progress, **options: Any) -> list[dict[str, Any]]:
-    from shipml.apps.parking.tasks import evaluate
-
-    return evaluate(progress, **options)
-
-
-def _prepare(say: Any) -> None:
-    from shipml.apps.parking.tasks import prepare
-
-    prepare(say)
+    return api
 
 
 EVAL_OPTIONS = (
@@ -77,14 +47,14 @@ APP = App(
     name="parking",
     title="Parking forecast",
     icon=":material/local_parking:",
-    router=_router,
-    status=_status,
-    ingest=_ingest,
-    models=_models,
-    evaluate=_evaluate,
+    router=lambda: _api().router,
+    status=lambda: _tasks().status(),
+    ingest=lambda source, progress: _tasks().ingest(source, progress),
+    models=lambda: [_tasks().spec()],
+    evaluate=lambda progress, **options: _tasks().evaluate(progress, **options),
     eval_options=EVAL_OPTIONS,
     schedules=lambda: [Schedule("ingest", every_minutes=lambda: settings().refresh_minutes)],
-    prepare=_prepare,
+    prepare=lambda say: _tasks().prepare(say),
     page=Path(__file__).parent / "page.py",
     settings=ParkingSettings,
 )

@@ -26,95 +26,65 @@ and the app around it:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
 
-from shipml.apps.race.settings import RaceSettings
+from shipml.apps.race.settings import RaceSettings, mqtt_url
 from shipml.core.app import App, Service
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
+
+def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
+    from shipml.apps.race import tasks
+
+    return tasks
 
 
-def _router() -> APIRouter:
-    from shipml.apps.race.api import router
+def _api() -> ModuleType:
+    from shipml.apps.race import api
 
-    return router
-
-
-def _status() -> dict[str, Any]:
-    from shipml.apps.race.tasks import status
-
-    return status()
+    return api
 
 
-def _prepare(say: Any) -> None:
-    from shipml.apps.race.tasks import prepare
+def _live() -> ModuleType:
+    from shipml.apps.race import live
 
-    prepare(say)
-
-
-def _processor() -> None:
-    from shipml.apps.race.live import run_processor
-
-    run_processor()
+    return live
 
 
-def _simulator() -> None:
-    from shipml.apps.race.tasks import run_simulator
+def _mqtt() -> ModuleType:
+    from shipml.apps.race import mqtt
 
-    run_simulator()
-
-
-def _processor_enabled() -> bool:
-    from shipml.apps.race.tasks import processor_enabled
-
-    return processor_enabled()
+    return mqtt
 
 
-def _simulator_enabled() -> bool:
-    from shipml.apps.race.tasks import simulator_enabled
+def _cli() -> ModuleType:
+    from shipml.apps.race import cli
 
-    return simulator_enabled()
-
-
-def _mqtt() -> None:
-    from shipml.apps.race.mqtt import run_mqtt
-
-    run_mqtt()
-
-
-def _mqtt_enabled() -> bool:
-    from shipml.apps.race.settings import mqtt_url
-
-    return mqtt_url() is not None
+    return cli
 
 
 def _services() -> list[Service]:
     return [
-        Service("processor", _processor, "raw pings → every runner's state → published standings, ≤1 s batches",
-                enabled=_processor_enabled, stale_seconds=30.0),
-        Service("simulator", _simulator, "keeps the SIMULATED demo race moving through the HTTP ingest",
-                enabled=_simulator_enabled, stale_seconds=30.0),
-        Service("mqtt", _mqtt, "MQTT subscriber (OwnTracks / ping JSON), on when SHIPML_MQTT_URL is set",
-                enabled=_mqtt_enabled, stale_seconds=30.0),
+        Service("processor", lambda: _live().run_processor(),
+                "raw pings → every runner's state → published standings, ≤1 s batches",
+                enabled=lambda: _tasks().processor_enabled(), stale_seconds=30.0),
+        Service("simulator", lambda: _tasks().run_simulator(),
+                "keeps the SIMULATED demo race moving through the HTTP ingest",
+                enabled=lambda: _tasks().simulator_enabled(), stale_seconds=30.0),
+        Service("mqtt", lambda: _mqtt().run_mqtt(),
+                "MQTT subscriber (OwnTracks / ping JSON), on when SHIPML_MQTT_URL is set",
+                enabled=lambda: mqtt_url() is not None, stale_seconds=30.0),
     ]
-
-
-def _commands() -> Any:
-    from shipml.apps.race.cli import commands
-
-    return commands
 
 
 APP = App(
     name="race",
     title="Race leaderboard",
     icon=":material/sprint:",
-    router=_router,
-    status=_status,
+    router=lambda: _api().router,
+    status=lambda: _tasks().status(),
     services=_services,
-    prepare=_prepare,
+    prepare=lambda say: _tasks().prepare(say),
     page=Path(__file__).parent / "page.py",
-    commands=_commands,
+    commands=lambda: _cli().commands,
     settings=RaceSettings,
 )

@@ -4,7 +4,6 @@ search, one runner, leaders' progress, live stats, the course."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from shipml.core.access import AdminDep
 from shipml.core.errors import InvalidInput
 
 from . import definition, ingest, queries
-from .definition import NAME_PATTERN, CheckpointIn, RaceDefinition
+from .definition import NAME_PATTERN, RaceDefinition, RaceTerms
 
 router = APIRouter()
 RaceName = Annotated[str, Path(pattern=NAME_PATTERN, description="the race's name")]
@@ -43,17 +42,10 @@ class CourseIn(BaseModel):
     text: str = Field(min_length=10, max_length=900_000)
 
 
-class RaceIn(BaseModel):
+class RaceIn(RaceTerms):
     """A race definition: the course file's text, participants (list or CSV text), start and waves, sport."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field("", max_length=120)
-    sport: str = "running"
-    start: datetime
-    waves: dict[str, datetime] = Field(default_factory=dict, max_length=100)
-    checkpoint_every_m: float = Field(5000.0, gt=0, le=1_000_000)
-    checkpoints: list[CheckpointIn] | None = Field(None, max_length=200)
-    stale_after_s: float = Field(120.0, gt=0, le=86_400)
     course: CourseIn
     participants: list[ParticipantIn] | None = Field(None, max_length=20_000)
     participants_csv: str | None = Field(None, max_length=900_000)

@@ -41,10 +41,10 @@ class CheckpointIn(BaseModel):
     distance_m: float = Field(gt=0, le=1_000_000)
 
 
-class RaceDefinition(BaseModel):
-    """What defines a race (besides its course file and participants)."""
+class RaceTerms(BaseModel):
+    """What an organiser states about a race: title, sport, start and waves, checkpoints, when a runner is stale.
+    The API's request and the stored definition share these fields (and their limits)."""
 
-    name: str = Field(pattern=NAME_PATTERN)
     title: str = Field("", max_length=120)
     sport: str = "running"
     start: datetime
@@ -52,6 +52,12 @@ class RaceDefinition(BaseModel):
     checkpoint_every_m: float = Field(5000.0, gt=0, le=1_000_000)
     checkpoints: list[CheckpointIn] | None = Field(None, max_length=200)
     stale_after_s: float = Field(120.0, gt=0, le=86_400)
+
+
+class RaceDefinition(RaceTerms):
+    """What defines a race (besides its course file and participants)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
     simulated: bool = False
     clock_speedup: float = Field(1.0, gt=0, le=1000, description="simulations: race seconds per wall second")
     clock_origin: datetime | None = Field(None, description="simulations: when race time equalled wall time")
