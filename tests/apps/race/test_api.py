@@ -164,3 +164,36 @@ def test_bad_race_definitions_get_a_4xx(api: TestClient) -> None:
                    headers=ADMIN).status_code == 422
     both = live_race.race_body(gun, participants_csv="bib,name\n1,x\n")
     assert api.put("/api/race/races/bad", json=both, headers=ADMIN).status_code == 422
+
+
+def test_a_typo_in_a_full_name_finds_what_a_scan_of_every_name_finds() -> None:
+    """The token index narrows the fuzzy match to runners sharing a near word; on 4,900 names it agrees with
+    matching every name, for typos in the first name, the last name, both, or a missing space."""
+    from itertools import product
+
+    from shipml.apps.race.queries import name_index
+    from shipml.core import matching
+
+    first = ["Anna", "Ben", "Carla", "David", "Eve", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Karin", "Luca",
+             "Maria", "Nils", "Olga", "Pedro", "Quentin", "Rosa", "Sven", "Tomas", "Ursula", "Viktor", "Wanda",
+             "Xavier", "Yusuf", "Zoe", "Amelie", "Bruno", "Chiara", "Dmitri", "Elena", "Felix", "Greta", "Hassan",
+             "Ivana", "Jakob", "Katja", "Leon", "Mila", "Noah", "Oskar", "Paula", "Rafael", "Sofia", "Theo",
+             "Valentina", "Wim", "Yara", "Zeno", "Aiko"]
+    last = ["Schneider", "Okafor", "Rossi", "Novak", "Garcia", "Lindqvist", "Moreau", "Kowalski", "Haddad", "Ivanova",
+            "Jensen", "Keller", "Lopez", "Muller", "Nakamura", "Olsen", "Petrov", "Quispe", "Ramos", "Silva",
+            "Tanaka", "Ueda", "Varga", "Weber", "Xu", "Yilmaz", "Zimmermann", "Andersen", "Bianchi", "Costa",
+            "Dubois", "Eriksson", "Fischer", "Gomez", "Horvat", "Ito", "Jovanovic", "Kim", "Larsen", "Martin",
+            "Nilsson", "Oliveira", "Popescu", "Richter", "Santos", "Torres", "Urban", "Vogel", "Wagner", "Young",
+            "Zhang", "Aalto", "Berg", "Castro", "Dalton", "Engel", "Ferrari", "Gruber", "Hansen", "Ionescu",
+            "Jung", "Krause", "Lehmann", "Meier", "Neumann", "Ortiz", "Peters", "Roth", "Schulz", "Thomsen",
+            "Ulrich", "Vidal", "Winter", "Wolf", "Yamada", "Ziegler", "Arnold", "Braun", "Conti", "Diaz",
+            "Esposito", "Frank", "Graf", "Hoffmann", "Iglesias", "Jager", "Koch", "Lang", "Marino", "Nowak",
+            "Otto", "Pohl", "Riva", "Sanchez", "Tesla", "Unger", "Voss", "Walter"]
+    names = [f"{f} {surname}" for f, surname in product(first, last)]
+    index = name_index(names)
+    for typed in ("eve schnieder", "jonas okafr", "marai rossi", "grace tanka", "hugokeller", "felx fisher"):
+        key = matching.normalize(typed)
+        every = [matching.normalize(n) for n in names]
+        scanned = [m.index for m in matching.best(key, every, limit=5, normalized=True)]
+        assert scanned, typed  # every query has a close name
+        assert index.closest(key, 5) == scanned, typed
