@@ -18,4 +18,4 @@ def test_timestamps_come_back_as_utc(platform):
     with db.session() as s:
         got = s.get(Job, "t1")
         assert got is not None and got.created_at.tzinfo is not None
-        assert abs((got.created_at - now).total_seconds()) < 1
+        assert abs((got.created_at - now).total_seconds()) < 1  # timing-ok: a timestamp read back

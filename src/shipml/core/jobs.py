@@ -2,27 +2,24 @@
 record per submission in the database.
 
 A job is a function ``fn(ctx, **params)`` registered by an app with :func:`job`. :func:`submit` writes a
-``queued`` record and enqueues it; the worker marks it ``running``, keeps a heartbeat while it runs, and
-ends it ``done`` (with its result) or ``failed`` (with the error). What a dying worker leaves behind is put right
-by :mod:`shipml.core.reaper`, so no job stays ``queued`` or ``running`` forever. :func:`submit_many` queues a
-burst of one kind as one write and one message (run as one batch). Periodic jobs are enqueued by
-:func:`submit_periodic` once per period, however many workers run their schedulers: the job id is derived from
-the job and the period, and the database keeps only the first.
+``queued`` record and enqueues it; the worker marks it ``running``, keeps a heartbeat while it runs, and ends it
+``done`` (with its result) or ``failed`` (with the error), see :mod:`shipml.core.execution`. What a dying worker
+leaves behind is put right by :mod:`shipml.core.reaper`, so no job stays ``queued`` or ``running`` forever.
+:func:`submit_many` queues a burst of one kind as one write and one message (run as one batch). Periodic jobs are
+enqueued by :func:`submit_periodic` once per period, however many workers run their schedulers: the job id is
+derived from the job and the period, and the database keeps only the first.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from itertools import groupby
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
@@ -82,6 +79,16 @@ def job(app: str, name: str, *, many: ManyFn | None = None) -> Callable[[JobFn],
     return register
 
 
+def function(key: str) -> JobFn | None:
+    """The function registered as the job ``app.name``, if this process knows it."""
+    return _JOBS.get(key)
+
+
+def batch_function(key: str) -> ManyFn | None:
+    """The batch form registered with the job ``app.name``, if it has one."""
+    return _MANY.get(key)
+
+
 def registered() -> list[str]:
     return sorted(_JOBS)
 
@@ -94,8 +101,10 @@ def _make_huey(settings: Settings) -> Huey:
 
 @cache
 def _queue_for(redis_url: str | None, queue_path: str, queue_name: str) -> tuple[Huey, Any]:
+    from shipml.core import execution  # which imports this module
+
     huey = _make_huey(get_settings())
-    return huey, huey.task(name="shipml.run_job")(run)
+    return huey, huey.task(name="shipml.run_job")(execution.run)
 
 
 def _queue() -> tuple[Huey, Any]:
@@ -195,89 +204,6 @@ def submit_periodic(app: str, name: str, period_start: datetime, **params: Any) 
         return None
     _enqueue_or_forget([job_id])
     return job_id
-
-
-def _heartbeat(job_ids: list[str], stop: threading.Event, every: float) -> None:
-    while not stop.wait(every):
-        try:
-            with db.session() as s:
-                s.execute(update(Job).where(Job.id.in_(job_ids), Job.status == "running")
-                          .values(heartbeat_at=utcnow()))
-        except Exception:  # a missed beat is not fatal; the next one retries
-            log.warning("heartbeat of job(s) %s failed", ", ".join(job_ids[:3]), exc_info=True)
-
-
-def run(message: str | list[str]) -> None:
-    """Execute the jobs of one queue message (the body of the Huey task): one id, or a batch from
-    :func:`submit_many`. Each is claimed once (safe against duplicate delivery) and ends ``done`` or ``failed`` on
-    its own; the batch shares one claim, one heartbeat and one write of the results."""
-    job_ids = [message] if isinstance(message, str) else list(message)
-    records = _claim(job_ids)
-    if not records:
-        log.info("job(s) %s not queued any more; skipped", ", ".join(job_ids[:3]))
-        return
-    stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=([r.id for r in records], stop,
-                                                     get_settings().job_heartbeat_seconds), daemon=True)
-    beat.start()
-    try:
-        outcomes: list[tuple[str, dict[str, Any]]] = []
-        kind: Callable[[Job], str] = lambda r: f"{r.app}.{r.name}"  # noqa: E731
-        for key, group in groupby(sorted(records, key=kind), key=kind):
-            batch = list(group)
-            if key in _MANY and len(batch) > 1:
-                outcomes += _execute_many(key, batch)
-            else:
-                outcomes += [(r.id, _execute(r)) for r in batch]
-    finally:
-        stop.set()
-    with db.session() as s:
-        for job_id, values in outcomes:
-            s.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow(), **values))
-
-
-def _claim(job_ids: list[str]) -> list[Job]:
-    """Mark the still-queued jobs among these ``running`` (in one transaction) and return their records."""
-    now, claimed = utcnow(), []
-    with db.session() as s:
-        for job_id in job_ids:
-            if s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")  # type: ignore[attr-defined]
-                         .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
-                         ).rowcount:
-                claimed.append(job_id)
-        return list(s.scalars(select(Job).where(Job.id.in_(claimed))).all()) if claimed else []
-
-
-def _execute(record: Job) -> dict[str, Any]:
-    """Run one claimed job; the values its record ends with."""
-    key = f"{record.app}.{record.name}"
-    fn = _JOBS.get(key)
-    try:
-        if fn is None:
-            raise RuntimeError(f"this worker does not know the job '{key}'")
-        result = fn(JobContext(record.id, dict(record.params or {})), **(record.params or {}))
-    except Exception as exc:  # the job fails visibly with its reason
-        return _failed(record.id, key, exc)
-    return {"status": "done", "progress": 1.0, "result": result}
-
-
-def _execute_many(key: str, records: list[Job]) -> list[tuple[str, dict[str, Any]]]:
-    """Run claimed jobs of one kind with its batch function; if the batch as a whole fails, each runs alone."""
-    try:
-        results = _MANY[key]([JobContext(r.id, dict(r.params or {})) for r in records])
-    except Exception:
-        log.warning("a batch of %d %s jobs failed as a whole; running them one by one", len(records), key,
-                    exc_info=True)
-        return [(r.id, _execute(r)) for r in records]
-    return [(r.id, _failed(r.id, key, result) if isinstance(result, Exception) else
-             {"status": "done", "progress": 1.0, "result": result}) for r, result in zip(records, results, strict=True)]
-
-
-def _failed(job_id: str, key: str, exc: BaseException) -> dict[str, Any]:
-    log.error("job %s (%s) failed: %s", job_id, key, exc)
-    reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-    trace = "".join(traceback.format_exception(exc, limit=5))
-    return {"status": "failed", "error": reason, "result": {"traceback": trace}}
 
 
 def _describe(j: Job) -> dict[str, Any]:

@@ -5,7 +5,8 @@
 
 A 4xx/5xx answer becomes an :class:`ApiError` carrying the API's own ``error.message`` and ``status``.
 :func:`get` caches answers for a few seconds (:data:`CACHE_SECONDS`) so reruns of a page do not hammer the
-API; :func:`get_fresh` asks every time (for what changes by the second: health, jobs, refreshes).
+API; :func:`get_fresh` asks every time (for what changes by the second: health, jobs, refreshes); :func:`get_or_stop`
+shows the error on the page and stops it, for data a page cannot do without.
 :func:`ago` and :func:`timestamp` format the API's ISO times for people.
 """
 
@@ -104,6 +105,16 @@ def get(path: str, **params: Any) -> Any:
 def get_fresh(path: str, **params: Any) -> Any:
     """Like :func:`get`, without the cache."""
     return _request(path, params)
+
+
+def get_or_stop(path: str, *, fresh: bool = False, **params: Any) -> Any:
+    """:func:`get` (or :func:`get_fresh`), or show the API's error on the page and stop drawing it: for the data a
+    page cannot be drawn without."""
+    try:
+        return (get_fresh if fresh else get)(path, **params)
+    except ApiError as exc:
+        st.error(exc.message, icon=":material/error:")
+        st.stop()
 
 
 def health() -> dict[str, Any]:

@@ -24,11 +24,7 @@ def fetch(path: str, *, fresh: bool = False, query: dict[str, Any] | None = None
     """GET from the covid API, or show the error on the page and stop drawing it.
 
     ``query`` takes parameters whose names are not Python identifiers (``from``)."""
-    try:
-        return (client.get_fresh if fresh else client.get)(f"{API}{path}", **(query or {}), **params)
-    except client.ApiError as exc:
-        st.error(exc.message, icon=":material/error:")
-        st.stop()
+    return client.get_or_stop(f"{API}{path}", fresh=fresh, **(query or {}), **params)
 
 
 def source_line(summary: dict[str, Any], refreshes: list[dict[str, Any]]) -> None:

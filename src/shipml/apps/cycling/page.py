@@ -23,11 +23,7 @@ SEARCH_AGAIN = "cycling_search_again"  # set when a dot on the map was clicked: 
 
 def fetch(path: str, **params: Any) -> Any:
     """GET from the cycling API, or show the error on the page and stop drawing it."""
-    try:
-        return client.get(f"{API}{path}", **params)
-    except client.ApiError as exc:
-        st.error(exc.message, icon=":material/error:")
-        st.stop()
+    return client.get_or_stop(f"{API}{path}", **params)
 
 
 def post(path: str, body: dict[str, Any]) -> Any:

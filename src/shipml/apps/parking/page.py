@@ -22,11 +22,7 @@ HOURS = (9, 20)
 
 
 def fetch(path: str, **params: Any) -> Any:
-    try:
-        return client.get(f"{API}{path}", **params)
-    except client.ApiError as exc:
-        st.error(exc.message, icon=":material/error:")
-        st.stop()
+    return client.get_or_stop(f"{API}{path}", **params)
 
 
 def colour(free: float | None) -> str:
