@@ -1,16 +1,36 @@
-"""The Spark path (local[*]) gives the embedded processor's standings on the same stored raw pings."""
+"""The Spark path (Structured Streaming, local[*]) gives the embedded processor's standings on the same stored
+raw pings, in one run and across a restart from its checkpoint."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from apps.race import simrace
-from shipml.apps.race import definition, ingest, rawlog
+from shipml.apps.race import definition, ingest, publish, rawlog
 from shipml.apps.race.live import RaceWorker
-from shipml.apps.race.spark_path import spark_standings
+from shipml.apps.race.processor import RaceProcessor
+from shipml.apps.race.spark_path import Gathered, follow, restore, spark_standings, start_query
 from shipml.apps.race.standings import Standings
+
+
+def _embedded(name: str) -> RaceWorker:
+    worker = RaceWorker(definition.load(name))
+    while worker.step(settle_s=0.0):
+        pass
+    return worker
+
+
+def _assert_same(q: RaceProcessor, p: RaceProcessor) -> None:
+    assert (q.accepted, q.rejected, q.ignored, q.clock) == (p.accepted, p.rejected, p.ignored, p.clock)
+    for name in ("progress_m", "progress_t", "last_t", "status", "speed_mps", "dnf_reason"):
+        np.testing.assert_array_equal(getattr(q, name), getattr(p, name), err_msg=name)
+    np.testing.assert_array_equal(q.splits_s, p.splits_s)
+    got, expected = Standings(q), Standings(p)
+    np.testing.assert_array_equal(got.order, expected.order)
+    np.testing.assert_array_equal(got.rank, expected.rank)
 
 
 def test_spark_equals_the_embedded_processor(platform: Any) -> None:
@@ -20,16 +40,51 @@ def test_spark_equals_the_embedded_processor(platform: Any) -> None:
         rawlog.write_file(race.name, frame)
         if i == len(frames) // 2:
             ingest.command(race, "7", dnf=True)  # an admin DNF in the middle of the stream
-    embedded = RaceWorker(definition.load(race.name))
-    while embedded.step(settle_s=0.0):
-        pass
-    expected = Standings(embedded.processor)
-    got = spark_standings(definition.load(race.name))
-    p, q = embedded.processor, got.processor
-    assert (q.accepted, q.rejected, q.ignored) == (p.accepted, p.rejected, p.ignored)
-    for name in ("progress_m", "progress_t", "last_t", "status", "speed_mps"):
-        np.testing.assert_array_equal(getattr(q, name), getattr(p, name), err_msg=name)
-    np.testing.assert_array_equal(q.splits_s, p.splits_s)
-    np.testing.assert_array_equal(got.order, expected.order)
-    np.testing.assert_array_equal(got.rank, expected.rank)
-    assert q.status[race.bib_index["7"]] == 3 and p.accepted > 10_000
+    rawlog.write_file(race.name, frames[3].with_columns(device=rawlog.pl.lit("nobody")))  # unknown devices
+    p = _embedded(race.name).processor
+    q = spark_standings(definition.load(race.name), partitions=3).processor
+    _assert_same(q, p)
+    assert q.status[race.bib_index["7"]] == 3 and p.accepted > 10_000 and p.rejected["unknown_device"] > 0
+    assert (p.status == 2).any() and (p.status == 1).any()  # the race has finishers and runners still out
+
+
+def test_spark_resumes_from_its_checkpoint_with_the_same_standings(platform: Any, tmp_path: Path) -> None:
+    race = simrace.define("sparkstop", 80)
+    frames = simrace.chunks(race, minutes=40)
+    half = len(frames) // 2
+    for frame in frames[:half]:
+        rawlog.write_file(race.name, frame)
+    checkpoint = tmp_path / "checkpoint"
+    first = Gathered(definition.load(race.name))
+    start_query(first.race, checkpoint, first, partitions=2).awaitTermination()
+    for frame in frames[half:]:
+        rawlog.write_file(race.name, frame)
+    second = Gathered(definition.load(race.name))  # a new driver: what came before is read back from the state
+    restore(second, checkpoint, partitions=2)
+    _assert_same(second.processor, first.processor)
+    start_query(second.race, checkpoint, second, partitions=2).awaitTermination()
+    assert second.batches >= 1
+    _assert_same(second.processor, _embedded(race.name).processor)
+
+
+def test_a_followed_race_publishes_what_the_live_page_reads(platform: Any) -> None:
+    race = simrace.define("sparkfollow", 60)
+    frames = simrace.chunks(race, minutes=30)
+    for frame in frames[:10]:
+        rawlog.write_file(race.name, frame)
+    query, gathered = follow(definition.load(race.name), partitions=2)
+    try:
+        query.processAllAvailable()
+        first = publish.current(gathered.race)
+        assert first is not None and first.meta["engine"] == "spark" and first.processor.accepted > 0
+        for frame in frames[10:]:
+            rawlog.write_file(race.name, frame)
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    view = publish.current(gathered.race)
+    assert view is not None and view.processor.version > first.processor.version
+    assert view.meta["lag_p99_s"] is not None and view.meta["lag_p99_s"] >= 0  # timing-ok: present, not fast
+    expected = _embedded(race.name).processor
+    _assert_same(gathered.processor, expected)
+    np.testing.assert_array_equal(view.standings.order, Standings(expected).order)

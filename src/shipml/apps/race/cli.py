@@ -114,14 +114,23 @@ def dnf(race: str, bib: str, undo: Annotated[bool, typer.Option("--undo", help="
 
 
 @commands.command()
-def spark(race: str, as_json: Annotated[bool, typer.Option("--json")] = False,
-          top: int = 10) -> None:
-    """Compute a race's standings from its stored raw pings on Spark (``SHIPML_SPARK_MASTER``)."""
+def spark(race: str, as_json: Annotated[bool, typer.Option("--json")] = False, top: int = 10,
+          partitions: Annotated[int, typer.Option(min=1, help="groups of runners (Spark tasks)")] = 4,
+          follow: Annotated[bool, typer.Option("--follow", help="keep running on new pings and publish the "
+                                                                 "standings (instead of the embedded processor)")]
+          = False) -> None:
+    """A race's standings by the Spark streaming job over its stored raw pings (``SHIPML_SPARK_MASTER``)."""
     from .definition import load
+    from .spark_path import follow as follow_race
     from .spark_path import spark_standings
 
     try:
-        standings = spark_standings(load(race))
+        if follow:
+            query, _ = follow_race(load(race), partitions)
+            typer.echo(f"{race}: Spark query running (checkpoint and state under the race's folder); Ctrl-C stops")
+            query.awaitTermination()
+            return
+        standings = spark_standings(load(race), partitions)
     except ShipmlError as exc:
         _fail(exc)
     for s in standings.page(top):

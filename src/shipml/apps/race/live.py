@@ -171,6 +171,11 @@ def run_processor(max_seconds: float | None = None) -> None:
     from shipml.core import services
 
     s = settings()
+    if s.engine == "spark":
+        from .spark_path import run_spark_processor
+
+        run_spark_processor(max_seconds)
+        return
     service = ProcessorService()
     stopping = {"now": False}
 

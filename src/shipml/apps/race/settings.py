@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,8 @@ class RaceSettings(BaseSettings):
                                              "participants file is set")
     simulate_runners: int = Field(3000, ge=1, le=2_000_000, description="runners of the simulated demo race")
     simulate_speedup: float = Field(10.0, gt=0, le=1000, description="race seconds per wall second in the demo")
+    engine: Literal["embedded", "spark"] = Field("embedded", description="what the processor service runs: the "
+                                                 "embedded processor or the Spark streaming job (SHIPML_SPARK_MASTER)")
     batch_seconds: float = Field(0.5, gt=0, le=1.0, description="the processor's micro-batch period")
     settle_seconds: float = Field(0.3, ge=0, le=5, description="a stored file is read once this old (writers "
                                                                "still renaming)")

@@ -6,6 +6,7 @@ since batches are applied per runner in arrival order, it ends in the same state
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -79,3 +80,26 @@ def load_state(path: str | Path) -> RaceProcessor:
     processor.clock = meta["clock"]
     processor.version = meta["version"]
     return processor
+
+
+def pack_runners(processor: RaceProcessor) -> bytes:
+    """The per-runner arrays, counts and clock of a processor as bytes (the Spark path's state per group)."""
+    p = processor
+    counts = {"accepted": p.accepted, "rejected": p.rejected, "ignored": p.ignored, "clock": p.clock}
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.array(json.dumps(counts)), splits_s=p.splits_s,
+             **{name: getattr(p, name) for name in STATE_ARRAYS})
+    return buffer.getvalue()
+
+
+def unpack_runners(processor: RaceProcessor, blob: bytes) -> None:
+    """Put back what :func:`pack_runners` took, into a processor of the same runners and course."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+        for name in STATE_ARRAYS:
+            getattr(processor, name)[:] = data[name]
+        processor.splits_s[:] = data["splits_s"]
+        counts = json.loads(str(data["meta"]))
+    processor.accepted = counts["accepted"]
+    processor.rejected = dict(counts["rejected"])
+    processor.ignored = dict(counts["ignored"])
+    processor.clock = counts["clock"]

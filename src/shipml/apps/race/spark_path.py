@@ -1,21 +1,34 @@
-"""The Spark path: a race's stored raw pings → every runner's state → the same standings, on a cluster.
+"""The Spark path: the race's processor as a Spark Structured Streaming job over the stored raw pings.
+
+    raw/<minute>/<key>-….arrow  ──binaryFile stream──▶ decode (mapInPandas): one row per ping, with its runner
+        ──groupBy(runner % partitions).applyInPandasWithState──▶ the embedded kernel per group of runners
+        ──foreachBatch──▶ the driver's copy of every runner's state → standings (and, when following, published)
 
 The processor's result for a runner depends only on that runner's pings in stream order (and the race's rules
-and course), so the stream is split by runner: rows carry their position in the stream (``seq``), Spark groups
-them into ``partitions`` groups of runners (``runner % partitions``) and each group runs the same per-runner
-kernel, :class:`~.processor.RaceProcessor`, on its own runners (plus one slot holding the race's earliest start,
-so the "impossible time" bound is the same as the embedded one). The driver gathers the per-runner states into
-one processor and ranks them with :class:`~.standings.Standings`.
+and course), so the stream is split by runner: each group keeps its runners' state in Spark's state store (the
+arrays of :class:`~.processor.RaceProcessor`, packed by :func:`~.snapshot.pack_runners`) and applies each
+micro-batch with the same :meth:`~.processor.RaceProcessor.process` the embedded service runs. Rows are put back
+in stream order (file key, file name, row) inside each group; raw files carry their key as modification time,
+which is the order Spark's file source takes them in. On the same stored pings the standings equal the embedded
+processor's (a test checks it).
 
-Use it when a race outgrows one machine's memory or cores (millions of runners, or re-processing a whole day of
-raw pings): ``SHIPML_SPARK_MASTER=spark://host:7077 shipml race spark RACE``. ``local[*]`` by default.
-This is the batch form over the stored raw pings (what a restart or an audit needs); the embedded service stays
-the live path.
+When: a race that outgrows one machine (several million runners, or re-processing a day of raw pings while the
+live processor keeps going). How: ``SHIPML_SPARK_MASTER=spark://host:7077 shipml race spark RACE`` recomputes the
+standings from every stored ping; ``--follow`` keeps the query running on new pings and publishes its standings
+(run it instead of the embedded service: ``SHIPML_RACE_ENGINE=spark`` makes ``shipml up`` do so). Every node needs
+the raw folder at the same path (a shared filesystem) and shipml installed. ``local[*]`` by default.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,96 +43,245 @@ from .definition import Race
 from .pings import PingBatch
 from .processor import STATE_ARRAYS, RaceProcessor
 from .rules import RaceRules
+from .snapshot import pack_runners, unpack_runners
 from .standings import Standings
+
+log = logging.getLogger(__name__)
 
 STATE = [name for name in STATE_ARRAYS if name not in ("start_t", "category")]
 _TYPES: dict[Any, str] = {np.float64: "double", np.float32: "float", np.int8: "byte", np.int16: "short"}
-SCHEMA = ", ".join(["runner long"] + [f"{n} {_TYPES[STATE_ARRAYS[n][0]]}" for n in STATE]
+ROWS = ("key long, file string, row int, part int, runner long, t double, lat double, lon double, hr double, "
+        "received double, kind byte")
+OUTPUT = ", ".join(["runner long"] + [f"{n} {_TYPES[STATE_ARRAYS[n][0]]}" for n in STATE]
                    + ["splits array<float>", "counts string"])
+MAX_FILES_PER_BATCH = 400
+BINARY_FILE = "path string, modificationTime timestamp, length long, content binary"  # Spark's binaryFile rows
 
 
-def stream_rows(race: Race, raw: pl.DataFrame) -> pd.DataFrame:
-    """Raw rows in stream order with their runner (commands: by bib) and race-time reception."""
-    runner = race.devices.indices(raw["device"])
-    command = raw["kind"].to_numpy() != rawlog.PING
-    if command.any():
-        bibs = raw["device"].to_numpy()[command]
-        runner[command] = [race.bib_index.get(b, -1) for b in bibs]
-    received = np.asarray(race.race_time(raw["received"].to_numpy()), dtype=np.float64)
-    return pd.DataFrame({"seq": np.arange(raw.height, dtype=np.int64), "runner": runner,
-                         "t": raw["t"].to_numpy(), "lat": raw["lat"].fill_null(np.nan).to_numpy(),
-                         "lon": raw["lon"].fill_null(np.nan).to_numpy(), "hr": raw["hr"].fill_null(np.nan).to_numpy(),
-                         "received": received, "kind": raw["kind"].to_numpy()})
+def make_decoder(race: Race, partitions: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """Raw files (path, content) → one row per ping or command, with its runner (commands: by bib) and group."""
+    devices, bibs = race.devices, dict(race.bib_index)
+    d = race.definition
+    origin = d.clock_origin.timestamp() if d.clock_origin is not None else 0.0
+    speedup = d.clock_speedup if d.clock_origin is not None else 1.0
+
+    def rows(raw: pl.DataFrame, path: str) -> pd.DataFrame:
+        name = path.rsplit("/", 1)[-1]
+        runner = devices.indices(raw["device"])
+        command = raw["kind"].to_numpy() != rawlog.PING
+        if command.any():
+            runner[command] = [bibs.get(b, -1) for b in raw["device"].to_numpy()[command]]
+        received = raw["received"].to_numpy()
+        return pd.DataFrame({
+            "key": np.full(raw.height, rawlog.key_of(Path(name)), dtype=np.int64), "file": name,
+            "row": np.arange(raw.height, dtype=np.int32), "part": np.mod(runner, partitions).astype(np.int32),
+            "runner": runner, "t": raw["t"].to_numpy(), "lat": raw["lat"].fill_null(np.nan).to_numpy(),
+            "lon": raw["lon"].fill_null(np.nan).to_numpy(), "hr": raw["hr"].fill_null(np.nan).to_numpy(),
+            "received": origin + speedup * (received - origin), "kind": raw["kind"].to_numpy()})
+
+    def decode(files: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for frame in files:
+            for path, content in zip(frame["path"], frame["content"], strict=True):
+                yield rows(pl.read_ipc(io.BytesIO(content)), str(path))
+
+    return decode
 
 
-def make_kernel(race: Race) -> Any:
-    """The per-group function Spark runs: the embedded processor on one group of runners."""
+def make_kernel(race: Race, partitions: int) -> Callable[..., Iterator[pd.DataFrame]]:
+    """The stateful per-group function: the embedded processor on runners ``part, part + partitions, …``."""
     course_lat, course_lon = race.course.lat.copy(), race.course.lon.copy()
     checkpoints = [(c.name, c.distance_m) for c in race.course.checkpoints]
     rules = race.definition.rules().to_dict()
-    start, categories = race.start_t.copy(), race.categories.copy()
-    names = race.category_names
+    start, categories, names = race.start_t.copy(), race.categories.copy(), race.category_names
+    earliest = int(np.argmin(start)) if start.size else 0
     cache: dict[str, Course] = {}
 
-    def kernel(rows: pd.DataFrame) -> pd.DataFrame:
+    def kernel(key: tuple[Any, ...], frames: Iterator[pd.DataFrame], state: Any) -> Iterator[pd.DataFrame]:
         if "course" not in cache:  # once per Python worker
             cache["course"] = Course(course_lat, course_lon, checkpoints=[Checkpoint(n, d) for n, d in checkpoints])
-        rows = rows.sort_values("seq")
-        ids = np.unique(rows["runner"].to_numpy()[rows["runner"].to_numpy() >= 0])
-        local = np.searchsorted(ids, rows["runner"].to_numpy())
-        local = np.where(rows["runner"].to_numpy() >= 0, local, -1)
-        earliest = int(np.argmin(start))
-        slots = np.append(ids, earliest)  # the last slot only carries the race's earliest start
+        part = int(key[0])
+        ids = np.arange(part, start.size, partitions) if part >= 0 else np.arange(0)
+        slots = np.append(ids, earliest)  # the last slot only carries the race's earliest start (the first clock)
         p = RaceProcessor(cache["course"], slots.size, start_t=start[slots], rules=RaceRules.from_dict(rules),
                           categories=categories[slots], category_names=names)
+        if state.exists:
+            unpack_runners(p, state.get[0])
+        rows = pd.concat(list(frames), ignore_index=True).sort_values(["key", "file", "row"], kind="stable")
+        runner = rows["runner"].to_numpy()
+        local = np.where(runner >= 0, runner // partitions, -1)
         kind = rows["kind"].to_numpy()
-        cuts = [*np.flatnonzero(kind != rawlog.PING).tolist(), len(rows)]
         begin = 0
-        for cut in cuts:
+        for cut in [*np.flatnonzero(kind != rawlog.PING).tolist(), len(rows)]:
             if cut > begin:
-                part = rows.iloc[begin:cut]
-                p.process(PingBatch.of(local[begin:cut], part["t"], part["lat"], part["lon"], part["hr"],
-                                       part["received"]))
+                part_rows = rows.iloc[begin:cut]
+                p.process(PingBatch.of(local[begin:cut], part_rows["t"], part_rows["lat"], part_rows["lon"],
+                                       part_rows["hr"], part_rows["received"]))
             if cut < len(rows) and local[cut] >= 0:
                 p.set_dnf([local[cut]], dnf=kind[cut] == rawlog.DNF_COMMAND)
             begin = cut + 1
-        out = pd.DataFrame({"runner": ids.astype(np.int64)})
+        state.update((pack_runners(p),))
+        touched = np.unique(local[local >= 0])
+        out = pd.DataFrame({"runner": ids[touched].astype(np.int64)})
         for name in STATE:
-            out[name] = getattr(p, name)[:ids.size]
-        out["splits"] = list(p.splits_s[:ids.size])
-        counts = json.dumps({"accepted": p.accepted, "rejected": p.rejected, "ignored": p.ignored})
-        out["counts"] = [counts] + [""] * (ids.size - 1) if ids.size else []
-        if not ids.size:  # only unknown devices here: their counts still count
-            out = pd.DataFrame([{"runner": -1, **dict.fromkeys(STATE, 0), "splits": [], "counts": counts}])
-        return out
+            out[name] = getattr(p, name)[touched]
+        out["splits"] = list(p.splits_s[touched])
+        out["counts"] = ""
+        counts = {"part": part, "accepted": p.accepted, "rejected": p.rejected, "ignored": p.ignored,
+                  "clock": p.clock, "rows": len(rows), "first_key": int(rows["key"].min())}
+        tally = pd.DataFrame([{"runner": -1, **dict.fromkeys(STATE, 0), "splits": [], "counts": json.dumps(counts)}])
+        yield pd.concat([out, tally], ignore_index=True) if len(out) else tally
 
     return kernel
 
 
-def spark_standings(race: Race, raw: pl.DataFrame | None = None, partitions: int = 4) -> Standings:
-    """The standings of a race computed on Spark from its raw pings (default: every stored one)."""
-    from pyspark.sql import functions as F
+class Gathered:
+    """The driver's side: every runner's latest state from the query's output, as one processor."""
 
-    raw = rawlog.read_race(race.name) if raw is None else raw
+    def __init__(self, race: Race, on_batch: Callable[[Gathered], None] | None = None) -> None:
+        self.race = race
+        self.processor = race.new_processor()
+        self.parts: dict[int, dict[str, Any]] = {}  # each group's cumulative counts and clock
+        self.on_batch = on_batch
+        self.batches = 0
+        self.lags: deque[float] = deque(maxlen=2000)  # stored → gathered, seconds, per micro-batch
+        self.rates: deque[tuple[float, int]] = deque(maxlen=64)
+
+    def __call__(self, frame: Any, batch_id: int) -> None:
+        self.take(frame.toPandas())
+        self.batches += 1
+        if self.on_batch is not None:
+            self.on_batch(self)
+
+    def take(self, out: pd.DataFrame) -> None:
+        p = self.processor
+        known = out[out["runner"] >= 0]
+        idx = known["runner"].to_numpy(dtype=np.int64)
+        for name in STATE:
+            getattr(p, name)[idx] = known[name].to_numpy()
+        if len(known):
+            p.splits_s[idx] = np.stack(known["splits"].to_numpy())
+        batch = [json.loads(counts) for counts in out.loc[out["runner"] < 0, "counts"]]
+        for c in batch:
+            self.parts[c["part"]] = c
+        if batch:
+            self.lags.append(time.time() - min(c["first_key"] for c in batch) / 1e6)
+            self.rates.append((time.monotonic(), sum(c["rows"] for c in batch)))
+        p.accepted = sum(c["accepted"] for c in self.parts.values())
+        p.rejected = {k: sum(c["rejected"][k] for c in self.parts.values()) for k in p.rejected}
+        p.ignored = {k: sum(c["ignored"][k] for c in self.parts.values()) for k in p.ignored}
+        p.clock = max([p.clock, *(c["clock"] for c in self.parts.values())])
+        p.version += 1
+
+
+def start_query(race: Race, checkpoint: Path, gathered: Gathered, *, partitions: int = 4,
+                follow: bool = False, batch_seconds: float = 1.0) -> Any:
+    """Start the streaming query (``follow``: every ``batch_seconds``; else until every stored file is applied)."""
     spark = session("shipml-race")
-    frame = spark.createDataFrame(stream_rows(race, raw))
-    result = (frame.withColumn("part", F.pmod(F.col("runner"), F.lit(partitions)))
-              .groupBy("part").applyInPandas(make_kernel(race), SCHEMA).toPandas())
-    p = race.new_processor()
-    known = result[result["runner"] >= 0]
-    idx = known["runner"].to_numpy()
-    for name in STATE:
-        getattr(p, name)[idx] = known[name].to_numpy()
-    if len(known):
-        p.splits_s[idx] = np.stack(known["splits"].to_numpy())
-    for counts in result["counts"]:
-        if counts:
-            c = json.loads(counts)
-            p.accepted += c["accepted"]
-            for key in p.rejected:
-                p.rejected[key] += c["rejected"][key]
-            for key in p.ignored:
-                p.ignored[key] += c["ignored"][key]
-    received = raw["received"].to_numpy()
-    p.clock = float(race.race_time(float(received.max()))) if raw.height else p.clock
-    return Standings(p)
+    raw = rawlog.raw_dir(race.name)
+    raw.mkdir(parents=True, exist_ok=True)
+    files = (spark.readStream.format("binaryFile").schema(BINARY_FILE).option("pathGlobFilter", "*.arrow")
+             .option("maxFilesPerTrigger", MAX_FILES_PER_BATCH).load(f"{raw}/*"))
+    rows = files.select("path", "content").mapInPandas(make_decoder(race, partitions), ROWS)
+    states = rows.groupBy("part").applyInPandasWithState(make_kernel(race, partitions), OUTPUT, "blob binary",
+                                                          "update", "NoTimeout")
+    writer = (states.writeStream.foreachBatch(gathered).outputMode("update")
+              .option("checkpointLocation", str(checkpoint)).queryName(f"race-{race.name}"))
+    writer = writer.trigger(processingTime=f"{batch_seconds} seconds") if follow else writer.trigger(availableNow=True)
+    return writer.start()
+
+
+def spark_standings(race: Race, partitions: int = 4) -> Standings:
+    """Every stored raw ping of a race through the streaming job, from scratch; the standings at the end."""
+    gathered = Gathered(race)
+    with tempfile.TemporaryDirectory(prefix="shipml-race-spark-") as checkpoint:
+        query = start_query(race, Path(checkpoint), gathered, partitions=partitions)
+        query.awaitTermination()
+        if query.exception() is not None:
+            raise RuntimeError(f"the Spark race query failed: {query.exception()}")
+    return Standings(gathered.processor)
+
+
+def checkpoint_dir(race: Race) -> Path:
+    return race.folder / f"spark-{race.definition.digest}"
+
+
+def follow(race: Race, partitions: int = 4) -> tuple[Any, Gathered]:
+    """Keep the race's query running on new pings, publishing its standings after every micro-batch.
+
+    A restart resumes from the query's checkpoint; the driver's copy of the runners is read back from Spark's
+    state store first (:func:`restore`), so nothing applied before the restart is missing from the standings.
+    """
+    from . import publish
+    from .settings import settings
+
+    def published(g: Gathered) -> None:
+        recent = [n for t, n in g.rates if time.monotonic() - t <= 10]
+        lag = round(float(np.percentile(list(g.lags), 99)), 3) if g.lags else None
+        publish.publish(race, g.processor, Standings(g.processor),
+                        {"pings_per_s": round(sum(recent) / 10.0, 1), "lag_p99_s": lag, "engine": "spark"})
+
+    gathered = Gathered(race, on_batch=published)
+    checkpoint = checkpoint_dir(race)
+    if checkpoint.is_dir():
+        restore(gathered, checkpoint, partitions)
+    query = start_query(race, checkpoint, gathered, partitions=partitions, follow=True,
+                        batch_seconds=settings().batch_seconds)
+    return query, gathered
+
+
+def restore(gathered: Gathered, checkpoint: Path, partitions: int) -> None:
+    """Fill the driver's processor from the state the query last committed (Spark's state data source)."""
+    race = gathered.race
+    try:
+        stored = session("shipml-race").read.format("statestore").load(str(checkpoint)).toPandas()
+    except Exception:  # no committed batch yet
+        log.info("race %s: no Spark state to restore in %s", race.name, checkpoint, exc_info=True)
+        return
+    kernel_slots = race.new_processor()
+    for key, value in zip(stored["key"], stored["value"], strict=True):
+        part = int(key["part"])
+        ids = np.arange(part, race.runners, partitions)
+        one = RaceProcessor(race.course, ids.size + 1, start_t=0.0, category_names=race.category_names)
+        unpack_runners(one, value.get("groupState", value)["blob"])  # state format 2 wraps the user's state
+        for name in STATE:
+            getattr(kernel_slots, name)[ids] = getattr(one, name)[:ids.size]
+        kernel_slots.splits_s[ids] = one.splits_s[:ids.size]
+        gathered.parts[part] = {"part": part, "accepted": one.accepted, "rejected": one.rejected,
+                                "ignored": one.ignored, "clock": one.clock}
+    gathered.processor = kernel_slots
+    gathered.take(pd.DataFrame(columns=["runner", *STATE, "splits", "counts"]))
+
+
+def run_spark_processor(max_seconds: float | None = None) -> None:
+    """The ``processor`` service when ``SHIPML_RACE_ENGINE=spark``: one followed query per defined race."""
+    import signal
+
+    from shipml.core import services
+
+    from . import definition
+
+    queries: dict[str, tuple[str, Any, Gathered]] = {}
+    stopping = {"now": False}
+
+    def stop(*_: object) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    started = time.monotonic()
+    while not stopping["now"] and (max_seconds is None or time.monotonic() - started < max_seconds):
+        for name in definition.race_names():
+            race = definition.load(name)
+            running = queries.get(name)
+            if running is None or running[0] != race.definition.digest:
+                if running is not None:
+                    running[1].stop()
+                queries[name] = (race.definition.digest, *follow(race))
+        failed = [name for name, (_, q, _) in queries.items() if q.exception() is not None]
+        if failed:
+            raise RuntimeError(f"the Spark query of race(s) {', '.join(failed)} failed")
+        services.beat("race", "processor", engine="spark", races=len(queries),
+                      batches=sum(g.batches for _, _, g in queries.values()))
+        time.sleep(2.0)
+    for _, query, _ in queries.values():
+        query.stop()
