@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 import numpy as np
 import polars as pl
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shipml.core.access import AdminDep
 from shipml.core.errors import InvalidInput
@@ -79,13 +81,21 @@ def define_race(race: RaceName, body: RaceIn) -> dict[str, Any]:
     return _race(race).summary()
 
 
-@router.post("/{race}/pings", summary="race: a batch of up to 10,000 pings from a gateway")
-def pings(race: RaceName, body: Annotated[ingest.PingBatchIn | list[ingest.PingIn], Body()]) -> dict[str, Any]:
-    items = body.pings if isinstance(body, ingest.PingBatchIn) else body
-    if len(items) > ingest.MAX_BATCH:
-        raise InvalidInput(f"at most {ingest.MAX_BATCH:,} pings per request, got {len(items):,}")
+@router.post("/{race}/pings", summary="race: a batch of up to 10,000 pings from a gateway",
+             openapi_extra={"requestBody": {"required": True,
+                                            "content": {"application/json": {"schema": ingest.batch_schema()}}}})
+async def pings(race: RaceName, request: Request) -> dict[str, Any]:
     r = _race(race)
-    return ingest.accept(r, ingest.batch_frame(items))
+    body = await request.body()
+    return await run_in_threadpool(_store_batch, r, body)
+
+
+def _store_batch(race: definition.Race, body: bytes) -> dict[str, Any]:
+    try:
+        items = ingest.parse_batch(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    return ingest.accept(race, ingest.frame_of(items, "batch"))
 
 
 async def _params(request: Request) -> dict[str, Any]:

@@ -128,8 +128,9 @@ def make_kernel(race: Race, partitions: int) -> Callable[..., Iterator[pd.DataFr
         out["counts"] = ""
         counts = {"part": part, "accepted": p.accepted, "rejected": p.rejected, "ignored": p.ignored,
                   "clock": p.clock, "rows": len(rows), "first_key": int(rows["key"].min())}
-        tally = pd.DataFrame([{"runner": -1, **dict.fromkeys(STATE, 0), "splits": [], "counts": json.dumps(counts)}])
-        yield pd.concat([out, tally], ignore_index=True) if len(out) else tally
+        if len(out):
+            yield out
+        yield pd.DataFrame([{"runner": -1, **dict.fromkeys(STATE, 0), "splits": [], "counts": json.dumps(counts)}])
 
     return kernel
 
@@ -280,8 +281,11 @@ def run_spark_processor(max_seconds: float | None = None) -> None:
         failed = [name for name, (_, q, _) in queries.items() if q.exception() is not None]
         if failed:
             raise RuntimeError(f"the Spark query of race(s) {', '.join(failed)} failed")
-        services.beat("race", "processor", engine="spark", races=len(queries),
-                      batches=sum(g.batches for _, _, g in queries.values()))
+        try:
+            services.beat("race", "processor", engine="spark", races=len(queries),
+                          batches=sum(g.batches for _, _, g in queries.values()))
+        except Exception:
+            log.warning("could not record the processor's heartbeat", exc_info=True)
         time.sleep(2.0)
     for _, query, _ in queries.values():
         query.stop()
