@@ -7,7 +7,12 @@
    whose lag p99 exceeds 2 s or that the API cannot absorb.
 2. OsmAnd ingest rate (one position per request, ``--threads`` clients) and MQTT ingest rate (QoS 1 through the
    local Mosquitto into the subscriber service, when a broker answers on 127.0.0.1:1883).
-3. Leaderboard, category page, runner and search p99 at ``--query-runners`` (default 1,000,000) runners.
+3. The same stored raw pings (the first ``--spark-pings`` of the ladder) through the embedded processor and
+   through the Spark Structured Streaming path, each from scratch: pings/s, the ratio, and whether the standings
+   are the same.
+4. Leaderboard, category page, runner and search p99 at ``--query-runners`` (default 1,000,000) runners.
+
+``--database-url`` runs it on another database (PostgreSQL) instead of the embedded SQLite.
 
     .venv/bin/python benchmarks/race_e2e/run.py [--runners 100000] [--rates 5000,10000,20000,40000] [--hold 20]
 """
@@ -90,9 +95,9 @@ class Field:
         d = np.minimum(self.speed[idx] * (now - self.gun), self.course.length_m - 10)
         x, y = self.course.xy_at(d)
         lat, lon = self.course.unproject(x + self.rng.normal(0, 4, n), y + self.rng.normal(0, 4, n))
-        return json.dumps({"pings": [{"device": dv, "t": round(now, 3), "lat": round(a, 7), "lon": round(o, 7)}
-                                     for dv, a, o in zip(self.devices[idx].tolist(), lat.tolist(), lon.tolist(),
-                                                         strict=True)]}).encode()
+        pings = ",".join(f'{{"device":"{dv}","t":{now:.3f},"lat":{a:.7f},"lon":{o:.7f}}}'  # cheaper than dicts
+                         for dv, a, o in zip(self.devices[idx].tolist(), lat.tolist(), lon.tolist(), strict=True))
+        return f'{{"pings":[{pings}]}}'.encode()
 
 
 def processed(client: httpx.Client, race: str) -> tuple[int, float]:
@@ -215,6 +220,65 @@ def mqtt_rate(env: dict[str, str], home: Path, race: str, messages: int) -> None
          stored=stored)
 
 
+SPARK_VS_EMBEDDED = """
+import json, sys, time
+import numpy as np
+from shipml.apps.race import definition
+from shipml.apps.race.live import RaceWorker
+from shipml.apps.race.spark_path import spark_standings
+from shipml.apps.race.standings import Standings
+from shipml.core.spark import session
+race = definition.load(sys.argv[1])
+t0, c0 = time.perf_counter(), time.process_time()
+worker, pings = RaceWorker(race), 0
+while (n := worker.step(settle_s=0.0)):
+    pings += n
+embedded = Standings(worker.processor)
+embedded_s, embedded_cpu = time.perf_counter() - t0, time.process_time() - c0
+t0 = time.perf_counter()
+session("shipml-race")
+startup_s = time.perf_counter() - t0
+t0 = time.perf_counter()
+spark = spark_standings(race, partitions=int(sys.argv[2]))
+spark_s = time.perf_counter() - t0
+p, q = worker.processor, spark.processor
+same = bool((embedded.order == spark.order).all() and (embedded.rank == spark.rank).all()
+            and p.accepted == q.accepted and p.rejected == q.rejected
+            and np.array_equal(p.progress_m, q.progress_m))
+print(json.dumps({"pings": pings, "embedded_s": embedded_s, "embedded_cpu_s": embedded_cpu, "spark_s": spark_s,
+                  "spark_startup_s": startup_s, "same": same}))
+"""
+
+
+def spark_vs_embedded(env: dict[str, str], home: Path, race: str, runners: int, pings: int, partitions: int) -> None:
+    """The same stored raw pings (the first ``pings`` or so of the run) through both paths, from scratch."""
+    import polars as pl
+
+    files = sorted((home / "race" / race / "raw").glob("*/*.arrow"), key=lambda f: f.name)
+    if not files:
+        return
+    copy = f"{race}-spark"
+    define(env, copy, runners, minutes_ago=30)
+    total = 0
+    for f in files:
+        target = home / "race" / copy / "raw" / f.parent.name / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(f, target)  # same bytes, same key, same modification time
+        total += pl.scan_ipc(f).select(pl.len()).collect().item()
+        if total >= pings:
+            break
+    out = subprocess.run([sys.executable, "-c", SPARK_VS_EMBEDDED, copy, str(partitions)], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    r = json.loads(out)
+    extra = {"runners": runners, "files": len(list((home / "race" / copy / "raw").glob("*/*.arrow"))),
+             "same_standings": r["same"], "partitions": partitions}
+    emit(NAME, "embedded processor over the stored raw pings, from scratch", r["pings"] / r["embedded_s"],
+         "pings/s", cpu_s=round(r["embedded_cpu_s"], 1), pings=r["pings"], **extra)
+    emit(NAME, "Spark Structured Streaming path (local[*]) over the same pings", r["pings"] / r["spark_s"],
+         "pings/s", spark_session_start_s=round(r["spark_startup_s"], 1), pings=r["pings"],
+         ratio_embedded_over_spark=round(r["spark_s"] / r["embedded_s"], 1), **extra)
+
+
 def count_raw(home: Path, race: str) -> int:
     import polars as pl
 
@@ -284,13 +348,18 @@ def main() -> None:
     parser.add_argument("--mqtt-messages", type=int, default=5000)
     parser.add_argument("--query-runners", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--skip", default="", help="comma list of: ladder,osmand,mqtt,queries")
+    parser.add_argument("--skip", default="", help="comma list of: ladder,osmand,mqtt,spark,queries")
+    parser.add_argument("--spark-pings", type=int, default=2_000_000, help="stored pings replayed through both paths")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--database-url", default=None, help="e.g. postgresql+psycopg://127.0.0.1/test")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     with tempfile.TemporaryDirectory(prefix="race-bench-") as tmp:
         home = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPML_")}
         env.update(SHIPML_HOME=str(home), OPENBLAS_NUM_THREADS="1", SHIPML_MAX_BODY_BYTES="2000000")
+        if args.database_url:
+            env["SHIPML_DATABASE_URL"] = args.database_url
         if not {"ladder", "osmand", "mqtt"} <= skip:
             define(env, "bench", args.runners, minutes_ago=30)
             port = free_port()
@@ -317,6 +386,8 @@ def main() -> None:
                 stop(processor)
             if "mqtt" not in skip:
                 mqtt_rate(env, home, "bench", args.mqtt_messages)
+            if "spark" not in skip and "ladder" not in skip:
+                spark_vs_embedded(env, home, "bench", args.runners, args.spark_pings, args.partitions)
         if "queries" not in skip:
             queries(env, home, args.query_runners, args.samples)
 

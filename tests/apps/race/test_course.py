@@ -93,3 +93,30 @@ def test_a_course_needs_two_distinct_points() -> None:
         Course([47.0, 47.0], [8.0, 8.0])
     with pytest.raises(InvalidInput):
         Course([95.0, 47.0], [8.0, 8.0])
+
+
+@pytest.mark.parametrize("radius", [5.0, 40.0, 150.0])  # 150 m: more samples in reach than the tree is asked for
+def test_the_spatial_index_finds_the_first_branch_a_scan_of_every_sample_finds(course: Course, radius: float) -> None:
+    from shipml.apps.race.matching import TREE_NEIGHBOURS, _match_tree
+
+    rng = np.random.default_rng(7)  # any draw: the answer is compared with a scan, not a stored value
+    n, samples = 3000, course.sample_x.size
+    x, y = course.xy_at(rng.uniform(0, course.length_m, n))
+    x, y = x + rng.normal(0, 30, n), y + rng.normal(0, 30, n)
+    x[:5] = np.nan
+    first = np.where(rng.random(n) < 0.5, 0, rng.integers(0, samples, n))
+    last = np.minimum(first + rng.integers(0, samples, n), samples - 1)
+    got = _match_tree(course, x, y, first, last, radius)
+    expected = np.full(n, -1)
+    for i in range(n):
+        d2 = (course.sample_x - x[i]) ** 2 + (course.sample_y - y[i]) ** 2
+        near = np.flatnonzero(d2 <= radius * radius)
+        near = near[(near >= first[i]) & (near <= last[i])]
+        if near.size:
+            branch = near[:np.flatnonzero(np.diff(near) != 1)[0] + 1] if (np.diff(near) != 1).any() else near
+            expected[i] = branch[np.argmin(d2[branch])]
+    np.testing.assert_array_equal(got, expected)
+    assert (got >= 0).any() and (got < 0).any()
+    if radius == 150.0:
+        within = [(np.hypot(course.sample_x - a, course.sample_y - b) <= radius).sum() for a, b in zip(x, y)]
+        assert max(within) > TREE_NEIGHBOURS  # the crowded fallback was exercised

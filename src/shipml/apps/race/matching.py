@@ -128,34 +128,50 @@ def _match_window(course: Course, x: FloatArray, y: FloatArray, first: IntArray,
     return np.where(found, start + best_col, -1)
 
 
+TREE_NEIGHBOURS = 24  # nearest samples asked of the tree per position; rows that fill them all ask for every one
+
+
 def _match_tree(course: Course, x: FloatArray, y: FloatArray, first: IntArray, last: IntArray,
                 radius: float) -> IntArray:
-    """Best sample of the first branch through the spatial index (-1 when none)."""
+    """Best sample of the first branch through the spatial index (-1 when none).
+
+    The first branch is the run of consecutive samples within ``radius`` that starts at the lowest sample in the
+    runner's stretch; the best is its nearest sample (the lowest on a tie).
+    """
     best = np.full(x.size, -1, dtype=np.int64)
     points = np.column_stack([x, y])
-    finite = np.isfinite(points).all(axis=1)
-    if not finite.any():
+    finite = np.flatnonzero(np.isfinite(points).all(axis=1))
+    if not finite.size:
         return best
-    hits = course.tree.query_ball_point(points[finite], r=radius, return_sorted=True)
-    lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-    if lengths.sum() == 0:
-        return best
-    rows = np.repeat(np.flatnonzero(finite), lengths)
-    samples = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if len(h)])
-    keep = (samples >= first[rows]) & (samples <= last[rows])
-    rows, samples = rows[keep], samples[keep]
-    if rows.size == 0:
-        return best
-    new_branch = np.concatenate([[True], (np.diff(rows) != 0) | (np.diff(samples) != 1)])
-    branch = np.cumsum(new_branch)
-    row_start = np.concatenate([[True], np.diff(rows) != 0])
-    first_branch = np.repeat(branch[row_start], np.diff(np.append(np.flatnonzero(row_start), rows.size)))
-    keep = branch == first_branch
-    rows, samples = rows[keep], samples[keep]
-    d2 = (course.sample_x[samples] - x[rows]) ** 2 + (course.sample_y[samples] - y[rows]) ** 2
-    order = np.lexsort((samples, d2, rows))
-    winners = order[np.concatenate([[True], np.diff(rows[order]) != 0])]
-    best[rows[winners]] = samples[winners]
+    k = min(TREE_NEIGHBOURS, course.sample_x.size)
+    distance, samples = course.tree.query(points[finite], k=k, distance_upper_bound=radius * (1 + 1e-9))
+    distance, samples = distance.reshape(finite.size, k), samples.reshape(finite.size, k)
+    near = distance <= radius
+    crowded = near.all(axis=1) if k < course.sample_x.size else np.zeros(finite.size, dtype=bool)
+    samples = np.where(near, samples, -1)
+    if crowded.any():  # more samples within radius than asked for: all of them, for these few rows
+        rows = finite[crowded]
+        hits = course.tree.query_ball_point(points[rows], r=radius)
+        width = max(k, *(len(h) for h in hits))
+        wide = np.full((finite.size, width), -1, dtype=np.int64)
+        wide[:, :k] = samples
+        for i, h in zip(np.flatnonzero(crowded), hits, strict=True):
+            wide[i, :len(h)] = h
+            wide[i, len(h):] = -1
+        samples = wide
+    big = np.iinfo(np.int64).max
+    inside = (samples >= first[finite, None]) & (samples <= last[finite, None])
+    ordered = np.sort(np.where(inside, samples, big), axis=1)
+    present = ordered != big
+    steps = np.diff(ordered, axis=1) != 1
+    run = np.where(steps.any(axis=1), steps.argmax(axis=1) + 1, ordered.shape[1])  # the first branch's length
+    in_branch = present & (np.arange(ordered.shape[1])[None, :] < run[:, None])
+    safe = np.where(present, ordered, 0)
+    d2 = (course.sample_x[safe] - x[finite, None]) ** 2 + (course.sample_y[safe] - y[finite, None]) ** 2
+    d2 = np.where(in_branch, d2, np.inf)
+    pick = d2.argmin(axis=1)
+    found = in_branch[np.arange(finite.size), pick]
+    best[finite[found]] = ordered[found, pick[found]]
     return best
 
 
