@@ -118,5 +118,6 @@ def test_the_spatial_index_finds_the_first_branch_a_scan_of_every_sample_finds(c
     np.testing.assert_array_equal(got, expected)
     assert (got >= 0).any() and (got < 0).any()
     if radius == 150.0:
-        within = [(np.hypot(course.sample_x - a, course.sample_y - b) <= radius).sum() for a, b in zip(x, y)]
+        within = [(np.hypot(course.sample_x - a, course.sample_y - b) <= radius).sum()
+                  for a, b in zip(x, y, strict=True)]
         assert max(within) > TREE_NEIGHBOURS  # the crowded fallback was exercised
