@@ -109,3 +109,18 @@ def test_pings_before_the_start_do_not_move_anyone(course: Course) -> None:
     p = new_processor(course)
     report = p.process(batch(ping_rows(ANA_I, [(-60, 0), (-30, 300)])))
     assert report.ignored["before_start"] == 2 and p.status_names(np.array([ANA_I])) == ["not_started"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_ranking_order_is_the_lexsort_of_its_keys(seed: int) -> None:
+    from shipml.apps.race.standings import ranking_order
+
+    rng = np.random.default_rng(seed)  # any draw: compared with numpy's lexsort, not with stored values
+    n = 20_000
+    tier = rng.integers(0, 4, n)
+    primary = np.round(rng.normal(0, 3, n))  # few distinct values: many ties
+    primary[:50] = -0.0
+    tie = np.round(rng.uniform(0, 3, n))
+    tie[tier == 3] = 0.0
+    primary[tier == 3] = 0.0  # a tier with one key for all (listed by index)
+    np.testing.assert_array_equal(ranking_order(tier, primary, tie), np.lexsort((tie, primary, tier)))

