@@ -200,18 +200,25 @@ def mqtt_rate(env: dict[str, str], home: Path, race: str, messages: int) -> None
     menv = {**env, "SHIPML_MQTT_URL": "mqtt://127.0.0.1:1883", "SHIPML_RACE_MQTT_TOPIC": f"{prefix}/+/+",
             "SHIPML_RACE_MQTT_RACE": race}
     sub = start(["service", "race", "mqtt"], menv, home / "mqtt.log")
-    time.sleep(4)
+    deadline = time.monotonic() + 120
+    while "subscribed to" not in (home / "mqtt.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)  # messages published before the subscription exists are not kept by the broker
     before = count_raw(home, race)
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     pub.connect("127.0.0.1", 1883)
     pub.loop_start()
     started = time.monotonic()
-    infos = [pub.publish(f"{prefix}/u{i % 1000}/phone", json.dumps(
-        {"_type": "location", "lat": 46.5, "lon": 6.6, "tst": int(time.time())}), qos=1) for i in range(messages)]
-    for info in infos:
-        info.wait_for_publish(60)
+    wave = 500  # below the broker's queue per client (mosquitto keeps 1,000 by default and drops the rest)
+    for first in range(0, messages, wave):
+        infos = [pub.publish(f"{prefix}/u{i % 1000}/phone", json.dumps(
+            {"_type": "location", "lat": 46.5, "lon": 6.6, "tst": int(time.time())}), qos=1)
+            for i in range(first, min(first + wave, messages))]
+        for info in infos:
+            info.wait_for_publish(60)
+        while count_raw(home, race) - before < first and time.monotonic() - started < 120:
+            time.sleep(0.05)
     while count_raw(home, race) - before < messages and time.monotonic() - started < 120:
-        time.sleep(0.2)
+        time.sleep(0.05)
     elapsed = time.monotonic() - started
     pub.loop_stop()
     stored = count_raw(home, race) - before

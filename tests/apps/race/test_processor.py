@@ -124,3 +124,14 @@ def test_the_ranking_order_is_the_lexsort_of_its_keys(seed: int) -> None:
     tie[tier == 3] = 0.0
     primary[tier == 3] = 0.0  # a tier with one key for all (listed by index)
     np.testing.assert_array_equal(ranking_order(tier, primary, tie), np.lexsort((tie, primary, tier)))
+
+
+def test_the_device_directory_finds_what_a_dictionary_finds() -> None:
+    from shipml.apps.race.pings import DeviceDirectory
+
+    devices = [f"dev-{i * 7 % 1000}" for i in range(500)] + ["", "zzz", "Ä-ß"]
+    directory = DeviceDirectory(devices)
+    asked = ["dev-7", "zzz", "aaa", "zzzz", "", "Ä-ß", "dev-999", "dev-0", "dev-7"]
+    expected = [{d: i for i, d in enumerate(devices)}.get(d, -1) for d in asked]
+    assert directory.indices(asked).tolist() == expected
+    assert DeviceDirectory([]).indices(["x"]).tolist() == [-1] and directory.indices([]).size == 0

@@ -114,19 +114,25 @@ class PingBatch:
 
 
 class DeviceDirectory:
-    """Which runner each tracking device belongs to."""
+    """Which runner each tracking device belongs to (a binary search in the sorted device ids: a lookup does not
+    touch the whole directory, which a hash join would rebuild on every call)."""
 
     def __init__(self, devices: Sequence[str] | pl.Series) -> None:
         series = pl.Series("device", devices, dtype=pl.String)
         if series.null_count() or series.n_unique() != series.len():
             raise InvalidInput("device ids must be present and unique")
-        self._frame = pl.DataFrame({"device": series, "runner": np.arange(series.len(), dtype=np.int64)})
+        order = series.arg_sort()
+        self._sorted = series.gather(order)
+        self._runner = order.to_numpy().astype(np.int64)
 
     def __len__(self) -> int:
-        return self._frame.height
+        return self._sorted.len()
 
     def indices(self, devices: Sequence[str] | pl.Series) -> IntArray:
         """Runner index of each device, -1 for a device nobody carries."""
-        asked = pl.DataFrame({"device": pl.Series("device", devices, dtype=pl.String)})
-        joined = asked.join(self._frame, on="device", how="left", maintain_order="left")
-        return joined["runner"].fill_null(-1).to_numpy().astype(np.int64)
+        asked = pl.Series("device", devices, dtype=pl.String)
+        if not len(self) or not asked.len():
+            return np.full(asked.len(), -1, dtype=np.int64)
+        at = np.minimum(self._sorted.search_sorted(asked, side="left").to_numpy().astype(np.int64), len(self) - 1)
+        found = (self._sorted.gather(at) == asked).fill_null(False).to_numpy()
+        return np.where(found, self._runner[at], -1)
