@@ -59,6 +59,20 @@ def tree_rss_mib(root: int) -> float:
     return total / 1024
 
 
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants."""
+    total, stack, tick = 0.0, [root], os.sysconf("SC_CLK_TCK")
+    while stack:
+        pid = stack.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            stack += _children(pid)
+        except FileNotFoundError:
+            continue
+    return total
+
+
 def wrk_latency(url: str, seconds: int = 15, connections: int = 8) -> dict[str, float]:
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
                          capture_output=True, text=True, check=True).stdout

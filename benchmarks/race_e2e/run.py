@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import emit, free_port, tree_rss_mib  # noqa: E402
+from _common import emit, free_port, tree_cpu_s, tree_rss_mib  # noqa: E402
 
 NAME = "race_e2e"
 SHIPML = [sys.executable, "-m", "shipml.cli"]
@@ -134,6 +134,7 @@ def ladder(base: str, race: str, field: Field, rates: list[int], hold: float, pi
                 next_t += 2.0 / requests_per_s
 
         threads = [threading.Thread(target=sender, args=(i / requests_per_s,)) for i in range(2)]
+        cpu_before = [tree_cpu_s(p) for p in pids] + [time.process_time()]
         started = time.monotonic()
         for t in threads:
             t.start()
@@ -146,6 +147,8 @@ def ladder(base: str, race: str, field: Field, rates: list[int], hold: float, pi
             rss = max(rss, sum(tree_rss_mib(p) for p in pids))
             time.sleep(0.1)
         elapsed = time.monotonic() - started
+        cpu = [after - before for after, before in zip([*(tree_cpu_s(p) for p in pids), time.process_time()],
+                                                       cpu_before, strict=True)]
         lags = []
         for ack_t, cumulative in acks:
             visible = next((t for t, c in seen if c >= cumulative and t >= ack_t - 5), None)
@@ -157,8 +160,9 @@ def ladder(base: str, race: str, field: Field, rates: list[int], hold: float, pi
         emit(NAME, f"batch endpoint held at {rate:,} pings/s offered", stored, "pings/s stored",
              lag_p50_s=round(float(np.percentile(lags_a, 50)), 3), lag_p99_s=round(p99, 3),
              memory_mib=round(rss), failed_requests=failed["n"], runners=field.runners, hold_s=hold,
-             sending_s=round(sending_s, 1),
-             wall_s=round(elapsed, 1))
+             sending_s=round(sending_s, 1), wall_s=round(elapsed, 1),
+             cores_used={"api": round(cpu[0] / elapsed, 2), "processor": round(cpu[1] / elapsed, 2),
+                         "load_generator": round(cpu[2] / elapsed, 2)})
         if p99 > 2.0 or stored < 0.9 * rate:
             break
 
