@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from shipml.core.spark import session
+from shipml.core.errors import ShipmlError
+from shipml.core.spark import SparkUnavailable, session
 
 from . import rawlog
 from .course import Checkpoint, Course
@@ -196,9 +197,11 @@ def spark_standings(race: Race, partitions: int = 4) -> Standings:
     gathered = Gathered(race)
     with tempfile.TemporaryDirectory(prefix="shipml-race-spark-") as checkpoint:
         query = start_query(race, Path(checkpoint), gathered, partitions=partitions)
-        query.awaitTermination()
-        if query.exception() is not None:
-            raise RuntimeError(f"the Spark race query failed: {query.exception()}")
+        try:
+            query.awaitTermination()
+        except Exception as exc:  # the query's failure, raised here from the JVM
+            log.exception("the Spark query of race %s failed", race.name)
+            raise SparkUnavailable(f"the Spark query of race {race.name} failed; see the log") from exc
     return Standings(gathered.processor)
 
 
@@ -272,7 +275,11 @@ def run_spark_processor(max_seconds: float | None = None) -> None:
     started = time.monotonic()
     while not stopping["now"] and (max_seconds is None or time.monotonic() - started < max_seconds):
         for name in definition.race_names():
-            race = definition.load(name)
+            try:
+                race = definition.load(name)
+            except (ShipmlError, OSError, ValueError):
+                log.warning("race %s: definition unreadable; skipped", name, exc_info=True)
+                continue
             running = queries.get(name)
             if running is None or running[0] != race.definition.digest:
                 if running is not None:
