@@ -205,8 +205,9 @@ def spark_standings(race: Race, partitions: int = 4) -> Standings:
     return Standings(gathered.processor)
 
 
-def checkpoint_dir(race: Race) -> Path:
-    return race.folder / f"spark-{race.definition.digest}"
+def checkpoint_dir(race: Race, partitions: int) -> Path:
+    """The query's checkpoint: its state is split into ``partitions`` groups, so another split starts over."""
+    return race.folder / f"spark-{race.definition.digest}-{partitions}"
 
 
 def follow(race: Race, partitions: int = 4) -> tuple[Any, Gathered]:
@@ -225,7 +226,7 @@ def follow(race: Race, partitions: int = 4) -> tuple[Any, Gathered]:
                         {"pings_per_s": round(sum(recent) / 10.0, 1), "lag_p99_s": lag, "engine": "spark"})
 
     gathered = Gathered(race, on_batch=published)
-    checkpoint = checkpoint_dir(race)
+    checkpoint = checkpoint_dir(race, partitions)
     if checkpoint.is_dir():
         restore(gathered, checkpoint, partitions)
     query = start_query(race, checkpoint, gathered, partitions=partitions, follow=True,
