@@ -184,7 +184,7 @@ def test_a_failed_refresh_shows_dashes_not_none(ui: StreamlitPage, product: Prod
     open_covid(ui)
     ui.page.locator("[data-testid='stExpander'] summary", has_text="Refresh history").click()
     cells = ui.page.locator(".st-key-covid_refreshes [role='gridcell']")
-    expect(cells.first).to_be_attached()
+    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
     texts = cells.all_inner_texts()
     assert "None" not in texts and "<NA>" not in texts, texts
     row = texts.index(latest["status"])

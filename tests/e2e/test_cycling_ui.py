@@ -61,7 +61,7 @@ def find(ui: StreamlitPage) -> None:
 def table_names(ui: StreamlitPage) -> list[str]:
     """The ``name`` column of the results table (the grid's accessible cells, 8 per row)."""
     cells = ui.page.locator(f"{RESULTS} [role='gridcell']")
-    expect(cells.first).to_be_attached()
+    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
     return cells.all_inner_texts()[1::8]
 
 

@@ -66,7 +66,7 @@ def test_home_shows_each_app_components_and_recent_jobs(ui: StreamlitPage, produ
 
     expect(ui.page.locator(".st-key-recent_jobs [data-testid='stDataFrame']")).to_be_visible()
     cells = ui.page.locator(".st-key-recent_jobs [role='gridcell']")  # the grid's accessible table
-    expect(cells.first).to_be_attached()
+    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
     texts = cells.all_inner_texts()
     assert "covid.ingest" in texts and "done" in texts, texts
     ui.screenshot("home.png")
@@ -131,7 +131,7 @@ def test_rejected_refresh_is_explained_and_last_good_data_kept(ui: StreamlitPage
     ui.page.locator("[data-testid='stExpander'] summary", has_text="Refresh history").click()
     expect(ui.page.locator(".st-key-covid_refreshes [data-testid='stDataFrame']")).to_be_visible()
     cells = ui.page.locator(".st-key-covid_refreshes [role='gridcell']")
-    expect(cells.first).to_be_attached()
+    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
     texts = cells.all_inner_texts()
     assert "rejected" in texts and latest["reason"] in texts, texts
     for item in before["headline"]:  # the last good numbers, unchanged
@@ -170,7 +170,7 @@ def test_home_keeps_a_failed_refresh_in_sight_after_many_recommendations(ui: Str
     ui.open("/")
     expect(ui.page.get_by_text("Latest run failed")).to_be_visible()
     cells = ui.page.locator(".st-key-recent_jobs [role='gridcell']")
-    expect(cells.first).to_be_attached()
+    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
     texts = cells.all_inner_texts()
     row = texts.index("covid.ingest")
     assert "failed" in texts[row:row + 3], texts

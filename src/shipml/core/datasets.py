@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,7 +109,7 @@ def _save_once(name: str, frame: pl.DataFrame, digest: str, *, source: str, synt
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{digest[:16]}.parquet"
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")  # a writer of the same content has its own
             frame.write_parquet(tmp)
             tmp.replace(path)  # atomic: a crash never leaves half a file under the final name
         row = DatasetVersion(
