@@ -63,6 +63,11 @@ def parse_batch(body: bytes | str) -> list[PingIn]:
     return _BATCH.validate_json(body)["pings"]
 
 
+def batch_items(message: list[Any] | dict[str, Any]) -> list[PingIn]:
+    """The pings of an already decoded batch (a list, or ``{"pings": [...]}``), validated as :func:`parse_batch`."""
+    return _LIST.validate_python(message) if isinstance(message, list) else _BATCH.validate_python(message)["pings"]
+
+
 def batch_schema() -> dict[str, Any]:
     """The batch body's JSON schema, for the API docs (one ping's schema inlined: no references)."""
     ping = TypeAdapter(PingIn).json_schema()

@@ -15,6 +15,7 @@ import shutil
 import signal
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,17 +167,8 @@ class ProcessorService:
             worker.save(force=True)
 
 
-def run_processor(max_seconds: float | None = None) -> None:
-    """The ``processor`` service: step every ``batch_seconds``, beat every 2 s; saves on SIGTERM/SIGINT."""
-    from shipml.core import services
-
-    s = settings()
-    if s.engine == "spark":
-        from .spark_path import run_spark_processor
-
-        run_spark_processor(max_seconds)
-        return
-    service = ProcessorService()
+def _running(max_seconds: float | None) -> Iterator[float]:
+    """The service loop's ticks (monotonic time) until SIGTERM/SIGINT or ``max_seconds``."""
     stopping = {"now": False}
 
     def stop(*_: object) -> None:
@@ -184,21 +176,63 @@ def run_processor(max_seconds: float | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    started = beat_at = refresh_at = time.monotonic() - 10
     started = time.monotonic()
     while not stopping["now"] and (max_seconds is None or time.monotonic() - started < max_seconds):
-        tick = time.monotonic()
+        yield time.monotonic()
+
+
+def _beat(**details: Any) -> None:
+    from shipml.core import services
+
+    try:
+        services.beat("race", "processor", **details)
+    except Exception:
+        log.warning("could not record the processor's heartbeat", exc_info=True)
+
+
+def run_processor(max_seconds: float | None = None) -> None:
+    """The ``processor`` service: step every ``batch_seconds``, beat every 2 s; saves on SIGTERM/SIGINT.
+    With ``SHIPML_RACE_ENGINE=spark`` it runs the Spark streaming job instead (:func:`run_spark_processor`)."""
+    s = settings()
+    if s.engine == "spark":
+        run_spark_processor(max_seconds)
+        return
+    service = ProcessorService()
+    beat_at = refresh_at = time.monotonic() - 10
+    for tick in _running(max_seconds):
         if tick - refresh_at >= 2:
             service.refresh()
             refresh_at = tick
         totals = service.step()
         if tick - beat_at >= 2:
-            rates = sum(w.rate() for w in service.workers.values())
-            try:
-                services.beat("race", "processor", lag_seconds=totals["lag"], pings_per_s=rates,
-                              rejected=totals["rejected"], races=len(service.workers))
-            except Exception:
-                log.warning("could not record the processor's heartbeat", exc_info=True)
+            _beat(lag_seconds=totals["lag"], pings_per_s=sum(w.rate() for w in service.workers.values()),
+                  rejected=totals["rejected"], races=len(service.workers))
             beat_at = tick
         time.sleep(max(0.0, s.batch_seconds - (time.monotonic() - tick)))
     service.save_all()
+
+
+def run_spark_processor(max_seconds: float | None = None) -> None:
+    """One followed Spark query per defined race (restarted when the race is redefined), beating every 2 s."""
+    from .spark_path import follow
+
+    queries: dict[str, tuple[str, Any, Any]] = {}  # race → (definition digest, query, gathered)
+    for _ in _running(max_seconds):
+        for name in definition.race_names():
+            try:
+                race = definition.load(name)
+            except (ShipmlError, OSError, ValueError):
+                log.warning("race %s: definition unreadable; skipped", name, exc_info=True)
+                continue
+            running = queries.get(name)
+            if running is None or running[0] != race.definition.digest:
+                if running is not None:
+                    running[1].stop()
+                queries[name] = (race.definition.digest, *follow(race))
+        failed = [name for name, (_, q, _) in queries.items() if q.exception() is not None]
+        if failed:
+            raise RuntimeError(f"the Spark query of race(s) {', '.join(failed)} failed")
+        _beat(engine="spark", races=len(queries), batches=sum(g.batches for _, _, g in queries.values()))
+        time.sleep(2.0)
+    for _, query, _ in queries.values():
+        query.stop()

@@ -42,7 +42,7 @@ def frame_from_message(topic: str, payload: bytes) -> pl.DataFrame | None:
     if not isinstance(message, list | dict):
         raise ValueError("a message is an OwnTracks object, a ping, a list of pings or {\"pings\": [...]}")
     items = message if isinstance(message, list) or "pings" in message else [message]
-    return ingest.frame_of(ingest.parse_batch(json.dumps(items)), "mqtt")
+    return ingest.frame_of(ingest.batch_items(items), "mqtt")
 
 
 Ack = Callable[[int, int], Any]

@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from shipml.core.errors import ShipmlError
 from shipml.core.spark import SparkUnavailable, session
 
 from . import rawlog
@@ -242,58 +241,16 @@ def restore(gathered: Gathered, checkpoint: Path, partitions: int) -> None:
     except Exception:  # no committed batch yet
         log.info("race %s: no Spark state to restore in %s", race.name, checkpoint, exc_info=True)
         return
-    kernel_slots = race.new_processor()
+    driver = race.new_processor()
     for key, value in zip(stored["key"], stored["value"], strict=True):
         part = int(key["part"])
         ids = np.arange(part, race.runners, partitions)
         one = RaceProcessor(race.course, ids.size + 1, start_t=0.0, category_names=race.category_names)
         unpack_runners(one, value.get("groupState", value)["blob"])  # state format 2 wraps the user's state
         for name in STATE:
-            getattr(kernel_slots, name)[ids] = getattr(one, name)[:ids.size]
-        kernel_slots.splits_s[ids] = one.splits_s[:ids.size]
+            getattr(driver, name)[ids] = getattr(one, name)[:ids.size]
+        driver.splits_s[ids] = one.splits_s[:ids.size]
         gathered.parts[part] = {"part": part, "accepted": one.accepted, "rejected": one.rejected,
                                 "ignored": one.ignored, "clock": one.clock}
-    gathered.processor = kernel_slots
+    gathered.processor = driver
     gathered.take(pd.DataFrame(columns=["runner", *STATE, "splits", "counts"]))
-
-
-def run_spark_processor(max_seconds: float | None = None) -> None:
-    """The ``processor`` service when ``SHIPML_RACE_ENGINE=spark``: one followed query per defined race."""
-    import signal
-
-    from shipml.core import services
-
-    from . import definition
-
-    queries: dict[str, tuple[str, Any, Gathered]] = {}
-    stopping = {"now": False}
-
-    def stop(*_: object) -> None:
-        stopping["now"] = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    started = time.monotonic()
-    while not stopping["now"] and (max_seconds is None or time.monotonic() - started < max_seconds):
-        for name in definition.race_names():
-            try:
-                race = definition.load(name)
-            except (ShipmlError, OSError, ValueError):
-                log.warning("race %s: definition unreadable; skipped", name, exc_info=True)
-                continue
-            running = queries.get(name)
-            if running is None or running[0] != race.definition.digest:
-                if running is not None:
-                    running[1].stop()
-                queries[name] = (race.definition.digest, *follow(race))
-        failed = [name for name, (_, q, _) in queries.items() if q.exception() is not None]
-        if failed:
-            raise RuntimeError(f"the Spark query of race(s) {', '.join(failed)} failed")
-        try:
-            services.beat("race", "processor", engine="spark", races=len(queries),
-                          batches=sum(g.batches for _, _, g in queries.values()))
-        except Exception:
-            log.warning("could not record the processor's heartbeat", exc_info=True)
-        time.sleep(2.0)
-    for _, query, _ in queries.values():
-        query.stop()
