@@ -59,7 +59,12 @@ class RaceWorker:
         self.rates: deque[tuple[float, int]] = deque(maxlen=64)
         self.published_version = -1
         self.standings: Standings | None = None
-        log.info("race %s: %d runners, resuming after key %d", race.name, race.runners, self.processor.offset)
+        # a restart resumes from a state saved a while ago: versions continue above the last one published (never
+        # reused with other content), and nothing is published until the state has caught up with what readers saw
+        last_version, self.catch_up_to = publish.last_published(race)
+        self.processor.version = max(self.processor.version, last_version)
+        log.info("race %s: %d runners, resuming after key %d (published: version %d, key %d)", race.name,
+                 race.runners, self.processor.offset, last_version, self.catch_up_to)
 
     def step(self, now_us: int | None = None, settle_s: float | None = None) -> int:
         """Apply the files stored since the last step; returns how many pings."""
@@ -69,6 +74,7 @@ class RaceWorker:
         files = rawlog.new_files(self.race.name, self.processor.offset, now_us - int(settle * 1e6))
         files = files[:MAX_FILES_PER_STEP]
         if not files:
+            self.catch_up_to = min(self.catch_up_to, self.processor.offset)  # what was published is gone
             return 0
         try:
             frame = rawlog.read_files(files)
@@ -107,7 +113,7 @@ class RaceWorker:
 
     def publish(self) -> None:
         p = self.processor
-        if p.version == self.published_version:
+        if p.version == self.published_version or p.offset < self.catch_up_to:
             return
         self.standings = Standings(p)
         publish.publish(self.race, p, self.standings, {"pings_per_s": self.rate(), "lag_p99_s": self.lag_p99()})

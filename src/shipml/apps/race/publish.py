@@ -96,6 +96,27 @@ def _view(race: Race, folder: Path) -> LiveView:
     return LiveView(race, meta, s)
 
 
+def last_published(race: Race) -> tuple[int, int]:
+    """The highest version ever published for the race still on disk, and the stream offset of the current one
+    ((-1, 0) when nothing is published). A restarted processor continues above that version, and publishes again
+    only once it has caught up with that offset, so readers never see the board go back."""
+    base = live_dir(race)
+    versions = [-1]
+    for folder in base.glob("v*-*-*"):
+        try:
+            versions.append(int(folder.name.split("-")[1]))
+        except (IndexError, ValueError):
+            continue
+    offset = 0
+    try:
+        meta = json.loads((base / (base / "CURRENT").read_text().strip() / "meta.json").read_text())
+        versions.append(int(meta["version"]))
+        offset = int(meta.get("offset", 0))
+    except (OSError, KeyError, ValueError):
+        pass
+    return max(versions), offset
+
+
 _CACHE: dict[str, tuple[str, LiveView]] = {}
 
 
