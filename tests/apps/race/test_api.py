@@ -197,3 +197,27 @@ def test_a_typo_in_a_full_name_finds_what_a_scan_of_every_name_finds() -> None:
         scanned = [m.index for m in matching.best(key, every, limit=5, normalized=True)]
         assert scanned, typed  # every query has a close name
         assert index.closest(key, 5) == scanned, typed
+
+
+DEEP = "[" * 2000 + "]" * 2000
+HUGE = "1" + "0" * 400
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("owntracks", '{"_type": "location", "lat": 47.37, "lon": 8.54, "tst": 1, "tid": "\\ud800"}'),
+    ("owntracks", '{"_type": "location", "lat": 47.37, "lon": 8.54, "tst": ' + HUGE + ', "tid": "ab"}'),
+    ("owntracks", '{"_type": "location", "lat": ' + HUGE + ', "lon": 8.54, "tst": 1, "tid": "ab"}'),
+    ("osmand", '{"id": "\\ud800", "lat": 47.37, "lon": 8.54}'),
+    ("osmand", '{"id": "dev-1", "lat": 47.37, "lon": 8.54, "timestamp": ' + HUGE + '}'),
+    ("osmand", '{"id": "dev-1", "lat": ' + HUGE + ', "lon": 8.54}'),
+    ("osmand", '{"device_id": "dev-1", "location": {"timestamp": ' + HUGE + ', "coords": {"latitude": 1, '
+               '"longitude": 2}}}'),
+    ("osmand", '{"id": "dev-1", "lat": "inf", "lon": 8.54}'),
+    ("osmand", DEEP), ("owntracks", DEEP), ("pings", DEEP), ("pings", '{"pings": ' + DEEP + '}'),
+    ("osmand", '{"id": 1'), ("owntracks", '{"_type": '), ("pings", '{"pings": ['),
+])
+def test_hostile_bodies_get_a_4xx_that_says_what_to_fix(api: TestClient, race: dict[str, Any], path: str,
+                                                         body: str) -> None:
+    r = api.post(f"/api/race/hand/{path}", content=body.encode(), headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["error"]["message"]

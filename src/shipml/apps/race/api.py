@@ -3,7 +3,6 @@ search, one runner, leaders' progress, live stats, the course."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import numpy as np
@@ -103,10 +102,7 @@ async def _params(request: Request) -> dict[str, Any]:
     if request.method == "POST":
         kind = request.headers.get("content-type", "")
         if kind.startswith("application/json"):
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except ValueError as exc:
-                raise InvalidInput("the body is not valid JSON") from exc
+            body = ingest.decode_json(await request.body() or b"{}")
             if not isinstance(body, dict):
                 raise InvalidInput("the body must be a JSON object")
             params.update(body)
@@ -129,10 +125,7 @@ async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
 
 @router.post("/{race}/owntracks", summary="race: an OwnTracks message over HTTP (answers [])")
 async def owntracks(race: RaceName, request: Request) -> JSONResponse:
-    try:
-        message = json.loads(await request.body() or b"null")
-    except ValueError as exc:
-        raise InvalidInput("the body is not valid JSON") from exc
+    message = ingest.decode_json(await request.body())
     user, device = request.headers.get("x-limit-u"), request.headers.get("x-limit-d")
     r = _race(race)
     frame = ingest.owntracks_frame(message, f"{user}/{device}" if user and device else None)

@@ -12,6 +12,7 @@ ISO 8601. OwnTracks messages whose ``_type`` is not ``location`` are ignored, no
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Annotated, Any, NotRequired
 
 import numpy as np
 import polars as pl
+import pydantic_core
 from pydantic import ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
@@ -53,6 +55,17 @@ class PingBatchIn(TypedDict):
 #: before the frame (a 10,000-ping body costs about a quarter of what model instances did)
 _BATCH = TypeAdapter(PingBatchIn)
 _LIST = TypeAdapter(Annotated[list[PingIn], Field(max_length=MAX_BATCH)])
+
+
+def decode_json(body: bytes | str) -> Any:
+    """A JSON body or message, or :class:`InvalidInput` saying why not: malformed, nested deeper than 200, not
+    UTF-8 (lone surrogates included), or holding ``NaN``/``Infinity``; no body is ``null``."""
+    if not body:
+        return None
+    try:
+        return pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {str(exc)[:120]}") from None
 
 
 def parse_batch(body: bytes | str) -> list[PingIn]:
@@ -138,28 +151,51 @@ def command(race: Race, bib: str, dnf: bool) -> None:
 
 # --- OsmAnd / Traccar Client ---------------------------------------------------------------------------------
 
-def _osmand_time(text: str | None, now: float) -> float:
-    if text is None or text == "":
-        return now
+def _finite(value: Any, name: str) -> float:
+    """A finite float of a JSON number or a text, or :class:`InvalidInput` naming the parameter."""
     try:
-        value = float(text)
-    except ValueError:
+        number = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else math.nan
+    except (ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise InvalidInput(f"parameter {name!r} is not a finite number")
+    return number
+
+
+def _osmand_time(value: Any, now: float) -> float:
+    if value is None or value == "":
+        return now
+    if isinstance(value, str):
         try:
-            return _seconds(datetime.fromisoformat(text.replace("Z", "+00:00")))
-        except ValueError as exc:
-            raise InvalidInput(f"unreadable timestamp {text[:40]!r}: Unix seconds, milliseconds or ISO 8601") from exc
-    return value / 1000.0 if value > 1e11 else value
+            value = float(value)
+        except ValueError:
+            try:
+                return _seconds(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            except ValueError as exc:
+                raise InvalidInput(f"unreadable timestamp {value[:40]!r}: Unix seconds, milliseconds or "
+                                   "ISO 8601") from exc
+    seconds = _finite(value, "timestamp")
+    return seconds / 1000.0 if seconds > 1e11 else seconds
 
 
 def _number(params: Mapping[str, Any], *names: str) -> float | None:
     for name in names:
         value = params.get(name)
         if value not in (None, ""):
-            try:
-                return float(value)
-            except (TypeError, ValueError) as exc:
-                raise InvalidInput(f"parameter {name!r} is not a number") from exc
+            return _finite(value, name)
     return None
+
+
+def _device(value: Any, what: str) -> str:
+    """A device name: a non-empty text (or number) of at most 128 characters, encodable (no lone surrogates)."""
+    device = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not device or len(device) > MAX_DEVICE:
+        raise InvalidInput(what)
+    try:
+        device.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what}; this one is not valid Unicode text") from None
+    return device
 
 
 def osmand_frame(params: Mapping[str, Any]) -> pl.DataFrame:
@@ -171,21 +207,20 @@ def osmand_frame(params: Mapping[str, Any]) -> pl.DataFrame:
         if not isinstance(coords, dict):
             raise InvalidInput("'location.coords' must be an object with latitude and longitude")
         device = params.get("device_id")
-        row = {"device": device, "t": _osmand_time(str(location.get("timestamp") or ""), now),
+        row = {"device": device, "t": _osmand_time(location.get("timestamp"), now),
                "lat": _number(coords, "latitude"), "lon": _number(coords, "longitude"),
                "ele": _number(coords, "altitude")}
     else:
         device = params.get("id") or params.get("deviceid")
         lat, lon = _number(params, "lat"), _number(params, "lon")
         if (lat is None or lon is None) and params.get("location"):
-            try:
-                lat, lon = (float(v) for v in str(params["location"]).split(","))
-            except ValueError as exc:
-                raise InvalidInput("parameter 'location' must be 'lat,lon'") from exc
+            parts = str(params["location"]).split(",")
+            if len(parts) != 2:
+                raise InvalidInput("parameter 'location' must be 'lat,lon'")
+            lat, lon = _finite(parts[0], "location"), _finite(parts[1], "location")
         row = {"device": device, "t": _osmand_time(params.get("timestamp"), now), "lat": lat, "lon": lon,
                "ele": _number(params, "altitude"), "hr": _number(params, "hr", "heartrate")}
-    if not device or len(str(device)) > MAX_DEVICE:
-        raise InvalidInput("an OsmAnd position needs 'id' (or 'deviceid'), at most 128 characters")
+    row["device"] = _device(device, "an OsmAnd position needs 'id' (or 'deviceid'), at most 128 characters")
     if row["lat"] is None or row["lon"] is None:
         raise InvalidInput("an OsmAnd position needs 'lat' and 'lon' (or 'location=lat,lon')")
     return frame_of([row], "osmand", now)
@@ -202,11 +237,10 @@ def owntracks_frame(message: Any, device: str | None) -> pl.DataFrame | None:
     topic = message.get("topic")
     if device is None and isinstance(topic, str) and topic.count("/") >= 2:
         device = "/".join(topic.split("/")[-2:])
-    device = device or message.get("tid")
-    if not device or len(str(device)) > MAX_DEVICE:
-        raise InvalidInput("an OwnTracks location needs a device: the X-Limit-U/X-Limit-D headers, 'topic' or 'tid'")
+    device = _device(device or message.get("tid"), "an OwnTracks location needs a device: the X-Limit-U/X-Limit-D "
+                     "headers, 'topic' or 'tid' (at most 128 characters)")
     lat, lon, tst = _number(message, "lat"), _number(message, "lon"), _number(message, "tst")
     if lat is None or lon is None or tst is None:
         raise InvalidInput("an OwnTracks location needs 'lat', 'lon' and 'tst'")
-    return frame_of([{"device": str(device), "t": tst, "lat": lat, "lon": lon, "ele": _number(message, "alt")}],
+    return frame_of([{"device": device, "t": tst, "lat": lat, "lon": lon, "ele": _number(message, "alt")}],
                     "owntracks")
