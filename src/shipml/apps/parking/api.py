@@ -31,14 +31,33 @@ MADRID = ZoneInfo("Europe/Madrid")
 NOT_REGULATED = "parking is not regulated at this time: it is free, and no forecast is made (the original's rule)"
 
 
+EARLIEST = datetime(2000, 1, 1)  # the ticket data start long after; before this the model has nothing to say
+YEARS_AHEAD = 5  # forecasts of the calendar's regulation and weekly pattern, at most this many years ahead
+
+
+def _supported() -> tuple[datetime, datetime]:
+    """The times ``at`` may name: from 2000-01-01 to the end of the year ``YEARS_AHEAD`` years from now."""
+    return EARLIEST, datetime(datetime.now(MADRID).year + YEARS_AHEAD + 1, 1, 1)
+
+
 def parse_time(text: str) -> datetime:
-    """ISO 8601 → naive Madrid wall-clock time; a clear 422 otherwise."""
+    """ISO 8601 → naive Madrid wall-clock time; a clear 422 otherwise (also for a time outside the supported
+    range, checked before the conversion to Madrid time, which overflows at the ends of the calendar)."""
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"'at' must be an ISO 8601 time such as 2024-05-06T10:00 (Madrid time), not {text!r}",
                            details={"reason": "malformed_time"}) from None
-    return moment.astimezone(MADRID).replace(tzinfo=None) if moment.tzinfo else moment
+    first, end = _supported()
+    margin = timedelta(days=1)  # an offset moves a time by less than a day
+    wall = moment.replace(tzinfo=None)
+    if first - margin <= wall < end + margin and moment.tzinfo:
+        wall = moment.astimezone(MADRID).replace(tzinfo=None)
+    if not first <= wall < end:
+        last = (end - timedelta(days=1)).date()
+        raise InvalidInput(f"'at' must be between {first.date()} and {last} (Madrid time): the supported range of "
+                           f"the forecasts, not {text!r}", details={"reason": "time_out_of_range"})
+    return wall
 
 
 def _champion() -> tuple[int, Any]:
