@@ -127,6 +127,10 @@ def main() -> None:
         state = "regulated" if geo["regulated"] else "NOT regulated (free parking; no forecast)"
         st.caption(f"{at:%A %d %B %Y, %H:00} — parking {state}. Colour: chance of a free space, red 0 % → green "
                    f"100 %; grey: no number. Model `{model['name']}` v{model['version']} ({model['candidate']}).")
+        outlined = next((f["properties"] for f in geo["features"] if f["properties"]["id"] == highlight), None)
+        if outlined is not None:
+            with st.container(key="parking_highlight"):
+                st.caption(f"Outlined in blue: **{outlined['name']} ({outlined['code']})**")
     with right:
         if highlight is None:
             st.info("Search an address or click a neighbourhood to see its day.", icon=":material/touch_app:")
