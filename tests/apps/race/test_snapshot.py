@@ -17,6 +17,7 @@ from shipml.apps.race.course import Course
 from shipml.apps.race.processor import STATE_ARRAYS, RaceProcessor
 from shipml.apps.race.snapshot import load_state, save_state
 from shipml.apps.race.standings import Standings
+from shipml.apps.race.trail import TRAIL_ARRAYS
 from shipml.core.errors import RejectedData
 
 
@@ -24,6 +25,8 @@ def assert_same(a: RaceProcessor, b: RaceProcessor) -> None:
     for name in STATE_ARRAYS:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     np.testing.assert_array_equal(a.splits_s, b.splits_s)
+    for name in TRAIL_ARRAYS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert (a.accepted, a.rejected, a.ignored) == (b.accepted, b.rejected, b.ignored)
     assert [(s.runner, s.rank) for s in Standings(a).page(100)] == [(s.runner, s.rank) for s in Standings(b).page(100)]
 

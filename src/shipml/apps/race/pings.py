@@ -136,3 +136,17 @@ class DeviceDirectory:
         at = np.minimum(self._sorted.search_sorted(asked, side="left").to_numpy().astype(np.int64), len(self) - 1)
         found = (self._sorted.gather(at) == asked).fill_null(False).to_numpy()
         return np.where(found, self._runner[at], -1)
+
+
+def rounds(runner: IntArray, runners: int) -> list[IntArray]:
+    """Positions grouped so that the k-th ping of every runner (in arrival order) is in group k."""
+    if runner.size <= 1 or np.bincount(runner, minlength=runners)[runner].max() == 1:
+        return [np.arange(runner.size)]
+    order = np.argsort(runner, kind="stable")
+    sorted_runner = runner[order]
+    group_start = np.concatenate([[True], sorted_runner[1:] != sorted_runner[:-1]])
+    starts = np.flatnonzero(group_start)
+    occurrence = np.arange(runner.size) - np.repeat(starts, np.diff(np.append(starts, runner.size)))
+    by_round = np.argsort(occurrence, kind="stable")
+    bounds = np.flatnonzero(np.diff(occurrence[by_round])) + 1
+    return [order[g] for g in np.split(by_round, bounds)]

@@ -24,8 +24,9 @@ from shipml.core.errors import InvalidInput
 
 from .course import Course
 from .matching import match_to_course
-from .pings import IGNORE_REASONS, OUTCOME_CODE, OUTCOMES, REJECT_REASONS, PingBatch
+from .pings import IGNORE_REASONS, OUTCOME_CODE, OUTCOMES, REJECT_REASONS, PingBatch, rounds
 from .rules import RaceRules
+from .trail import new_trails, record
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ class RaceProcessor:
         for name, (dtype, initial) in STATE_ARRAYS.items():
             setattr(self, name, np.full(runners, initial, dtype=dtype))
         self.splits_s = np.full((runners, len(course.checkpoints)), np.nan, dtype=np.float32)
+        for name, array in new_trails(runners).items():  # each runner's recent track (see .trail)
+            setattr(self, name, array)
         start = np.broadcast_to(np.asarray(start_t, dtype=np.float64), (runners,))
         if not np.isfinite(start).all():
             raise InvalidInput("every runner needs a finite start time")
@@ -125,6 +128,9 @@ class RaceProcessor:
     last_hr: npt.NDArray[np.float32]
     speed_mps: npt.NDArray[np.float32]
     off_course_since: FloatArray
+    trail_t: npt.NDArray[np.float32]
+    trail_m: npt.NDArray[np.float32]
+    trail_head: npt.NDArray[np.int8]
 
     def process(self, batch: PingBatch, *, offset: int | None = None) -> BatchReport:
         """Judge and apply a batch of pings (in arrival order); returns the counts and every ping's outcome.
@@ -155,7 +161,7 @@ class RaceProcessor:
         live = np.flatnonzero(outcome == 0)
         if live.size:
             x, y = self.course.project(batch.lat[live], batch.lon[live])
-            for round_rows in self._rounds(r[live]):
+            for round_rows in rounds(r[live], self.runners):
                 # a round holds distinct runners: cut into cache-sized chunks, the result is the same
                 for rows in np.array_split(round_rows, -(-round_rows.size // CHUNK)):
                     picked = live[rows]
@@ -175,19 +181,6 @@ class RaceProcessor:
             self.offset = int(offset)
         self.version += 1
         return report
-
-    def _rounds(self, runner: IntArray) -> list[IntArray]:
-        """Positions grouped so that the k-th ping of every runner (in arrival order) is in group k."""
-        if runner.size <= 1 or np.bincount(runner, minlength=self.runners)[runner].max() == 1:
-            return [np.arange(runner.size)]
-        order = np.argsort(runner, kind="stable")
-        sorted_runner = runner[order]
-        group_start = np.concatenate([[True], sorted_runner[1:] != sorted_runner[:-1]])
-        starts = np.flatnonzero(group_start)
-        occurrence = np.arange(runner.size) - np.repeat(starts, np.diff(np.append(starts, runner.size)))
-        by_round = np.argsort(occurrence, kind="stable")
-        bounds = np.flatnonzero(np.diff(occurrence[by_round])) + 1
-        return [order[g] for g in np.split(by_round, bounds)]
 
     def _advance(self, r: IntArray, t: FloatArray, x: FloatArray, y: FloatArray,
                  hr: FloatArray) -> npt.NDArray[np.int8]:
@@ -241,6 +234,7 @@ class RaceProcessor:
         self.last_hr[r] = hr
         self.status[r] = np.where(finished, FINISHED, RUNNING)
         self.off_course_since[r] = np.nan
+        record(self.trail_t, self.trail_m, self.trail_head, r, t - self.start_t[r], progress)
         return outcome
 
     def _note_off_course(self, r: IntArray, t: FloatArray) -> None:

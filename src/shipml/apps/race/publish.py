@@ -22,9 +22,10 @@ import numpy as np
 from .definition import Race
 from .processor import RaceProcessor
 from .standings import Standings
+from .trail import new_trails
 
 ARRAYS = ("start_t", "category", "status", "progress_m", "progress_t", "last_t", "last_x", "last_y", "speed_mps",
-          "splits_s")
+          "splits_s", "trail_t", "trail_m", "trail_head")
 KEEP = 3
 
 
@@ -83,6 +84,7 @@ def _view(race: Race, folder: Path) -> LiveView:
     p = object.__new__(RaceProcessor)  # a read-only processor over the published arrays
     p.course, p.rules, p.runners = race.course, race.definition.rules(), race.runners
     p.category_names = race.category_names
+    arrays = {**(new_trails(race.runners) if "trail_head" not in arrays else {}), **arrays}  # published before trails
     for key in ARRAYS:
         setattr(p, key, arrays[key])
     p.clock, p.version = float(meta["clock"]), int(meta["version"])

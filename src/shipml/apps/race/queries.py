@@ -15,11 +15,10 @@ import polars as pl
 from shipml.core import matching
 from shipml.core.errors import InvalidInput, NotFound
 
-from . import rawlog
+from . import trail
 from .definition import Race
 from .processor import STATUS_NAMES
 from .publish import LiveView, current
-from .settings import settings
 from .standings import Standing
 
 
@@ -168,11 +167,11 @@ def search(race: Race, q: str, limit: int) -> dict[str, Any]:
 
 
 def runner(race: Race, bib: str, track: bool = True) -> dict[str, Any]:
-    if bib not in race.bib_index:
-        close = [m.choice for m in matching.best(bib, race.bibs[:100_000], limit=3, cutoff=matching.SUGGEST)]
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise NotFound(f"no runner with bib {bib!r} in race {race.name}{hint}")
-    i = race.bib_index[bib]
+    """One runner: their line, splits, last position and recent track, all from the published arrays (an unknown
+    bib is a 404 before any other work)."""
+    i = race.bib_index.get(bib)
+    if i is None:
+        raise NotFound(f"no runner with bib {bib!r} in race {race.name}")
     view = view_of(race)
     p = view.processor
     body = line(race, view.standings.lines([i], now=now_of(race))[0])
@@ -192,9 +191,10 @@ def runner(race: Race, bib: str, track: bool = True) -> dict[str, Any]:
     body.update(start=iso(start), splits=splits, position=position, device=race.participants["device"][i],
                 course_length_m=round(race.course.length_m, 1))
     if track:
-        points = rawlog.recent_pings(race.name, race.participants["device"][i], settings().track_minutes)
-        points = points.sort("t").tail(500)
-        body["track"] = [{"t": iso(t), "lat": a, "lon": o} for t, a, o in points.iter_rows()]
+        since, along = trail.recent(p.trail_t[i], p.trail_m[i], int(p.trail_head[i]))
+        lat, lon = race.course.position_at(along)
+        body["track"] = [{"t": iso(start + s), "lat": round(float(a), 7), "lon": round(float(o), 7)}
+                         for s, a, o in zip(since.tolist(), lat.tolist(), lon.tolist(), strict=True)]
     return body
 
 

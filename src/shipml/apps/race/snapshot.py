@@ -11,6 +11,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from shipml.core.errors import RejectedData
 from .course import Checkpoint, Course
 from .processor import STATE_ARRAYS, RaceProcessor
 from .rules import RaceRules
+from .trail import TRAIL_ARRAYS
 
 FORMAT = 1
 
@@ -43,7 +45,7 @@ def save_state(processor: RaceProcessor, path: str | Path) -> Path:
         "course": {"name": course.name, "spacing_m": course.spacing_m,
                    "checkpoints": [[c.name, c.distance_m] for c in course.checkpoints]},
     }
-    arrays = {name: getattr(p, name) for name in STATE_ARRAYS}
+    arrays = {name: getattr(p, name) for name in [*STATE_ARRAYS, *TRAIL_ARRAYS]}
     temporary = path.with_name(path.name + ".partial")
     with temporary.open("wb") as handle:
         np.savez(handle, meta=np.array(json.dumps(meta)), splits_s=p.splits_s, course_lat=course.lat,
@@ -71,6 +73,7 @@ def load_state(path: str | Path) -> RaceProcessor:
             for name in STATE_ARRAYS:
                 getattr(processor, name)[:] = data[name]
             processor.splits_s[:] = data["splits_s"]
+            _put_trails(processor, data)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise RejectedData(f"{path.name}: not a readable race state ({exc})") from exc
     processor.accepted = meta["accepted"]
@@ -88,7 +91,7 @@ def pack_runners(processor: RaceProcessor) -> bytes:
     counts = {"accepted": p.accepted, "rejected": p.rejected, "ignored": p.ignored, "clock": p.clock}
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.array(json.dumps(counts)), splits_s=p.splits_s,
-             **{name: getattr(p, name) for name in STATE_ARRAYS})
+             **{name: getattr(p, name) for name in [*STATE_ARRAYS, *TRAIL_ARRAYS]})
     return buffer.getvalue()
 
 
@@ -98,8 +101,16 @@ def unpack_runners(processor: RaceProcessor, blob: bytes) -> None:
         for name in STATE_ARRAYS:
             getattr(processor, name)[:] = data[name]
         processor.splits_s[:] = data["splits_s"]
+        _put_trails(processor, data)
         counts = json.loads(str(data["meta"]))
     processor.accepted = counts["accepted"]
     processor.rejected = dict(counts["rejected"])
     processor.ignored = dict(counts["ignored"])
     processor.clock = counts["clock"]
+
+
+def _put_trails(processor: RaceProcessor, data: Any) -> None:
+    """The runners' trails, when the saved state has them (a state saved before trails existed starts without)."""
+    for name in TRAIL_ARRAYS:
+        if name in data.files:
+            getattr(processor, name)[:] = data[name]
