@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -15,7 +16,7 @@ import pytest
 from apps.race import simrace
 from platform_fixtures import SERVICES, wait_for
 from shipml.apps.race import rawlog
-from shipml.apps.race.mqtt import Subscriber, run_mqtt
+from shipml.apps.race.mqtt import ConsumerDown, Subscriber, run_mqtt
 
 needs_broker = pytest.mark.skipif(not SERVICES, reason="needs the Mosquitto service (SHIPML_TEST_SERVICES=1)")
 
@@ -38,6 +39,62 @@ def test_a_message_is_acknowledged_only_once_stored_and_kept_while_the_store_fai
     assert subscriber.flush() == 3 and sorted(acked) == [1, 2, 3, 4]
     assert sorted(rawlog.read_race("acks")["device"].to_list()) == ["sim-1", "sim-2", "sim-3"]
     assert subscriber.counts == {"messages": 4, "pings": 3, "ignored": 0, "bad": 1}
+
+
+HUGE = "1" + "0" * 400
+POISON = [  # every one of these stopped the stream (an exception in paho's network thread) or could
+    '{"_type": "location", "lat": 47.37, "lon": 8.54, "tst": ' + HUGE + '}',
+    '{"_type": "location", "lat": ' + HUGE + ', "lon": 8.54, "tst": 1}',
+    '{"_type": "location", "lat": 47.37, "lon": 8.54, "tst": 1, "tid": "\\ud800"}',
+    '{"_type": "location", "lat": 47.37, "lon": 8.54, "tst": {"a": 1}}',
+    "[" * 5000 + "]" * 5000,
+    '{"pings": ' + "[" * 2000 + "]" * 2000 + "}",
+    '{"device": "a", "t": ' + HUGE + ', "lat": 1, "lon": 2}',
+    '{"pings": "garbage"}', "42", "{not json",
+]
+
+
+def test_every_poisonous_message_is_counted_by_reason_and_acknowledged() -> None:
+    acked: list[int] = []
+    subscriber = Subscriber("nowhere", ack=lambda mid, _qos: acked.append(mid))
+    for mid, body in enumerate(POISON):
+        subscriber.on_message("owntracks/ana/phone", body.encode(), mid, 1)
+    subscriber.on_message("owntracks/ana/phone", b"\xff\xfe not utf-8", 99, 1)
+    assert sorted(acked) == [*range(len(POISON)), 99]
+    assert subscriber.counts == {"messages": len(POISON) + 1, "pings": 0, "ignored": 0, "bad": len(POISON) + 1}
+    assert sum(subscriber.bad_reasons.values()) == len(POISON) + 1
+    assert set(subscriber.bad_reasons) <= {"invalid_input", "invalid_pings"}, subscriber.bad_reasons
+
+
+def test_the_subscriber_exits_when_it_has_lost_its_broker_for_too_long(platform: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broker that accepts the connection and then goes away: the service's own loop raises (its heartbeat
+    stops, ``shipml up`` restarts it) instead of living on without consuming."""
+    simrace.define("gone", 3)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    monkeypatch.setenv("SHIPML_MQTT_URL", f"mqtt://127.0.0.1:{port}")
+    monkeypatch.setenv("SHIPML_RACE_MQTT_RACE", "gone")
+    monkeypatch.setenv("SHIPML_RACE_MQTT_MAX_DISCONNECTED_S", "1")
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            run_mqtt(max_seconds=60)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    connection, _ = server.accept()
+    connection.close()  # the broker is gone: the connection drops, and nothing listens any more
+    server.close()
+    thread.join(30)
+    assert not thread.is_alive() and len(outcome) == 1
+    assert isinstance(outcome[0], ConsumerDown), outcome
 
 
 @needs_broker
@@ -67,10 +124,14 @@ def test_owntracks_and_ping_messages_are_stored(platform: Any, monkeypatch: pyte
     ]
     for topic, body in messages:
         publisher.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
+    for body in POISON:  # none of these stops the stream: the good message after them is stored
+        publisher.publish(f"{prefix}/ana/phone", body, qos=1).wait_for_publish(5)
+    late = {"_type": "location", "lat": lat, "lon": lon, "tst": int(now) + 1, "tid": "ap"}
+    publisher.publish(f"{prefix}/ana/phone", json.dumps(late), qos=1).wait_for_publish(5)
     publisher.loop_stop()
     publisher.disconnect()
-    wait_for(lambda: rawlog.read_race("mq").height >= 2, timeout=10, what="the pings on disk")
+    wait_for(lambda: rawlog.read_race("mq").height >= 3, timeout=10, what="the pings on disk")
     thread.join(15)
     stored = rawlog.read_race("mq")
-    assert sorted(stored["device"].to_list()) == ["ana/phone", "sim-1"]
-    assert counts == {"messages": 4, "pings": 2, "ignored": 1, "bad": 1}
+    assert sorted(stored["device"].to_list()) == ["ana/phone", "ana/phone", "sim-1"]
+    assert counts == {"messages": 5 + len(POISON), "pings": 3, "ignored": 1, "bad": 1 + len(POISON)}

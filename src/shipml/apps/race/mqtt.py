@@ -10,7 +10,6 @@ usual in-flight window) and acknowledged together after it. The device is the to
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -19,8 +18,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import polars as pl
+from pydantic import ValidationError
 
-from shipml.core.errors import ShipmlError
+from shipml.core.errors import InvalidInput, ShipmlError
 
 from . import definition, ingest, rawlog
 from .rawlog import WRITE_TIMEOUT_S
@@ -35,14 +35,23 @@ FLUSH_MESSAGES = 16
 
 def frame_from_message(topic: str, payload: bytes) -> pl.DataFrame | None:
     """The pings of one MQTT message (None when it carries no position)."""
-    message: Any = json.loads(payload)
+    message: Any = ingest.decode_json(payload)
     if isinstance(message, dict) and "_type" in message:
         device = "/".join(topic.split("/")[-2:]) if topic.count("/") >= 2 else None
         return ingest.owntracks_frame(message, device)
     if not isinstance(message, list | dict):
-        raise ValueError("a message is an OwnTracks object, a ping, a list of pings or {\"pings\": [...]}")
+        raise InvalidInput("a message is an OwnTracks object, a ping, a list of pings or {\"pings\": [...]}")
     items = message if isinstance(message, list) or "pings" in message else [message]
     return ingest.frame_of(ingest.batch_items(items), "mqtt")
+
+
+def reason_of(exc: Exception) -> str:
+    """Why a message was turned away, as a short stable word for the counters."""
+    if isinstance(exc, ShipmlError):
+        return exc.code
+    if isinstance(exc, ValidationError):
+        return "invalid_pings"
+    return f"unreadable_{type(exc).__name__}"  # anything else a hostile payload can raise: counted by its kind
 
 
 Ack = Callable[[int, int], Any]
@@ -50,23 +59,28 @@ Ack = Callable[[int, int], Any]
 
 class Subscriber:
     """Stores what arrives in groups and acknowledges each message after its group is on disk; counts stored,
-    ignored and bad messages."""
+    ignored and bad messages (and why they were bad)."""
 
     def __init__(self, race: str, ack: Ack | None = None) -> None:
         self.race = race
         self.ack = ack or (lambda _mid, _qos: None)
         self.counts = {"messages": 0, "pings": 0, "ignored": 0, "bad": 0}
+        self.bad_reasons: dict[str, int] = {}
         self._waiting: list[tuple[pl.DataFrame, int, int]] = []
         self._ready = threading.Condition()
 
     def on_message(self, topic: str, payload: bytes, mid: int = 0, qos: int = 0) -> None:
+        """Never raises: a message that cannot be read is counted by reason and acknowledged (redelivering it
+        would not make it good, and an exception here would stop the stream)."""
         self.counts["messages"] += 1
         try:
             frame = frame_from_message(topic, payload)
-        except (ValueError, ShipmlError, AttributeError, TypeError) as exc:
+        except Exception as exc:  # OverflowError, RecursionError, UnicodeError, ...: one message, never the stream
+            reason = reason_of(exc)
             self.counts["bad"] += 1
-            log.info("bad MQTT message on %s: %s", topic, exc)
-            self.ack(mid, qos)  # nothing to keep: redelivering it would not make it good
+            self.bad_reasons[reason] = self.bad_reasons.get(reason, 0) + 1
+            log.info("bad MQTT message on %s (%s): %s", topic[:200], reason, str(exc)[:200])
+            self.ack(mid, qos)
             return
         if frame is None or frame.is_empty():
             self.counts["ignored"] += 1
@@ -103,9 +117,22 @@ class Subscriber:
             self.flush()
         self.flush()
 
+    def details(self) -> dict[str, Any]:
+        return {**self.counts, "bad_reasons": dict(self.bad_reasons)}
+
+
+class ConsumerDown(RuntimeError):
+    """The subscriber cannot consume (connection lost too long, or its flusher died): the service exits and
+    ``shipml up`` restarts it."""
+
 
 def run_mqtt(max_seconds: float | None = None, ready: threading.Event | None = None) -> dict[str, int]:
-    """The ``mqtt`` service: subscribe and store until stopped (or ``max_seconds``)."""
+    """The ``mqtt`` service: subscribe and store until stopped (or ``max_seconds``).
+
+    The network loop runs here, in the service's own loop, and so does the heartbeat: the beat is written only
+    while messages are being consumed (or the connection is being retried, for at most
+    ``SHIPML_RACE_MQTT_MAX_DISCONNECTED_S``); past that, or if the flusher thread dies, :class:`ConsumerDown` is
+    raised, the heartbeat goes stale in ``/api/health`` and ``shipml up`` restarts the service."""
     import paho.mqtt.client as mqtt
 
     from shipml.core import services
@@ -132,15 +159,28 @@ def run_mqtt(max_seconds: float | None = None, ready: threading.Event | None = N
     client.on_connect = on_connect
     client.on_message = lambda _c, _u, msg: subscriber.on_message(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
     client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
-    client.loop_start()
     started = beat_at = time.monotonic()
+    connected_at = started
     try:
         while max_seconds is None or time.monotonic() - started < max_seconds:
-            time.sleep(0.2)
+            if client.loop(timeout=0.2) == mqtt.MQTT_ERR_SUCCESS:
+                connected_at = time.monotonic()
+            else:
+                if time.monotonic() - connected_at > s.mqtt_max_disconnected_s:
+                    raise ConsumerDown(f"MQTT: no connection to {url.netloc} for "
+                                       f"{s.mqtt_max_disconnected_s:.0f} s")
+                try:
+                    client.reconnect()
+                except OSError as exc:
+                    log.warning("MQTT: reconnecting to %s failed (%s)", url.netloc, exc)
+                    stop.wait(1.0)
+            if not flusher.is_alive():
+                raise ConsumerDown("MQTT: the flusher thread died; nothing would be acknowledged")
             if time.monotonic() - beat_at >= 2:
                 beat_at = time.monotonic()
                 try:
-                    services.beat("race", "mqtt", lag_seconds=0.0, **subscriber.counts)
+                    services.beat("race", "mqtt", lag_seconds=0.0, connected=client.is_connected(),
+                                  **subscriber.details())
                 except Exception:
                     log.warning("could not record the MQTT subscriber's heartbeat", exc_info=True)
     except KeyboardInterrupt:
@@ -148,6 +188,6 @@ def run_mqtt(max_seconds: float | None = None, ready: threading.Event | None = N
     finally:
         stop.set()
         flusher.join(WRITE_TIMEOUT_S)  # what was stored is acknowledged before the connection closes
-        client.loop_stop()
+        client.loop(timeout=0.1)  # send those acknowledgements
         client.disconnect()
     return subscriber.counts

@@ -29,6 +29,8 @@ class RaceSettings(BaseSettings):
     checkpoint_every_m: float = Field(5000.0, gt=0, description="checkpoint spacing along the course")
     mqtt_topic: str = Field("owntracks/+/+", description="MQTT topic pattern the subscriber listens to; the device "
                                                         "is the topic's last two levels joined by '/'")
+    mqtt_max_disconnected_s: float = Field(60.0, gt=0, le=3600, description="the MQTT subscriber exits (and is "
+                                           "restarted) after this long without a connection to the broker")
     mqtt_race: str | None = Field(None, description="the race MQTT pings belong to (default: `race`)")
     simulate: bool = Field(True, description="under `shipml up`, keep a simulated race moving when no "
                                              "participants file is set")
