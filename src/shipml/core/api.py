@@ -25,6 +25,7 @@ from shipml.core import db, error_policy, heap, jobs, platform, registry, servic
 from shipml.core.access import AdminDep, IsAdminDep
 from shipml.core.app import App
 from shipml.core.middleware import Metrics, RequestMiddleware
+from shipml.core.outages import DATABASE, QUEUE, outages
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,20 @@ def _public_job(record: dict[str, Any], admin: bool) -> dict[str, Any]:
     return {**{k: v for k, v in record.items() if k != "params"}, "result": result}
 
 
-def _check(fn: Callable[[], Any]) -> dict[str, Any]:
+def _check(fn: Callable[[], Any], part: str | None = None) -> dict[str, Any]:
+    """One part of health. The reason of a failure goes to the log (an outage once per outage, see
+    :mod:`shipml.core.outages`; anything else with its traceback); the answer names only the kind."""
     try:
         detail = fn()
-        return {"ok": True, **(detail or {})}
-    except Exception as exc:  # the reason goes to the log; the answer names only the kind (no hosts or paths)
+    except Exception as exc:
+        if error_policy.is_outage(exc):
+            outages.down(part or error_policy.outage_part(exc) or "backing service", exc)
+            return {"ok": False, "error": "unavailable"}
         log.warning("health check %s failed", getattr(fn, "__name__", fn), exc_info=True)
-        return {"ok": False, "error": "unavailable" if error_policy.is_outage(exc) else type(exc).__name__}
+        return {"ok": False, "error": type(exc).__name__}
+    if part is not None:
+        outages.up(part)
+    return {"ok": True, **(detail or {})}
 
 
 def _database() -> dict[str, Any]:
@@ -77,7 +85,8 @@ class _Health:
         self._refreshing = False
 
     def compute(self) -> dict[str, Any]:
-        components = {"database": _check(_database), "queue": _check(_queue), "registry": _check(_registry)}
+        components = {"database": _check(_database, DATABASE), "queue": _check(_queue, QUEUE),
+                      "registry": _check(_registry, "registry")}
         app_status = {a.name: _check(a.status) for a in self._apps}
         service_status = _check(lambda: {"apps": services.status(self._apps)})
         services_ok = service_status["ok"] and all(v["ok"] for v in service_status.get("apps", {}).values())

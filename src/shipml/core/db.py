@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from shipml.core.outages import DATABASE, outages
 from shipml.settings import get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,8 +38,15 @@ def engine_for(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
-        return eng
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    else:
+        eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    event.listen(eng, "engine_connect", _connected)
+    return eng
+
+
+def _connected(*_: object) -> None:
+    """A connection was checked out (pinged first): the database answers, so an outage logged is over."""
+    outages.up(DATABASE)
 
 
 def get_engine() -> Engine:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipml.core.errors import ShipmlError
+from shipml.core.outages import DATABASE, QUEUE, SERVICE, outages
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,53 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def is_outage(exc: BaseException) -> bool:
-    """A database or queue that cannot be reached (not a mistake of the caller's, nor a bug)."""
+def outage_part(exc: BaseException | None) -> str | None:
+    """Which backing service an exception says cannot be reached (``database``, ``queue``…), or None when it is
+    not an outage (a mistake of the caller's, or a bug). The outermost recognised exception of the chain decides."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeout
 
+    from shipml.core.errors import QueueUnavailable
+
     while exc is not None:
-        if isinstance(exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeout | ConnectionError):
-            return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return False
+        if isinstance(exc, OperationalError | InterfaceError):
+            return DATABASE
+        if isinstance(exc, RedisConnectionError | RedisTimeout | QueueUnavailable):
+            return QUEUE
+        if isinstance(exc, ConnectionError):
+            return SERVICE
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A database or queue that cannot be reached (not a mistake of the caller's, nor a bug)."""
+    return outage_part(exc) is not None
+
+
+RETRY_AFTER = "5"  # seconds, on every 503 that does not say otherwise
+
+
+def unavailable(part: str = SERVICE) -> JSONResponse:
+    response = error_response(503, "unavailable", f"the {part} is unavailable; try again shortly")
+    response.headers["Retry-After"] = RETRY_AFTER
+    return response
+
+
+def exception_response(request_id: str, exc: Exception) -> JSONResponse:
+    """The answer to an exception no handler took: a 503 for an outage (logged once per outage, not per request,
+    see :mod:`shipml.core.outages`), a 422 for a value the database cannot store, else a 500 whose traceback is
+    logged once."""
+    part = outage_part(exc)
+    if part is not None:
+        outages.down(part, exc)
+        return unavailable(part)
+    if isinstance(exc, DataError):
+        return error_response(422, "invalid_input", "a value in the request cannot be stored; check its range and "
+                                                    "characters")
+    log.error("request %s: unhandled error", request_id, exc_info=exc)
+    return error_response(500, "internal_error", f"an unexpected error occurred (request id {request_id}); it has "
+                                                 "been logged")
 
 
 def install(app: FastAPI) -> None:
@@ -57,8 +95,11 @@ def install(app: FastAPI) -> None:
     async def shipml_error(_: Request, exc: ShipmlError) -> JSONResponse:
         response = error_response(exc.status_code, exc.code, exc.message, exc.details)
         if exc.status_code in (429, 503):
-            retry = exc.details.get("retry_after", 5) if isinstance(exc.details, dict) else 5
+            retry = exc.details.get("retry_after", RETRY_AFTER) if isinstance(exc.details, dict) else RETRY_AFTER
             response.headers["Retry-After"] = str(retry)
+        part = outage_part(exc) if exc.status_code == 503 else None
+        if part is not None:
+            outages.down(part, exc)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -67,19 +108,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Only what escapes :class:`~shipml.core.middleware.RequestMiddleware` gets here (it answers every
+        exception of a route itself, so that none is re-raised to the server: no second traceback, and the
+        client's keep-alive connection survives)."""
         request_id = getattr(request.state, "request_id", "-")
-        if is_outage(exc):
-            log.warning("request %s: a backing service is unavailable: %s", request_id, type(exc).__name__)
-            response = error_response(503, "unavailable", "a backing service (database or queue) is unavailable; "
-                                                          "try again shortly")
-            response.headers["Retry-After"] = "5"
-        elif isinstance(exc, DataError):
-            response = error_response(422, "invalid_input", "a value in the request cannot be stored; check its "
-                                                            "range and characters")
-        else:
-            log.exception("request %s: unhandled error", request_id)  # the traceback goes to the log, once
-            response = error_response(500, "internal_error", f"an unexpected error occurred (request id "
-                                                             f"{request_id}); it has been logged")
+        response = exception_response(request_id, exc)
         response.headers["X-Request-ID"] = request_id  # this handler answers outside the request middleware
         return response
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shipml.core import db
 from shipml.core.errors import InvalidInput, NotFound, QueueUnavailable, TooManyRequests
+from shipml.core.outages import QUEUE, outages
 from shipml.core.tables import Job, utcnow
 from shipml.settings import Settings, get_settings
 
@@ -123,6 +124,7 @@ def enqueue(job_ids: list[str], delay: float | None = None) -> None:
         task.schedule(args=(message,), delay=delay)
     else:
         task(message)
+    outages.up(QUEUE)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -179,7 +181,8 @@ def _enqueue_or_forget(job_ids: list[str], delay: float | None = None) -> None:
     except Exception as exc:
         with db.session() as s:
             s.execute(delete(Job).where(Job.id.in_(job_ids), Job.status == "queued"))
-        log.warning("%d job(s) could not be queued (%s); records removed", len(job_ids), type(exc).__name__)
+        outages.down(QUEUE, exc)  # logged once per outage, not once per refused job
+        log.debug("%d job(s) could not be queued (%s); records removed", len(job_ids), type(exc).__name__)
         raise QueueUnavailable("the job queue is unavailable; nothing was queued, try again shortly") from exc
 
 

@@ -1,6 +1,8 @@
 """What every request goes through, as plain ASGI middleware (no per-request task or body copy): a request id
-(``X-Request-ID``), the body size limit (413, checked on ``Content-Length`` and on the bytes as they arrive), and
-Prometheus metrics by route template."""
+(``X-Request-ID``), the body size limit (413, checked on ``Content-Length`` and on the bytes as they arrive),
+Prometheus metrics by route template, the answer to any exception no handler took (see
+:func:`shipml.core.error_policy.exception_response`: answered here, not re-raised to the server, so the server logs
+no traceback of its own and keeps the client's connection), and ``Retry-After`` on every 503."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shipml.core import jobs
-from shipml.core.error_policy import error_response
+from shipml.core.error_policy import RETRY_AFTER, error_response, exception_response, outage_part
+from shipml.core.outages import outages
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -38,8 +41,12 @@ class Metrics:
         try:
             for status, n in jobs.counts_by_status().items():
                 gauge.add_metric([status], n)
-        except Exception:
-            log.warning("could not count jobs for /metrics", exc_info=True)
+        except Exception as exc:
+            part = outage_part(exc)
+            if part is not None:
+                outages.down(part, exc)
+            else:
+                log.warning("could not count jobs for /metrics", exc_info=True)
         yield gauge
 
 
@@ -76,13 +83,16 @@ class RequestMiddleware:
         request_id = uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
         limit = get_settings().max_body_bytes
-        status = 500
+        status, started = 500, False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                status, started = message["status"], True
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id.encode()))
+                if status == 503 and not any(k.lower() == b"retry-after" for k, _ in headers):
+                    headers.append((b"retry-after", RETRY_AFTER.encode()))
             await send(message)
 
         received = 0
@@ -101,7 +111,12 @@ class RequestMiddleware:
                 too_large = BodyTooLarge(limit)
                 await error_response(413, "body_too_large", too_large.detail)(scope, receive, send_with_id)
             else:
-                await self.app(scope, receive_capped, send_with_id)
+                try:
+                    await self.app(scope, receive_capped, send_with_id)
+                except Exception as exc:
+                    if started:  # too late for an answer of ours: the server ends the response
+                        raise
+                    await exception_response(request_id, exc)(scope, receive, send_with_id)
         finally:
             route, method = route_label(scope), scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
