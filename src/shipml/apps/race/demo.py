@@ -11,12 +11,9 @@ import numpy as np
 import polars as pl
 from pyproj import Transformer
 
+from . import names
+
 LAT0, LON0 = 46.5065, 6.6260
-FIRST = ("Ana", "Ben", "Chloé", "Dan", "Eve", "Felix", "Gita", "Hugo", "Ines", "Jonas", "Kira", "Luca", "Mia",
-         "Noah", "Olga", "Paul", "Qin", "Rosa", "Sami", "Tara", "Ugo", "Vera", "Wim", "Xenia", "Yann", "Zoé")
-LAST = ("Müller", "Meier", "Schmid", "Keller", "Weber", "Huber", "Schneider", "Meyer", "Steiner", "Fischer",
-        "Gerber", "Brunner", "Baumann", "Frei", "Zimmermann", "Moser", "Widmer", "Wyss", "Graf", "Roth", "Favre",
-        "Rochat", "Bonvin", "Perret", "Dubois", "Rossi", "Bianchi", "Ferrari", "Costa", "Silva")
 CATEGORIES = ("F20", "M20", "F40", "M40", "F60", "M60")
 
 
@@ -58,15 +55,34 @@ def course_gpx(name: str = "Lakeside 10K (generated demo course)") -> str:
             '  </rte>\n</gpx>\n')
 
 
+def _popularity(size: int) -> np.ndarray:
+    """Draw weights of a name list: a few names common, a long tail rare (Zipf-like, as in real fields)."""
+    weights = 1.0 / (np.arange(size) + 40.0) ** 0.8
+    return weights / weights.sum()
+
+
+def draw_names(female: np.ndarray, rng: np.random.Generator) -> pl.Series:
+    """A name per runner fitting their sex (``female``): a first name given to that sex, a surname in a form for
+    it. From 5,000 first names and 6,800 surnames: a million runners hold over 500,000 distinct names."""
+    female = np.asarray(female, dtype=bool)
+    parts = []
+    for is_female, firsts, surnames in ((True, names.FEMALE, names.SURNAMES + names.SURNAMES_FEMALE),
+                                        (False, names.MALE, names.SURNAMES + names.SURNAMES_MALE)):
+        who = np.flatnonzero(female == is_female)
+        first = pl.Series(firsts).gather(rng.choice(len(firsts), who.size, p=_popularity(len(firsts))))
+        last = pl.Series(surnames).gather(rng.choice(len(surnames), who.size, p=_popularity(len(surnames))))
+        parts.append(pl.DataFrame({"runner": who, "name": first + " " + last}))
+    return pl.concat(parts).sort("runner")["name"]
+
+
 def participants(n: int, seed: int = 7) -> pl.DataFrame:
-    """``n`` simulated participants: bib, name, category, device."""
+    """``n`` simulated participants: bib, name (fitting the category's sex), category, device."""
     rng = np.random.default_rng(seed)
-    first = rng.choice(np.array(FIRST), n)
-    last = rng.choice(np.array(LAST), n)
-    bibs = np.arange(1, n + 1)
+    category = rng.integers(0, len(CATEGORIES), n)
+    bib = pl.int_range(1, n + 1, eager=True).cast(pl.String)
     return pl.DataFrame({
-        "bib": [str(b) for b in bibs],
-        "name": [f"{f} {last_name}" for f, last_name in zip(first.tolist(), last.tolist(), strict=True)],
-        "category": rng.choice(np.array(CATEGORIES), n).tolist(),
-        "device": [f"sim-{b}" for b in bibs],
+        "bib": bib,
+        "name": draw_names(np.isin(category, [i for i, c in enumerate(CATEGORIES) if c.startswith("F")]), rng),
+        "category": pl.Series(CATEGORIES).gather(category),
+        "device": "sim-" + bib,
     })
