@@ -11,10 +11,14 @@ Everything of race ``R`` lives in ``$SHIPML_HOME/race/R/``::
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
-import shutil
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -52,6 +56,11 @@ class RaceTerms(BaseModel):
     checkpoint_every_m: float = Field(5000.0, gt=0, le=1_000_000)
     checkpoints: list[CheckpointIn] | None = Field(None, max_length=200)
     stale_after_s: float = Field(120.0, gt=0, le=86_400)
+    duration_h: float = Field(8.0, gt=0, le=240, description="how long the race lasts from its first start: with "
+                              "the field, it sets the race's raw-storage budget")
+    ingest_key: str | None = Field(None, min_length=16, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$",
+                                   description="what gateways send as X-Ingest-Key (or Bearer) to post batches; "
+                                               "unset: the race keeps its key, a new race gets a random one")
 
 
 class RaceDefinition(RaceTerms):
@@ -128,50 +137,83 @@ def read_participants(source: str | Path | bytes | pl.DataFrame) -> pl.DataFrame
     return frame.with_columns(pl.col("wave").cast(pl.String))
 
 
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One writer of a race's definition at a time, across processes (an fcntl lock on ``.define.lock``)."""
+    with (folder / ".define.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _temporary(path: Path) -> Path:
+    """A temporary name of this writer's own beside ``path`` (the pattern of :mod:`shipml.core.datasets`)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = _temporary(path)
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(path)  # atomic: a reader sees the old file or the new one, never half of one
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _previous_key(folder: Path) -> str | None:
+    try:
+        return RaceDefinition.model_validate_json((folder / "race.json").read_bytes()).ingest_key
+    except (OSError, ValueError):
+        return None
+
+
 def define(definition: RaceDefinition, course: str | Path | bytes, participants: pl.DataFrame,
            *, course_suffix: str = ".gpx") -> RaceDefinition:
     """Store a race (replacing a previous definition of the same name); the processor restarts it from its pings.
 
-    ``course`` is a file path, or the file's bytes with ``course_suffix`` naming its format."""
+    ``course`` is a file path, or the file's bytes with ``course_suffix`` naming its format. The course is checked
+    before anything is replaced; writers of the same race take turns (a file lock, across processes), each writes
+    its own temporary files and renames them into place, ``race.json`` last. The race keeps its ingest key unless
+    the definition sets one; a new race gets a random one."""
     suffix = (course_suffix if isinstance(course, bytes) else Path(course).suffix).lower()
     if suffix not in (".gpx", ".tcx", ".csv"):
         raise InvalidInput(f"a course is a .gpx, .tcx or .csv file, not {suffix!r}")
-    folder = race_dir(definition.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    checking = folder / f"course.checking{suffix}"
-    if isinstance(course, bytes):
-        checking.write_bytes(course)
-    else:
+    if not isinstance(course, bytes):
         if not Path(course).is_file():
             raise RejectedData(f"{Path(course).name}: no such course file")
-        shutil.copyfile(course, checking)
+        course = Path(course).read_bytes()
+    folder = race_dir(definition.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    checking = folder / f".course.{uuid.uuid4().hex}.checking{suffix}"  # this writer's own
     try:
+        checking.write_bytes(course)
         checkpoints = [Checkpoint(c.name, c.distance_m) for c in definition.checkpoints or []]
         Course.from_file(checking, checkpoints=checkpoints or None, checkpoint_every_m=definition.checkpoint_every_m)
-        waves = set(participants["wave"].drop_nulls().unique().to_list())
-        unknown = waves - set(definition.waves)
-        if unknown:
-            raise InvalidInput(f"participants name wave(s) {', '.join(sorted(unknown))} with no start time in "
-                               "'waves'")
-    except Exception:
+    finally:
         checking.unlink(missing_ok=True)
-        raise
-    for old in folder.glob("course.*"):
-        if old != checking:
-            old.unlink()
-    target = folder / f"course{suffix}"
-    checking.replace(target)
-    participants.write_parquet(folder / "participants.parquet.partial")
-    (folder / "participants.parquet.partial").replace(folder / "participants.parquet")
-    digest = hashlib.sha256()
-    digest.update(target.read_bytes())
-    digest.update((folder / "participants.parquet").read_bytes())
-    stored = definition.model_copy(update={"course_file": target.name, "digest": ""})
-    digest.update(stored.model_dump_json(exclude={"created_at", "digest"}).encode())
-    stored = stored.model_copy(update={"digest": digest.hexdigest()[:16]})
-    temporary = folder / "race.json.partial"
-    temporary.write_text(stored.model_dump_json(indent=1))
-    temporary.replace(folder / "race.json")
+    unknown = set(participants["wave"].drop_nulls().unique().to_list()) - set(definition.waves)
+    if unknown:
+        raise InvalidInput(f"participants name wave(s) {', '.join(sorted(unknown))} with no start time in 'waves'")
+    buffer = io.BytesIO()
+    participants.write_parquet(buffer)
+    people = buffer.getvalue()
+    with _locked(folder):
+        key = definition.ingest_key or _previous_key(folder) or secrets.token_urlsafe(24)
+        target = folder / f"course{suffix}"
+        _write_atomically(target, course)
+        for old in folder.glob("course.*"):
+            if old != target:
+                old.unlink(missing_ok=True)
+        _write_atomically(folder / "participants.parquet", people)
+        digest = hashlib.sha256()
+        digest.update(course)
+        digest.update(people)
+        stored = definition.model_copy(update={"course_file": target.name, "digest": "", "ingest_key": key})
+        digest.update(stored.model_dump_json(exclude={"created_at", "digest", "ingest_key"}).encode())
+        stored = stored.model_copy(update={"digest": digest.hexdigest()[:16]})
+        _write_atomically(folder / "race.json", stored.model_dump_json(indent=1).encode())
     return stored
 
 
