@@ -194,3 +194,44 @@ def test_a_signed_value_with_non_ascii_characters_is_refused_not_a_crash(platfor
     for forged in ("anon-1.é", "é.é", issued[:-1] + "ü", "anon-\ud800.x"):
         with pytest.raises(InvalidInput):
             signing.verify("user id", forged)
+
+
+def _finish(job_id, result):
+    """What a worker leaves behind, written directly (the worker's own path is tested in test_jobs)."""
+    from sqlalchemy import update
+
+    from shipml.core import db
+    from shipml.core.tables import Job, utcnow
+
+    with db.session() as s:
+        s.execute(update(Job).where(Job.id == job_id).values(status="done", progress=1.0, result=result,
+                                                             finished_at=utcnow()))
+
+
+def test_public_job_listings_show_no_params_no_results_and_no_jobs_submitted_by_the_public(client):
+    admin_job = jobs.submit("test", "sleep", seconds=0.1)
+    _finish(admin_job, {"slept": 0.1})
+    [private] = jobs.submit_many("test", "square", [{"x": 3}], private=True)  # a stranger's request
+    _finish(private, {"square": 9, "because": "you liked Xyzzy"})
+
+    listed = client.get("/api/jobs", params={"limit": 500}).json()
+    assert [j["id"] for j in listed] == [admin_job]  # the stranger's job is not listed at all
+    assert all("params" not in j and "result" not in j for j in listed)
+    assert client.get("/api/jobs", params={"app": "test", "status": "done"}).json() == listed
+
+    one = client.get(f"/api/jobs/{private}").json()  # its holder (or a guess) learns the status, not the answer
+    assert one["status"] == "done" and one["progress"] == 1.0 and "result" not in one and "params" not in one
+    assert "Xyzzy" not in client.get(f"/api/jobs/{private}").text
+
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    everything = client.get("/api/jobs", headers=admin).json()
+    assert {j["id"] for j in everything} == {admin_job, private}
+    assert client.get(f"/api/jobs/{private}", headers=admin).json()["result"]["square"] == 9
+
+
+def test_job_ids_are_unguessable():
+    """Ids are 128-bit random (uuid4, from the operating system's generator): a prediction id is its holder's key."""
+    import uuid
+
+    ids = {jobs.new_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(uuid.UUID(i).version == 4 for i in ids)

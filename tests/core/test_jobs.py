@@ -112,3 +112,29 @@ def test_a_queue_outage_refuses_the_job_and_saves_nothing(platform, monkeypatch)
     with pytest.raises(QueueUnavailable, match="nothing was queued"):
         jobs.submit("test", "sleep", seconds=0.1)
     assert jobs.counts_by_status()["queued"] == 0
+
+
+def test_identical_admin_jobs_submitted_at_once_are_one_job(platform):
+    """Deduplication is atomic: eight identical submissions racing each other (as eight API requests would, in one
+    process or several) give one job, whatever the database."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    start = Barrier(8)
+
+    def submit(_: int) -> str:
+        start.wait()
+        return jobs.submit("test", "sleep", dedup=True, seconds=0.1)
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(submit, range(8)))
+    assert len(ids) == 1 and jobs.counts_by_status()["queued"] == 1
+    assert jobs.submit("test", "sleep", dedup=True, seconds=0.2) not in ids  # other params: another job
+
+
+def test_a_deduplicated_job_no_longer_waiting_does_not_hold_back_a_new_one(worker):
+    worker.start()
+    first = jobs.submit("test", "sleep", dedup=True, seconds=0.05)
+    assert jobs.wait(first, timeout=60)["status"] == "done"
+    second = jobs.submit("test", "sleep", dedup=True, seconds=0.05)
+    assert second != first and jobs.wait(second, timeout=60)["status"] == "done"

@@ -31,14 +31,17 @@ from shipml.settings import get_settings
 log = logging.getLogger(__name__)
 
 
+PUBLIC_JOB_FIELDS = ("id", "app", "name", "status", "progress", "message", "error", "attempts", "created_at",
+                     "started_at", "finished_at")
+
+
 def _public_job(record: dict[str, Any], admin: bool) -> dict[str, Any]:
-    """What a job record shows: everyone sees status and progress; only admins see params and tracebacks."""
+    """What a job record shows: everyone sees its status and progress (with its message and error); only admins see
+    its params and result. A job's result is its submitter's: an admin's in the admin's views, a stranger's
+    recommendation at its own address (``/api/shows/recommendations/{id}``), for the holder of its id."""
     if admin:
         return record
-    result = record.get("result")
-    if isinstance(result, dict) and "traceback" in result:
-        result = None
-    return {**{k: v for k, v in record.items() if k != "params"}, "result": result}
+    return {k: record[k] for k in PUBLIC_JOB_FIELDS}
 
 
 def _check(fn: Callable[[], Any], part: str | None = None) -> dict[str, Any]:
@@ -180,7 +183,10 @@ def platform_router(apps: Sequence[App]) -> APIRouter:
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0, admin: IsAdminDep = False,
                   ) -> list[dict[str, Any]]:
-        return [_public_job(j, admin) for j in jobs.list_jobs(app=app, status=status, limit=limit, offset=offset)]
+        """Jobs, newest first. Without the admin token: status and progress only, and no job the public submitted
+        (a recommendation request is its requester's business; its id is the key to its answer)."""
+        listed = jobs.list_jobs(app=app, status=status, limit=limit, offset=offset, include_private=admin)
+        return [_public_job(j, admin) for j in listed]
 
     @router.get("/jobs/{job_id}")
     def get_job(job_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")], admin: IsAdminDep = False) -> dict[str, Any]:

@@ -33,10 +33,12 @@ class _Pending:
 
 class Coalescer:
     """Submissions of the job ``app.name``: each caller awaits its own id; the ids are given only once the whole
-    batch is recorded and queued, and an error (queue down, cap reached) reaches every caller of the batch."""
+    batch is recorded and queued, and an error (queue down, cap reached) reaches every caller of the batch.
+    ``private``: the callers are the public, see :func:`jobs.submit_many`."""
 
-    def __init__(self, app: str, name: str, *, window: float = 0.02, max_batch: int = 500) -> None:
-        self.app, self.name, self.window, self.max_batch = app, name, window, max_batch
+    def __init__(self, app: str, name: str, *, window: float = 0.02, max_batch: int = 500,
+                 private: bool = False) -> None:
+        self.app, self.name, self.window, self.max_batch, self.private = app, name, window, max_batch, private
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pending] = weakref.WeakKeyDictionary()
 
     async def submit(self, params: dict[str, Any]) -> str:
@@ -67,7 +69,8 @@ class Coalescer:
         if not items:
             return
         try:
-            ids = await run_in_threadpool(jobs.submit_many, self.app, self.name, [p for p, _ in items])
+            ids = await run_in_threadpool(lambda: jobs.submit_many(self.app, self.name, [p for p, _ in items],
+                                                                   private=self.private))
         except Exception as exc:
             for _, future in items:
                 if not future.done():

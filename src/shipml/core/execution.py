@@ -66,7 +66,8 @@ def _claim(job_ids: list[str]) -> list[Job]:
     with db.session() as s:
         for job_id in job_ids:
             if s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")  # type: ignore[attr-defined]
-                         .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
+                         .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1,
+                                 dedup_key=None)
                          ).rowcount:
                 claimed.append(job_id)
         return list(s.scalars(select(Job).where(Job.id.in_(claimed))).all()) if claimed else []

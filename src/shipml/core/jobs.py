@@ -12,6 +12,7 @@ derived from the job and the period, and the database keeps only the first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipml.core import db
-from shipml.core.errors import InvalidInput, NotFound, QueueUnavailable, TooManyRequests
+from shipml.core.errors import Conflict, InvalidInput, NotFound, QueueUnavailable, TooManyRequests
 from shipml.core.outages import QUEUE, outages
 from shipml.core.tables import Job, utcnow
 from shipml.settings import Settings, get_settings
@@ -127,42 +128,64 @@ def enqueue(job_ids: list[str], delay: float | None = None) -> None:
     outages.up(QUEUE)
 
 
-def _same(a: Any, b: Any) -> bool:
-    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+def new_id() -> str:
+    """A job id: 128 bits, random (uuid4: from the operating system's generator). A job submitted by the public is
+    read back by its id alone, so the id must not be guessable."""
+    return uuid.uuid4().hex
+
+
+def dedup_key(app: str, name: str, params: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{app}.{name}:{json.dumps(params, sort_keys=True, default=str)}".encode()).hexdigest()
 
 
 def pending(app: str, name: str, params: dict[str, Any]) -> str | None:
-    """The id of a queued (not yet running) job ``app.name`` with these params, if there is one."""
+    """The id of a queued (not yet running) job ``app.name`` submitted with ``dedup`` and these params, if any."""
+    key = dedup_key(app, name, params)
     with db.session() as s:
-        queued = s.scalars(select(Job).where(Job.app == app, Job.name == name, Job.status == "queued")).all()
-        return next((j.id for j in queued if _same(j.params or {}, params)), None)
+        return s.scalar(select(Job.id).where(Job.dedup_key == key, Job.status == "queued"))
 
 
 def submit(app: str, name: str, *, dedup: bool = False, delay: float | None = None, **params: Any) -> str:
     """Create a ``queued`` job record, enqueue it, and return its id.
 
-    With ``dedup``, an identical job still waiting in the queue is returned instead of a second one. ``delay``
-    (seconds) holds it back, so that a burst of triggers (data arriving) ends in one run."""
+    With ``dedup``, an identical job still waiting in the queue is returned instead of a second one: atomically, as
+    the database keeps one waiting job per key (a unique index), however many submitters race, in however many
+    processes. ``delay`` (seconds) holds it back, so that a burst of triggers (data arriving) ends in one run."""
     _check_known(app, name)
-    if dedup:
+    if not dedup:
+        return submit_many(app, name, [params], delay=delay)[0]
+    key = dedup_key(app, name, params)
+    for _ in range(5):
         existing = pending(app, name, params)
         if existing is not None:
             return existing
-    return submit_many(app, name, [params], delay=delay)[0]
+        try:
+            return _submit(app, name, [params], delay=delay, dedup=key)[0]
+        except IntegrityError:  # another submitter recorded the same job first: return that one
+            continue
+    raise Conflict(f"an identical {app}.{name} job is being submitted and started; try again")
 
 
-def submit_many(app: str, name: str, params: list[dict[str, Any]], *, delay: float | None = None) -> list[str]:
+def submit_many(app: str, name: str, params: list[dict[str, Any]], *, delay: float | None = None,
+                private: bool = False) -> list[str]:
     """Queue jobs of one kind together: their records in one transaction and one queue message for all, which a
     worker runs as one batch (a burst of small predictions costs one write, not one per job). All or nothing: the
-    ids are returned only when every job is recorded and queued."""
+    ids are returned only when every job is recorded and queued. ``private``: submitted by the public, the jobs are
+    never listed to anyone but an admin (see :func:`list_jobs`); their ids are their holders' keys."""
     _check_known(app, name)
+    return _submit(app, name, params, delay=delay, private=private)
+
+
+def _submit(app: str, name: str, params: list[dict[str, Any]], *, delay: float | None = None, private: bool = False,
+            dedup: str | None = None) -> list[str]:
     if not params:
         return []
     _check_cap(app, name, len(params))
-    job_ids, now = [uuid.uuid4().hex for _ in params], utcnow()
+    job_ids, now = [new_id() for _ in params], utcnow()
     with db.session() as s:
         s.add_all([Job(id=job_id, app=app, name=name, params=p, status="queued", progress=0.0, attempts=0,
-                       created_at=now) for job_id, p in zip(job_ids, params, strict=True)])
+                       created_at=now, private=private, dedup_key=dedup)
+                   for job_id, p in zip(job_ids, params, strict=True)])
     _enqueue_or_forget(job_ids, delay)
     return job_ids
 
@@ -217,7 +240,7 @@ def _describe(j: Job) -> dict[str, Any]:
         "id": j.id, "app": j.app, "name": j.name, "params": j.params, "status": j.status,
         "progress": j.progress, "message": j.message, "result": j.result, "error": j.error,
         "attempts": j.attempts, "created_at": iso(j.created_at), "started_at": iso(j.started_at),
-        "finished_at": iso(j.finished_at),
+        "finished_at": iso(j.finished_at), "private": j.private,
     }
 
 
@@ -229,8 +252,9 @@ def get(job_id: str) -> dict[str, Any]:
         return _describe(j)
 
 
-def list_jobs(app: str | None = None, status: str | None = None, limit: int = 50,
-              offset: int = 0) -> list[dict[str, Any]]:
+def list_jobs(app: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0,
+              include_private: bool = True) -> list[dict[str, Any]]:
+    """Jobs, newest first; without ``include_private``, none submitted by the public (see :func:`submit_many`)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not '{status}'")
     q = select(Job).order_by(Job.created_at.desc()).limit(limit).offset(offset)
@@ -238,6 +262,8 @@ def list_jobs(app: str | None = None, status: str | None = None, limit: int = 50
         q = q.where(Job.app == app)
     if status:
         q = q.where(Job.status == status)
+    if not include_private:
+        q = q.where(Job.private.is_(False))
     with db.session() as s:
         return [_describe(j) for j in s.scalars(q).all()]
 

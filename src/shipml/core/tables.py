@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -37,6 +37,8 @@ class Base(DeclarativeBase):
 
 class Job(Base):
     __tablename__ = "jobs"
+    __table_args__ = (Index("ux_jobs_dedup_key_queued", "dedup_key", unique=True,
+                            sqlite_where=text("status = 'queued'"), postgresql_where=text("status = 'queued'")),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     app: Mapped[str] = mapped_column(String(64), index=True)
@@ -52,6 +54,10 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # submitted by the public (a recommendation request): its id is its holder's key, never listed to others
+    private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # set while queued on a job submitted with dedup: one waiting job per key (cleared when it starts)
+    dedup_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class DatasetVersion(Base):

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from platform_fixtures import Worker
+from platform_fixtures import ADMIN_TOKEN, Worker
 from shipml.apps import get
 from shipml.apps.shows import catalog, ratings, tasks
 from shipml.core import jobs, platform
@@ -71,6 +71,23 @@ def test_submit_then_poll_gives_recommendations_with_reasons(api, worker):
     assert len(shows) == 20 and not {s["title"] for s in shows} & set(liked)
     assert all(s["reason"].startswith("because you liked") for s in shows[:5])
     assert all(set(s["because"]) <= set(liked) for s in shows)
+
+
+def test_a_recommendation_is_read_by_its_id_holder_only(api, worker):
+    """Nobody else's recommendations are listed: a public job listing shows no prediction (nor its id), and a job
+    record read by id shows its status, not the recommended shows nor the liked ones."""
+    worker.start()
+    liked = _titles(2)
+    prediction_id = api.post("/api/shows/recommendations", json={"shows": liked}).json()["prediction_id"]
+    assert _poll(api, prediction_id)["status"] == "done", worker.output()
+    for params in ({"app": "shows", "limit": 500}, {"limit": 500}, {"status": "done", "limit": 500}):
+        listed = api.get("/api/jobs", params=params)
+        assert listed.status_code == 200 and prediction_id not in listed.text and "because" not in listed.text
+    record = api.get(f"/api/jobs/{prediction_id}").json()
+    assert record["status"] == "done" and "result" not in record and "params" not in record
+    assert not any(title in api.get(f"/api/jobs/{prediction_id}").text for title in liked)
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert prediction_id in api.get("/api/jobs", params={"app": "shows"}, headers=admin).text
 
 
 def test_typo_titles_are_recognised(api):

@@ -25,7 +25,9 @@ from shipml.settings import get_settings
 
 router = APIRouter()
 _answers = ReadCache()  # rendered answers by catalog stamp and request
-_predictions = Coalescer("shows", "predict")  # a burst of requests is one write and one queue message
+# a burst of requests is one write and one queue message; a request is its requester's: listed to no one else, its
+# answer read back with its (random, 128-bit) prediction id only
+_predictions = Coalescer("shows", "predict", private=True)
 _finished = Finished()
 TITLE_MAX = 200
 
