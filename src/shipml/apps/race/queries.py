@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from shipml.core import matching
 from shipml.core.errors import InvalidInput, NotFound
 
 from . import trail
 from .definition import Race
+from .namesearch import NameIndex, name_index
 from .processor import STATUS_NAMES
 from .publish import LiveView, current
 from .standings import Standing
@@ -75,71 +74,15 @@ def leaderboard(race: Race, category: str | None, limit: int, offset: int) -> di
             "rows": [line(race, s) for s in rows]}
 
 
-@dataclass(frozen=True)
-class _NameIndex:
-    """Every runner's normalized name; the distinct names with their runners; and a token index from each distinct
-    word to the distinct names that have it. A million runners have far fewer distinct names, and a typo'd name is
-    matched among the names sharing a near word with it, not against every runner."""
-
-    names: list[str]
-    runners_of: list[np.ndarray]  # per distinct name
-    words: list[str]
-    names_of: list[np.ndarray]  # per distinct word: indices into names
-
-    def containing(self, key: str, limit: int) -> list[int]:
-        """Runners whose name contains ``key`` as typed (after normalizing)."""
-        hits = pl.Series(self.names).str.contains(key, literal=True).arg_true().to_list()
-        return self.runners(hits, limit)
-
-    def runners(self, name_ids: list[int], limit: int) -> list[int]:
-        out: list[int] = []
-        for n in name_ids:
-            out += self.runners_of[n][: limit - len(out)].tolist()
-            if len(out) >= limit:
-                break
-        return out
-
-    def closest(self, key: str, limit: int) -> list[int]:
-        """The runners whose whole name is closest to ``key`` (at the platform's cutoff), best first."""
-        hits = [self.names_of[m.index] for w in key.split()
-                for m in matching.best(w, self.words, limit=_NEAR_WORDS, cutoff=matching.SUGGEST, normalized=True)]
-        near = np.unique(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
-        pool = near.tolist() if near.size <= _SCAN_ALL else list(range(len(self.names)))
-        found = matching.best(key, [self.names[i] for i in pool], limit=limit, normalized=True)
-        return self.runners([pool[m.index] for m in found], limit)
-
-    def with_close_word(self, key: str, limit: int) -> list[int]:
-        """Runners with a name word close to ``key`` as a whole (a typed surname alone), best word first."""
-        out: list[int] = []
-        for m in matching.best(key, self.words, limit=5, normalized=True):
-            out += [i for i in self.runners(self.names_of[m.index].tolist(), limit) if i not in out]
-        return out[:limit]
-
-
-_NEAR_WORDS = 20  # close words taken per typed word
-_SCAN_ALL = 200_000  # beyond this many candidate names, scan every distinct name instead
-
-
 @lru_cache(maxsize=4)
-def _names(race: Race) -> _NameIndex:
-    return name_index(race.participants["name"].to_list())
-
-
-def name_index(names: list[str]) -> _NameIndex:
-    normalized = pl.Series("name", [matching.normalize(n) for n in names])
-    by_name = (pl.DataFrame({"name": normalized, "runner": np.arange(len(normalized))})
-               .group_by("name", maintain_order=True).agg("runner"))
-    distinct = by_name["name"].to_list()
-    by_word = (pl.DataFrame({"name_id": np.arange(len(distinct)), "word": [n.split() for n in distinct]})
-               .explode("word").drop_nulls().group_by("word", maintain_order=True).agg("name_id"))
-    return _NameIndex(distinct, [np.asarray(r, dtype=np.int64) for r in by_name["runner"].to_list()],
-                      by_word["word"].to_list(), [np.asarray(r, dtype=np.int64) for r in by_word["name_id"].to_list()])
+def _names(race: Race) -> NameIndex:
+    return name_index(race.participants["name"])
 
 
 def search(race: Race, q: str, limit: int) -> dict[str, Any]:
-    """Runners by bib (exact) or name (typos forgiven): exact bib, then names containing the text, then close
-    names and close words of names (the platform's one matcher and cutoff). Matching runs on the distinct names
-    (a typo'd name only among those sharing a near word with it), never on every one of a million runners."""
+    """Runners by bib (exact) or name (typos forgiven): exact bib, then names with words starting with the typed
+    words, then close names and close words of names (the platform's one matcher and cutoff). Every step examines
+    a bounded number of candidates (:mod:`.namesearch`), never every one of a million runners."""
     q = q.strip()
     if not q:
         raise InvalidInput("type a bib or part of a name")
