@@ -7,17 +7,18 @@ from typing import Annotated, Any
 
 import numpy as np
 import polars as pl
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shipml.core.access import AdminDep
-from shipml.core.errors import InvalidInput
+from shipml.core.access import AdminDep, IsAdminDep
+from shipml.core.errors import InvalidInput, TooManyRequests
 
-from . import definition, ingest, queries
+from . import definition, ingest, policy, queries, rawlog
 from .definition import NAME_PATTERN, RaceDefinition, RaceTerms
+from .settings import settings
 
 router = APIRouter()
 RaceName = Annotated[str, Path(pattern=NAME_PATTERN, description="the race's name")]
@@ -52,20 +53,61 @@ class RaceIn(RaceTerms):
     participants_csv: str | None = Field(None, max_length=900_000)
 
 
+INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "a gateway batch without the race's ingest key"},
+    403: {"description": "a wrong ingest key"},
+    507: {"description": "the race has used its raw-storage budget; nothing was stored"},
+}
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` inlined (no references), for a request body documented by hand."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(dict(defs[node["$ref"].rsplit("/", 1)[-1]]))
+            return {k: walk(v) for k, v in node.items()}
+        return [walk(v) for v in node] if isinstance(node, list) else node
+
+    return walk(schema)  # type: ignore[no-any-return]
+
+
 @router.get("/races", summary="race: every defined race")
-def races() -> list[dict[str, Any]]:
-    return [_race(n).summary() for n in definition.race_names()]
+def races(admin: IsAdminDep) -> list[dict[str, Any]]:
+    return [_summary(_race(n), admin) for n in definition.race_names()]
 
 
-@router.get("/races/{race}", summary="race: one race's definition")
-def one_race(race: RaceName) -> dict[str, Any]:
-    return _race(race).summary()
+def _summary(race: definition.Race, admin: bool) -> dict[str, Any]:
+    """A race's summary; an admin also sees its ingest key and its raw-storage budget."""
+    out = race.summary()
+    if admin:
+        out.update(ingest_key=race.definition.ingest_key, duration_h=race.definition.duration_h,
+                   storage={"budget_bytes": policy.budget_bytes(race), "used_bytes": rawlog.usage.used(race.name)})
+    return out
 
 
-@router.put("/races/{race}", dependencies=[AdminDep], summary="race: define (or redefine) a race")
-def define_race(race: RaceName, body: RaceIn) -> dict[str, Any]:
+@router.get("/races/{race}", summary="race: one race's definition (an admin also sees its ingest key)")
+def one_race(race: RaceName, admin: IsAdminDep) -> dict[str, Any]:
+    return _summary(_race(race), admin)
+
+
+@router.put("/races/{race}", dependencies=[AdminDep], summary="race: define (or redefine) a race",
+            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                "schema": _inline(RaceIn.model_json_schema())}}}})
+async def define_race(race: RaceName, request: Request) -> dict[str, Any]:
     if race == "races":
         raise InvalidInput("'races' is not a race name")
+    raw = await request.body()  # read here, after the admin check: no token, no parsing
+    try:
+        body = RaceIn.model_validate(ingest.decode_json(raw))
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+    return await run_in_threadpool(_define, race, body)
+
+
+def _define(race: str, body: RaceIn) -> dict[str, Any]:
     if (body.participants is None) == (body.participants_csv is None):
         raise InvalidInput("give the participants either as 'participants' (a list) or as 'participants_csv'")
     if body.participants is not None:
@@ -77,14 +119,33 @@ def define_race(race: RaceName, body: RaceIn) -> dict[str, Any]:
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
     definition.define(d, body.course.text.encode(), people, course_suffix=f".{body.course.format}")
-    return _race(race).summary()
+    return _summary(_race(race), admin=True)
 
 
-@router.post("/{race}/pings", summary="race: a batch of up to 10,000 pings from a gateway",
+@router.api_route("/races/{race}", methods=["DELETE", "PATCH", "POST"], include_in_schema=False)
+def races_other_methods(race: str) -> None:
+    """Starlette's 405 names the methods of the first route of a path only: this one names both."""
+    raise HTTPException(405, "Method Not Allowed", headers={"Allow": "GET, PUT"})
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _gate(race: definition.Race, request: Request, *, key_required: bool) -> None:
+    """The request-level part of the ingest policy, before the body is read: key, client rate, storage budget."""
+    if not policy.trusted(race, request.headers, required=key_required):
+        policy.check_client(race, _client(request))
+    policy.check_budget(race)
+
+
+@router.post("/{race}/pings", summary="race: a batch of up to 10,000 pings from a gateway (needs the ingest key)",
+             responses=INGEST_ERRORS,
              openapi_extra={"requestBody": {"required": True,
                                             "content": {"application/json": {"schema": ingest.batch_schema()}}}})
 async def pings(race: RaceName, request: Request) -> dict[str, Any]:
     r = _race(race)
+    _gate(r, request, key_required=True)
     body = await request.body()
     return await run_in_threadpool(_store_batch, r, body)
 
@@ -93,8 +154,17 @@ def _store_batch(race: definition.Race, body: bytes) -> dict[str, Any]:
     try:
         items = ingest.parse_batch(body)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
-    return ingest.accept(race, ingest.frame_of(items, "batch"))
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+    return policy.accept(race, ingest.frame_of(items, "batch"))
+
+
+def _store_one(race: definition.Race, frame: Any) -> None:
+    """One position: stored, or counted (an unknown device: 200, as the tracker can do nothing better), or a 429
+    when its device is over its rate."""
+    answer = policy.accept(race, frame)
+    if answer["rejected"].get(policy.RATE_LIMITED):
+        raise TooManyRequests(f"device over its rate ({settings().device_rate}); this position was not stored",
+                              details={"retry_after": 1})
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -107,32 +177,36 @@ async def _params(request: Request) -> dict[str, Any]:
                 raise InvalidInput("the body must be a JSON object")
             params.update(body)
         elif kind:
-            params.update(dict(await request.form()))
+            try:
+                params.update(dict(await request.form()))
+            except Exception as exc:  # a malformed form or multipart body
+                raise InvalidInput("the body is not a readable form (application/x-www-form-urlencoded)") from exc
     return params
 
 
-@router.api_route("/{race}/osmand", methods=["GET", "POST"], response_class=PlainTextResponse,
-                  summary="race: one position in the OsmAnd protocol (Traccar Client), query, form or JSON")
-async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
-    params = await _params(request)
-    r = _race(race)
-    frame = ingest.osmand_frame(params)
-    from starlette.concurrency import run_in_threadpool
+OSMAND = "race: one position in the OsmAnd protocol (Traccar Client), query, form or JSON"
 
-    await run_in_threadpool(ingest.accept, r, frame)
+
+@router.get("/{race}/osmand", response_class=PlainTextResponse, summary=OSMAND, responses=INGEST_ERRORS)
+@router.post("/{race}/osmand", response_class=PlainTextResponse, summary=OSMAND, responses=INGEST_ERRORS)
+async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
+    r = _race(race)
+    _gate(r, request, key_required=False)
+    frame = ingest.osmand_frame(await _params(request))
+    await run_in_threadpool(_store_one, r, frame)
     return PlainTextResponse("OK")
 
 
-@router.post("/{race}/owntracks", summary="race: an OwnTracks message over HTTP (answers [])")
+@router.post("/{race}/owntracks", summary="race: an OwnTracks message over HTTP (answers []); the ingest key may "
+             "be its basic auth password", responses=INGEST_ERRORS)
 async def owntracks(race: RaceName, request: Request) -> JSONResponse:
+    r = _race(race)
+    _gate(r, request, key_required=False)
     message = ingest.decode_json(await request.body())
     user, device = request.headers.get("x-limit-u"), request.headers.get("x-limit-d")
-    r = _race(race)
     frame = ingest.owntracks_frame(message, f"{user}/{device}" if user and device else None)
     if frame is not None:
-        from starlette.concurrency import run_in_threadpool
-
-        await run_in_threadpool(ingest.accept, r, frame)
+        await run_in_threadpool(_store_one, r, frame)
     return JSONResponse([])
 
 

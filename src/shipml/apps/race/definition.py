@@ -138,10 +138,11 @@ def read_participants(source: str | Path | bytes | pl.DataFrame) -> pl.DataFrame
 
 
 @contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One writer of a race's definition at a time, across processes (an fcntl lock on ``.define.lock``)."""
+def _locked(folder: Path, *, shared: bool = False) -> Iterator[None]:
+    """One writer of a race's definition at a time, and no reader while one writes, across processes (an fcntl
+    lock on ``.define.lock``: exclusive for a writer, shared for readers)."""
     with (folder / ".define.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -227,13 +228,14 @@ class Race:
             known = ", ".join(race_names()) or "none yet"
             raise NotFound(f"no race '{name}'; races: {known}")
         self.folder = folder
-        self.definition = RaceDefinition.model_validate_json(path.read_text())
+        with _locked(folder, shared=True):  # the three files of one definition, not of two
+            self.definition = RaceDefinition.model_validate_json(path.read_text())
+            d = self.definition
+            self.participants = pl.read_parquet(folder / "participants.parquet")
+            self.course = Course.from_file(folder / d.course_file, name=d.title or d.name,
+                                           checkpoints=[Checkpoint(c.name, c.distance_m) for c in d.checkpoints or []]
+                                           or None, checkpoint_every_m=d.checkpoint_every_m)
         self.name = name
-        d = self.definition
-        self.participants = pl.read_parquet(folder / "participants.parquet")
-        self.course = Course.from_file(folder / d.course_file, name=d.title or d.name,
-                                       checkpoints=[Checkpoint(c.name, c.distance_m) for c in d.checkpoints or []]
-                                       or None, checkpoint_every_m=d.checkpoint_every_m)
         self.category_names = tuple(sorted(self.participants["category"].unique().to_list()))
         codes = {c: i for i, c in enumerate(self.category_names)}
         self.categories = np.array([codes[c] for c in self.participants["category"].to_list()], dtype=np.int64)

@@ -1,8 +1,9 @@
 """Ingest: pings from gateways (JSON batches), OsmAnd/Traccar trackers and OwnTracks, into the raw store.
 
-Every parser returns a raw frame (:data:`.rawlog.RAW_SCHEMA`) with the reception time; :func:`accept` stores it
-durably (all of it, bad pings included: the raw store is the audit trail, and the processor counts them) and
-answers with what can be judged at the edge: unknown devices and impossible coordinates or times. The rest
+Every parser returns a raw frame (:data:`.rawlog.RAW_SCHEMA`) with the reception time; :func:`accept` applies the
+race's ingest policy (:mod:`.policy`: unknown devices and pings over a device's rate counted, not stored) and stores
+the rest durably (impossible pings included: the raw store is the audit trail, and the processor counts them), and
+answers with what can be judged at the edge: unknown devices, rate-limited and impossible pings. The rest
 (duplicates, out of order, late, teleports, off course) is judged by the processor, in order, and shown in the
 live stats.
 
@@ -133,9 +134,11 @@ def judge(race: Race, frame: pl.DataFrame) -> dict[str, Any]:
 
 
 def accept(race: Race, frame: pl.DataFrame) -> dict[str, Any]:
-    """Store the pings durably, then say what the edge made of them."""
-    rawlog.store(race.name, frame)
-    return judge(race, frame)
+    """Store the pings the race's ingest policy admits, durably; say what the edge made of them (see
+    :func:`.policy.accept`)."""
+    from .policy import accept as by_policy
+
+    return by_policy(race, frame)
 
 
 def command(race: Race, bib: str, dnf: bool) -> None:

@@ -32,7 +32,9 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     "device": pl.String(), "t": pl.Float64(), "lat": pl.Float64(), "lon": pl.Float64(), "ele": pl.Float64(),
     "hr": pl.Float64(), "received": pl.Float64(), "source": pl.String(), "kind": pl.Int8(),
 }
-PING, DNF_COMMAND, REINSTATE_COMMAND = 0, 1, 2
+PING, DNF_COMMAND, REINSTATE_COMMAND, EDGE_COUNT = 0, 1, 2, 3
+#: an EDGE_COUNT row stands for pings the edge counted and did not store: ``source`` is the reason (e.g.
+#: ``unknown_device``), ``hr`` how many, ``device`` empty (no bib is empty: never taken for a command's runner)
 WRITE_TIMEOUT_S = 30.0
 
 
@@ -81,6 +83,7 @@ def write_file(race: str, frame: pl.DataFrame) -> Path:
     os.utime(temporary, ns=(key * 1000, key * 1000))  # the Spark file source takes files in this order
     os.replace(temporary, final)
     _fsync_dir(folder)
+    usage.add(race, final.stat().st_size)
     return final
 
 
@@ -166,6 +169,73 @@ def new_files(race: str, after_key: int, until_key: int) -> list[Path]:
             if after_key < key <= until_key:
                 found.append(path)
     return sorted(found, key=lambda p: (key_of(p), p.name))
+
+
+def count_rows(counts: dict[str, int], received: float) -> pl.DataFrame:
+    """EDGE_COUNT rows: pings counted at the edge and not stored, by reason."""
+    reasons = [k for k, v in counts.items() if v]
+    n = len(reasons)
+    return pl.DataFrame({"device": [""] * n, "t": [received] * n, "lat": [None] * n, "lon": [None] * n,
+                         "ele": [None] * n, "hr": [float(counts[k]) for k in reasons], "received": [received] * n,
+                         "source": reasons, "kind": [EDGE_COUNT] * n}, schema=RAW_SCHEMA)
+
+
+def edge_counts(frame: pl.DataFrame) -> dict[str, int]:
+    """What the EDGE_COUNT rows of raw rows say: pings counted at the edge and not stored, by reason (for the
+    processor's rejected counters)."""
+    rows = frame.filter(pl.col("kind") == EDGE_COUNT)
+    if rows.is_empty():
+        return {}
+    summed = rows.group_by("source").agg(pl.col("hr").sum())
+    return {str(k): int(v) for k, v in zip(summed["source"], summed["hr"], strict=True)}
+
+
+class _Usage:
+    """Bytes of a race's raw store, for its budget: a minute folder closed for 3 minutes is summed once, the
+    others again every ``REFRESH_S`` (other processes' writes); this process's writes are added as they happen."""
+
+    REFRESH_S = 5.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closed: dict[str, dict[str, int]] = {}
+        self._at: dict[str, tuple[float, int]] = {}  # race → (when summed, bytes)
+
+    def used(self, race: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            at, total = self._at.get(race, (-1e18, 0))
+        if now - at < self.REFRESH_S:
+            return total
+        base = raw_dir(race)
+        folders = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+        open_after = minute_of(time.time_ns() // 1000 - 180_000_000)
+        with self._lock:
+            known = self._closed.get(race, {})
+        closed = {name: known[name] for name in folders if name in known}  # a folder deleted is forgotten
+        total = 0
+        for name in folders:
+            if name not in closed:
+                try:
+                    size = sum(e.stat().st_size for e in os.scandir(base / name) if e.is_file(follow_symlinks=False))
+                except FileNotFoundError:  # removed meanwhile (a race reset)
+                    continue
+                if name < open_after:
+                    closed[name] = size
+                else:
+                    total += size
+        total += sum(closed.values())
+        with self._lock:
+            self._closed[race], self._at[race] = closed, (now, total)
+        return total
+
+    def add(self, race: str, size: int) -> None:
+        with self._lock:
+            at, total = self._at.get(race, (-1e18, 0))
+            self._at[race] = (at, total + size)
+
+
+usage = _Usage()
 
 
 def read_files(paths: list[Path]) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shipml.settings import get_settings
@@ -44,7 +44,26 @@ class RaceSettings(BaseSettings):
     save_every_seconds: float = Field(10.0, gt=0, description="how often the processor saves its state")
     keep_history_every_seconds: float = Field(10.0, gt=0, description="leaders' progress sampling period")
     stale_after_s: float = Field(120.0, gt=0, description="a running runner without a ping this long is stale")
+    device_rate: str = Field("60/minute", description="pings one device may send (a token bucket: a steady ping a "
+                             "second, a backlog of 60 at once); the excess is counted as rate_limited, not stored")
+    client_rate: str = Field("30/second", description="ingest requests one client address may make to one race "
+                             "(shared through Redis when SHIPML_REDIS_URL is set); the ingest key's holder too")
+    bytes_per_ping: int = Field(400, ge=50, le=100_000, description="raw bytes a ping may take on disk, for a race's "
+                                "storage budget (participants × duration × 1 ping/s × this × budget_margin)")
+    budget_margin: float = Field(2.0, ge=1, le=100, description="the storage budget's margin")
     track_minutes: int = Field(3, ge=0, le=60, description="raw minutes scanned for a runner's recent track")
+
+
+    @field_validator("device_rate", "client_rate")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate like '30/second' or '60/minute'") from exc
+        return value
 
 
 class MqttSettings(BaseSettings):
