@@ -145,9 +145,9 @@ def app_router(app: App) -> APIRouter:
         @router.post("/ingest", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
                      summary=f"{app.name}: refresh the data (retrains when new data is stored)")
         def start_ingest(source: Annotated[str | None, Query(max_length=2000)] = None) -> JSONResponse:
-            if source:
-                sources.check_remote_source(source)
-                return _accepted(jobs.submit(app.name, "ingest", dedup=True, source=source))
+            if source:  # the job is given the source resolved here, whatever the working directory of its worker
+                resolved = sources.resolve_remote_source(source, app.source_keywords)
+                return _accepted(jobs.submit(app.name, "ingest", dedup=True, source=resolved))
             return _accepted(jobs.submit(app.name, "ingest", dedup=True))
 
     if tuple(app.models()):

@@ -90,6 +90,8 @@ class App:
         prepare: what ``shipml up`` does first: data (synthetic when offline) and models where there are none.
         page: the app's Streamlit page script.
         commands: extra CLI verbs, as a ``typer.Typer`` factory mounted as ``shipml <name> ...``.
+        source_keywords: the words (not paths) the app's ingest takes as a source through the API (``?source=``);
+            any other source there is a URL or a file under the allowed folders (:mod:`shipml.core.sources`).
         retrain_after_ingest: after an ingest that stored new data, queue one (debounced) training.
         settings: the app's settings class (variables keep their ``SHIPML_<APP>_…`` names), for docs and checks.
     """
@@ -101,6 +103,7 @@ class App:
     router: Callable[[], APIRouter] | None = None
     ingest: Callable[[str | None, Progress], dict[str, Any]] | None = None
     ingest_options: Sequence[Option] = ()
+    source_keywords: Sequence[str] = ("synthetic",)
     models: Callable[[], Sequence[ModelSpec[Any]]] = lambda: ()
     evaluate: Callable[..., list[dict[str, Any]]] | None = None
     eval_options: Sequence[Option] = ()

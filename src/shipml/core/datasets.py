@@ -18,7 +18,7 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from shipml.core import db
+from shipml.core import db, sources
 from shipml.core.errors import Conflict, NotFound
 from shipml.core.tables import DatasetVersion, Refresh, utcnow
 from shipml.settings import get_settings
@@ -47,7 +47,7 @@ class Snapshot:
             "version": self.version,
             "content_hash": self.content_hash,
             "rows": self.rows,
-            "source": self.source,
+            "source": sources.public_source(self.source),  # no server path in a public answer
             "synthetic": self.synthetic,
             "created_at": self.created_at.isoformat(),
         }
@@ -194,7 +194,7 @@ def refreshes(dataset: str, limit: int = 50, offset: int = 0) -> list[dict[str, 
         return [
             {
                 "at": r.at.isoformat(),
-                "source": r.source,
+                "source": sources.public_source(r.source),
                 "status": r.status,
                 "reason": r.reason,
                 "version": r.version,

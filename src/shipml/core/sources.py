@@ -4,17 +4,22 @@
   never a private, loopback or link-local address unless ``SHIPML_ALLOW_PRIVATE_SOURCES`` is set — checked for
   the first request and every redirect; at most ``SHIPML_MAX_SOURCE_BYTES``, within the fetch timeout.
 * Paths given through the API: only under ``SHIPML_SOURCE_DIRS`` (default: ``<home>/sources``), symlinks
-  resolved. The command line is the operator's own shell and may name any file.
+  resolved; a relative path (a bare name too) is taken inside those folders, never in the working directory of
+  the process that reads it, and the job is given the resolved path. The command line is the operator's own shell
+  and may name any file.
+* What the public is shown of a source (:func:`public_source`): a URL without credentials or query, a keyword,
+  a path relative to the allowed folder, or a file's bare name; never a server path.
 
-Errors say what is not allowed without saying whether a file exists.
+Errors say what is not allowed without saying whether a file exists, or where the allowed folders are.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -43,7 +48,7 @@ def check_url(url: str) -> None:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)}
     except OSError as exc:
-        raise SourceUnavailable(f"could not fetch {url}: the host {host} does not resolve") from exc
+        raise SourceUnavailable(f"could not fetch {public_source(url)}: the host {host} does not resolve") from exc
     for address in addresses:
         ip = ipaddress.ip_address(str(address).split("%")[0])
         if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
@@ -56,6 +61,8 @@ def fetch_url(url: str, timeout: float | None = None) -> bytes:
     settings = get_settings()
     limit = settings.max_source_bytes
 
+    shown = public_source(url)  # errors are shown in refreshes and job records: no credentials or query
+
     def on_request(request: httpx.Request) -> None:
         check_url(str(request.url))
 
@@ -64,15 +71,15 @@ def fetch_url(url: str, timeout: float | None = None) -> bytes:
                           follow_redirects=True, max_redirects=5, event_hooks={"request": [on_request]}) as client:
             with client.stream("GET", url) as response:
                 if response.status_code >= 400:
-                    raise SourceUnavailable(f"{url} answered HTTP {response.status_code}")
+                    raise SourceUnavailable(f"{shown} answered HTTP {response.status_code}")
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > limit:
-                        raise SourceUnavailable(f"{url} is larger than the {limit:,}-byte source limit")
+                        raise SourceUnavailable(f"{shown} is larger than the {limit:,}-byte source limit")
                 return bytes(body)
     except httpx.HTTPError as exc:
-        raise SourceUnavailable(f"could not fetch {url}: {type(exc).__name__}") from exc
+        raise SourceUnavailable(f"could not fetch {shown}: {type(exc).__name__}") from exc
 
 
 def allowed_dirs() -> list[Path]:
@@ -81,15 +88,44 @@ def allowed_dirs() -> list[Path]:
     return [p.resolve() for p in configured or [settings.resolved_home / "sources"]]
 
 
-def check_remote_source(source: str) -> None:
-    """A ``source=`` given through the API: a keyword (``synthetic``, ``scrape``…), an allowed URL, or a path under
-    the allowed folders. Raises :class:`Forbidden` otherwise (saying nothing about the file)."""
-    if source.isidentifier():
-        return
+KEYWORDS = ("synthetic",)  # the sources every app's ingest knows by name; an app may declare more
+REFUSED = ("file sources given through the API must be under the allowed source folders (SHIPML_SOURCE_DIRS); a "
+           "relative path is taken inside them")
+
+
+def _inside(path: Path, folders: list[Path]) -> bool:
+    return any(path == d or d in path.parents for d in folders)
+
+
+def resolve_remote_source(source: str, keywords: Sequence[str] = KEYWORDS) -> str:
+    """A ``source=`` given through the API, as the job will be given it: a keyword of the app, an allowed URL, or
+    the resolved path of a file under the allowed folders (a relative path is looked up in each allowed folder, the
+    first where it exists, else the first folder). Raises :class:`Forbidden` otherwise (saying nothing about the file
+    nor where the folders are)."""
+    if source in keywords:
+        return source
     if is_url(source):
         check_url(source)
-        return
-    path = Path(source).expanduser().resolve()
-    if not any(path == d or d in path.parents for d in allowed_dirs()):
-        folders = ", ".join(str(d) for d in allowed_dirs())
-        raise Forbidden(f"file sources given through the API must be under {folders} (SHIPML_SOURCE_DIRS)")
+        return source
+    path, folders = Path(source).expanduser(), allowed_dirs()
+    candidates = [path.resolve()] if path.is_absolute() else [(d / path).resolve() for d in folders]
+    inside = [c for c in candidates if _inside(c, folders)]
+    if not inside:
+        raise Forbidden(REFUSED)
+    return str(next((c for c in inside if c.exists()), inside[0]))
+
+
+def public_source(source: str) -> str:
+    """A source as the public may see it: a URL without credentials, query or fragment; a keyword as it is; a path
+    relative to the allowed folder it is in, else the file's bare name (no server path, no folder layout)."""
+    if is_url(source):
+        parts = urlsplit(source)
+        host = parts.hostname or ""
+        return urlunsplit((parts.scheme, f"{host}:{parts.port}" if parts.port else host, parts.path, "", ""))
+    if "/" not in source and "\\" not in source:
+        return source
+    path = Path(source)
+    for folder in allowed_dirs():
+        if path.is_relative_to(folder) and path != folder:
+            return path.relative_to(folder).as_posix()
+    return path.name or "local file"

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from shipml.apps.covid import data, metrics
 from shipml.apps.covid.tasks import MODEL
-from shipml.core import datasets, matching, registry
+from shipml.core import datasets, matching, registry, sources
 from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.readcache import ReadCache, recent
 
@@ -144,7 +144,8 @@ def summary() -> dict[str, Any]:
             "change_week": _num(value - week[mid]) if value is not None and week.get(mid) is not None else None,
         })
     return {"date": last["date"].isoformat(), "version": snap.version, "synthetic": snap.synthetic,
-            "source": snap.source, "refreshed_at": snap.created_at.isoformat(), "headline": headline}
+            "source": sources.public_source(snap.source), "refreshed_at": snap.created_at.isoformat(),
+            "headline": headline}
 
 
 @router.get("/districts")

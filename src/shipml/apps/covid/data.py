@@ -37,14 +37,14 @@ def fetch(source: str, timeout: float | None = None) -> Fetched:
     if sources.is_url(source):
         return Fetched(sources.fetch_url(source, timeout), source, False)
     path = Path(source).expanduser()
-    if not path.is_file():
-        raise SourceUnavailable(f"no file at {path}")
+    if not path.is_file():  # said without the folder: the message is public (refreshes, job records)
+        raise SourceUnavailable(f"no file at {sources.public_source(str(path))}")
     return Fetched(path.read_bytes(), str(path.resolve()), False)
 
 
 def refresh(source: str, progress: Progress = no_progress) -> dict[str, object]:
     """One refresh. Returns what happened; raises (after recording why) when nothing could be stored."""
-    progress(0.05, f"fetching {source}")
+    progress(0.05, f"fetching {sources.public_source(source)}")
     try:
         fetched = fetch(source)
     except SourceUnavailable as exc:
