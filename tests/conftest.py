@@ -25,15 +25,27 @@ def shared_data() -> Path:
 PLATFORM_FIXTURES = {"platform", "module_platform", "worker", "product", "ui"}
 
 
+def _services_pass_runs(item: pytest.Item) -> bool:
+    """Whether the services pass reruns a test: one that touches a database, a queue or the running product.
+
+    Left to the first pass: parsers and models (the same answer whatever the stores are); the Spark paths (their
+    claim is "equal to the embedded path", which does not depend on the stores); and the browser tests, except the
+    modules marked ``services`` (the product's pages on PostgreSQL + Redis), since the UI is a client of the API
+    and every API test runs in both passes."""
+    if item.get_closest_marker("services"):
+        return True
+    if item.get_closest_marker("spark") or item.get_closest_marker("e2e"):
+        return False
+    return bool(PLATFORM_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The services pass (PostgreSQL + Redis) reruns only the tests that touch a database, a queue or the running
-    product: a parser or a model gives the same answer whatever the stores are, and is tested in the first pass."""
+    """The services pass (PostgreSQL + Redis) reruns only what :func:`_services_pass_runs` keeps."""
     if os.environ.get("SHIPML_TEST_SERVICES") != "1":
         return
     kept, dropped = [], []
     for item in items:
-        uses_stores = PLATFORM_FIXTURES & set(getattr(item, "fixturenames", ()))
-        (kept if uses_stores or item.get_closest_marker("services") else dropped).append(item)
+        (kept if _services_pass_runs(item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

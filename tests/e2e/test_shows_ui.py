@@ -23,7 +23,7 @@ from shipml.core import matching
 if TYPE_CHECKING:
     from tests.e2e.conftest import Product, StreamlitPage
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.services]  # also on PostgreSQL + Redis
 
 API = "/api/shows"
 CARDS = ".st-key-shows_results [class*='st-key-shows_card_']"

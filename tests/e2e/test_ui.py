@@ -18,7 +18,7 @@ from shipml.apps.covid.charts import fmt_number
 if TYPE_CHECKING:
     from tests.e2e.conftest import Product, StreamlitPage
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.services]  # also on PostgreSQL + Redis
 
 SERIES = ".st-key-covid_series"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from apps.race import simrace
 from shipml.apps.race import definition, ingest, publish, rawlog
@@ -14,6 +15,8 @@ from shipml.apps.race.live import RaceWorker
 from shipml.apps.race.processor import RaceProcessor
 from shipml.apps.race.spark_path import Gathered, follow, restore, spark_standings, start_query
 from shipml.apps.race.standings import Standings
+
+pytestmark = pytest.mark.spark
 
 
 def _embedded(name: str) -> RaceWorker:
