@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+import polars as pl
 import pytest
 
 from apps.race import simrace
@@ -126,12 +127,13 @@ def test_owntracks_and_ping_messages_are_stored(platform: Any, monkeypatch: pyte
         publisher.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
     for body in POISON:  # none of these stops the stream: the good message after them is stored
         publisher.publish(f"{prefix}/ana/phone", body, qos=1).wait_for_publish(5)
-    late = {"_type": "location", "lat": lat, "lon": lon, "tst": int(now) + 1, "tid": "ap"}
-    publisher.publish(f"{prefix}/ana/phone", json.dumps(late), qos=1).wait_for_publish(5)
+    after = {"device": "sim-2", "t": now + 1, "lat": lat, "lon": lon}
+    publisher.publish(f"{prefix}/gw/1", json.dumps(after), qos=1).wait_for_publish(5)
     publisher.loop_stop()
     publisher.disconnect()
-    wait_for(lambda: rawlog.read_race("mq").height >= 3, timeout=10, what="the pings on disk")
+    pings = lambda: rawlog.read_race("mq").filter(pl.col("kind") == rawlog.PING)  # noqa: E731
+    wait_for(lambda: pings().height >= 2, timeout=10, what="the pings on disk")
     thread.join(15)
-    stored = rawlog.read_race("mq")
-    assert sorted(stored["device"].to_list()) == ["ana/phone", "ana/phone", "sim-1"]
-    assert counts == {"messages": 5 + len(POISON), "pings": 3, "ignored": 1, "bad": 1 + len(POISON)}
+    assert sorted(pings()["device"].to_list()) == ["sim-1", "sim-2"]  # ana/phone is not in the race: counted
+    assert counts == {"messages": 5 + len(POISON), "pings": 2, "ignored": 1, "bad": 1 + len(POISON)}
+    assert rawlog.edge_counts(rawlog.read_race("mq")) == {"unknown_device": 1}

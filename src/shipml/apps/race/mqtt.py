@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from shipml.core.errors import InvalidInput, ShipmlError
 
-from . import definition, ingest, rawlog
+from . import definition, ingest, policy, rawlog
 from .rawlog import WRITE_TIMEOUT_S
 from .settings import mqtt_url, settings
 
@@ -66,6 +66,7 @@ class Subscriber:
         self.ack = ack or (lambda _mid, _qos: None)
         self.counts = {"messages": 0, "pings": 0, "ignored": 0, "bad": 0}
         self.bad_reasons: dict[str, int] = {}
+        self.not_stored: dict[str, int] = {}  # pings the ingest policy turned away, by reason
         self._waiting: list[tuple[pl.DataFrame, int, int]] = []
         self._ready = threading.Condition()
 
@@ -75,6 +76,10 @@ class Subscriber:
         self.counts["messages"] += 1
         try:
             frame = frame_from_message(topic, payload)
+            if frame is not None and not frame.is_empty():
+                kept, dropped = policy.admit(definition.load(self.race), frame)
+                self._count(dropped)
+                policy.pending.add(self.race, dropped)
         except Exception as exc:  # OverflowError, RecursionError, UnicodeError, ...: one message, never the stream
             reason = reason_of(exc)
             self.counts["bad"] += 1
@@ -86,8 +91,11 @@ class Subscriber:
             self.counts["ignored"] += 1
             self.ack(mid, qos)
             return
+        if kept.is_empty():  # every ping turned away by the policy (counted above)
+            self.ack(mid, qos)
+            return
         with self._ready:
-            self._waiting.append((frame, mid, qos))
+            self._waiting.append((kept, mid, qos))
             if len(self._waiting) >= FLUSH_MESSAGES:
                 self._ready.notify()
 
@@ -98,9 +106,22 @@ class Subscriber:
         if not group:
             return 0
         try:
-            rawlog.store(self.race, pl.concat([frame for frame, _, _ in group], how="vertical_relaxed"))
+            policy.check_budget(definition.load(self.race))
+        except policy.StorageBudgetExceeded as exc:  # for good: acknowledged, counted, not stored
+            log.warning("%s (%d MQTT message(s) dropped)", exc.message, len(group))
+            self._count({policy.OVER_BUDGET: sum(frame.height for frame, _, _ in group)})
+            for _, mid, qos in group:
+                self.ack(mid, qos)
+            return len(group)
+        except Exception:
+            log.warning("could not check the storage budget of race %s; storing", self.race, exc_info=True)
+        counts = policy.pending.take(self.race)
+        frames = [frame for frame, _, _ in group] + ([rawlog.count_rows(counts, time.time())] if counts else [])
+        try:
+            rawlog.store(self.race, pl.concat(frames, how="vertical_relaxed"))
         except Exception:  # not acknowledged: kept to retry here, or delivered again by the broker
             log.exception("could not store %d MQTT message(s); retrying", len(group))
+            policy.pending.add(self.race, counts)
             with self._ready:
                 self._waiting[:0] = group
             return 0
@@ -117,8 +138,12 @@ class Subscriber:
             self.flush()
         self.flush()
 
+    def _count(self, dropped: dict[str, int]) -> None:
+        for reason, n in dropped.items():
+            self.not_stored[reason] = self.not_stored.get(reason, 0) + n
+
     def details(self) -> dict[str, Any]:
-        return {**self.counts, "bad_reasons": dict(self.bad_reasons)}
+        return {**self.counts, "bad_reasons": dict(self.bad_reasons), "not_stored": dict(self.not_stored)}
 
 
 class ConsumerDown(RuntimeError):
