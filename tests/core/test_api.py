@@ -235,3 +235,15 @@ def test_job_ids_are_unguessable():
 
     ids = {jobs.new_id() for _ in range(1000)}
     assert len(ids) == 1000 and all(uuid.UUID(i).version == 4 for i in ids)
+
+
+@pytest.mark.parametrize("body", [b'{"text": "x', b'{"text": "\xff"}', b"[" * 100_000, b'{"text": "a",}'])
+def test_a_malformed_json_body_is_a_documented_422_that_says_so(platform, body):
+    api = create_app([])
+    api.add_api_route("/echo", echo, methods=["POST"])
+    with TestClient(api, raise_server_exceptions=False) as c:
+        response = c.post("/echo", content=body, headers={"Content-Type": "application/json"})
+        documented = c.get("/openapi.json").json()["paths"]["/echo"]["post"]["responses"]
+    assert response.status_code == 422 and str(response.status_code) in documented
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and error["message"].startswith("the body is not valid JSON")

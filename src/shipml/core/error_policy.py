@@ -30,9 +30,26 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return JSONResponse({"error": body}, status_code=status)
 
 
+NOT_JSON = "the body is not valid JSON"
+_PARSE_FAILED = "There was an error parsing the body"  # FastAPI's 400 when the body is not even decodable
+
+
+def _not_json(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return f"{NOT_JSON}: it is not UTF-8 text (byte {cause.start})"
+    if isinstance(cause, RecursionError):
+        return f"{NOT_JSON}: it nests too deeply"
+    return NOT_JSON
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":  # FastAPI says "JSON decode error" at a position
+            loc = err.get("loc", ())
+            where = f" at character {loc[-1]}" if len(loc) > 1 else ""
+            parts.append(f"{NOT_JSON}: {(err.get('ctx') or {}).get('error', 'decode error')}{where}")
+            continue
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
         message = str(err.get("msg")).removeprefix("Value error, ")  # pydantic's prefix for our own checks
         parts.append(f"{where}: {message}" if where else message)
@@ -118,6 +135,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error_with_headers(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _PARSE_FAILED:  # undecodable: as any malformed body, a 422
+            return error_response(422, "invalid_request", _not_json(exc.__cause__))
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status_code, "http_error")
         response = error_response(exc.status_code, code, str(exc.detail))
         response.headers.update(exc.headers or {})  # e.g. Allow on a 405
