@@ -247,3 +247,26 @@ def test_a_malformed_json_body_is_a_documented_422_that_says_so(platform, body):
     assert response.status_code == 422 and str(response.status_code) in documented
     error = response.json()["error"]
     assert error["code"] == "invalid_request" and error["message"].startswith("the body is not valid JSON")
+
+
+def test_public_job_records_name_files_without_their_server_folders(client, platform):
+    """Whatever an app's message says, a public job record carries no server path: a file under the allowed folders
+    is named relative to them, any other by its name (URLs are left as they are)."""
+    from sqlalchemy import update
+
+    from shipml.core import db
+    from shipml.core.tables import Job
+
+    job_id = jobs.submit("test", "sleep", seconds=0.1)
+    inside = platform.resolved_home / "sources" / "2024" / "data.csv"
+    with db.session() as s:
+        s.execute(update(Job).where(Job.id == job_id).values(
+            status="failed", message=f"reading {inside}", error="no file at /srv/private/thing.csv (see "
+                                                               "https://example.org/a/b.csv)"))
+    record = client.get(f"/api/jobs/{job_id}").json()
+    assert record["message"] == "reading 2024/data.csv"
+    assert record["error"] == "no file at thing.csv (see https://example.org/a/b.csv)"
+    listed = client.get("/api/jobs").text
+    assert str(platform.resolved_home) not in listed and "/srv/" not in listed
+    admin = client.get(f"/api/jobs/{job_id}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+    assert admin["message"] == f"reading {inside}"  # the operator sees where

@@ -41,7 +41,10 @@ def _public_job(record: dict[str, Any], admin: bool) -> dict[str, Any]:
     recommendation at its own address (``/api/shows/recommendations/{id}``), for the holder of its id."""
     if admin:
         return record
-    return {k: record[k] for k in PUBLIC_JOB_FIELDS}
+    shown = {k: record[k] for k in PUBLIC_JOB_FIELDS}
+    for k in ("message", "error"):  # an app's message may name a file: never with its server folder
+        shown[k] = sources.scrub_paths(shown[k])
+    return shown
 
 
 def _check(fn: Callable[[], Any], part: str | None = None) -> dict[str, Any]:

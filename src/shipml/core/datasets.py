@@ -196,7 +196,7 @@ def refreshes(dataset: str, limit: int = 50, offset: int = 0) -> list[dict[str, 
                 "at": r.at.isoformat(),
                 "source": sources.public_source(r.source),
                 "status": r.status,
-                "reason": r.reason,
+                "reason": sources.scrub_paths(r.reason),
                 "version": r.version,
                 "rows": r.rows,
             }

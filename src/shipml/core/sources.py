@@ -16,6 +16,7 @@ Errors say what is not allowed without saying whether a file exists, or where th
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,3 +130,11 @@ def public_source(source: str) -> str:
         if path.is_relative_to(folder) and path != folder:
             return path.relative_to(folder).as_posix()
     return path.name or "local file"
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])/[^\s'\"(),;]+")
+
+
+def scrub_paths(text: str | None) -> str | None:
+    """A message with every absolute path in it shown as :func:`public_source` shows a source (URLs left alone)."""
+    return _ABSOLUTE_PATH.sub(lambda m: public_source(m.group(0)), text) if text else text
