@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -138,3 +139,20 @@ def test_past_its_storage_budget_a_race_answers_507_and_stores_nothing_more(api:
     assert rawlog.new_files(name, 0, 2**62) == files
     storage = api.get(f"/api/race/races/{name}", headers=ADMIN).json()["storage"]
     assert storage["used_bytes"] >= storage["budget_bytes"] == 28_800
+
+
+def test_a_device_bucket_refills_at_its_rate_and_holds_a_burst() -> None:
+    from shipml.apps.race.ratelimit import DeviceBuckets
+
+    buckets = DeviceBuckets(3, amount=60, seconds=60)
+    first = buckets.admit(np.array([0] * 70 + [1, 2]), now=1000.0)
+    assert first.sum() == 62 and not first[60:70].any() and first[70:].all()  # a backlog of 60, then dropped
+    assert buckets.admit(np.array([0] * 5), now=1003.0).sum() == 3  # one a second since
+    assert buckets.admit(np.array([0] * 100), now=5000.0).sum() == 60  # never more than the burst
+
+
+def test_a_sped_up_simulation_gets_the_device_rate_in_race_time(platform: Any) -> None:
+    from apps.race import simrace
+
+    race = simrace.define("fast", 3)
+    assert policy._buckets(race).rate == pytest.approx(simrace.SPEEDUP * 1.0)

@@ -115,9 +115,10 @@ def frame_of(rows: Sequence[Mapping[str, Any]], source: str, received: float | N
     }, schema=rawlog.RAW_SCHEMA)
 
 
-def judge(race: Race, frame: pl.DataFrame) -> dict[str, Any]:
-    """What the edge can tell: accepted for processing, or unknown device / impossible."""
-    runner = race.devices.indices(frame["device"])
+def judge(race: Race, frame: pl.DataFrame, runner: np.ndarray | None = None) -> dict[str, Any]:
+    """What the edge can tell: accepted for processing, or unknown device / impossible (``runner``: the pings'
+    runner indices when already looked up)."""
+    runner = race.devices.indices(frame["device"]) if runner is None else runner
     lat, lon, t = frame["lat"].to_numpy(), frame["lon"].to_numpy(), frame["t"].to_numpy()
     received = np.asarray(race.race_time(frame["received"].to_numpy()), dtype=np.float64)
     rules = race.definition.rules()

@@ -104,18 +104,27 @@ def _buckets(race: Race) -> ratelimit.DeviceBuckets:
             for old in [k for k in _BUCKETS if k[0] == race.name]:
                 del _BUCKETS[old]
             item = ratelimit.parse_rate(settings().device_rate)
-            _BUCKETS[key] = ratelimit.DeviceBuckets(race.runners, item.amount, item.get_expiry())
+            d = race.definition  # a sped-up simulation's trackers ping as often in race time, faster in wall time
+            speedup = d.clock_speedup if d.clock_origin is not None else 1.0
+            _BUCKETS[key] = ratelimit.DeviceBuckets(race.runners, item.amount, item.get_expiry() / speedup)
         return _BUCKETS[key]
 
 
 def admit(race: Race, frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """The pings to store (known devices, within their rate) and the others, counted by reason."""
+    kept, _, counts = _admit(race, frame)
+    return kept, counts
+
+
+def _admit(race: Race, frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, dict[str, int]]:
     runner = race.devices.indices(frame["device"])
     known = runner >= 0
     keep = known.copy()
     keep[known] = _buckets(race).admit(runner[known].astype(np.int64), time.time())
     counts = {UNKNOWN: int((~known).sum()), RATE_LIMITED: int((known & ~keep).sum())}
-    return (frame if keep.all() else frame.filter(pl.Series(keep))), {k: v for k, v in counts.items() if v}
+    if keep.all():
+        return frame, runner, {}
+    return frame.filter(pl.Series(keep)), runner[keep], {k: v for k, v in counts.items() if v}
 
 
 class _Pending:
@@ -171,8 +180,8 @@ def accept(race: Race, frame: pl.DataFrame) -> dict[str, Any]:
     """Apply the policy to received pings: store what it admits (with the edge counts waiting), count the rest;
     say what the edge made of them."""
     check_budget(race)
-    kept, dropped = admit(race, frame)
-    verdict = ingest.judge(race, kept)
+    kept, runner, dropped = _admit(race, frame)
+    verdict = ingest.judge(race, kept, runner)
     if kept.is_empty():
         pending.add(race.name, dropped)
     else:
