@@ -79,3 +79,18 @@ def test_the_simulator_sends_a_race_through_the_http_ingest(platform: Any, tmp_p
     worker.step(settle_s=0.0)
     p = worker.processor
     assert p.accepted > 0 and (p.status == 1).sum() > 20 and p.progress_m.max() > 0
+
+
+def test_define_prints_the_race_with_its_ingest_key_kept_across_redefinitions(platform: Any, tmp_path: Path) -> None:
+    from apps.race import live_race
+
+    course, people = tmp_path / "course.gpx", tmp_path / "people.csv"
+    course.write_text(live_race.course_gpx())
+    people.write_text("bib,name,category\n1,Ana,W\n2,Ben,M\n")
+    args = ["define", "cli", "--course", str(course), "--participants", str(people), "--start", "2026-05-01T09:00"]
+    first = runner.invoke(commands, args)
+    assert first.exit_code == 0, first.output
+    key = json.loads(first.output)["ingest_key"]
+    assert len(key) >= 16 and definition.load("cli").definition.ingest_key == key
+    again = runner.invoke(commands, [*args, "--title", "renamed"])
+    assert again.exit_code == 0 and json.loads(again.output)["ingest_key"] == key

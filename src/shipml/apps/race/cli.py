@@ -29,7 +29,7 @@ def define(name: Annotated[str, typer.Argument(help="race name (a-z, 0-9, - and 
            sport: Annotated[str, typer.Option(help="running, walking or cycling")] = "running",
            checkpoint_every: Annotated[float, typer.Option(help="metres between checkpoints")] = 5000.0,
            title: str = "") -> None:
-    """Define (or redefine) a race from a course file and a participants CSV."""
+    """Define (or redefine) a race from a course file and a participants CSV; prints it with its ingest key."""
     from .definition import RaceDefinition, define, load, read_participants
 
     try:
@@ -37,8 +37,8 @@ def define(name: Annotated[str, typer.Argument(help="race name (a-z, 0-9, - and 
         d = RaceDefinition(name=name, title=title, sport=sport, start=datetime.fromisoformat(start),
                            waves={k: datetime.fromisoformat(v) for k, v in waves.items()},
                            checkpoint_every_m=checkpoint_every)
-        define(d, course, read_participants(participants))
-        typer.echo(json.dumps(load(name).summary()))
+        stored = define(d, course, read_participants(participants))
+        typer.echo(json.dumps({**load(name).summary(), "ingest_key": stored.ingest_key}))  # for the gateways
     except ShipmlError as exc:
         _fail(exc)
     except ValueError as exc:
