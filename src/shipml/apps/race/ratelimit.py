@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -46,8 +47,6 @@ def client_hit(storage_url: str | None, rate: str, race: str, client: str) -> in
     if limiter.hit(item, "shipml-race-ingest", race, client):
         return 0
     reset = limiter.get_window_stats(item, "shipml-race-ingest", race, client).reset_time
-    import time
-
     return max(1, math.ceil(reset - time.time()))
 
 
