@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import signal
 import time
@@ -46,6 +47,7 @@ class RaceWorker:
 
     def __init__(self, race: Race) -> None:
         self.race = race
+        self.started = time.monotonic()
         path = state_path(race)
         self.processor: RaceProcessor = load_state(path) if path.is_file() else race.new_processor()
         if not path.is_file():
@@ -63,8 +65,9 @@ class RaceWorker:
         # reused with other content), and nothing is published until the state has caught up with what readers saw
         last_version, self.catch_up_to = publish.last_published(race)
         self.processor.version = max(self.processor.version, last_version)
-        log.info("race %s: %d runners, resuming after key %d (published: version %d, key %d)", race.name,
-                 race.runners, self.processor.offset, last_version, self.catch_up_to)
+        log.info("race %s: %d runners, resuming after key %d (published: version %d, key %d); state restored in "
+                 "%.2f s", race.name, race.runners, self.processor.offset, last_version, self.catch_up_to,
+                 time.monotonic() - self.started)
 
     def step(self, now_us: int | None = None, settle_s: float | None = None) -> int:
         """Apply the files stored since the last step; returns how many pings."""
@@ -117,6 +120,10 @@ class RaceWorker:
             return
         self.standings = Standings(p)
         publish.publish(self.race, p, self.standings, {"pings_per_s": self.rate(), "lag_p99_s": self.lag_p99()})
+        if self.published_version < 0:
+            log.info("race %s: first publication %.2f s after the worker started, %.2f s after the process did "
+                     "(version %d, key %d)", self.race.name, time.monotonic() - self.started, _process_age_s(),
+                     p.version, p.offset)
         self.published_version = p.version
         if time.monotonic() - self.history_at >= settings().keep_history_every_seconds:
             self.history_at = time.monotonic()
@@ -156,6 +163,7 @@ class ProcessorService:
                 continue
             worker = self.workers.get(name)
             if worker is None or worker.race.definition.digest != race.definition.digest:
+                log.info("race %s: definition loaded %.2f s after the process started", name, _process_age_s())
                 self.workers[name] = RaceWorker(race)
 
     def step(self) -> dict[str, Any]:
@@ -171,6 +179,15 @@ class ProcessorService:
     def save_all(self) -> None:
         for worker in self.workers.values():
             worker.save(force=True)
+
+
+def _process_age_s() -> float:
+    """Seconds since this process started (Linux; NaN elsewhere), for the restart timings in the log."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return float("nan")
 
 
 def _running(max_seconds: float | None) -> Iterator[float]:
