@@ -1,6 +1,7 @@
 """The standings the processor publishes and the API reads: one folder of ``.npy`` arrays per state version.
 
-    live/v<ns>-<version>-<pid>/  order, rank, category ranks, every runner's progress, times, speed, splits, position
+    live/v<ns>-<version>-<pid>/  order, rank, category ranks, every runner's progress, times, speed, splits, position,
+                             recent trail (see :mod:`.trail`)
     live/CURRENT             the name of the newest complete folder (replaced atomically)
 
 The API memory-maps the arrays of the current folder once per version (:func:`current`) and answers every page
