@@ -132,10 +132,10 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _gate(race: definition.Race, request: Request, *, key_required: bool) -> None:
+async def _gate(race: definition.Race, request: Request, *, key_required: bool) -> None:
     """The request-level part of the ingest policy, before the body is read: key, client rate, storage budget."""
     if not policy.trusted(race, request.headers, required=key_required):
-        policy.check_client(race, _client(request))
+        await policy.check_client(race, _client(request))
     policy.check_budget(race)
 
 
@@ -145,7 +145,7 @@ def _gate(race: definition.Race, request: Request, *, key_required: bool) -> Non
                                             "content": {"application/json": {"schema": ingest.batch_schema()}}}})
 async def pings(race: RaceName, request: Request) -> dict[str, Any]:
     r = _race(race)
-    _gate(r, request, key_required=True)
+    await _gate(r, request, key_required=True)
     body = await request.body()
     return await run_in_threadpool(_store_batch, r, body)
 
@@ -191,7 +191,7 @@ OSMAND = "race: one position in the OsmAnd protocol (Traccar Client), query, for
 @router.post("/{race}/osmand", response_class=PlainTextResponse, summary=OSMAND, responses=INGEST_ERRORS)
 async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
     r = _race(race)
-    _gate(r, request, key_required=False)
+    await _gate(r, request, key_required=False)
     frame = ingest.osmand_frame(await _params(request))
     await run_in_threadpool(_store_one, r, frame)
     return PlainTextResponse("OK")
@@ -201,7 +201,7 @@ async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
              "be its basic auth password", responses=INGEST_ERRORS)
 async def owntracks(race: RaceName, request: Request) -> JSONResponse:
     r = _race(race)
-    _gate(r, request, key_required=False)
+    await _gate(r, request, key_required=False)
     message = ingest.decode_json(await request.body())
     user, device = request.headers.get("x-limit-u"), request.headers.get("x-limit-d")
     frame = ingest.owntracks_frame(message, f"{user}/{device}" if user and device else None)

@@ -86,8 +86,9 @@ def trusted(race: Race, headers: Any, *, required: bool) -> bool:
     return False
 
 
-def check_client(race: Race, client: str) -> None:
-    wait = ratelimit.client_hit(get_settings().redis_url, settings().client_rate, race.name, client)
+async def check_client(race: Race, client: str) -> None:
+    """One request of a client to a race, within ``SHIPML_RACE_CLIENT_RATE`` or a 429 (Retry-After)."""
+    wait = await ratelimit.client_limit(settings().client_rate).hit_async(f"{race.name}:{client}")
     if wait:
         raise TooManyRequests(f"at most {settings().client_rate} ingest requests per client for race {race.name}; "
                               f"try again in {wait} s", details={"retry_after": wait})

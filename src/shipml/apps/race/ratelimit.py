@@ -1,8 +1,8 @@
-"""The race app's rate limits, in one place: per client (the kept library ``limits``) and per device (vectorised).
+"""The race app's rate limits, in one place: per client (the platform's limiter) and per device (vectorised).
 
-Clients (one address, one race) are limited with ``limits``' sliding window counter, stored in Redis when
-``SHIPML_REDIS_URL`` is set (shared by every API process) and in memory otherwise. This is the one use of
-``limits`` in the race app, kept apart so it can be merged with the platform's public write limiter.
+Clients (one address, one race) are limited by :class:`shipml.core.ratelimit.RateLimit` (the kept library
+``limits``, a moving window in Redis when ``SHIPML_REDIS_URL`` is set, shared by every API process, in memory
+otherwise), at ``SHIPML_RACE_CLIENT_RATE`` in ``limits``' notation.
 
 Devices are limited per API process with a token bucket per runner over numpy arrays: a gateway's batch of
 10,000 pings is judged in one vectorised pass, where 10,000 calls to a limiter (10,000 Redis round trips) would
@@ -11,9 +11,7 @@ cost more than storing the batch. A device may so reach ``processes × rate``; t
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -22,15 +20,8 @@ import numpy.typing as npt
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
-    from limits.strategies import RateLimiter
 
-
-@lru_cache(maxsize=4)
-def _limiter(storage_url: str) -> RateLimiter:
-    from limits.storage import storage_from_string
-    from limits.strategies import SlidingWindowCounterRateLimiter
-
-    return SlidingWindowCounterRateLimiter(storage_from_string(storage_url))
+    from shipml.core.ratelimit import RateLimit
 
 
 @lru_cache(maxsize=16)
@@ -41,13 +32,12 @@ def parse_rate(rate: str) -> RateLimitItem:
     return parse(rate)
 
 
-def client_hit(storage_url: str | None, rate: str, race: str, client: str) -> int:
-    """Count one request of a client to a race; 0 when allowed, else the seconds to wait."""
-    limiter, item = _limiter(storage_url or "memory://"), parse_rate(rate)
-    if limiter.hit(item, "shipml-race-ingest", race, client):
-        return 0
-    reset = limiter.get_window_stats(item, "shipml-race-ingest", race, client).reset_time
-    return max(1, math.ceil(reset - time.time()))
+def client_limit(rate: str) -> RateLimit:
+    """The platform's limiter (:mod:`shipml.core.ratelimit`: ``limits``, Redis when configured) at this rate."""
+    from shipml.core.ratelimit import RateLimit
+
+    item = parse_rate(rate)
+    return RateLimit("race-ingest", item.amount, item.get_expiry())
 
 
 class DeviceBuckets:
