@@ -1,15 +1,16 @@
 """A processor restarted over the same home (as after a SIGKILL: its saved state older than what it published)
-publishes versions above every version it published before, and only a state at least as far in the stream as
-what readers already saw, equal to an uninterrupted run's."""
+resumes from its last publication (it holds the whole state), publishes versions above every version it
+published before, and never a state behind what readers already saw; its standings equal an uninterrupted run's."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
 from apps.race import simrace
-from shipml.apps.race import definition, rawlog
+from shipml.apps.race import definition, publish, rawlog
 from shipml.apps.race.live import RaceWorker
 from shipml.apps.race.publish import current
 from shipml.apps.race.standings import Standings
@@ -31,14 +32,17 @@ def _uninterrupted(race: definition.Race, until_key: int) -> Any:
     return bare.processor
 
 
-def _published() -> tuple[int, int]:
-    view = current(definition.load("restart"))
+def _published(name: str) -> tuple[int, int]:
+    view = current(definition.load(name))
     assert view is not None
     return int(view.meta["version"]), int(view.meta["offset"])
 
 
-def test_a_restarted_processor_publishes_above_the_last_version_and_never_an_older_board(platform: Any) -> None:
-    race = simrace.define("restart", 150)
+def _killed_mid_race(name: str) -> tuple[definition.Race, list[Any], int, int]:
+    """A race processed, published and saved once, then processed and published further without a save, as a
+    processor killed with SIGKILL leaves it; returns the race, the frames not yet stored, the last version and
+    offset published."""
+    race = simrace.define(name, 150)
     frames = simrace.chunks(race, minutes=24)
     first = RaceWorker(race)
     for frame in frames[:20]:
@@ -46,35 +50,59 @@ def test_a_restarted_processor_publishes_above_the_last_version_and_never_an_old
     first.step(settle_s=0.0)
     first.publish()
     first.save(force=True)  # the last save before the kill
-    versions = [_published()[0]]
-    for frame in frames[20:50]:  # applied and published, never saved: lost with the process
+    versions = [_published(name)[0]]
+    for frame in frames[20:50]:  # applied and published, never saved
         rawlog.write_file(race.name, frame)
         first.step(settle_s=0.0)
         first.publish()
-        versions.append(_published()[0])
+        versions.append(_published(name)[0])
     assert versions == sorted(set(versions))
-    last_version, last_offset = _published()
-    keys = [rawlog.key_of(f) for f in rawlog.new_files(race.name, 0, 2**62)]
+    return race, frames[50:], *_published(name)
 
-    second = RaceWorker(definition.load(race.name))  # a new instance over the same home, as after a SIGKILL
-    assert second.processor.offset < last_offset
-    second.step(now_us=keys[30], settle_s=0.0)  # part of the way back: behind what readers saw
-    second.publish()
-    assert _published() == (last_version, last_offset)  # not published: the board does not go back
-    for frame in frames[50:]:
-        rawlog.write_file(race.name, frame)
-    second.step(settle_s=0.0)
-    second.publish()
-    version, offset = _published()
-    assert version > last_version and offset > last_offset
 
+def _assert_uninterrupted(race: definition.Race) -> None:
     view = current(definition.load(race.name))
     assert view is not None
-    expected = _uninterrupted(race, offset)
+    expected = _uninterrupted(race, int(view.meta["offset"]))
     p = view.processor
     assert (p.accepted, p.rejected, p.ignored) == (expected.accepted, expected.rejected, expected.ignored)
     np.testing.assert_array_equal(p.progress_m, expected.progress_m)
     np.testing.assert_array_equal(p.splits_s, expected.splits_s)
+    np.testing.assert_array_equal(p.trail_m, expected.trail_m)
     np.testing.assert_array_equal(view.standings.order, Standings(expected).order)
     assert expected.accepted > 1000 and (expected.status == 1).sum() > 0  # a race under way, not an empty one
 
+
+def test_a_restarted_processor_resumes_from_its_last_publication_above_its_last_version(platform: Any) -> None:
+    race, later, last_version, last_offset = _killed_mid_race("restart")
+    second = RaceWorker(definition.load(race.name))  # a new instance over the same home, as after a SIGKILL
+    assert second.processor.offset == last_offset  # the publication holds the whole state: nothing to replay
+    assert second.processor.version >= last_version
+    for frame in later:
+        rawlog.write_file(race.name, frame)
+    second.step(settle_s=0.0)
+    second.publish()
+    version, offset = _published("restart")
+    assert version > last_version and offset > last_offset
+    _assert_uninterrupted(race)
+
+
+def test_after_a_reboot_it_replays_from_its_saved_state_and_never_publishes_an_older_board(platform: Any) -> None:
+    race, later, last_version, last_offset = _killed_mid_race("rebooted")
+    current_meta = publish.live_dir(race) / (publish.live_dir(race) / "CURRENT").read_text().strip() / "meta.json"
+    meta = json.loads(current_meta.read_text())
+    current_meta.write_text(json.dumps({**meta, "boot_id": "a-previous-boot"}))  # unsynced files: not trusted
+    keys = [rawlog.key_of(f) for f in rawlog.new_files(race.name, 0, 2**62)]
+
+    second = RaceWorker(definition.load(race.name))
+    assert second.processor.offset < last_offset  # from the saved state
+    second.step(now_us=keys[30], settle_s=0.0)  # part of the way back: behind what readers saw
+    second.publish()
+    assert _published("rebooted") == (last_version, last_offset)  # not published: the board does not go back
+    for frame in later:
+        rawlog.write_file(race.name, frame)
+    second.step(settle_s=0.0)
+    second.publish()
+    version, offset = _published("rebooted")
+    assert version > last_version and offset > last_offset  # versions continue above, never reused
+    _assert_uninterrupted(race)

@@ -30,7 +30,7 @@ from .definition import Race
 from .pings import PingBatch
 from .processor import RaceProcessor
 from .settings import settings
-from .snapshot import load_state, save_state
+from .snapshot import load_state, save_state, saved_offset
 from .standings import Standings
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,15 @@ class RaceWorker:
         self.race = race
         self.started = time.monotonic()
         path = state_path(race)
-        self.processor: RaceProcessor = load_state(path) if path.is_file() else race.new_processor()
-        if not path.is_file():
+        # the saved state, or the last publication when it is further on (it holds the whole state): a restart
+        # then replays only the pings stored after it
+        published = publish.published_state(race)
+        if published is not None and (not path.is_file() or saved_offset(path) <= published.offset):
+            self.processor: RaceProcessor = published
+        elif path.is_file():
+            self.processor = load_state(path)
+        else:  # a new race, or a new definition of it: from its first raw ping
+            self.processor = race.new_processor()
             for stale in race.folder.glob("state-*.npz"):
                 stale.unlink()
             (race.folder / "history.jsonl").unlink(missing_ok=True)

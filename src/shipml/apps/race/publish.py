@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from .definition import Race
-from .processor import RaceProcessor
+from .processor import STATE_ARRAYS, RaceProcessor
 from .standings import Standings
-from .trail import new_trails
+from .trail import TRAIL_ARRAYS, new_trails
 
 ARRAYS = ("start_t", "category", "status", "progress_m", "progress_t", "last_t", "last_x", "last_y", "speed_mps",
-          "splits_s", "trail_t", "trail_m", "trail_head")
+          "splits_s", "trail_t", "trail_m", "trail_head", "dnf_reason", "last_hr", "off_course_since")
 KEEP = 3
 
 
@@ -53,7 +53,8 @@ def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: di
         np.save(folder / f"{key}.npy", array)
     full = {**meta, "version": processor.version, "clock": processor.clock, "ranked": standings.ranked,
             "accepted": processor.accepted, "rejected": processor.rejected, "ignored": processor.ignored,
-            "published_at": time.time(), "offset": processor.offset, "digest": race.definition.digest}
+            "published_at": time.time(), "offset": processor.offset, "digest": race.definition.digest,
+            "boot_id": boot_id()}
     (folder / "meta.json").write_text(json.dumps(full))
     final = base / name
     shutil.rmtree(final, ignore_errors=True)
@@ -97,6 +98,39 @@ def _view(race: Race, folder: Path) -> LiveView:
     s.category_order = {c: arrays["by_category"][bounds[c]:bounds[c + 1]] for c in range(len(race.category_names))}
     s._finish_s = arrays["splits_s"][:, -1]
     return LiveView(race, meta, s)
+
+
+def boot_id() -> str:
+    """This boot of the machine (Linux), "" elsewhere: published files are not fsynced, so a restarted processor
+    takes its state from them only within the same boot (the page cache holds what was written)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def published_state(race: Race) -> RaceProcessor | None:
+    """The processor state of the current publication (every per-runner array is published, with the counts,
+    clock and stream offset), when it was published for this definition in this boot and reads back whole; else
+    None. A restart taking it replays only the pings stored after the last publication, not since the last save."""
+    base = live_dir(race)
+    try:
+        folder = base / (base / "CURRENT").read_text().strip()
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("digest") != race.definition.digest or not meta.get("boot_id") or meta["boot_id"] != boot_id():
+            return None
+        p = race.new_processor()
+        for key in (*STATE_ARRAYS, "splits_s", *TRAIL_ARRAYS):
+            array = np.load(folder / f"{key}.npy")
+            target = getattr(p, key)
+            if array.shape != target.shape:
+                return None
+            target[:] = array
+        p.accepted, p.rejected, p.ignored = int(meta["accepted"]), dict(meta["rejected"]), dict(meta["ignored"])
+        p.clock, p.offset, p.version = float(meta["clock"]), int(meta["offset"]), int(meta["version"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    return p
 
 
 def last_published(race: Race) -> tuple[int, int]:

@@ -56,6 +56,15 @@ def save_state(processor: RaceProcessor, path: str | Path) -> Path:
     return path
 
 
+def saved_offset(path: str | Path) -> int:
+    """The stream offset of a saved state, read without its arrays (-1 when unreadable)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return int(json.loads(str(data["meta"]))["offset"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return -1
+
+
 def load_state(path: str | Path) -> RaceProcessor:
     """A processor exactly as it was saved."""
     path = Path(path)
