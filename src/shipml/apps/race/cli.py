@@ -90,6 +90,7 @@ def simulate(runners: Annotated[int, typer.Option(min=1, max=2_000_000)] = 1000,
     defined = define_simulated(race, runners, speedup)
     sim = Simulator(defined.course, defined.participants["device"].to_list(), defined.definition.start.timestamp(),
                     api_url=api_url or get_settings().api_url, race=race, fit=fit, seed=seed)
+    sim.client.headers["X-Ingest-Key"] = str(defined.definition.ingest_key)  # a gateway of the race's own
     started = time.monotonic()
     typer.echo(f"race '{race}': {runners:,} runners, {defined.course.length_m / 1000:.1f} km, x{speedup:g}; "
                f"posting to {sim.url}")
