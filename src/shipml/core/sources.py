@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from shipml.core.errors import Forbidden, SourceUnavailable
+from shipml.core.errors import Forbidden, NotFound, SourceUnavailable
 from shipml.settings import get_settings
 
 SCHEMES = ("http", "https")
@@ -100,9 +100,9 @@ def _inside(path: Path, folders: list[Path]) -> bool:
 
 def resolve_remote_source(source: str, keywords: Sequence[str] = KEYWORDS) -> str:
     """A ``source=`` given through the API, as the job will be given it: a keyword of the app, an allowed URL, or
-    the resolved path of a file under the allowed folders (a relative path is looked up in each allowed folder, the
-    first where it exists, else the first folder). Raises :class:`Forbidden` otherwise (saying nothing about the file
-    nor where the folders are)."""
+    the resolved path of a file or folder under the allowed folders (a relative path is looked up in each allowed
+    folder, the first where it exists). Raises :class:`Forbidden` for anything else (saying nothing about the file nor
+    where the folders are), :class:`NotFound` for a path of the allowed folders that is not there."""
     if source in keywords:
         return source
     if is_url(source):
@@ -113,7 +113,10 @@ def resolve_remote_source(source: str, keywords: Sequence[str] = KEYWORDS) -> st
     inside = [c for c in candidates if _inside(c, folders)]
     if not inside:
         raise Forbidden(REFUSED)
-    return str(next((c for c in inside if c.exists()), inside[0]))
+    found = next((c for c in inside if c.exists()), None)
+    if found is None:  # said at once rather than by a failed job (only of the allowed folders, named relatively)
+        raise NotFound(f"no file or folder '{public_source(str(inside[0]))}' in the allowed source folders")
+    return str(found)
 
 
 def public_source(source: str) -> str:

@@ -133,6 +133,9 @@ def test_api_sources_are_limited_to_allowed_folders_and_urls(api, admin, tmp_pat
     assert local.status_code == 403
     allowed = get_settings().resolved_home / "sources"
     allowed.mkdir(parents=True, exist_ok=True)
+    not_there = api.post("/api/covid/ingest", params={"source": str(allowed / "data.csv")}, headers=admin)
+    assert not_there.status_code == 404 and str(allowed) not in not_there.text
+    (allowed / "data.csv").write_text("date;всего\n")
     inside = api.post("/api/covid/ingest", params={"source": str(allowed / "data.csv")}, headers=admin)
     assert inside.status_code == 202
 

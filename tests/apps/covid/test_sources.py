@@ -25,7 +25,11 @@ def test_a_bare_name_is_a_file_of_the_allowed_folder_not_of_the_working_director
     cwd.mkdir()
     (cwd / "secretfile").write_text("the worker's own file")
     monkeypatch.chdir(cwd)
+    missing = api.post("/api/covid/ingest", params={"source": "secretfile"}, headers=admin)
+    assert missing.status_code == 404 and "no file or folder 'secretfile'" in missing.json()["error"]["message"]
     for name in ("secretfile", "sub/data.csv"):
+        (allowed / name).parent.mkdir(parents=True, exist_ok=True)
+        (allowed / name).write_text("an export")
         accepted = api.post("/api/covid/ingest", params={"source": name}, headers=admin)
         assert accepted.status_code == 202, accepted.text
         given = jobs.get(accepted.json()["job_id"])["params"]["source"]
@@ -42,8 +46,10 @@ def test_no_public_answer_carries_a_server_path(api, admin, allowed, covid_dir, 
     home = str(get_settings().resolved_home)
     shutil.copy(sorted((covid_dir / "revisions").glob("data_*.csv"))[0], allowed / "first.csv")
     data.refresh(str(allowed / "first.csv"))
-    worker.start()
+    (allowed / "missing.csv").write_text("")  # there when the ingest is accepted, gone when the worker looks
     failed = api.post("/api/covid/ingest", params={"source": "missing.csv"}, headers=admin).json()["job_id"]
+    (allowed / "missing.csv").unlink()
+    worker.start()
     record = jobs.wait(failed, timeout=120)
     assert record["status"] == "failed", worker.output()
     public = {path: api.get(path) for path in ("/api/health", "/api/covid/status", "/api/covid/refreshes",
