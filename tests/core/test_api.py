@@ -270,3 +270,9 @@ def test_public_job_records_name_files_without_their_server_folders(client, plat
     assert str(platform.resolved_home) not in listed and "/srv/" not in listed
     admin = client.get(f"/api/jobs/{job_id}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
     assert admin["message"] == f"reading {inside}"  # the operator sees where
+
+
+def test_health_documents_its_own_503_answer(client):
+    responses = client.get("/openapi.json").json()["paths"]["/api/health"]["get"]["responses"]
+    assert responses["503"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/HealthAnswer"}
+    assert responses["500"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")

@@ -126,6 +126,15 @@ class _Health:
 
 
 
+class HealthAnswer(BaseModel):
+    """Health: ``ok`` (200) or ``degraded`` (503), with each component, app and service."""
+
+    status: Literal["ok", "degraded"]
+    components: dict[str, dict[str, Any]]
+    apps: dict[str, dict[str, Any]]
+    services: dict[str, dict[str, Any]]
+
+
 class JobAccepted(BaseModel):
     """A job was queued: poll ``GET /api/jobs/{job_id}``."""
 
@@ -172,7 +181,9 @@ def platform_router(apps: Sequence[App]) -> APIRouter:
 
     health = _Health(apps)
 
-    @router.get("/health")
+    @router.get("/health", response_model=HealthAnswer,
+                responses={503: {"model": HealthAnswer, "description": "a part is down (status 'degraded'); see "
+                                                                       "Retry-After"}})
     async def health_check() -> JSONResponse:
         """Database, queue, registry, and each app's data freshness and champion version (refreshed in the
         background at most once per ``SHIPML_HEALTH_CACHE_SECONDS``: a storm of probes is not a storm of

@@ -169,7 +169,8 @@ _ADMIN_ERRORS = {"401": "no admin token", "403": "a wrong admin token, or a sour
 
 
 def document(app: FastAPI) -> None:
-    """Every operation documents every status it can answer with, all with the one error body. Admin operations
+    """Every operation documents every status it can answer with, all with the one error body (unless the operation
+    declares that status with a body of its own, as health's 503 is its usual answer). Admin operations
     (security ``HTTPBearer``) also document 401 and 403; those where a token is optional say so."""
     base = app.openapi
 
@@ -190,7 +191,8 @@ def document(app: FastAPI) -> None:
                 errors = {**_ERRORS, **(_ADMIN_ERRORS if "HTTPBearer" in schemes else {})}
                 responses = operation.setdefault("responses", {})
                 for status, description in errors.items():
-                    responses[status] = {"description": description, **ref}
+                    if status == "422" or status not in responses:  # FastAPI's own 422 is not our error body
+                        responses[status] = {"description": description, **ref}
         app.openapi_schema = schema
         return schema
 
