@@ -28,6 +28,7 @@ from .trail import TRAIL_ARRAYS, new_trails
 ARRAYS = ("start_t", "category", "status", "progress_m", "progress_t", "last_t", "last_x", "last_y", "speed_mps",
           "splits_s", "trail_t", "trail_m", "trail_head", "dnf_reason", "last_hr", "off_course_since")
 KEEP = 3
+RESTORE_ONLY = ("dnf_reason", "last_hr", "off_course_since")  # read by a restarting processor, not by the API
 
 
 def live_dir(race: Race) -> Path:
@@ -88,7 +89,8 @@ def _view(race: Race, folder: Path) -> LiveView:
     p.category_names = race.category_names
     arrays = {**(new_trails(race.runners) if "trail_head" not in arrays else {}), **arrays}  # published before trails
     for key in ARRAYS:
-        setattr(p, key, arrays[key])
+        if key in arrays or key not in RESTORE_ONLY:
+            setattr(p, key, arrays[key])
     p.clock, p.version = float(meta["clock"]), int(meta["version"])
     p.accepted, p.rejected, p.ignored = meta["accepted"], meta["rejected"], meta["ignored"]
     s = object.__new__(Standings)
