@@ -106,3 +106,16 @@ def test_after_a_reboot_it_replays_from_its_saved_state_and_never_publishes_an_o
     version, offset = _published("rebooted")
     assert version > last_version and offset > last_offset  # versions continue above, never reused
     _assert_uninterrupted(race)
+
+
+def test_a_publication_of_the_spark_path_is_not_taken_for_the_embedded_state(platform: Any) -> None:
+    race = simrace.define("fromspark", 40)
+    for frame in simrace.chunks(race, minutes=6):
+        rawlog.write_file(race.name, frame)
+    spark_like = _uninterrupted(race, 2**62)
+    spark_like.offset = 0  # the Spark path keeps its place in its own checkpoint, not in the processor
+    publish.publish(race, spark_like, Standings(spark_like), {"engine": "spark"})
+    worker = RaceWorker(definition.load(race.name))
+    assert worker.processor.accepted == 0 and worker.processor.offset == 0  # from the first raw ping
+    worker.step(settle_s=0.0)
+    assert worker.processor.accepted == spark_like.accepted and worker.processor.rejected == spark_like.rejected

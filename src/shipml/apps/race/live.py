@@ -126,7 +126,8 @@ class RaceWorker:
         if p.version == self.published_version or p.offset < self.catch_up_to:
             return
         self.standings = Standings(p)
-        publish.publish(self.race, p, self.standings, {"pings_per_s": self.rate(), "lag_p99_s": self.lag_p99()})
+        publish.publish(self.race, p, self.standings, {"pings_per_s": self.rate(), "lag_p99_s": self.lag_p99(),
+                                                       "restorable": True})
         if self.published_version < 0:
             log.info("race %s: first publication %.2f s after the worker started, %.2f s after the process did "
                      "(version %d, key %d)", self.race.name, time.monotonic() - self.started, _process_age_s(),

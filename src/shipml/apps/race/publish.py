@@ -113,13 +113,15 @@ def boot_id() -> str:
 
 def published_state(race: Race) -> RaceProcessor | None:
     """The processor state of the current publication (every per-runner array is published, with the counts,
-    clock and stream offset), when it was published for this definition in this boot and reads back whole; else
-    None. A restart taking it replays only the pings stored after the last publication, not since the last save."""
+    clock and stream offset), when the embedded processor published it (``restorable`` in its meta) for this
+    definition in this boot and it reads back whole; else None. A restart taking it replays only the pings stored
+    after the last publication, not all of those since the last save."""
     base = live_dir(race)
     try:
         folder = base / (base / "CURRENT").read_text().strip()
         meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("digest") != race.definition.digest or not meta.get("boot_id") or meta["boot_id"] != boot_id():
+        if (meta.get("digest") != race.definition.digest or not meta.get("restorable")  # the Spark path's is not
+                or not meta.get("boot_id") or meta["boot_id"] != boot_id()):
             return None
         p = race.new_processor()
         for key in (*STATE_ARRAYS, "splits_s", *TRAIL_ARRAYS):
