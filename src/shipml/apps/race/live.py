@@ -3,8 +3,10 @@
 Each step reads the raw files stored since the last one (once ``settle_seconds`` old), applies them to the race's
 :class:`~.processor.RaceProcessor` (admin DNF commands in their place in the stream), publishes the standings
 (:mod:`.publish`) and, every ``save_every_seconds``, saves the state with the key of the last file applied. Killed
-at any point, it restarts from the saved state and re-applies the files after that key: batches do not change the
-result, so the final standings are those of an uninterrupted run.
+at any point, it restarts from its last publication (which holds the whole state; within the same boot) or else
+from the saved state, and re-applies the files after that key: batches do not change the result, so the final
+standings are those of an uninterrupted run. Published versions only increase across restarts, and a restart
+publishes nothing behind what readers already saw.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ class RaceWorker:
         self.rates: deque[tuple[float, int]] = deque(maxlen=64)
         self.published_version = -1
         self.standings: Standings | None = None
-        # a restart resumes from a state saved a while ago: versions continue above the last one published (never
-        # reused with other content), and nothing is published until the state has caught up with what readers saw
+        # a restart may resume from a state older than the board (the saved one, after a reboot): versions continue
+        # above the last one published (never reused with other content), and nothing is published until the state
+        # has caught up with what readers saw
         last_version, self.catch_up_to = publish.last_published(race)
         self.processor.version = max(self.processor.version, last_version)
         log.info("race %s: %d runners, resuming after key %d (published: version %d, key %d); state restored in "
