@@ -156,3 +156,14 @@ def test_a_sped_up_simulation_gets_the_device_rate_in_race_time(platform: Any) -
 
     race = simrace.define("fast", 3)
     assert policy._buckets(race).rate == pytest.approx(simrace.SPEEDUP * 1.0)
+
+
+def test_the_counts_of_unstored_pings_reach_the_raw_log_without_another_request(api: TestClient) -> None:
+    from platform_fixtures import wait_for
+
+    name, key, gun = define(api)
+    r = api.post(f"/api/race/{name}/pings", json={"pings": [ping(gun, device="ghost")] * 7}, headers=key)
+    assert r.json()["rejected"] == {"unknown_device": 7}
+    wait_for(lambda: rawlog.edge_counts(rawlog.read_race(name)) == {"unknown_device": 7}, timeout=15,
+             what="the edge counts written by the background flush")
+    assert stored_pings(name) == 0
