@@ -123,11 +123,11 @@ def main() -> None:
             moved_after = []
             for kill in range(args.kills):
                 time.sleep(args.warm)
-                before = stats(client)
-                assert before is not None
                 killed_at = time.monotonic()
                 os.killpg(processor.pid, signal.SIGKILL)
                 processor.wait()
+                before = stats(client)  # the dead processor's last publication
+                assert before is not None
                 time.sleep(args.backoff)
                 processor = start(["service", "race", "processor"], env, log)
                 while True:

@@ -100,12 +100,10 @@ def search(race: Race, q: str, limit: int) -> dict[str, Any]:
         found += [i for i in index.with_close_word(key, limit) if i not in found]
     found = found[:limit]
     view = current(race)
-    rows = []
-    for i in found:
-        if view is not None:
-            rows.append(line(race, view.standings.lines([i], now=now_of(race))[0]))
-        else:
-            rows.append({"bib": race.bibs[i], "name": race.participants["name"][i], "status": "not_started"})
+    if view is None:
+        rows = [{"bib": race.bibs[i], "name": race.participants["name"][i], "status": "not_started"} for i in found]
+    else:
+        rows = [line(race, s) for s in view.standings.lines(found, now=now_of(race))]
     return {"query": q, "rows": rows}
 
 
