@@ -6,24 +6,29 @@
 A 4xx/5xx answer becomes an :class:`ApiError` carrying the API's own ``error.message`` and ``status``.
 :func:`get` caches answers for a few seconds (:data:`CACHE_SECONDS`) so reruns of a page do not hammer the
 API; :func:`get_fresh` asks every time (for what changes by the second: health, jobs, refreshes); :func:`get_or_stop`
-shows the error on the page and stops it, for data a page cannot do without.
+shows the error on the page and stops it, for data a page cannot do without. Each takes ``model=``: the answer's
+pydantic model (the one the route returns, from the app's ``schemas.py``), and then returns the parsed answer, so
+a renamed field fails mypy and the tests rather than a page at run time.
 :func:`ago` and :func:`timestamp` format the API's ISO times for people.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar, overload
 
 import httpx
 import humanize
 import streamlit as st
+from pydantic import TypeAdapter
 
 from shipml.settings import get_settings
 
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 CACHE_SECONDS = 10
 Params = dict[str, Any]
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -84,13 +89,36 @@ def _cached(path: str, params: tuple[tuple[str, Any], ...]) -> Any:
     return _request(path, dict(params))
 
 
-def post(path: str, body: Any, **params: Any) -> Any:
-    """``POST {SHIPML_API_URL}{path}`` with a JSON body → JSON (never cached)."""
-    return _request(path, params, ok=(200, 201, 202), body=body)
+@lru_cache(maxsize=256)
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
 
 
-def get(path: str, **params: Any) -> Any:
-    """``GET {SHIPML_API_URL}{path}`` → JSON, cached for :data:`CACHE_SECONDS`.
+def parse(model: type[T], answer: Any) -> T:
+    """An API answer as its model (a :class:`pydantic.ValidationError` says which field does not fit)."""
+    adapter: TypeAdapter[T] = _adapter(model)  # type: ignore[arg-type]  # a class or an alias: both hashable
+    return adapter.validate_python(answer)
+
+
+def _as(model: Any, answer: Any) -> Any:
+    return answer if model is None else parse(model, answer)
+
+
+@overload
+def post(path: str, body: Any, *, model: type[T], **params: Any) -> T: ...
+@overload
+def post(path: str, body: Any, *, model: None = None, **params: Any) -> Any: ...
+def post(path: str, body: Any, *, model: Any = None, **params: Any) -> Any:
+    """``POST {SHIPML_API_URL}{path}`` with a JSON body → JSON, or ``model`` (never cached)."""
+    return _as(model, _request(path, params, ok=(200, 201, 202), body=body))
+
+
+@overload
+def get(path: str, *, model: type[T], **params: Any) -> T: ...
+@overload
+def get(path: str, *, model: None = None, **params: Any) -> Any: ...
+def get(path: str, *, model: Any = None, **params: Any) -> Any:
+    """``GET {SHIPML_API_URL}{path}`` → JSON (or ``model``), cached for :data:`CACHE_SECONDS`.
 
     List values repeat the parameter (``metric=["a", "b"]`` → ``?metric=a&metric=b``).
 
@@ -99,19 +127,27 @@ def get(path: str, **params: Any) -> Any:
         ApiError: the API answered with an error; ``message`` is its ``error.message``.
     """
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in params.items()))
-    return _cached(path, frozen)
+    return _as(model, _cached(path, frozen))
 
 
-def get_fresh(path: str, **params: Any) -> Any:
+@overload
+def get_fresh(path: str, *, model: type[T], **params: Any) -> T: ...
+@overload
+def get_fresh(path: str, *, model: None = None, **params: Any) -> Any: ...
+def get_fresh(path: str, *, model: Any = None, **params: Any) -> Any:
     """Like :func:`get`, without the cache."""
-    return _request(path, params)
+    return _as(model, _request(path, params))
 
 
-def get_or_stop(path: str, *, fresh: bool = False, **params: Any) -> Any:
+@overload
+def get_or_stop(path: str, *, model: type[T], fresh: bool = False, **params: Any) -> T: ...
+@overload
+def get_or_stop(path: str, *, model: None = None, fresh: bool = False, **params: Any) -> Any: ...
+def get_or_stop(path: str, *, model: Any = None, fresh: bool = False, **params: Any) -> Any:
     """:func:`get` (or :func:`get_fresh`), or show the API's error on the page and stop drawing it: for the data a
     page cannot be drawn without."""
     try:
-        return (get_fresh if fresh else get)(path, **params)
+        return (get_fresh if fresh else get)(path, model=model, **params)
     except ApiError as exc:
         st.error(exc.message, icon=":material/error:")
         st.stop()
