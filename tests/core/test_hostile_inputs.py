@@ -121,3 +121,9 @@ def test_public_job_listings_carry_no_results_nor_params(api: TestClient) -> Non
     body = listed.json()
     jobs = body["items"] if isinstance(body, dict) else body
     assert all(not job.get("result") and "params" not in job for job in jobs), jobs[:3]
+
+
+@pytest.mark.parametrize(("app", "keyword"), [("covid", "synthetic"), ("cycling", "scrape")])
+def test_a_source_keyword_the_app_declares_is_not_taken_for_a_file(api: TestClient, app: str, keyword: str) -> None:
+    response = api.post(f"/api/{app}/ingest", params={"source": keyword}, headers=ADMIN)
+    assert response.status_code == 202, response.text

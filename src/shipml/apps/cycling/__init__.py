@@ -28,6 +28,7 @@ APP = App(
     router=lambda: _api().router,
     status=lambda: _tasks().status(),
     ingest=lambda source, progress: _tasks().ingest(source, progress),
+    source_keywords=("synthetic", "scrape"),  # ?source=scrape: a polite scrape of procyclingstats.com
     models=lambda: [_tasks().similarity_spec()],
     prepare=lambda say: _tasks().prepare(say),
     page=Path(__file__).parent / "page.py",
