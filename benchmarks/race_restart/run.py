@@ -107,9 +107,19 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         api = start(["api", "--port", str(port)], env, home / "api.log")
+        client = httpx.Client(base_url=base, timeout=10)
+        deadline = time.monotonic() + 120
+        while True:  # the API up (and its migrations done) before the processor starts
+            try:
+                if client.get("/api/race/races").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the API did not answer within 120 s")
+            time.sleep(0.2)
         log = home / "processor.log"
         processor = start(["service", "race", "processor"], env, log)
-        client = httpx.Client(base_url=base, timeout=10)
         feed = None
         try:
             deadline = time.monotonic() + 300
