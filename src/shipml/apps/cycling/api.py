@@ -13,34 +13,32 @@ import numpy as np
 import polars as pl
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from shipml.apps.cycling import data
 from shipml.apps.cycling.model import SimilarityModel
+from shipml.apps.cycling.schemas import (
+    ChosenRider,
+    LastUpdate,
+    MapPoint,
+    ModelChampion,
+    Neighbour,
+    Rider,
+    RiderList,
+    RiderMap,
+    SimilarRace,
+    SimilarRaces,
+    SimilarRequest,
+    SimilarRiders,
+    SimilarTeam,
+    SimilarTeams,
+)
 from shipml.apps.cycling.tasks import MODEL
 from shipml.core import datasets, matching, registry
 from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.readcache import ReadCache, recent
-from shipml.core.validation import Text
 
 router = APIRouter()
 _answers = ReadCache()  # rendered answers by model version, riders snapshot and request
-
-
-class SimilarRequest(BaseModel):
-    rider: Text(200, 1) = Field(  # type: ignore[valid-type]
-        description="rider slug (e.g. 'tadej-pogacar') or name (typos forgiven)")
-    n: int = Field(10, ge=1, le=100, description="how many neighbours")
-    age_min: int | None = Field(None, ge=14, le=60)
-    age_max: int | None = Field(None, ge=14, le=60)
-    countries: list[Annotated[str, StringConstraints(pattern="^[A-Za-z]{2}$")]] = Field(
-        default_factory=list, max_length=50, description="ISO 3166 alpha-2 codes, e.g. ['FR', 'BE']")
-
-    @model_validator(mode="after")
-    def _ages_in_order(self) -> SimilarRequest:
-        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
-            raise ValueError(f"age_min ({self.age_min}) is greater than age_max ({self.age_max})")
-        return self
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ def _resolve(state: State, rider: str) -> str:
 
 @router.get("/riders")
 def riders(q: Annotated[str | None, Query(max_length=200)] = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-           offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
+           offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> RiderList:
     """Riders with an embedding: name, nationality, age, number of results, confidence; most results first."""
     state = _state()
     frame = state.riders
@@ -116,11 +114,11 @@ def riders(q: Annotated[str | None, Query(max_length=200)] = None, limit: Annota
                                                                              limit=len(names))
         order = list(dict.fromkeys(m.index for m in sorted(hits, key=lambda m: -m.score)))
         frame = frame[order] if order else frame.clear()
-    return {"total": frame.height, "model_version": state.version,
-            "riders": frame.slice(offset, limit).to_dicts()}
+    return RiderList(total=frame.height, model_version=state.version,
+                     riders=[Rider.model_validate(r) for r in frame.slice(offset, limit).iter_rows(named=True)])
 
 
-@router.post("/similar", response_model=None)
+@router.post("/similar", response_model=SimilarRiders)
 def similar(request: SimilarRequest) -> Response:
     """The riders most similar to one, among those matching the age range and countries."""
     state = _state()
@@ -128,7 +126,7 @@ def similar(request: SimilarRequest) -> Response:
     return _answers.answer(key, lambda: _similar(state, request))
 
 
-def _similar(state: State, request: SimilarRequest) -> dict[str, Any]:
+def _similar(state: State, request: SimilarRequest) -> SimilarRiders:
     slug = _resolve(state, request.rider)
     frame = state.riders.filter(pl.col("rider") != slug)
     if request.age_min is not None:
@@ -143,42 +141,43 @@ def _similar(state: State, request: SimilarRequest) -> dict[str, Any]:
             raise InvalidInput(f"no rider has the nationality {', '.join(unknown)}; known codes: "
                                f"{', '.join(sorted(known)) or 'none'}")
         frame = frame.filter(pl.col("nationality").is_in(wanted))
-    me = {**state.by_slug[slug], "confidence": state.model.confidence(slug)}
+    me = ChosenRider.model_validate({**state.by_slug[slug], "confidence": state.model.confidence(slug)})
     if frame.height == 0:
-        return {"rider": me, "neighbours": [], "model_version": state.version,
-                "message": "no rider matches these filters: widen the age range or add countries"}
+        return SimilarRiders(rider=me, neighbours=[], model_version=state.version,
+                             message="no rider matches these filters: widen the age range or add countries")
     found = state.model.similar_riders(slug, request.n, candidates=frame["rider"].to_list())
-    neighbours = [{**state.by_slug[s], "similarity": round(float(sim), 4)} for s, sim in found]
+    neighbours = [Neighbour.model_validate({**state.by_slug[s], "similarity": round(float(sim), 4)})
+                  for s, sim in found]
     message = None
-    if me["low_confidence"]:
-        message = ("low confidence: " + "; ".join(me["confidence"]["reasons"])
-                   + " — these neighbours are a rough guess")
-    return {"rider": me, "neighbours": neighbours, "model_version": state.version, "message": message}
+    if me.low_confidence:
+        message = ("low confidence: " + "; ".join(me.confidence.reasons) + " — these neighbours are a rough guess")
+    return SimilarRiders(rider=me, neighbours=neighbours, model_version=state.version, message=message)
 
 
 @router.get("/races")
 def races() -> list[str]:
+    """Every race slug in the model (all editions and stages of a race are one)."""
     return list(_state().model.races)
 
 
 @router.get("/races/{race}/similar")
 def similar_races(race: Annotated[str, Path(max_length=200)],
-                  n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+                  n: Annotated[int, Query(ge=1, le=50)] = 10) -> SimilarRaces:
     """Races whose riders do well in the same races (all editions and stages pooled)."""
     state = _state()
     if race not in state.model.races:
         close = [m.choice for m in matching.search(race, list(state.model.races), limit=5, cutoff=matching.SUGGEST)]
         raise NotFound(f"no race '{race}' in the model" + (f"; did you mean: {', '.join(close)}?" if close else ""))
     found = state.model.similar_races(race, n)
-    return {"race": race, "similar": [{"race": r, "similarity": round(float(s), 4)} for r, s in found]}
+    return SimilarRaces(race=race, similar=[SimilarRace(race=r, similarity=round(float(s), 4)) for r, s in found])
 
 
 @router.get("/teams/{team:path}/similar")
 def similar_teams(team: Annotated[str, Path(max_length=200)],
-                  n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+                  n: Annotated[int, Query(ge=1, le=50)] = 10) -> SimilarTeams:
     """Teams whose riders are alike (mean of the riders' vectors, by each rider's latest team)."""
     found = _state().model.similar_teams(team, n)
-    return {"team": team, "similar": [{"team": t, "similarity": round(float(s), 4)} for t, s in found]}
+    return SimilarTeams(team=team, similar=[SimilarTeam(team=t, similarity=round(float(s), 4)) for t, s in found])
 
 
 @lru_cache(maxsize=2)
@@ -192,18 +191,19 @@ def _map_for(version: int, model: SimilarityModel) -> tuple[np.ndarray, float]:
 
 
 @router.get("/map")
-def embedding_map() -> dict[str, Any]:
+def embedding_map() -> RiderMap:
     """Every rider's embedding projected to 2-D (PCA), for the map."""
     state = _state()
     xy, explained = _map_for(state.version, state.model)
-    points = [{**state.by_slug[slug], "x": round(float(x), 5), "y": round(float(y), 5)}
+    points = [MapPoint.model_validate({**state.by_slug[slug], "x": round(float(x), 5), "y": round(float(y), 5)})
               for slug, (x, y) in zip(state.model.riders, xy, strict=True)]
-    return {"model_version": state.version, "explained_variance": round(explained, 4), "points": points}
+    return RiderMap(model_version=state.version, explained_variance=round(explained, 4), points=points)
 
 
 @router.get("/last-update")
-def last_update() -> dict[str, Any]:
+def last_update() -> LastUpdate:
+    """The results dataset served (version, source, synthetic or real, latest race day) and the champion model."""
     snap = datasets.require_latest(data.DATASET_RESULTS)
     latest = snap.read().select(pl.col("date").max()).item()
-    return {**snap.describe(), "latest_result": latest.isoformat() if latest else None,
-            "model": {"name": MODEL, "champion": registry.champion_version(MODEL)}}
+    return LastUpdate.model_validate({**snap.describe(), "latest_result": latest,
+                                      "model": ModelChampion(name=MODEL, champion=registry.champion_version(MODEL))})
