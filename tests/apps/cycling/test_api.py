@@ -10,9 +10,11 @@ from fastapi.testclient import TestClient
 from platform_fixtures import ADMIN_TOKEN
 from shipml.apps import get
 from shipml.apps.cycling import data, tasks
+from shipml.apps.cycling.schemas import LastUpdate, RiderList, RiderMap, SimilarRaces, SimilarRiders, SimilarTeams
 from shipml.core import platform, registry
 from shipml.core.api import create_app
 from shipml.core.training import TrainingData, select_and_promote
+from shipml.ui.client import parse
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +104,28 @@ def test_similar_races_and_teams_and_map(api):
     points = api.get("/api/cycling/map").json()["points"]
     assert len(points) == api.get("/api/cycling/riders").json()["total"]
     assert all(isinstance(p["x"], float) and isinstance(p["y"], float) for p in points)
+
+
+def test_every_read_parses_into_its_model(api):
+    """What the page reads is what ``schemas.py`` says: each answer parses into its model, no field left over."""
+    listing = parse(RiderList, api.get("/api/cycling/riders", params={"limit": 1000}).json())
+    assert listing.total == len(listing.riders) > 100 and listing.model_version >= 1
+    weak = next(r for r in listing.riders if r.low_confidence)
+    answer = parse(SimilarRiders, api.post("/api/cycling/similar", json={"rider": weak.rider, "n": 5}).json())
+    assert answer.rider.rider == weak.rider and answer.rider.confidence.reasons and len(answer.neighbours) == 5
+    assert answer.message and answer.message.startswith("low confidence")
+    empty = parse(SimilarRiders, api.post("/api/cycling/similar",
+                                          json={"rider": weak.rider, "age_min": 59, "age_max": 60}).json())
+    assert empty.neighbours == [] and empty.message
+    race = api.get("/api/cycling/races").json()[0]
+    assert parse(SimilarRaces, api.get(f"/api/cycling/races/{race}/similar").json()).race == race
+    team = next(r.team for r in listing.riders if r.team)
+    assert parse(SimilarTeams, api.get(f"/api/cycling/teams/{team}/similar").json()).similar
+    assert len(parse(RiderMap, api.get("/api/cycling/map").json()).points) == listing.total
+    update = parse(LastUpdate, api.get("/api/cycling/last-update").json())
+    assert update.synthetic and update.latest_result is not None and update.model.champion == listing.model_version
+    for model, path in [(RiderList, "/riders"), (RiderMap, "/map"), (LastUpdate, "/last-update")]:
+        assert set(api.get(f"/api/cycling{path}").json()) == set(model.model_fields), path  # no field undocumented
 
 
 def test_last_update_and_health_say_synthetic(api):
