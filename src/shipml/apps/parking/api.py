@@ -8,19 +8,38 @@ Times: ``at`` is ISO 8601; without an offset it is Madrid wall-clock time, with 
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
 from shapely.geometry import mapping
 
 from shipml.apps.parking.bundle import Reference, reference
 from shipml.apps.parking.calendar import is_regulated
 from shipml.apps.parking.geo import Neighbourhood
 from shipml.apps.parking.model import Member
+from shipml.apps.parking.schemas import (
+    AddressHit,
+    AddressPoint,
+    Availability,
+    AvailabilityMap,
+    DayCurve,
+    Estimate,
+    Feature,
+    FeatureProperties,
+    Geometry,
+    Hour,
+    Interval,
+    ModelRef,
+    NeighbourhoodSpaces,
+    Place,
+    Point,
+    UnlistedPlace,
+)
 from shipml.apps.parking.tasks import MODEL
 from shipml.apps.parking.validation import parse_code
 from shipml.core import registry
@@ -80,26 +99,25 @@ def _member(family: Any, n: Neighbourhood) -> Member:
     return member  # type: ignore[no-any-return]
 
 
-def _model(version: int, family: Any) -> dict[str, Any]:
-    return {"name": MODEL, "version": version, "candidate": family.params.get("model"),
-            "data_version": family.params.get("data_version")}
+def _model(version: int, family: Any) -> ModelRef:
+    return ModelRef(name=MODEL, version=version, candidate=family.params.get("model"),
+                    data_version=family.params.get("data_version"))
 
 
-def estimate(member: Member, at: datetime, level: int) -> dict[str, Any]:
+def estimate(member: Member, at: datetime, level: int) -> Estimate:
     """One neighbourhood at one hour: free fraction, free spaces and the interval, or why there is no number."""
     if not is_regulated(at):
-        return {"regulated": False, "free_fraction": None, "free_spaces": None, "interval": None,
-                "message": NOT_REGULATED}
+        return Estimate(regulated=False, free_fraction=None, free_spaces=None, interval=None, message=NOT_REGULATED)
     share, lo, hi, method = member.occupied_share(at)
     free, free_lo, free_hi = 1 - share, 1 - hi, 1 - lo
-    return {"regulated": True, "free_fraction": round(free, 4), "free_spaces": round(free * member.spaces),
-            "interval": {"level": level, "free_fraction": [round(free_lo, 4), round(free_hi, 4)],
-                         "free_spaces": [round(free_lo * member.spaces), round(free_hi * member.spaces)]},
-            "method": method}
+    return Estimate(regulated=True, free_fraction=round(free, 4), free_spaces=round(free * member.spaces),
+                    interval=Interval(level=level, free_fraction=(round(free_lo, 4), round(free_hi, 4)),
+                                      free_spaces=(round(free_lo * member.spaces), round(free_hi * member.spaces))),
+                    method=method)
 
 
-def _place(n: Neighbourhood) -> dict[str, Any]:
-    return {"id": n.id, "code": n.code, "name": n.name, "district": n.district}
+def _place(n: Neighbourhood) -> Place:
+    return Place(id=n.id, code=n.code, name=n.name, district=n.district)
 
 
 @router.get("/availability")
@@ -109,36 +127,50 @@ def availability(
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     address: Annotated[str | None, Query(max_length=120)] = None,
-) -> dict[str, Any]:
+) -> Availability:
     """The chance of a free space in a neighbourhood at a time, with the estimated free spaces and an interval."""
     moment = parse_time(at)
     given = sum(x is not None for x in (neighbourhood, address)) + (lat is not None or lon is not None)
     if given != 1 or (lat is None) != (lon is None):
         raise InvalidInput("give exactly one of: neighbourhood=ID, lat=…&lon=…, address=…")
     version, family = _champion()
-    ref, point = reference(), None
+    ref = reference()
+    point: AddressPoint | Point | None = None
     if neighbourhood is not None:
         n = _neighbourhood(ref, neighbourhood)
     elif address is not None:
         hit = ref.addresses.search(address, limit=1)[0]
-        n, point = ref.locator.get(hit.neighbourhood_id), {"label": hit.label, "lat": hit.lat, "lon": hit.lon}
+        n, point = ref.locator.get(hit.neighbourhood_id), AddressPoint(label=hit.label, lat=hit.lat, lon=hit.lon)
     else:
         assert lat is not None and lon is not None
-        n, point = ref.locator.locate(lat, lon), {"lat": lat, "lon": lon}
+        n, point = ref.locator.locate(lat, lon), Point(lat=lat, lon=lon)
     member = _member(family, n)
-    return {"neighbourhood": _place(n), "at": moment.isoformat(), "spaces": member.spaces, "point": point,
-            **estimate(member, moment, int(family.params.get("level", 80))),
-            "synthetic": bool(family.params.get("synthetic")), "model": _model(version, family)}
+    return Availability(neighbourhood=_place(n), at=moment.isoformat(), spaces=member.spaces, point=point,
+                        **dict(estimate(member, moment, int(family.params.get("level", 80)))),
+                        synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
+
+
+class GeoJSONResponse(JSONResponse):
+    """A GeoJSON answer: the body is pre-rendered bytes (passed through) or an object to render as JSON."""
+
+    media_type = "application/geo+json"
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
+
+
+_GEOMETRY: TypeAdapter[Geometry] = TypeAdapter(Geometry)
 
 
 @lru_cache(maxsize=8)
-def _geometries(polygons_key: int) -> dict[int, dict[str, Any]]:
+def _geometries(polygons_key: int) -> dict[int, Geometry]:
     del polygons_key  # the reference object is cached itself; this key only ties the cache to it
-    return {n.id: mapping(n.geometry) for n in reference().locator.neighbourhoods}
+    return {n.id: _GEOMETRY.validate_python(mapping(n.geometry)) for n in reference().locator.neighbourhoods}
 
 
 @lru_cache(maxsize=512)
 def _map_bytes(version: int, at: datetime) -> bytes:
+    """The map at an hour, rendered once per model version and hour (a repeated request is a dictionary lookup)."""
     _, family = registry.champion(MODEL).get()
     ref = reference()
     level = int(family.params.get("level", 80))
@@ -146,60 +178,61 @@ def _map_bytes(version: int, at: datetime) -> bytes:
     features = []
     for n in ref.locator.neighbourhoods:
         member = family.members.get(str(n.id))
-        props: dict[str, Any] = {**_place(n), "spaces": member.spaces if member else 0}
         if member is None:
-            props.update(regulated=is_regulated(at), free_fraction=None, message="no SER spaces in the spaces file")
+            guess = Estimate(regulated=is_regulated(at), free_fraction=None, free_spaces=None, interval=None,
+                             message="no SER spaces in the spaces file")
         else:
-            props.update(estimate(member, at, level))
-        features.append({"type": "Feature", "id": n.id, "properties": props, "geometry": geometries[n.id]})
-    body = {"type": "FeatureCollection", "at": at.isoformat(), "regulated": is_regulated(at),
-            "synthetic": bool(family.params.get("synthetic")), "model": _model(version, family),
-            "features": features}
-    return json.dumps(body, separators=(",", ":")).encode()
+            guess = estimate(member, at, level)
+        props = FeatureProperties(**dict(_place(n)), spaces=member.spaces if member else 0, **dict(guess))
+        features.append(Feature(id=n.id, properties=props, geometry=geometries[n.id]))
+    body = AvailabilityMap(at=at.isoformat(), regulated=is_regulated(at), model=_model(version, family),
+                           synthetic=bool(family.params.get("synthetic")), features=features)
+    return body.model_dump_json().encode()
 
 
-@router.get("/map", response_class=Response,
-            responses={200: {"content": {"application/geo+json": {}}, "description": "a GeoJSON FeatureCollection"}})
+@router.get("/map", response_class=GeoJSONResponse,
+            responses={200: {"model": AvailabilityMap, "description": "a GeoJSON FeatureCollection"}})
 def availability_map(at: Annotated[str, Query(max_length=40)]) -> Response:
     """Every neighbourhood's availability at a time, as a GeoJSON FeatureCollection (one Feature per polygon)."""
     moment = parse_time(at).replace(minute=0, second=0, microsecond=0)
     version, _ = _champion()
-    return Response(_map_bytes(version, moment), media_type="application/geo+json")
+    return GeoJSONResponse(_map_bytes(version, moment))
 
 
 @router.get("/day")
 def day_curve(neighbourhood: Annotated[str, Query(max_length=80)],
-              day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")]) -> dict[str, Any]:
+              day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")]) -> DayCurve:
     """The 24 hours of one day in one neighbourhood (free fraction and interval where parking is regulated)."""
     version, family = _champion()
     n = _neighbourhood(reference(), neighbourhood)
     member = _member(family, n)
     level = int(family.params.get("level", 80))
     start = datetime.combine(day, datetime.min.time())
-    hours = [{"hour": h, "at": (start + timedelta(hours=h)).isoformat(),
-              **estimate(member, start + timedelta(hours=h), level)} for h in range(24)]
-    return {"neighbourhood": _place(n), "date": day.isoformat(), "spaces": member.spaces, "hours": hours,
-            "synthetic": bool(family.params.get("synthetic")), "model": _model(version, family)}
+    hours = [Hour(hour=h, at=(start + timedelta(hours=h)).isoformat(),
+                  **dict(estimate(member, start + timedelta(hours=h), level))) for h in range(24)]
+    return DayCurve(neighbourhood=_place(n), date=day, spaces=member.spaces, hours=hours,
+                    synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
 
 
 @router.get("/addresses")
 def addresses(q: Annotated[str, Query(min_length=1, max_length=120, description="street and number")],
-              limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[dict[str, Any]]:
+              limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[AddressHit]:
     """Streets of the SER zone like ``q`` (typos forgiven), each with its point and neighbourhood."""
     ref = reference()
     out = []
     for hit in ref.addresses.search(q, limit=limit):
         n = ref.locator.by_id.get(hit.neighbourhood_id)
-        out.append({"label": hit.label, "street": hit.street, "number": hit.number, "lat": hit.lat, "lon": hit.lon,
-                    "score": round(hit.score, 1),
-                    "neighbourhood": _place(n) if n else {"id": hit.neighbourhood_id}})
+        out.append(AddressHit(label=hit.label, street=hit.street, number=hit.number, lat=hit.lat, lon=hit.lon,
+                              score=round(hit.score, 1),
+                              neighbourhood=_place(n) if n else UnlistedPlace(id=hit.neighbourhood_id)))
     return out
 
 
 @router.get("/neighbourhoods")
-def neighbourhoods() -> list[dict[str, Any]]:
+def neighbourhoods() -> list[NeighbourhoodSpaces]:
     """Every SER neighbourhood with its spaces (0 where the spaces file has none)."""
     ref = reference()
     per = {r["neighbourhood_id"]: r for r in ref.per_neighbourhood.iter_rows(named=True)}
-    return [{**_place(n), "spaces": int(per[n.id]["capacity"]) if n.id in per else 0,
-             "zone": per[n.id]["zone"] if n.id in per else None} for n in ref.locator.neighbourhoods]
+    return [NeighbourhoodSpaces(**dict(_place(n)), spaces=int(per[n.id]["capacity"]) if n.id in per else 0,
+                                zone=per[n.id]["zone"] if n.id in per else None)
+            for n in ref.locator.neighbourhoods]

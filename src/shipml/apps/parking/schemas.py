@@ -1,0 +1,186 @@
+"""The parking API's answers, one pydantic model each (:mod:`shipml.apps.parking.api` returns them, the page parses
+into them).
+
+    Place ─┬─ NeighbourhoodSpaces        GET /neighbourhoods (a list)
+           └─ FeatureProperties ─ Feature ─ AvailabilityMap   GET /map (GeoJSON)
+    Estimate ─┬─ Availability            GET /availability
+              ├─ Hour ─ DayCurve         GET /day
+              └─ FeatureProperties
+    AddressHit                           GET /addresses (a list)
+
+Times are Madrid wall-clock times without an offset (``2024-03-04T11:00:00``). Every field is always present except
+``method`` and ``message`` of an :class:`Estimate`: the one explains a number, the other its absence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _none(value: object) -> bool:
+    return value is None
+
+
+class Answer(BaseModel):
+    """Base of the answers: the documented output schema requires every field that is always sent."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Place(Answer):
+    """A SER neighbourhood."""
+
+    id: int = Field(description="district × 100 + neighbourhood number, e.g. 101")
+    code: str = Field(description="'DD-NN' code, e.g. '01-01'")
+    name: str
+    district: str
+
+
+class UnlistedPlace(Answer):
+    """A neighbourhood the spaces file names but the polygons do not: only its id is known."""
+
+    id: int = Field(description="district × 100 + neighbourhood number")
+
+
+class Interval(Answer):
+    """The range the free share and the free spaces fall in, at the stated confidence."""
+
+    level: int = Field(description="confidence of the interval, in percent")
+    free_fraction: tuple[float, float] = Field(description="[low, high] share of the spaces free, 0..1")
+    free_spaces: tuple[int, int] = Field(description="[low, high] free spaces")
+
+
+class ModelRef(Answer):
+    """The registered model that made an answer."""
+
+    name: str = Field(description="registered model name")
+    version: int = Field(description="registered version (the champion's)")
+    candidate: str | None = Field(description="the forecaster configuration that won, e.g. 'global_lightgbm'")
+    data_version: int | None = Field(description="version of the dataset it was trained on")
+
+
+class Estimate(Answer):
+    """One neighbourhood at one hour: the chance of a free space, or why there is no number."""
+
+    regulated: bool = Field(description="whether parking is regulated (paid) at this hour; a forecast only then")
+    free_fraction: float | None = Field(description="chance of a free space: the forecast share of spaces free, "
+                                                    "0..1; null where no number is made")
+    free_spaces: int | None = Field(description="estimated free spaces; null where no number is made")
+    interval: Interval | None = Field(description="the range of the number; null where no number is made")
+    method: str | None = Field(default=None, exclude_if=_none,
+                               description="how the number was made (the forecast, or the weekly profile beyond "
+                                           "its horizon); sent only with a number")
+    message: str | None = Field(default=None, exclude_if=_none,
+                                description="why there is no number; sent only without one")
+
+
+class Point(Answer):
+    """The point asked about (``lat``/``lon``)."""
+
+    lat: float
+    lon: float
+
+
+class AddressPoint(Point):
+    """The address found for the text asked about, with its point."""
+
+    label: str = Field(description="the address found, e.g. 'CALLE DE FUENCARRAL 98'")
+
+
+class Availability(Estimate):
+    """The chance of a free space in a neighbourhood at a time."""
+
+    neighbourhood: Place
+    at: str = Field(description="the time answered, Madrid wall-clock time, ISO 8601 without offset")
+    spaces: int = Field(description="regulated spaces in the neighbourhood")
+    point: AddressPoint | Point | None = Field(description="the address found or the point given; null when asked "
+                                                           "by neighbourhood")
+    synthetic: bool = Field(description="true when the model was trained on simulated tickets")
+    model: ModelRef
+
+
+class Hour(Estimate):
+    """One hour of a day curve."""
+
+    hour: int = Field(ge=0, le=23)
+    at: str = Field(description="the hour's start, Madrid wall-clock time, ISO 8601 without offset")
+
+
+class DayCurve(Answer):
+    """The 24 hours of one day in one neighbourhood."""
+
+    neighbourhood: Place
+    date: dt.date
+    spaces: int = Field(description="regulated spaces in the neighbourhood")
+    hours: list[Hour] = Field(description="hours 0..23 in order")
+    synthetic: bool = Field(description="true when the model was trained on simulated tickets")
+    model: ModelRef
+
+
+class AddressHit(Answer):
+    """A street (and number) of the SER zone matching a search, with its point and neighbourhood."""
+
+    label: str = Field(description="street and number as shown, e.g. 'CALLE DE FUENCARRAL 98'")
+    street: str
+    number: int | None = Field(description="house number; null for the street as a whole")
+    lat: float
+    lon: float
+    score: float = Field(description="match score, 0..100 (100: exact)")
+    neighbourhood: Place | UnlistedPlace
+
+
+class NeighbourhoodSpaces(Place):
+    """A SER neighbourhood with its regulated spaces."""
+
+    spaces: int = Field(description="regulated spaces; 0 where the spaces file has none")
+    zone: str | None = Field(description="ticket zone counted against the spaces: 'AZUL' or 'VERDE'; null without "
+                                         "spaces")
+
+
+Position = Annotated[list[float], Field(min_length=2, description="[lon, lat]")]
+
+
+class Polygon(Answer):
+    """A GeoJSON Polygon: rings of positions, the outer ring first."""
+
+    type: Literal["Polygon"] = "Polygon"
+    coordinates: list[list[Position]]
+
+
+class MultiPolygon(Answer):
+    """A GeoJSON MultiPolygon."""
+
+    type: Literal["MultiPolygon"] = "MultiPolygon"
+    coordinates: list[list[list[Position]]]
+
+
+Geometry = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
+
+
+class FeatureProperties(Estimate, Place):
+    """A neighbourhood on the map and its estimate at the map's hour."""
+
+    spaces: int = Field(description="regulated spaces; 0 where the spaces file has none (then no number)")
+
+
+class Feature(Answer):
+    """One neighbourhood's polygon on the map."""
+
+    type: Literal["Feature"] = "Feature"
+    id: int = Field(description="the neighbourhood's id")
+    properties: FeatureProperties
+    geometry: Geometry
+
+
+class AvailabilityMap(Answer):
+    """Every neighbourhood's availability at one hour: a GeoJSON FeatureCollection (``application/geo+json``)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    at: str = Field(description="the hour answered, Madrid wall-clock time, ISO 8601 without offset")
+    regulated: bool = Field(description="whether parking is regulated at this hour")
+    synthetic: bool = Field(description="true when the model was trained on simulated tickets")
+    model: ModelRef
+    features: list[Feature] = Field(description="one per neighbourhood polygon")
