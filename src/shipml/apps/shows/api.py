@@ -1,6 +1,7 @@
 """The shows API, as the original: submit up to 5 liked titles → 202 with a prediction id; poll it until the
 recommendations are ready. Plus title search (typo-tolerant), similar shows, and ratings feedback. Status,
-ingest, train and eval are the platform's (built from the app's declaration)."""
+ingest, train and eval are the platform's (built from the app's declaration). Every answer is a model of
+:mod:`shipml.apps.shows.schemas`."""
 
 from __future__ import annotations
 
@@ -9,18 +10,32 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import Response
 
 from shipml.apps.shows import catalog, ratings
 from shipml.apps.shows import index as title_index
+from shipml.apps.shows.schemas import (
+    Rating,
+    RatingSaved,
+    RecognisedTitle,
+    RecommendationAccepted,
+    RecommendationAnswer,
+    RecommendationDone,
+    RecommendationFailed,
+    RecommendationPending,
+    RecommendationRequest,
+    Show,
+    ShowHit,
+    SimilarShow,
+    SimilarShows,
+)
 from shipml.apps.shows.tasks import MODEL
 from shipml.core import jobs, registry
 from shipml.core.access import PublicWrite
 from shipml.core.bursts import Coalescer, Finished
 from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.readcache import ReadCache, recent
-from shipml.core.validation import DB_INT_MAX, DbId, Text
+from shipml.core.validation import DB_INT_MAX
 from shipml.settings import get_settings
 
 router = APIRouter()
@@ -29,23 +44,10 @@ _answers = ReadCache()  # rendered answers by catalog stamp and request
 # answer read back with its (random, 128-bit) prediction id only
 _predictions = Coalescer("shows", "predict", private=True)
 _finished = Finished()
-TITLE_MAX = 200
-
-
-class RecommendationRequest(BaseModel):
-    shows: list[Text(TITLE_MAX, 1)] = Field(  # type: ignore[valid-type]
-        min_length=1, max_length=5, description=f"1 to 5 titles you like, up to {TITLE_MAX} characters each "
-                                                "(typos are fine)")
-
-
-class Rating(BaseModel):
-    user_id: Text(64, 1) = Field(description="the user_id a recommendation answer gave")  # type: ignore[valid-type]
-    show_id: DbId
-    liked: bool
 
 
 @router.post("/recommendations", status_code=202, dependencies=[PublicWrite])
-async def submit(request: RecommendationRequest) -> JSONResponse:
+async def submit(request: RecommendationRequest) -> RecommendationAccepted:
     """Recognise the titles and queue the prediction; the worker saves them as likes of a new anonymous user (whose
     signed id the answer gives, for feedback). Titles no source knows are reported back, not added: a public
     request does not write to the catalog."""
@@ -59,18 +61,17 @@ async def submit(request: RecommendationRequest) -> JSONResponse:
     show_ids = list(dict.fromkeys(s["id"] for s in resolved.found))
     user_id = ratings.new_user_id()
     job_id = await _predictions.submit({"show_ids": show_ids, "user_id": user_id})
-    return JSONResponse(status_code=202, content={
-        "prediction_id": job_id, "user_id": user_id,
-        "recognised": [{"query": s.get("query"), "id": s["id"], "title": s["title"]} for s in resolved.found],
-        "not_recognised": list(resolved.unknown),
-    })
+    return RecommendationAccepted(
+        prediction_id=job_id, user_id=user_id,
+        recognised=[RecognisedTitle(query=s["query"], id=s["id"], title=s["title"]) for s in resolved.found],
+        not_recognised=list(resolved.unknown))
 
 
 @router.get("/recommendations/{prediction_id}")
 async def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
                wait: Annotated[float, Query(ge=0, le=30, description="seconds to wait for the answer while it is "
                                                                     "pending (long polling)")] = 0,
-               ) -> dict[str, Any]:
+               ) -> RecommendationAnswer:
     """``pending`` until the worker has computed it, then ``done`` with the shows (or ``failed`` with why). With
     ``wait``, a pending answer is held until it is ready or ``wait`` seconds have passed: one request instead of
     many polls."""
@@ -79,10 +80,11 @@ async def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
         await _finished.wait(prediction_id, datetime.fromisoformat(job["created_at"]), wait)
         job = await run_in_threadpool(_prediction, prediction_id)
     if job["status"] in ("queued", "running"):
-        return {"prediction_id": prediction_id, "status": "pending"}
+        return RecommendationAnswer(RecommendationPending(prediction_id=prediction_id, status="pending"))
     if job["status"] == "failed":
-        return {"prediction_id": prediction_id, "status": "failed", "error": job["error"]}
-    return {"prediction_id": prediction_id, "status": "done", **job["result"]}
+        return RecommendationAnswer(RecommendationFailed(prediction_id=prediction_id, status="failed",
+                                                         error=job["error"]))
+    return RecommendationAnswer(RecommendationDone(prediction_id=prediction_id, status="done", **job["result"]))
 
 
 def _prediction(prediction_id: str) -> dict[str, Any]:
@@ -95,17 +97,19 @@ def _prediction(prediction_id: str) -> dict[str, Any]:
     return job
 
 
-@router.get("/search", response_model=None)
+@router.get("/search", response_model=list[ShowHit])
 def search(q: Annotated[str, Query(min_length=1, max_length=200)],
            limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
-    """Titles matching ``q``, typos forgiven; an exact title comes first."""
+    """Titles matching ``q``, typos forgiven; an exact title comes first. (Rendered once per catalog version.)"""
     stamp = recent("shows.catalog", title_index.stamp)
-    return _answers.answer(("search", get_settings().db_url, stamp, q, limit), lambda: catalog.search(q, limit))
+    return _answers.answer(("search", get_settings().db_url, stamp, q, limit),
+                           lambda: [ShowHit.model_validate(hit) for hit in catalog.search(q, limit)])
 
 
 @router.get("/{show_id}/similar")
 def similar(show_id: Annotated[int, Path(ge=0, le=DB_INT_MAX)],
-            n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+            n: Annotated[int, Query(ge=1, le=50)] = 10) -> SimilarShows:
+    """The ``n`` shows most related to a show, by the served recommender."""
     shows = catalog.get_shows([show_id])
     if show_id not in shows:
         raise NotFound(f"no show with id {show_id}")
@@ -114,12 +118,13 @@ def similar(show_id: Annotated[int, Path(ge=0, le=DB_INT_MAX)],
         raise NotFound("no recommender trained yet; run `shipml train shows`")
     found = model.similar(show_id, n)
     meta = catalog.get_shows(r["show_id"] for r in found)
-    return {"show": shows[show_id], "model_version": version,
-            "similar": [{**meta[r["show_id"]], "score": r["score"]} for r in found if r["show_id"] in meta]}
+    return SimilarShows(show=Show(**shows[show_id]), model_version=version,
+                        similar=[SimilarShow(**meta[r["show_id"]], score=r["score"]) for r in found
+                                 if r["show_id"] in meta])
 
 
 @router.post("/ratings", status_code=201, dependencies=[PublicWrite])
-def rate(rating: Rating) -> dict[str, Any]:
+def rate(rating: Rating) -> RatingSaved:
     """A like or dislike on a recommended show; it goes into the next export and retraining."""
     ratings.record_feedback(rating.user_id, rating.show_id, rating.liked)
-    return {"saved": True, **rating.model_dump()}
+    return RatingSaved(saved=True, **rating.model_dump())
