@@ -1,4 +1,5 @@
-"""Pure helpers of the cycling page: API answers → labels, tables and Altair charts.
+"""Pure helpers of the cycling page: API answers (the models of :mod:`shipml.apps.cycling.schemas`) → labels,
+tables and Altair charts.
 
 Nothing here talks to the API or to Streamlit; :mod:`shipml.apps.cycling.page` does.
 """
@@ -10,6 +11,8 @@ from typing import Any
 
 import altair as alt
 import pandas as pd
+
+from shipml.apps.cycling.schemas import MapPoint, Neighbour, Rider, SimilarRace, SimilarTeam
 
 # ISO 3166 alpha-2 → English name, for the nations that race in the pro peloton; others show their code.
 COUNTRIES = {
@@ -39,10 +42,11 @@ def country(code: str | None) -> str:
     return f"{name} ({code.upper()})" if name else code.upper()
 
 
-def rider_label(rider: Mapping[str, Any]) -> str:
-    """A rider as the picker shows them: ``"Tadej Pogačar (SI, 27)"``."""
-    details = [str(rider.get("nationality") or "?"), str(rider["age"]) if rider.get("age") is not None else "age ?"]
-    return f"{rider['name']} ({', '.join(details)})"
+def rider_label(rider: Rider | Mapping[str, Any]) -> str:
+    """A rider (or a rider as the API's JSON) as the picker shows them: ``"Tadej Pogačar (SI, 27)"``."""
+    r = rider if isinstance(rider, Rider) else Rider.model_validate(rider)
+    details = [r.nationality or "?", str(r.age) if r.age is not None else "age ?"]
+    return f"{r.name} ({', '.join(details)})"
 
 
 def race_label(slug: str) -> str:
@@ -61,36 +65,35 @@ def class_mix(mix: Mapping[str, float]) -> str:
     return " · ".join(parts) or "no finished results"
 
 
-def neighbours_table(neighbours: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def neighbours_table(neighbours: Sequence[Neighbour]) -> pd.DataFrame:
     """``/similar`` neighbours as the results table: most similar first, similarity in percent."""
     return pd.DataFrame([{
         "#": rank,
-        "name": n["name"],
-        "nationality": (n.get("nationality") or "?").upper(),
-        "age": n.get("age"),
-        "team": n.get("team") or "",
-        "results": n.get("results"),
-        "similarity": round(100 * float(n["similarity"]), 1),
-        "confidence": "low" if n.get("low_confidence") else "ok",
+        "name": n.name,
+        "nationality": (n.nationality or "?").upper(),
+        "age": n.age,
+        "team": n.team or "",
+        "results": n.results,
+        "similarity": round(100 * n.similarity, 1),
+        "confidence": "low" if n.low_confidence else "ok",
     } for rank, n in enumerate(neighbours, start=1)], columns=["#", "name", "nationality", "age", "team",
                                                                 "results", "similarity", "confidence"]
     ).astype({"age": "Int64", "results": "Int64"})
 
 
-def map_frame(points: Iterable[Mapping[str, Any]], chosen: str | None,
-              neighbours: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def map_frame(points: Iterable[MapPoint], chosen: str | None, neighbours: Sequence[Neighbour]) -> pd.DataFrame:
     """``/map`` points with a ``group`` (other / similar / chosen) and the neighbour's similarity and rank.
 
     Ordered so the grey crowd is drawn first, the similar riders over it and the chosen rider on top."""
-    rank = {n["rider"]: (i, float(n["similarity"])) for i, n in enumerate(neighbours, start=1)}
+    rank = {n.rider: (i, n.similarity) for i, n in enumerate(neighbours, start=1)}
     rows = []
     for p in points:
-        group = "chosen rider" if p["rider"] == chosen else "similar" if p["rider"] in rank else "other riders"
-        position, similarity = rank.get(p["rider"], (None, None))
-        rows.append({"rider": p["rider"], "name": p["name"], "nationality": country(p.get("nationality")),
-                     "age": p.get("age"), "team": p.get("team") or "", "results": p.get("results"),
-                     "confidence": "low" if p.get("low_confidence") else "ok", "x": float(p["x"]),
-                     "y": float(p["y"]), "group": group, "rank": position, "similarity": similarity,
+        group = "chosen rider" if p.rider == chosen else "similar" if p.rider in rank else "other riders"
+        position, similarity = rank.get(p.rider, (None, None))
+        rows.append({"rider": p.rider, "name": p.name, "nationality": country(p.nationality),
+                     "age": p.age, "team": p.team or "", "results": p.results,
+                     "confidence": "low" if p.low_confidence else "ok", "x": p.x,
+                     "y": p.y, "group": group, "rank": position, "similarity": similarity,
                      "similarity_text": f"{similarity:.0%} (#{position})" if similarity is not None else "—"})
     frame = pd.DataFrame(rows, columns=["rider", "name", "nationality", "age", "team", "results", "confidence",
                                         "x", "y", "group", "rank", "similarity", "similarity_text"])
@@ -149,11 +152,12 @@ def class_mix_chart(mix: Mapping[str, float], height: int = 30) -> alt.LayerChar
     return (bars + text).properties(height=height)
 
 
-def similarity_bars(items: Sequence[Mapping[str, Any]], key: str, label: Callable[[str], str] = str,
-                    height: int | None = None) -> alt.Chart:
-    """Horizontal bars of ``similarity`` (most similar on top), one per item named by ``label(item[key])``."""
-    frame = pd.DataFrame({"name": [label(str(i[key])) for i in items],
-                          "similarity": [float(i["similarity"]) for i in items]})
+def similarity_bars(items: Sequence[SimilarRace] | Sequence[SimilarTeam], key: str,
+                    label: Callable[[str], str] = str, height: int | None = None) -> alt.Chart:
+    """Horizontal bars of ``similarity`` (most similar on top), one per item named by ``label(item.<key>)``."""
+    rows = [i.model_dump() for i in items]
+    frame = pd.DataFrame({"name": [label(str(r[key])) for r in rows],
+                          "similarity": [float(r["similarity"]) for r in rows]})
     bars = (
         alt.Chart(frame)
         .mark_bar(cornerRadiusEnd=3, color="#4a90c2")

@@ -4,14 +4,27 @@ embedding; similar races and similar teams. Everything comes from the API under 
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import streamlit as st
+from pydantic import ValidationError
 
 from shipml.apps.cycling import charts
+from shipml.apps.cycling.schemas import (
+    ChosenRider,
+    LastUpdate,
+    Neighbour,
+    Rider,
+    RiderList,
+    RiderMap,
+    SimilarRaces,
+    SimilarRequest,
+    SimilarRiders,
+    SimilarTeams,
+)
 from shipml.ui import client
 
 API = "/api/cycling"
@@ -19,20 +32,24 @@ AGES = (18, 45)  # the age slider's bounds (widened to the data); the full range
 HOW_MANY = (1, 50, 10)
 ANSWER, ERROR = "cycling_answer", "cycling_error"  # session state: the last search, kept across reruns
 SEARCH_AGAIN = "cycling_search_again"  # set when a dot on the map was clicked: search for that rider
+T = TypeVar("T")
 
 
-def fetch(path: str, **params: Any) -> Any:
-    """GET from the cycling API, or show the error on the page and stop drawing it."""
-    return client.get_or_stop(f"{API}{path}", **params)
+@dataclass(frozen=True)
+class Search:
+    """A search and the API's answer to it."""
+
+    request: SimilarRequest
+    answer: SimilarRiders
 
 
-def post(path: str, body: dict[str, Any]) -> Any:
-    """POST JSON to the cycling API; a 4xx/5xx becomes a :class:`client.ApiError` with the API's message."""
-    return client.post(f"{API}{path}", body)
+def fetch(path: str, model: type[T], **params: Any) -> T:
+    """GET from the cycling API as ``model``, or show the error on the page and stop drawing it."""
+    return client.get_or_stop(f"{API}{path}", model=model, **params)
 
 
-def source_line(update: dict[str, Any]) -> None:
-    if update.get("synthetic"):
+def source_line(update: LastUpdate) -> None:
+    if update.synthetic:
         st.warning("**SYNTHETIC data (offline demo)**: procyclingstats.com could not be reached, so these "
                    "riders, teams and races are generated with the shape of real results. They are not real "
                    "people.\n\n**Use real data**: online, `shipml ingest cycling --source scrape` scrapes "
@@ -41,26 +58,23 @@ def source_line(update: dict[str, Any]) -> None:
                    "The model retrains and is served by itself.", icon=":material/science:")
         source = "generated offline"
     else:
-        raw = str(update.get("source") or "unknown")
+        raw = update.source or "unknown"
         source = f"[{raw}]({raw})" if raw.startswith(("http://", "https://")) else f"`{raw}`"
-    latest = update.get("latest_result")
-    model = update.get("model") or {}
-    champion = model.get("champion")
-    last_day = f"**{date.fromisoformat(latest):%d %B %Y}**" if latest else "—"
-    st.caption(f"Source: {source} · data version **v{update.get('version')}** "
-               f"({update.get('rows', 0):,} results, updated {client.ago(update.get('created_at'))}) · "
+    latest, champion = update.latest_result, update.model.champion
+    last_day = f"**{latest:%d %B %Y}**" if latest else "—"
+    st.caption(f"Source: {source} · data version **v{update.version}** "
+               f"({update.rows:,} results, updated {client.ago(update.created_at)}) · "
                f"latest result: {last_day}")
-    st.caption(f"Model `{model.get('name', '')}` **v{champion if champion is not None else '—'}** "
+    st.caption(f"Model `{update.model.name}` **v{champion if champion is not None else '—'}** "
                "(the registry's champion).")
 
 
-def search_controls(riders: list[dict[str, Any]]) -> dict[str, Any] | None:
+def search_controls(riders: list[Rider]) -> dict[str, Any] | None:
     """The original app's controls; returns the request body when "Find 'em" is pressed."""
-    by_slug = {r["rider"]: r for r in riders}
-    ages = [r["age"] for r in riders if r.get("age") is not None]
+    by_slug = {r.rider: r for r in riders}
+    ages = [r.age for r in riders if r.age is not None]
     low, high = min([AGES[0], *ages]), max([AGES[1], *ages])
-    nations = sorted({r["nationality"] for r in riders if r.get("nationality")},
-                     key=lambda c: charts.country(c))
+    nations = sorted({r.nationality for r in riders if r.nationality}, key=lambda c: charts.country(c))
     with st.container(border=True, key="cycling_controls"):
         top = st.columns([3, 2], vertical_alignment="bottom")
         slug = top[0].selectbox(
@@ -86,59 +100,64 @@ def search_controls(riders: list[dict[str, Any]]) -> dict[str, Any] | None:
 def search(body: dict[str, Any]) -> None:
     """Ask the API and keep the answer (or its error) in the session, so it survives other widgets' reruns."""
     try:
+        request = SimilarRequest.model_validate(body)
         with st.spinner("Finding similar riders…"):
-            st.session_state[ANSWER] = {"request": body, **post("/similar", body)}
+            answer = client.post(f"{API}/similar", request.model_dump(), model=SimilarRiders)
+        st.session_state[ANSWER] = Search(request, answer)
         st.session_state.pop(ERROR, None)
+    except ValidationError as exc:  # the API would refuse it the same way (422)
+        st.session_state[ERROR] = "; ".join(e["msg"] for e in exc.errors())
+        st.session_state.pop(ANSWER, None)
     except client.ApiError as exc:
         st.session_state[ERROR] = exc.message
         st.session_state.pop(ANSWER, None)
 
 
-def filters_text(request: dict[str, Any]) -> str:
+def filters_text(request: SimilarRequest) -> str:
     """The filters of a search in words: ``"aged 20–30, from France (FR) or Italy (IT)"``."""
-    low, high = request.get("age_min"), request.get("age_max")
+    low, high = request.age_min, request.age_max
     parts = []
     if low is not None and high is not None:
         parts.append(f"aged {low}–{high}")
     elif low is not None or high is not None:
         parts.append(f"aged {low} or older" if low is not None else f"aged {high} or younger")
-    if request.get("countries"):
-        parts.append("from " + " or ".join(charts.country(c) for c in request["countries"]))
+    if request.countries:
+        parts.append("from " + " or ".join(charts.country(c) for c in request.countries))
     return ", ".join(parts) or "no filters"
 
 
-def rider_card(me: dict[str, Any]) -> None:
-    confidence = me.get("confidence") or {}
+def rider_card(me: ChosenRider) -> None:
+    confidence = me.confidence
     with st.container(border=True, key="cycling_rider_card"):
         head = st.columns([3, 1, 1, 1], vertical_alignment="center")
-        head[0].markdown(f"### {me['name']}")
-        head[0].caption(f"{charts.country(me.get('nationality'))} · "
-                        f"{me['age'] if me.get('age') is not None else 'age unknown'} · "
-                        f"{me.get('team') or 'no team'}")
-        mix = confidence.get("class_mix") or {}
-        head[1].metric("Results", f"{confidence.get('results', me.get('results', 0)):,}",
-                       help="Finished results behind this rider's profile.")
+        head[0].markdown(f"### {me.name}")
+        head[0].caption(f"{charts.country(me.nationality)} · "
+                        f"{me.age if me.age is not None else 'age unknown'} · "
+                        f"{me.team or 'no team'}")
+        mix = confidence.class_mix
+        head[1].metric("Results", f"{confidence.results:,}", help="Finished results behind this rider's profile.")
         head[2].metric("World Tour share", f"{mix.get('UWT', 0.0):.0%}")
-        head[3].metric("Small-race share", f"{confidence.get('small_race_share', 0.0):.0%}",
+        head[3].metric("Small-race share", f"{confidence.small_race_share:.0%}",
                        help="Share of results in .1/.2 races, where the field is weaker.")
         if mix:
             st.altair_chart(charts.class_mix_chart(mix), key="cycling_mix_chart",
                             alt=f"Results by race class: {charts.class_mix(mix)}")
-        if me.get("low_confidence"):
-            reasons = "; ".join(confidence.get("reasons") or []) or "little evidence"
+        if me.low_confidence:
+            reasons = "; ".join(confidence.reasons) or "little evidence"
             st.warning(f"**LOW CONFIDENCE**: {reasons}. Treat these neighbours as a rough guess.",
                        icon=":material/warning:")
 
 
-def results_section(answer: dict[str, Any], map_points: dict[str, Any], pickable: frozenset[str]) -> None:
-    me, neighbours, request = answer["rider"], answer.get("neighbours") or [], answer["request"]
-    st.subheader(f"Riders like {me['name']}")
-    found = (f"The {len(neighbours)} most similar riders" if len(neighbours) == request["n"] else
-             f"Only {len(neighbours)} of the {request['n']} asked for match" if neighbours else "Nobody matches")
-    st.caption(f"{found} ({filters_text(request)}); model v{answer.get('model_version')}.")
+def results_section(search: Search, map_points: RiderMap, pickable: frozenset[str]) -> None:
+    answer, request = search.answer, search.request
+    me, neighbours = answer.rider, answer.neighbours
+    st.subheader(f"Riders like {me.name}")
+    found = (f"The {len(neighbours)} most similar riders" if len(neighbours) == request.n else
+             f"Only {len(neighbours)} of the {request.n} asked for match" if neighbours else "Nobody matches")
+    st.caption(f"{found} ({filters_text(request)}); model v{answer.model_version}.")
     rider_card(me)
-    message = answer.get("message")
-    if message and not (me.get("low_confidence") and message.startswith("low confidence")):
+    message = answer.message
+    if message and not (me.low_confidence and message.startswith("low confidence")):
         (st.info if neighbours else st.warning)(message, icon=":material/info:")
     if neighbours:
         with st.container(key="cycling_results"):
@@ -155,7 +174,7 @@ def results_section(answer: dict[str, Any], map_points: dict[str, Any], pickable
             })
     elif not message:
         st.warning("No similar riders found.", icon=":material/info:")
-    rider_map(map_points, me["rider"], neighbours, pickable)
+    rider_map(map_points, me.rider, neighbours, pickable)
 
 
 def pick_from_map(pickable: frozenset[str]) -> None:
@@ -167,9 +186,9 @@ def pick_from_map(pickable: frozenset[str]) -> None:
         st.session_state[SEARCH_AGAIN] = True
 
 
-def rider_map(map_points: dict[str, Any], chosen: str | None, neighbours: list[dict[str, Any]],
+def rider_map(map_points: RiderMap, chosen: str | None, neighbours: list[Neighbour],
               pickable: frozenset[str]) -> None:
-    points = map_points.get("points") or []
+    points = map_points.points
     if not points:
         st.info("No riders to draw yet.", icon=":material/map:")
         return
@@ -180,37 +199,37 @@ def rider_map(map_points: dict[str, Any], chosen: str | None, neighbours: list[d
                         on_select=partial(pick_from_map, pickable), selection_mode=charts.MAP_PICK,
                         alt=f"Map of {len(points)} riders' profiles with {len(neighbours)} similar riders")
     st.caption(f"Every rider's profile squeezed into two dimensions (PCA: these two axes keep "
-               f"{map_points.get('explained_variance', 0.0):.0%} of the variation), so distances are only a "
+               f"{map_points.explained_variance:.0%} of the variation), so distances are only a "
                "rough picture. Hover a dot for details; click one to find riders like them.")
 
 
 def riders_tab() -> None:
-    listing = fetch("/riders", limit=1000)
-    riders = listing.get("riders") or []
+    listing = fetch("/riders", RiderList, limit=1000)
+    riders = listing.riders
     if not riders:
         st.info("No riders in the model yet.", icon=":material/directions_bike:")
         return
-    if listing.get("total", 0) > len(riders):
+    if listing.total > len(riders):
         st.caption(f"The picker lists the {len(riders):,} riders with the most results "
-                   f"(of {listing['total']:,}).")
+                   f"(of {listing.total:,}).")
     body = search_controls(riders)
     if body is not None:
         search(body)
     if ERROR in st.session_state:
         st.error(st.session_state[ERROR], icon=":material/error:")
-    map_points = fetch("/map")
-    pickable = frozenset(r["rider"] for r in riders)
-    answer = st.session_state.get(ANSWER)
-    if answer is None:
+    map_points = fetch("/map", RiderMap)
+    pickable = frozenset(r.rider for r in riders)
+    last: Search | None = st.session_state.get(ANSWER)
+    if last is None:
         st.info("Pick a rider and press **Find 'em** to see the most similar riders. The map shows where "
                 "the picked rider sits among everyone.", icon=":material/touch_app:")
         rider_map(map_points, st.session_state.get("cycling_rider"), [], pickable)
         return
-    results_section(answer, map_points, pickable)
+    results_section(last, map_points, pickable)
 
 
 def races_tab() -> None:
-    races = fetch("/races")
+    races = fetch("/races", list[str])
     if not races:
         st.info("No races in the model yet.", icon=":material/flag:")
         return
@@ -218,8 +237,7 @@ def races_tab() -> None:
     race = left.selectbox("Race", races, key="cycling_race", format_func=charts.race_label,
                           help="All editions and stages of a race count as one.")
     n = right.slider("How many", 1, 50, 10, key="cycling_race_n")
-    answer = fetch(f"/races/{quote(race, safe='')}/similar", n=n)
-    similar = answer.get("similar") or []
+    similar = fetch(f"/races/{quote(race, safe='')}/similar", SimilarRaces, n=n).similar
     st.subheader(f"Races like {charts.race_label(race)}")
     if not similar:
         st.info("No other race to compare with.", icon=":material/info:")
@@ -231,8 +249,8 @@ def races_tab() -> None:
     st.caption(f"Two races are similar when the same riders do well in both.{fewer}")
 
 
-def teams_tab(riders: list[dict[str, Any]]) -> None:
-    teams = sorted({r["team"] for r in riders if r.get("team")})
+def teams_tab(riders: list[Rider]) -> None:
+    teams = sorted({r.team for r in riders if r.team})
     if not teams:
         st.info("No teams in the data.", icon=":material/groups:")
         return
@@ -240,12 +258,11 @@ def teams_tab(riders: list[dict[str, Any]]) -> None:
     team = left.selectbox("Team", teams, key="cycling_team", help="Each rider counts for their latest team.")
     n = right.slider("How many", 1, 20, 5, key="cycling_team_n")
     try:
-        answer = client.get(f"{API}/teams/{quote(team, safe='')}/similar", n=n)
+        similar = client.get(f"{API}/teams/{quote(team, safe='')}/similar", model=SimilarTeams, n=n).similar
     except client.ApiError as exc:
         st.error(exc.message, icon=":material/error:")
         return
-    similar = answer.get("similar") or []
-    roster = sum(1 for r in riders if r.get("team") == team)
+    roster = sum(1 for r in riders if r.team == team)
     st.subheader(f"Teams like {team}")
     st.caption(f"{roster} rider{'s' if roster != 1 else ''} of {team} in the model. Teams are similar when "
                "their riders have similar profiles.")
@@ -257,14 +274,14 @@ def teams_tab(riders: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     st.title("Cycling: similar riders")
-    source_line(fetch("/last-update"))
+    source_line(fetch("/last-update", LastUpdate))
     tabs = st.tabs(["Similar riders", "Similar races", "Similar teams"])
     with tabs[0]:
         riders_tab()
     with tabs[1]:
         races_tab()
     with tabs[2]:
-        teams_tab(fetch("/riders", limit=1000).get("riders") or [])
+        teams_tab(fetch("/riders", RiderList, limit=1000).riders)
 
 
 main()
