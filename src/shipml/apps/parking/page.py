@@ -7,22 +7,24 @@ its curve for the day. Everything comes from the API under ``/api/parking``; the
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from shipml.apps.parking.calendar import regulated_window
+from shipml.apps.parking.schemas import AddressHit, AvailabilityMap, DayCurve, FeatureProperties, Place, Point
 from shipml.ui import client
 
 API = "/api/parking"
 NO_NUMBER = "#c8c8c8"
 HOURS = (9, 20)
+T = TypeVar("T")
 
 
-def fetch(path: str, **params: Any) -> Any:
-    return client.get_or_stop(f"{API}{path}", **params)
+def fetch(path: str, model: type[T], **params: Any) -> T:
+    return client.get_or_stop(f"{API}{path}", model=model, **params)
 
 
 def colour(free: float | None) -> str:
@@ -36,19 +38,19 @@ def colour(free: float | None) -> str:
     return f"#{red:02x}{green:02x}{blue:02x}"
 
 
-def _label(props: dict[str, Any]) -> str:
-    free = props.get("free_fraction")
-    if free is None:
-        return props.get("message") or "not regulated: free parking"
-    lo, hi = props["interval"]["free_fraction"]
-    return f"{free:.0%} free (80 % interval {lo:.0%}–{hi:.0%}), ~{props['free_spaces']:,} spaces"
+def _label(props: FeatureProperties) -> str:
+    free, interval = props.free_fraction, props.interval
+    if free is None or interval is None:
+        return props.message or "not regulated: free parking"
+    lo, hi = interval.free_fraction
+    return f"{free:.0%} free (80 % interval {lo:.0%}–{hi:.0%}), ~{props.free_spaces or 0:,} spaces"
 
 
-def map_chart(geo: dict[str, Any], highlight: int | None, point: dict[str, Any] | None) -> Any:
-    features = [{"type": "Feature", "geometry": f["geometry"], "id": f["properties"]["id"],
-                 "name": f["properties"]["name"], "code": f["properties"]["code"],
-                 "district": f["properties"]["district"], "fill": colour(f["properties"].get("free_fraction")),
-                 "availability": _label(f["properties"])} for f in geo["features"]]
+def map_chart(geo: AvailabilityMap, highlight: int | None, point: Point | None) -> Any:
+    features = [{"type": "Feature", "geometry": f.geometry.model_dump(), "id": f.properties.id,
+                 "name": f.properties.name, "code": f.properties.code, "district": f.properties.district,
+                 "fill": colour(f.properties.free_fraction), "availability": _label(f.properties)}
+                for f in geo.features]
     pick = alt.selection_point(name="pick", fields=["id"], on="click")
     base = alt.Chart(alt.Data(values=features)).mark_geoshape(stroke="white", strokeWidth=0.7).encode(
         color=alt.Color("fill:N", scale=None),
@@ -61,14 +63,15 @@ def map_chart(geo: dict[str, Any], highlight: int | None, point: dict[str, Any] 
         layers.append(alt.Chart(alt.Data(values=chosen)).mark_geoshape(
             fill=None, stroke="#1f3b99", strokeWidth=4))
     if point:
-        layers.append(alt.Chart(pd.DataFrame([point])).mark_circle(size=120, color="#1f3b99").encode(
+        layers.append(alt.Chart(pd.DataFrame([point.model_dump()])).mark_circle(size=120, color="#1f3b99").encode(
             longitude="lon:Q", latitude="lat:Q"))
     return alt.layer(*layers).project("mercator").properties(height=620)
 
 
-def day_chart(curve: dict[str, Any]) -> Any:
-    rows = [{"hour": h["hour"], "free": h["free_fraction"], "lo": h["interval"]["free_fraction"][0],
-             "hi": h["interval"]["free_fraction"][1]} for h in curve["hours"] if h["free_fraction"] is not None]
+def day_chart(curve: DayCurve) -> Any:
+    rows = [{"hour": h.hour, "free": h.free_fraction, "lo": h.interval.free_fraction[0],
+             "hi": h.interval.free_fraction[1]} for h in curve.hours
+            if h.free_fraction is not None and h.interval is not None]
     frame = pd.DataFrame(rows, columns=["hour", "free", "lo", "hi"])
     x = alt.X("hour:Q", title="hour (Madrid)", scale=alt.Scale(domain=[0, 23]))
     band = alt.Chart(frame).mark_area(opacity=0.25).encode(x=x, y=alt.Y("lo:Q", title="chance of a free space",
@@ -100,20 +103,21 @@ def main() -> None:
     st.title("Parking in Madrid: the chance of a free space")
     day, hour, query = controls()
     at = datetime.combine(day, datetime.min.time()) + timedelta(hours=hour)
-    geo = fetch("/map", at=at.isoformat(timespec="minutes"))
-    if geo.get("synthetic"):
+    geo = fetch("/map", AvailabilityMap, at=at.isoformat(timespec="minutes"))
+    if geo.synthetic:
         st.warning("**SYNTHETIC data (offline demo)**: these forecasts are trained on simulated tickets in the "
                    "real format, not on the city's records.\n\n**Use real data**: download the quarterly SER ticket "
                    "files from datos.madrid.es and run `shipml ingest parking --source FOLDER` (or set "
                    "`SHIPML_PARKING_SOURCE=FOLDER`); the models retrain and are served by themselves.",
                    icon=":material/science:")
-    highlight, point = None, None
+    highlight: int | None = None
+    point: Point | None = None
     if query.strip():
         try:
-            hit = client.get(f"{API}/addresses", q=query, limit=1)[0]
-            highlight, point = hit["neighbourhood"]["id"], {"lat": hit["lat"], "lon": hit["lon"]}
-            st.success(f"**{hit['label']}** is in **{hit['neighbourhood'].get('name')}** "
-                       f"({hit['neighbourhood'].get('code')})", icon=":material/location_on:")
+            hit = client.get(f"{API}/addresses", model=list[AddressHit], q=query, limit=1)[0]
+            highlight, point, place = hit.neighbourhood.id, Point(lat=hit.lat, lon=hit.lon), hit.neighbourhood
+            where = f"**{place.name}** ({place.code})" if isinstance(place, Place) else f"neighbourhood {place.id}"
+            st.success(f"**{hit.label}** is in {where}", icon=":material/location_on:")
         except client.ApiError as exc:
             st.info(exc.message, icon=":material/search_off:")
     clicked = (st.session_state.get("parking_map") or {}).get("selection", {}).get("pick") or []
@@ -123,29 +127,28 @@ def main() -> None:
     with left, st.container(key="parking_map_box"):
         st.altair_chart(map_chart(geo, highlight, point), key="parking_map", on_select="rerun",
                         selection_mode="pick", use_container_width=True)
-        model = geo["model"]
-        state = "regulated" if geo["regulated"] else "NOT regulated (free parking; no forecast)"
+        model = geo.model
+        state = "regulated" if geo.regulated else "NOT regulated (free parking; no forecast)"
         st.caption(f"{at:%A %d %B %Y, %H:00} — parking {state}. Colour: chance of a free space, red 0 % → green "
-                   f"100 %; grey: no number. Model `{model['name']}` v{model['version']} ({model['candidate']}).")
-        outlined = next((f["properties"] for f in geo["features"] if f["properties"]["id"] == highlight), None)
+                   f"100 %; grey: no number. Model `{model.name}` v{model.version} ({model.candidate}).")
+        outlined = next((f.properties for f in geo.features if f.properties.id == highlight), None)
         if outlined is not None:
             with st.container(key="parking_highlight"):
-                st.caption(f"Outlined in blue: **{outlined['name']} ({outlined['code']})**")
+                st.caption(f"Outlined in blue: **{outlined.name} ({outlined.code})**")
     with right:
         if highlight is None:
             st.info("Search an address or click a neighbourhood to see its day.", icon=":material/touch_app:")
             return
-        curve = fetch("/day", neighbourhood=str(highlight), date=day.isoformat())
-        place = curve["neighbourhood"]
-        st.subheader(f"{place['name']} ({place['code']})")
-        now = next(h for h in curve["hours"] if h["hour"] == hour)
-        if now["free_fraction"] is None:
-            st.metric(f"At {hour}:00", "free parking", help=now.get("message"))
+        curve = fetch("/day", DayCurve, neighbourhood=str(highlight), date=day.isoformat())
+        st.subheader(f"{curve.neighbourhood.name} ({curve.neighbourhood.code})")
+        now = next(h for h in curve.hours if h.hour == hour)
+        if now.free_fraction is None or now.interval is None:
+            st.metric(f"At {hour}:00", "free parking", help=now.message)
         else:
-            lo, hi = now["interval"]["free_fraction"]
-            st.metric(f"Chance of a free space at {hour}:00", f"{now['free_fraction']:.0%}",
-                      help=f"80 % interval {lo:.0%}–{hi:.0%}; about {now['free_spaces']:,} of "
-                           f"{curve['spaces']:,} spaces free")
+            lo, hi = now.interval.free_fraction
+            st.metric(f"Chance of a free space at {hour}:00", f"{now.free_fraction:.0%}",
+                      help=f"80 % interval {lo:.0%}–{hi:.0%}; about {now.free_spaces or 0:,} of "
+                           f"{curve.spaces:,} spaces free")
         with st.container(key="parking_day_curve"):
             st.altair_chart(day_chart(curve), use_container_width=True)
         st.caption("The line is the forecast, the band its 80 % interval; hours without a point are not regulated.")
