@@ -139,7 +139,7 @@ for _target in installed():
     if _target.ingest is not None:
         _app_verb(ingest_group, _target, [SOURCE, *_target.ingest_options], _ingest,
                   f"Refresh {_target.name}'s data now.")
-    if _target.models() or _target.evaluate is not None:
+    if _target.trains:
         _app_verb(train_group, _target, [], _train, f"Train {_target.name}'s models.")
         _app_verb(eval_group, _target, [AS_JSON, *_target.eval_options], _eval_as,
                   f"Evaluate {_target.name}'s candidates.")

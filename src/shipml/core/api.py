@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Path, Query
@@ -18,7 +19,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
 from sqlalchemy import text
 
 from shipml.core import db, error_policy, heap, jobs, platform, registry, services, sources
@@ -26,6 +26,7 @@ from shipml.core.access import AdminDep, IsAdminDep
 from shipml.core.app import App
 from shipml.core.middleware import Metrics, RequestMiddleware
 from shipml.core.outages import DATABASE, QUEUE, outages
+from shipml.core.schemas import AppStatus, ChampionMoved, HealthAnswer, JobAccepted, JobRecord, ModelVersion
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class _Health:
     def compute(self) -> dict[str, Any]:
         components = {"database": _check(_database, DATABASE), "queue": _check(_queue, QUEUE),
                       "registry": _check(_registry, "registry")}
-        app_status = {a.name: _check(a.status) for a in self._apps}
+        app_status = {a.name: _check(partial(platform.status, a)) for a in self._apps}
         service_status = _check(lambda: {"apps": services.status(self._apps)})
         services_ok = service_status["ok"] and all(v["ok"] for v in service_status.get("apps", {}).values())
         ok = services_ok and all(c["ok"] for c in (*components.values(), *app_status.values()))
@@ -126,21 +127,6 @@ class _Health:
 
 
 
-class HealthAnswer(BaseModel):
-    """Health: ``ok`` (200) or ``degraded`` (503), with each component, app and service."""
-
-    status: Literal["ok", "degraded"]
-    components: dict[str, dict[str, Any]]
-    apps: dict[str, dict[str, Any]]
-    services: dict[str, dict[str, Any]]
-
-
-class JobAccepted(BaseModel):
-    """A job was queued: poll ``GET /api/jobs/{job_id}``."""
-
-    job_id: str
-
-
 def _accepted(job_id: str) -> JSONResponse:
     return JSONResponse({"job_id": job_id}, status_code=202)
 
@@ -149,9 +135,9 @@ def app_router(app: App) -> APIRouter:
     """The routes every app has, built from its declaration: status, and (admin) ingest, train and eval jobs."""
     router = APIRouter(prefix=f"/api/{app.name}", tags=[app.name])
 
-    @router.get("/status", summary=f"{app.name}: data freshness and champion")
-    def status() -> dict[str, Any]:
-        return app.status()
+    @router.get("/status", summary=f"{app.name}: data freshness and champion", response_model_exclude_unset=True)
+    def status() -> AppStatus:
+        return AppStatus.model_validate(platform.status(app))
 
     if app.ingest is not None:
         @router.post("/ingest", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
@@ -191,30 +177,30 @@ def platform_router(apps: Sequence[App]) -> APIRouter:
         body = await health.body()
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    @router.get("/jobs")
+    @router.get("/jobs", response_model_exclude_unset=True)
     def list_jobs(app: Annotated[str | None, Query(max_length=64)] = None,
                   status: Literal["queued", "running", "done", "failed"] | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0, admin: IsAdminDep = False,
-                  ) -> list[dict[str, Any]]:
+                  ) -> list[JobRecord]:
         """Jobs, newest first. Without the admin token: status and progress only, and no job the public submitted
         (a recommendation request is its requester's business; its id is the key to its answer)."""
         listed = jobs.list_jobs(app=app, status=status, limit=limit, offset=offset, include_private=admin)
-        return [_public_job(j, admin) for j in listed]
+        return [JobRecord.model_validate(_public_job(j, admin)) for j in listed]
 
-    @router.get("/jobs/{job_id}")
-    def get_job(job_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")], admin: IsAdminDep = False) -> dict[str, Any]:
-        return _public_job(jobs.get(job_id), admin)
+    @router.get("/jobs/{job_id}", response_model_exclude_unset=True)
+    def get_job(job_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")], admin: IsAdminDep = False) -> JobRecord:
+        return JobRecord.model_validate(_public_job(jobs.get(job_id), admin))
 
     @router.get("/models")
-    def models() -> list[dict[str, Any]]:
-        return registry.list_models()
+    def models() -> list[ModelVersion]:
+        return [ModelVersion.model_validate(m) for m in registry.list_models()]
 
     @router.post("/models/{name}/champion", dependencies=[AdminDep])
-    def move_champion(name: str, version: int) -> dict[str, Any]:
+    def move_champion(name: str, version: int) -> ChampionMoved:
         """Move the alias by hand; the API serves the new champion within the poll interval."""
         registry.set_champion(name, version)
-        return {"model": name, "champion": version}
+        return ChampionMoved(model=name, champion=version)
 
     return router
 

@@ -72,13 +72,17 @@ class Service:
 
 @dataclass(frozen=True)
 class App:
-    """What an app declares. Only ``name``, ``title`` and ``status`` are required.
+    """What an app declares. Only ``name`` and ``title`` are required.
 
     Attributes:
         name: the URL and CLI name (``/api/<name>``, ``shipml train <name>``).
         title, icon: for the UI navigation (a Material icon such as ``:material/sprint:``).
+        dataset: the name of the dataset its status shows (freshness and last refresh).
+        model: the name of the registered model it serves; an app that names one has ``shipml train|eval <name>``
+            (known without importing its training stack).
         router: returns the app's own FastAPI router (mounted under ``/api/<name>``).
-        status: data freshness and champion version, for ``/api/health`` and the home page.
+        status: the app's own status, for ``/api/health`` and the home page; by default the platform's
+            (:func:`shipml.core.platform.status`: the declared dataset's freshness and the model's champion).
         ingest: ``(source | None, progress) -> summary``; refreshes the app's data (``shipml ingest``).
         ingest_options: extra CLI options of ``shipml ingest <name>``.
         models: the app's model specs; ``train`` runs :func:`shipml.core.training.select_and_promote` on each.
@@ -98,8 +102,10 @@ class App:
 
     name: str
     title: str
-    status: Callable[[], dict[str, Any]]
     icon: str = ":material/apps:"
+    dataset: str | None = None
+    model: str | None = None
+    status: Callable[[], dict[str, Any]] | None = None
     router: Callable[[], APIRouter] | None = None
     ingest: Callable[[str | None, Progress], dict[str, Any]] | None = None
     ingest_options: Sequence[Option] = ()
@@ -115,6 +121,11 @@ class App:
     commands: Callable[[], Any] | None = None
     retrain_after_ingest: bool = True
     settings: type | None = None
+
+    @property
+    def trains(self) -> bool:
+        """Whether the app has models to train or evaluate (read from the declaration: nothing imported)."""
+        return self.model is not None or self.evaluate is not None
 
     def service(self, name: str) -> Service:
         for service in self.services():

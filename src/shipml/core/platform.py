@@ -15,7 +15,7 @@ from typing import Any
 
 from huey import crontab
 
-from shipml.core import jobs, training
+from shipml.core import datasets, jobs, registry, training
 from shipml.core.app import App, Schedule
 from shipml.core.errors import InvalidInput
 from shipml.core.progress import Progress, no_progress
@@ -24,6 +24,19 @@ from shipml.settings import get_settings
 log = logging.getLogger(__name__)
 
 _REGISTERED: set[str] = set()
+
+
+def status(app: App) -> dict[str, Any]:
+    """An app's status for ``/api/health``, ``/api/<app>/status`` and the home page: its own when it declares one,
+    else its declared dataset's freshness and its model's champion version."""
+    if app.status is not None:
+        return app.status()
+    out: dict[str, Any] = {}
+    if app.dataset is not None:
+        out["data"] = datasets.freshness(app.dataset)
+    if app.model is not None:
+        out["model"] = {"name": app.model, "champion": registry.champion_version(app.model)}
+    return out
 
 
 def ingest(app: App, source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:

@@ -21,12 +21,16 @@ def _api() -> ModuleType:
     return api
 
 
+DATASET = "covid.daily"
+MODEL = "covid_cases_forecast"
+
 APP = App(
     name="covid",
     title="Covid dashboard",
     icon=":material/coronavirus:",
     router=lambda: _api().router,
-    status=lambda: _tasks().status(),
+    dataset=DATASET,
+    model=MODEL,
     ingest=lambda source, progress: _tasks().ingest(source, progress),
     models=lambda: [_tasks().forecast_spec()],
     schedules=lambda: [Schedule("ingest", every_minutes=lambda: settings().refresh_minutes)],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from shipml.apps.covid import DATASET  # the app's declaration names it
 from shipml.apps.covid.cleaning import check_plausible, parse_export, validate_against_previous
 from shipml.apps.covid.synthetic import synthetic_export
 from shipml.core import datasets, sources
@@ -18,7 +19,6 @@ from shipml.core.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
-DATASET = "covid.daily"
 SYNTHETIC = "synthetic"
 
 

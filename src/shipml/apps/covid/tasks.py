@@ -10,26 +10,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from shipml.apps.covid import data
+from shipml.apps.covid import MODEL, data  # MODEL: the app's declaration names it
 from shipml.apps.covid.model import CaseForecast, Forecaster, backtest, candidates, from_params
 from shipml.apps.covid.settings import settings
 from shipml.core import datasets, registry
 from shipml.core.progress import Progress, no_progress
 from shipml.core.training import ModelSpec, TrainingData
 
-MODEL = "covid_cases_forecast"
 METRIC = "backtest_mae"
 CASES = "всего"  # the original export's column of new cases per day
 
 
 def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     return data.refresh(source or settings().source, progress)
-
-
-def status() -> dict[str, Any]:
-    """Data freshness and champion version, for /api/health and the home page."""
-    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
-    return {"data": datasets.freshness(data.DATASET), "model": model}
 
 
 Cases = tuple[np.ndarray, Any]  # new cases per day, and the last day

@@ -21,12 +21,16 @@ def _api() -> ModuleType:
     return api
 
 
+DATASET = "cycling.results"
+MODEL = "cycling_similarity"
+
 APP = App(
     name="cycling",
     title="Cycling: similar riders",
     icon=":material/directions_bike:",
     router=lambda: _api().router,
-    status=lambda: _tasks().status(),
+    dataset=DATASET,
+    model=MODEL,
     ingest=lambda source, progress: _tasks().ingest(source, progress),
     source_keywords=("synthetic", "scrape"),  # ?source=scrape: a polite scrape of procyclingstats.com
     models=lambda: [_tasks().similarity_spec()],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from shipml.apps.cycling import DATASET as DATASET_RESULTS  # the app's declaration names it
 from shipml.apps.cycling import scraper
 from shipml.apps.cycling.importers import load_shared
 from shipml.apps.cycling.schema import validate_results, validate_riders
@@ -18,7 +19,6 @@ from shipml.core import datasets
 from shipml.core.errors import RejectedData, SourceUnavailable
 from shipml.core.progress import Progress, no_progress
 
-DATASET_RESULTS = "cycling.results"
 DATASET_RIDERS = "cycling.riders"
 SYNTHETIC = "synthetic"
 SCRAPE = "scrape"

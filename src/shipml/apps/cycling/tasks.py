@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import httpx
 import polars as pl
 
-from shipml.apps.cycling import data
+from shipml.apps.cycling import MODEL, data  # MODEL: the app's declaration names it
 from shipml.apps.cycling.evaluation import evaluate as evaluate_model
 from shipml.apps.cycling.evaluation import specialty_labels
 from shipml.apps.cycling.factor_model import FactorModel
@@ -27,7 +27,6 @@ from shipml.core.errors import RejectedData, SourceUnavailable
 from shipml.core.progress import Progress, no_progress
 from shipml.core.training import ModelSpec, TrainingData, select_and_promote
 
-MODEL = "cycling_similarity"
 METRIC = "specialty_lift"
 HOLDOUT = "10% of finished results held out (seed 0); specialty agreement of 10 neighbours, riders with >= 5 results"
 PCS = "https://www.procyclingstats.com"
@@ -59,12 +58,6 @@ def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[
     the riders version under ``riders``."""
     outcome: dict[str, Any] = data.ingest(source or settings().source, progress)
     return {**outcome["results"], **{k: v for k, v in outcome.items() if k != "results"}}
-
-
-def status() -> dict[str, Any]:
-    """Data freshness and champion version, for /api/health and the home page."""
-    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
-    return {"data": datasets.freshness(data.DATASET_RESULTS), "model": model}
 
 
 def _load() -> TrainingData[Results]:

@@ -43,12 +43,16 @@ EVAL_OPTIONS = (
     Option("models", "models, comma-separated (default: all five)"),
 )
 
+DATASET = "parking_occupancy"
+MODEL = "parking_availability"
+
 APP = App(
     name="parking",
     title="Parking forecast",
     icon=":material/local_parking:",
     router=lambda: _api().router,
-    status=lambda: _tasks().status(),
+    dataset=DATASET,
+    model=MODEL,
     ingest=lambda source, progress: _tasks().ingest(source, progress),
     models=lambda: [_tasks().spec()],
     evaluate=lambda progress, **options: _tasks().evaluate(progress, **options),

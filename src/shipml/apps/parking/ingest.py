@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from shipml.apps.parking import DATASET  # the app's declaration names it
 from shipml.apps.parking.aggregation import active_tickets_by_hour
 from shipml.apps.parking.bundle import reference
 from shipml.apps.parking.settings import SYNTHETIC, settings
@@ -34,7 +35,6 @@ from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-DATASET = "parking_occupancy"
 SIDECAR = "SYNTHETIC_simulation.json"
 SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "neighbourhood_id": pl.Int32, "hour": pl.Datetime("us"), "hour_utc": pl.Datetime("us", "UTC"),

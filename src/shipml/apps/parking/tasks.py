@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from shipml.apps.parking import MODEL  # the app's declaration names it
 from shipml.apps.parking import ingest as ingesting
 from shipml.apps.parking.model import GRID, fit_family, make, series_of
 from shipml.apps.parking.settings import SYNTHETIC, settings
@@ -28,7 +29,6 @@ from shipml.core.training import ModelSpec, TrainingData
 
 log = logging.getLogger(__name__)
 
-MODEL = "parking_availability"
 METRIC = "mase"
 CALIBRATED = ("seasonal_naive", "global_lightgbm")  # cheap to calibrate, and their own intervals under-cover
 QUICK_MODELS = ("seasonal_naive", "global_lightgbm")  # what `prepare` compares, to start within a minute
@@ -36,11 +36,6 @@ QUICK_MODELS = ("seasonal_naive", "global_lightgbm")  # what `prepare` compares,
 
 def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     return ingesting.refresh(source, progress)
-
-
-def status() -> dict[str, Any]:
-    return {"data": datasets.freshness(ingesting.DATASET),
-            "model": {"name": MODEL, "champion": registry.champion_version(MODEL)}}
 
 
 def candidates(models: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:

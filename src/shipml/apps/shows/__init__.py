@@ -29,12 +29,16 @@ EVAL_OPTIONS = (
     Option("min-rating", "a like is a rating >= this (default: >= the user's own mean)", type=float),
 )
 
+DATASET = "shows.ratings"
+MODEL = "shows_recommender"
+
 APP = App(
     name="shows",
     title="TV show recommendations",
     icon=":material/live_tv:",
     router=lambda: _api().router,
-    status=lambda: _tasks().status(),
+    dataset=DATASET,
+    model=MODEL,
     ingest=lambda source, progress: _tasks().ingest(source, progress),
     models=lambda: [_tasks().recommender_spec()],
     evaluate=lambda **options: _tasks().evaluate(**options),

@@ -14,12 +14,12 @@ from typing import Any
 import polars as pl
 from sqlalchemy import exists, func, insert, select
 
+from shipml.apps.shows import DATASET  # the app's declaration names it
 from shipml.apps.shows.tables import Show, ShowRating
 from shipml.core import datasets, db, signing
 from shipml.core.errors import InvalidInput, NotFound, RejectedData
 from shipml.core.tables import utcnow
 
-DATASET = "shows.ratings"
 MAX_LIKES = 5
 LIKED_AT = 8.0  # an imported 1-10 rating counts as a like from here (MyAnimeList ratings peak at 8)
 EXPORT_SCHEMA = {"user": pl.Utf8, "item": pl.Int64, "rating": pl.Float64, "liked": pl.Boolean}

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from shipml.apps.shows import catalog, data, ratings
+from shipml.apps.shows import MODEL, catalog, data, ratings  # MODEL: the app's declaration names it
 from shipml.apps.shows.evaluation import compare
 from shipml.apps.shows.evaluation_data import LikesMatrix, read_ratings
 from shipml.apps.shows.model import ShowsModel
@@ -23,7 +23,6 @@ from shipml.core.errors import NotFound
 from shipml.core.progress import Progress, no_progress
 from shipml.core.training import ModelSpec, TrainingData
 
-MODEL = "shows_recommender"
 METRIC = "ndcg_at_10"
 SEED = 0
 HOLDOUT = f"20% of users held out (seed {SEED}); 80% of each one's likes given, the rest predicted"
@@ -43,12 +42,6 @@ def candidates() -> dict[str, dict[str, Any]]:
 
 def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     return data.ingest(source or settings().source, progress)
-
-
-def status() -> dict[str, Any]:
-    """Data freshness and champion version, for /api/health and the home page."""
-    model = {"name": MODEL, "champion": registry.champion_version(MODEL)}
-    return {"data": datasets.freshness(ratings.DATASET), "model": model}
 
 
 def _likes(frame: pl.DataFrame) -> pl.DataFrame:
