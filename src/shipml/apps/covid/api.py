@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, cast
@@ -12,6 +11,24 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from shipml.apps.covid import data, metrics
+from shipml.apps.covid.schemas import (
+    Covers,
+    DateRange,
+    Demographics,
+    Districts,
+    Forecast,
+    ForecasterParams,
+    ForecastPoint,
+    ForecastQuery,
+    Headline,
+    Metric,
+    MetricValue,
+    Page,
+    RefreshRecord,
+    Series,
+    SeriesQuery,
+    Summary,
+)
 from shipml.apps.covid.tasks import MODEL
 from shipml.core import datasets, matching, registry, sources
 from shipml.core.errors import InvalidInput, NotFound
@@ -61,7 +78,7 @@ def _window(frame: pl.DataFrame, start: date | None, end: date | None) -> pl.Dat
     return frame
 
 
-def _coverage(derived: pl.DataFrame, start: date | None, end: date | None) -> dict[str, Any]:
+def _coverage(derived: pl.DataFrame, start: date | None, end: date | None) -> tuple[Covers, str | None]:
     """The days the data covers and, when the asked range reaches outside them, a note that says so."""
     dates = derived["date"]
     first, last = cast(date, dates.min()), cast(date, dates.max())
@@ -74,11 +91,13 @@ def _coverage(derived: pl.DataFrame, start: date | None, end: date | None) -> di
         note = f"no data before {first}: {covers}"
     elif end and end > last:
         note = f"no data after {last}: {covers}"
-    return {"covers": {"from": str(first), "to": str(last)}, "note": note}
+    return Covers(start=first, end=last), note
 
 
-def _meta(metric: metrics.Metric) -> dict[str, Any]:
-    return asdict(metric)
+def _meta(metric: metrics.Metric) -> dict[str, str]:
+    """The fields of a :class:`~shipml.apps.covid.schemas.Metric` (to build it or a model that extends it)."""
+    return {"id": metric.id, "name_ru": metric.name_ru, "label": metric.label, "unit": metric.unit,
+            "group": metric.group}
 
 
 def _num(value: Any) -> float | None:
@@ -86,45 +105,36 @@ def _num(value: Any) -> float | None:
 
 
 @router.get("/metrics")
-def list_metrics() -> list[dict[str, str]]:
+def list_metrics() -> list[Metric]:
     """Every metric: id, original Russian name, English label, unit, group."""
     _, _, catalog = _current()
-    return [_meta(m) for m in catalog.values()]
+    return [Metric(**_meta(m)) for m in catalog.values()]
 
 
-@router.get("/series", response_model=None)
-def series(
-    metric: Annotated[list[str], Query(description="metric ids; repeat or comma-separate")],
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
-    rolling: Annotated[int, Query(ge=1, le=90, description="rolling mean window in days")] = 1,
-) -> Response:
+@router.get("/series", response_model=Series)
+def series(query: Annotated[SeriesQuery, Query()]) -> Response:
     """Metrics per day between ``from`` and ``to`` (both included). ``covers`` is the range of the data;
     ``note`` says when the asked range reaches outside it (empty lists when it misses it entirely)."""
     snap, derived, catalog = _current()
-    ids = _check_metrics(metric, catalog)
-    return _answers.answer(("series", snap.version, snap.content_hash, tuple(ids), start, end, rolling),
-                           lambda: _series(snap, derived, catalog, ids, start, end, rolling))
+    ids = _check_metrics(query.metric, catalog)
+    key = ("series", snap.version, snap.content_hash, tuple(ids), query.start, query.end, query.rolling)
+    return _answers.answer(key, lambda: _series(snap, derived, catalog, ids, query))
 
 
 def _series(snap: datasets.Snapshot, derived: pl.DataFrame, catalog: dict[str, metrics.Metric], ids: list[str],
-            start: date | None, end: date | None, rolling: int) -> dict[str, Any]:
+            query: SeriesQuery) -> Series:
     frame = derived.select("date", *ids)
-    if rolling > 1:
-        frame = frame.with_columns(pl.col(ids).rolling_mean(rolling, min_samples=1))
-    frame = _window(frame, start, end)
-    return {
-        "version": snap.version,
-        "synthetic": snap.synthetic,
-        "metrics": [_meta(catalog[i]) for i in ids],
-        "dates": [d.isoformat() for d in frame["date"]],
-        "values": {i: [_num(v) for v in frame[i]] for i in ids},
-        **_coverage(derived, start, end),
-    }
+    if query.rolling > 1:
+        frame = frame.with_columns(pl.col(ids).rolling_mean(query.rolling, min_samples=1))
+    frame = _window(frame, query.start, query.end)
+    covers, note = _coverage(derived, query.start, query.end)
+    return Series(version=snap.version, synthetic=snap.synthetic, metrics=[Metric(**_meta(catalog[i])) for i in ids],
+                  dates=frame["date"].to_list(), values={i: [_num(v) for v in frame[i]] for i in ids},
+                  covers=covers, note=note)
 
 
 @router.get("/summary")
-def summary() -> dict[str, Any]:
+def summary() -> Summary:
     """The latest day's headline numbers with changes vs the previous day and the same day a week before."""
     snap, derived, catalog = _current()
     frame = derived.sort("date")
@@ -137,58 +147,56 @@ def summary() -> dict[str, Any]:
         if mid not in catalog:
             continue
         value = last[mid]
-        headline.append({
+        headline.append(Headline(
             **_meta(catalog[mid]),
-            "value": _num(value),
-            "change_day": _num(value - prev[mid]) if value is not None and prev.get(mid) is not None else None,
-            "change_week": _num(value - week[mid]) if value is not None and week.get(mid) is not None else None,
-        })
-    return {"date": last["date"].isoformat(), "version": snap.version, "synthetic": snap.synthetic,
-            "source": sources.public_source(snap.source), "refreshed_at": snap.created_at.isoformat(),
-            "headline": headline}
+            value=_num(value),
+            change_day=_num(value - prev[mid]) if value is not None and prev.get(mid) is not None else None,
+            change_week=_num(value - week[mid]) if value is not None and week.get(mid) is not None else None,
+        ))
+    return Summary(date=last["date"], version=snap.version, synthetic=snap.synthetic,
+                   source=sources.public_source(snap.source), refreshed_at=snap.created_at.isoformat(),
+                   headline=headline)
 
 
 @router.get("/districts")
-def districts() -> dict[str, Any]:
+def districts() -> Districts:
     """The latest value per municipal district."""
     _, derived, catalog = _current()
     ids = [d for d in metrics.DISTRICTS if d in catalog]
     if not ids:
-        return {"date": None, "districts": []}
+        return Districts(date=None, districts=[])
     frame = derived.select("date", *ids).sort("date")
     last = frame.row(-1, named=True)
-    return {"date": last["date"].isoformat(),
-            "districts": [{**_meta(catalog[i]), "value": _num(last[i])} for i in ids]}
+    return Districts(date=last["date"],
+                     districts=[MetricValue(**_meta(catalog[i]), value=_num(last[i])) for i in ids])
 
 
 @router.get("/demographics")
-def demographics(
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
-) -> dict[str, Any]:
+def demographics(query: Annotated[DateRange, Query()]) -> Demographics:
     """Cases by age group and by sex, summed over the date range, where the data has them (with ``covers``
     and ``note`` as in ``/series``)."""
     _, derived, catalog = _current()
-    frame = _window(derived, start, end)
-    out: dict[str, Any] = _coverage(derived, start, end)
-    for group, ids in (("age", metrics.AGE_GROUPS), ("sex", metrics.SEX_GROUPS)):
-        present = [i for i in ids if i in catalog]
-        out[group] = [{**_meta(catalog[i]), "value": _num(frame[i].sum())} for i in present]
-    return out
+    frame = _window(derived, query.start, query.end)
+    covers, note = _coverage(derived, query.start, query.end)
+
+    def totals(ids: list[str]) -> list[MetricValue]:
+        return [MetricValue(**_meta(catalog[i]), value=_num(frame[i].sum())) for i in ids if i in catalog]
+
+    return Demographics(covers=covers, note=note, age=totals(metrics.AGE_GROUPS), sex=totals(metrics.SEX_GROUPS))
 
 
 @router.get("/refreshes")
-def refreshes(limit: Annotated[int, Query(ge=1, le=500)] = 50,
-              offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[dict[str, object]]:
+def refreshes(query: Annotated[Page, Query()]) -> list[RefreshRecord]:
     """Every refresh attempt, newest first: stored, unchanged, rejected (with the reason) or failed."""
-    return datasets.refreshes(data.DATASET, limit=limit, offset=offset)
+    rows = datasets.refreshes(data.DATASET, limit=query.limit, offset=query.offset)
+    return [RefreshRecord.model_validate(r) for r in rows]
 
 
 @router.get("/forecast")
-def forecast(days: Annotated[int, Query(ge=1, le=28)] = 14) -> dict[str, Any]:
+def forecast(query: Annotated[ForecastQuery, Query()]) -> Forecast:
     """New cases forecast by the champion model."""
     version, model = registry.champion(MODEL).get()
     if model is None:
         raise NotFound("no champion forecast model yet; run `shipml train covid`")
-    return {"model": MODEL, "version": version, "params": model.forecaster.params,
-            "forecast": model.predict(days)}
+    return Forecast(model=MODEL, version=version, params=ForecasterParams.model_validate(model.forecaster.params),
+                    forecast=[ForecastPoint.model_validate(p) for p in model.predict(query.days)])
