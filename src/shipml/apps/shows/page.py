@@ -1,17 +1,28 @@
 """TV show recommendations: pick up to 5 shows you like (live, typo-tolerant search), submit, watch the
 prediction being computed, then rate the recommended shows. Everything comes from the API under
-``/api/shows``: the answer to a submit is a prediction id, polled until the queue's worker is done.
+``/api/shows``: the answer to a submit is a prediction id, polled until the queue's worker is done. Every answer
+is parsed into its model of :mod:`shipml.apps.shows.schemas`.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
 
 import streamlit as st
+from pydantic import ValidationError
 
 from shipml.apps.shows import cards
+from shipml.apps.shows.schemas import (
+    RecommendationAccepted,
+    RecommendationAnswer,
+    RecommendationDone,
+    RecommendationFailed,
+    ShowHit,
+    Suggestions,
+)
 from shipml.apps.shows.titles import normalize
+from shipml.core.schemas import AppStatus, HealthAnswer
 from shipml.ui import client
 
 API = "/api/shows"
@@ -20,45 +31,80 @@ POLL_SECONDS, GIVE_UP_SECONDS = 0.3, 60.0
 SLOT_HEIGHT = 176  # px, a picked show's box
 # session state, kept across reruns
 CHOSEN = "shows_chosen"  # the titles picked, as typed or chosen
-PENDING = "shows_pending"  # the submit answer + when it was sent, while the prediction is being computed
-RESULT = "shows_result"  # the submit answer + the finished prediction
-NOT_FOUND = "shows_not_found"  # a 404: the message and, per typed title, the closest shows
+PENDING = "shows_pending"  # a Waiting: the submit answer + when it was sent, while the prediction is being computed
+RESULT = "shows_result"  # a Finished: the submit answer + the finished prediction
+NOT_FOUND = "shows_not_found"  # a NotRecognised: the 404's message and, per typed title, the closest shows
 ERROR = "shows_error"
 QUERY = "shows_query"
 REDRAW = "shows_redraw"  # set by a picker callback when the whole page (not just the picker) must be redrawn
+
+
+@dataclass
+class Waiting:
+    """A submitted request while its prediction is computed: the 202 answer, the titles sent, when, and until when
+    to wait."""
+
+    accepted: RecommendationAccepted
+    titles: list[str]
+    sent: float
+    deadline: float
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A submitted request and its finished prediction, and how long it took."""
+
+    accepted: RecommendationAccepted
+    done: RecommendationDone
+    titles: list[str]
+    took: float
+
+
+@dataclass(frozen=True)
+class NotRecognised:
+    """A 404 of a submit (no title recognised): its message and, per typed title, the closest shows."""
+
+    message: str
+    suggestions: Suggestions
 
 
 def chosen() -> list[str]:
     return st.session_state.setdefault(CHOSEN, [])
 
 
-def search(query: str, limit: int = 5) -> list[dict[str, Any]]:
+def search(query: str, limit: int = 5) -> list[ShowHit]:
     """``/search`` hits for ``query`` (cached a few seconds); an unreachable API shows as no hits."""
     if not query.strip():
         return []
     try:
-        return list(client.get(f"{API}/search", q=query.strip()[:200], limit=limit))
+        return client.get(f"{API}/search", model=list[ShowHit], q=query.strip()[:200], limit=limit)
     except client.ApiError:
         return []
+
+
+def shows_status() -> AppStatus:
+    """The shows app's data and champion, as health reports them (uncached)."""
+    app = client.parse(HealthAnswer, client.health()).apps.get("shows")
+    return AppStatus.model_validate(app.model_dump() if app is not None else {})
 
 
 def data_line() -> None:
     """Where the ratings come from, their version and the served model; synthetic data said loudly."""
     try:
-        status = (client.health().get("apps") or {}).get("shows") or {}
+        status = shows_status()
     except client.ApiError as exc:
         st.error(exc.message, icon=":material/cloud_off:")
         st.stop()
-    data, model = status.get("data") or {}, status.get("model") or {}
-    if data.get("synthetic"):
+    data, model = status.data, status.model
+    if data is not None and data.synthetic:
         with st.container(key="shows_synthetic"):
             st.warning(cards.SYNTHETIC_BANNER, icon=":material/science:")
-    champion = model.get("champion")
-    if data:
-        st.caption(f"Ratings: {cards.source_text(data)} · version **v{data.get('version')}** "
-                   f"({data.get('rows', 0):,} ratings, updated {client.ago(data.get('created_at'))}) · "
-                   f"model `{model.get('name', '')}` **v{champion if champion is not None else '—'}** "
-                   "(the registry's champion)")
+    champion = model.champion if model is not None else None
+    if data is not None:
+        st.caption(f"Ratings: {cards.source_text(data)} · version **v{data.version}** "
+                   f"({data.rows:,} ratings, updated {client.ago(data.created_at)}) · "
+                   f"model `{model.name if model is not None else ''}` "
+                   f"**v{champion if champion is not None else '—'}** (the registry's champion)")
     else:
         st.caption("No ratings loaded yet: run `shipml ingest shows`.")
 
@@ -117,11 +163,11 @@ def suggestions(query: str) -> None:
     hits = search(query)
     with st.container(horizontal=True, key="shows_suggestions", gap="small"):
         for i, hit in enumerate(hits):
-            st.button(cards.suggestion_label(hit), key=f"shows_hit_{hit['id']}", on_click=add,
-                      args=(hit["title"],), type="primary" if i == 0 else "secondary", icon=":material/add:",
+            st.button(cards.suggestion_label(hit), key=f"shows_hit_{hit.id}", on_click=add,
+                      args=(hit.title,), type="primary" if i == 0 else "secondary", icon=":material/add:",
                       help=cards.suggestion_help(hit))
         typed = query.strip().casefold()
-        if not any(typed in (h["title"].casefold(), cards.show_label(h).casefold()) for h in hits):
+        if not any(typed in (h.title.casefold(), cards.show_label(h).casefold()) for h in hits):
             st.button(f'Add "{query.strip()}" as typed', key="shows_add_typed", on_click=add, args=(query,),
                       type="tertiary", icon=":material/edit:",
                       help="Submitted as you typed it: the recommender forgives typos; a title no source "
@@ -143,8 +189,8 @@ def picked_slot(index: int, title: str) -> None:
         if found.kind != "exact" and found.others:
             with st.popover("Did you mean…", type="tertiary"):
                 for other in found.others[:4]:
-                    st.button(cards.show_label(other), key=f"shows_fix_{index}_{other['id']}", type="tertiary",
-                              on_click=replace, args=(title, other["title"]))
+                    st.button(cards.show_label(other), key=f"shows_fix_{index}_{other.id}", type="tertiary",
+                              on_click=replace, args=(title, other.title))
 
 
 @st.fragment
@@ -190,65 +236,67 @@ def submit(titles: list[str]) -> None:
     for key in (NOT_FOUND, ERROR, PENDING, RESULT):
         st.session_state.pop(key, None)
     try:
-        answer = client.post(f"{API}/recommendations", {"shows": titles})
+        accepted = client.post(f"{API}/recommendations", {"shows": titles}, model=RecommendationAccepted)
     except client.ApiError as exc:
         if exc.status == 404:
-            st.session_state[NOT_FOUND] = {"message": exc.message, "suggestions": not_found_suggestions(exc, titles)}
+            st.session_state[NOT_FOUND] = NotRecognised(exc.message, not_found_suggestions(exc, titles))
         else:
             st.session_state[ERROR] = exc.message
         return
     now = time.time()
-    st.session_state[PENDING] = {**answer, "titles": titles, "sent": now, "deadline": now + GIVE_UP_SECONDS}
+    st.session_state[PENDING] = Waiting(accepted, titles, sent=now, deadline=now + GIVE_UP_SECONDS)
 
 
-def not_found_suggestions(exc: client.ApiError, titles: list[str]) -> dict[str, list[dict[str, Any]]]:
+def not_found_suggestions(exc: client.ApiError, titles: list[str]) -> Suggestions:
     """The 404's ``details.suggestions`` when the client passes them on, else the same top-3 search hits."""
-    details = getattr(exc, "details", None)
-    if isinstance(details, dict) and isinstance(details.get("suggestions"), dict):
-        return dict(details["suggestions"])
+    if isinstance(exc.details, dict) and "suggestions" in exc.details:
+        try:
+            return client.parse(Suggestions, exc.details["suggestions"])
+        except ValidationError:
+            pass
     return {title: search(title, 3) for title in titles}
 
 
-def not_found_view(problem: dict[str, Any]) -> None:
+def not_found_view(problem: NotRecognised) -> None:
     with st.container(key="shows_not_found"):
-        message = str(problem["message"])
+        message = problem.message
         st.error(f"**{message[:1].upper() + message[1:]}.** Pick one of the closest titles instead, or edit "
                  "your list.", icon=":material/search_off:")
-        for n, (title, options) in enumerate((problem.get("suggestions") or {}).items()):
+        for n, (title, options) in enumerate(problem.suggestions.items()):
             with st.container(horizontal=True, vertical_alignment="center", gap="small"):
                 st.markdown(f"Instead of **{cards.text(title)}**:")
                 for option in options:
-                    st.button(cards.show_label(option), key=f"shows_instead_{n}_{option['id']}",
-                              on_click=replace, args=(title, option["title"]), icon=":material/swap_horiz:")
+                    st.button(cards.show_label(option), key=f"shows_instead_{n}_{option.id}",
+                              on_click=replace, args=(title, option.title), icon=":material/swap_horiz:")
                 if not options:
                     st.caption("no close title")
 
 
-def poll(pending: dict[str, Any]) -> None:
+def poll(pending: Waiting) -> None:
     """Ask for the prediction every :data:`POLL_SECONDS` until it is done, failed or too late."""
-    pid = pending["prediction_id"]
+    pid = pending.accepted.prediction_id
     with st.status(f"Finding shows you'll like… (prediction {pid[:8]})", expanded=True) as status:
-        cards.recognised_view(pending)
+        cards.recognised_view(pending.accepted)
         clock = st.empty()
-        while (now := time.time()) < pending["deadline"]:
-            clock.caption(f"Waiting for the recommender: {now - pending['sent']:.1f} s")
+        while (now := time.time()) < pending.deadline:
+            clock.caption(f"Waiting for the recommender: {now - pending.sent:.1f} s")
             try:
-                answer = client.get_fresh(f"{API}/recommendations/{pid}")
+                answer = client.get_fresh(f"{API}/recommendations/{pid}", model=RecommendationAnswer).root
             except client.ApiError as exc:
                 st.session_state.pop(PENDING, None)
                 st.session_state[ERROR] = exc.message
                 status.update(label="The prediction could not be read", state="error")
                 return
-            if answer.get("status") == "done":
-                took = time.time() - pending["sent"]
+            if isinstance(answer, RecommendationDone):
+                result = Finished(pending.accepted, answer, pending.titles, took=time.time() - pending.sent)
                 st.session_state.pop(PENDING, None)
-                st.session_state[RESULT] = {**pending, **answer, "took": took}
+                st.session_state[RESULT] = result
                 st.session_state[cards.RATED] = {}
-                status.update(label=cards.done_label(st.session_state[RESULT]), state="complete", expanded=False)
+                status.update(label=cards.done_label(answer, result.took), state="complete", expanded=False)
                 return
-            if answer.get("status") == "failed":
+            if isinstance(answer, RecommendationFailed):
                 st.session_state.pop(PENDING, None)
-                st.session_state[ERROR] = f"The recommender failed: {answer.get('error') or 'no reason given'}"
+                st.session_state[ERROR] = f"The recommender failed: {answer.error or 'no reason given'}"
                 status.update(label="The prediction failed", state="error")
                 return
             time.sleep(POLL_SECONDS)
@@ -256,26 +304,27 @@ def poll(pending: dict[str, Any]) -> None:
     st.error(f"The recommendations are not ready after {GIVE_UP_SECONDS:.0f} seconds: the job worker may be "
              "stopped or busy. Your request is kept; you can wait a little longer.", icon=":material/timer_off:")
     if st.button("Keep waiting", key="shows_keep_waiting", icon=":material/hourglass_top:"):
-        pending["deadline"] = time.time() + GIVE_UP_SECONDS
+        pending.deadline = time.time() + GIVE_UP_SECONDS
         st.rerun()
 
 
-def results_view(result: dict[str, Any]) -> None:
-    with st.status(cards.done_label(result), state="complete", expanded=False):
-        st.caption(f"Prediction {result['prediction_id']} for {', '.join(result.get('titles') or [])}")
-    cards.recognised_view(result)
-    if result.get("message"):
-        message = str(result["message"])
+def results_view(result: Finished) -> None:
+    done = result.done
+    with st.status(cards.done_label(done, result.took), state="complete", expanded=False):
+        st.caption(f"Prediction {done.prediction_id} for {', '.join(result.titles)}")
+    cards.recognised_view(result.accepted)
+    if done.message:
+        message = done.message
         with st.container(key="shows_message"):
             st.info(cards.text(message[:1].upper() + message[1:]) + ".", icon=":material/info:")
-    shows = result.get("shows") or []
+    shows = done.shows
     if not shows:
         st.warning("The recommender found no show to suggest.", icon=":material/info:")
         return
     st.subheader("Recommended for you")
     st.caption("Best first (the score only orders them). :material/thumb_up: or :material/thumb_down: a show to "
                "teach the recommender: your ratings count from the next retraining.")
-    cards.grid(shows, str(result["user_id"]), f"{API}/ratings")
+    cards.grid(shows, result.accepted.user_id, f"{API}/ratings")
 
 
 def main() -> None:
