@@ -1,4 +1,5 @@
-"""Pure helpers of the covid page: API answers → tables and Altair charts, and number formatting.
+"""Pure helpers of the covid page: API answers (the models of :mod:`shipml.apps.covid.schemas`) → tables and Altair
+charts, and number formatting.
 
 Nothing here talks to the API or to Streamlit; :mod:`shipml.apps.covid.page` does.
 """
@@ -10,6 +11,8 @@ from typing import Any
 
 import altair as alt
 import pandas as pd
+
+from shipml.apps.covid.schemas import ForecastPoint, Metric, MetricValue, RefreshRecord, Series
 
 # Order of metric groups in the picker: what most people look for first.
 GROUP_ORDER = ("cases", "deaths", "derived", "tests", "hospital", "vaccination", "districts", "age", "sex",
@@ -36,15 +39,15 @@ def short_label(metric_id: str, label: str) -> str:
     return SHORT_LABELS.get(metric_id) or label.split(" (", 1)[0]
 
 
-def option_label(meta: dict[str, Any]) -> str:
+def option_label(meta: Metric) -> str:
     """A metric as the picker shows it: English label, with the Russian header in brackets."""
-    return f"{meta['label']} ({meta['name_ru']})" if meta.get("name_ru") else str(meta["label"])
+    return f"{meta.label} ({meta.name_ru})" if meta.name_ru else meta.label
 
 
-def sort_catalog(catalog: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def sort_catalog(catalog: Iterable[Metric]) -> list[Metric]:
     """Metrics grouped in :data:`GROUP_ORDER`, :data:`PRIMARY` first, else the export's order inside a group."""
     rank = {group: i for i, group in enumerate(GROUP_ORDER)}
-    return sorted(catalog, key=lambda m: (rank.get(m.get("group", "other"), len(rank)), m["id"] not in PRIMARY))
+    return sorted(catalog, key=lambda m: (rank.get(m.group, len(rank)), m.id not in PRIMARY))
 
 
 def fmt_number(value: float | None, signed: bool = False) -> str:
@@ -57,11 +60,11 @@ def fmt_number(value: float | None, signed: bool = False) -> str:
     return f"{sign}{value:,.2f}" if abs(value) < 10 else f"{sign}{value:,.1f}"
 
 
-def series_table(series: dict[str, Any]) -> pd.DataFrame:
+def series_table(series: Series) -> pd.DataFrame:
     """A ``/series`` answer as a wide table: ``date`` + one column per metric, named by its label."""
-    table = pd.DataFrame({"date": pd.to_datetime(series["dates"])})
-    for meta in series["metrics"]:
-        table[meta["label"]] = pd.array(series["values"][meta["id"]], dtype="Float64")
+    table = pd.DataFrame({"date": pd.to_datetime(series.dates)})
+    for meta in series.metrics:
+        table[meta.label] = pd.array(series.values[meta.id], dtype="Float64")
     return table
 
 
@@ -114,14 +117,13 @@ def series_chart(table: pd.DataFrame, log_scale: bool = False, height: int = 380
     )
 
 
-def forecast_chart(actual: dict[str, Any], forecast: Sequence[dict[str, Any]], model_version: int,
+def forecast_chart(actual: Series, forecast: Sequence[ForecastPoint], model_version: int,
                    height: int = 300) -> alt.Chart:
-    """Recent new cases (solid) and the champion's forecast (dashed)."""
-    history = pd.DataFrame({"date": pd.to_datetime(actual["dates"]),
-                            "value": pd.array(actual["values"]["cases"], dtype="Float64")})
+    """Recent new cases (solid, from a ``/series`` answer with ``cases``) and the champion's forecast (dashed)."""
+    history = pd.DataFrame({"date": pd.to_datetime(actual.dates),
+                            "value": pd.array(actual.values["cases"], dtype="Float64")})
     history = history.dropna().astype({"value": float}).assign(series="New cases (reported)")
-    ahead = pd.DataFrame({"date": pd.to_datetime([p["date"] for p in forecast]),
-                          "value": [float(p["cases"]) for p in forecast]})
+    ahead = pd.DataFrame({"date": pd.to_datetime([p.date for p in forecast]), "value": [p.cases for p in forecast]})
     ahead = ahead.assign(series=f"Forecast (model v{model_version})")
     if not history.empty:  # join the two lines at the last reported day
         ahead = pd.concat([history.tail(1).assign(series=ahead["series"].iloc[0]), ahead])
@@ -144,16 +146,16 @@ def forecast_chart(actual: dict[str, Any], forecast: Sequence[dict[str, Any]], m
     )
 
 
-def bar_chart(items: Sequence[dict[str, Any]], value_title: str, keep_order: bool = False,
+def bar_chart(items: Sequence[MetricValue], value_title: str, keep_order: bool = False,
               strip: str = "", height: int | None = None) -> alt.Chart:
     """Horizontal bars, one per item (``label``, ``value``); sorted by value unless ``keep_order``.
 
     ``strip`` removes a common prefix from the labels (``"Cases aged "`` → ``"18–29"``).
     """
     frame = pd.DataFrame({
-        "label": [str(i["label"]).removeprefix(strip) for i in items],
-        "value": [float(i["value"] or 0.0) for i in items],
-        "name_ru": [i.get("name_ru", "") for i in items],
+        "label": [i.label.removeprefix(strip) for i in items],
+        "value": [float(i.value or 0.0) for i in items],
+        "name_ru": [i.name_ru for i in items],
     })
     order: Any = list(frame["label"]) if keep_order else "-x"
     bars = (
@@ -170,18 +172,18 @@ def bar_chart(items: Sequence[dict[str, Any]], value_title: str, keep_order: boo
     return (bars + labels).properties(height=height or 50 + 30 * max(len(frame), 3))
 
 
-def range_totals(series: dict[str, Any]) -> list[dict[str, Any]]:
-    """A ``/series`` answer summed per metric over its dates: ``label``, ``name_ru``, ``value`` (None when
-    no day of the range reports the metric)."""
+def range_totals(series: Series) -> list[MetricValue]:
+    """A ``/series`` answer summed per metric over its dates (``value`` None when no day of the range reports
+    the metric)."""
     totals = []
-    for meta in series["metrics"]:
-        values = [v for v in series["values"][meta["id"]] if v is not None]
-        totals.append({**meta, "value": sum(values) if values else None})
+    for meta in series.metrics:
+        values = [v for v in series.values[meta.id] if v is not None]
+        totals.append(MetricValue(**meta.model_dump(), value=sum(values) if values else None))
     return totals
 
 
-def has_values(items: Sequence[dict[str, Any]]) -> bool:
-    return any((i.get("value") or 0) != 0 for i in items)
+def has_values(items: Sequence[MetricValue]) -> bool:
+    return any((i.value or 0) != 0 for i in items)
 
 
 def status_css(status: object) -> str:
@@ -190,15 +192,15 @@ def status_css(status: object) -> str:
             "failed": "color: #cf222e"}.get(str(status), "")
 
 
-def refresh_table(refreshes: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def refresh_table(refreshes: Sequence[RefreshRecord]) -> pd.DataFrame:
     """``/refreshes`` as a table a person reads: newest first, status with a symbol, reason in full."""
     table = pd.DataFrame([{
-        "when (UTC)": _utc(str(r["at"])).strftime("%Y-%m-%d %H:%M:%S"),
-        "status": r["status"],
-        "version": "—" if r.get("version") is None else f"v{r['version']}",
-        "rows": "—" if r.get("rows") is None else f"{int(r['rows']):,}",
-        "reason": r.get("reason") or "",
-        "source": r.get("source") or "—",
+        "when (UTC)": _utc(r.at).strftime("%Y-%m-%d %H:%M:%S"),
+        "status": r.status,
+        "version": "—" if r.version is None else f"v{r.version}",
+        "rows": "—" if r.rows is None else f"{r.rows:,}",
+        "reason": r.reason or "",
+        "source": r.source or "—",
     } for r in refreshes])
     return table
 

@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from shipml.apps.covid import charts
+from shipml.apps.covid.schemas import Metric
 
 DEFAULT_METRICS = ("cases", "recovered")
 FROM, TO, NOTE = "covid_from", "covid_to", "covid_dates_note"
@@ -78,10 +79,10 @@ def date_notes(start: date, end: date) -> tuple[date, date]:
     return start, end
 
 
-def controls(catalog: list[dict[str, Any]], first: date, last: date) -> Choice:
+def controls(catalog: list[Metric], first: date, last: date) -> Choice:
     """The metric picker (at most :data:`charts.MAX_LINES`), the dates, the rolling window and the scale."""
-    by_id = {m["id"]: m for m in catalog}
-    options = [m["id"] for m in charts.sort_catalog(catalog)]
+    by_id = {m.id: m for m in catalog}
+    options = [m.id for m in charts.sort_catalog(catalog)]
     default = [m for m in DEFAULT_METRICS if m in by_id] or options[:1]
     chosen = st.multiselect(
         "Metrics", options, default=default, key="covid_metrics", max_selections=charts.MAX_LINES,

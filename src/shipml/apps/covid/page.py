@@ -1,16 +1,29 @@
 """The covid dashboard: headline numbers, metrics over time, the case forecast, districts, age and sex,
-and the refresh history. Everything comes from the API under ``/api/covid`` (see ``api.py``).
+and the refresh history. Everything comes from the API under ``/api/covid`` (see ``api.py``), parsed into the
+models of ``schemas.py``.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import streamlit as st
+from pydantic import BaseModel
 
 from shipml.apps.covid import charts, controls
+from shipml.apps.covid.schemas import (
+    DateRange,
+    Demographics,
+    Districts,
+    Forecast,
+    Metric,
+    RefreshRecord,
+    Series,
+    SeriesQuery,
+    Summary,
+)
 from shipml.ui import client
 
 API = "/api/covid"
@@ -18,18 +31,26 @@ FORECAST_DAYS = 14
 FORECAST_HISTORY_DAYS = 56
 SPARKLINE_DAYS = 30
 BAD_REFRESH = ("rejected", "failed")
+T = TypeVar("T")
 
 
-def fetch(path: str, *, fresh: bool = False, query: dict[str, Any] | None = None, **params: Any) -> Any:
-    """GET from the covid API, or show the error on the page and stop drawing it.
+def fetch(path: str, model: type[T], *, fresh: bool = False, query: BaseModel | None = None, **params: Any) -> T:
+    """GET from the covid API as ``model``, or show the error on the page and stop drawing it.
 
-    ``query`` takes parameters whose names are not Python identifiers (``from``)."""
-    return client.get_or_stop(f"{API}{path}", fresh=fresh, **(query or {}), **params)
+    ``query`` is the request's model (:class:`SeriesQuery`, :class:`DateRange`): sent by its parameter names
+    (``from``, ``to``), leaving out what is not set."""
+    asked = query.model_dump(mode="json", by_alias=True, exclude_none=True) if query else {}
+    return client.get_or_stop(f"{API}{path}", model=model, fresh=fresh, **asked, **params)
 
 
-def source_line(summary: dict[str, Any], refreshes: list[dict[str, Any]]) -> None:
-    last_day = date.fromisoformat(summary["date"])
-    if summary.get("synthetic"):
+def series(metric: list[str], start: date | None = None, end: date | None = None, rolling: int = 1) -> Series:
+    """``/series`` of these metrics over these days."""
+    return fetch("/series", Series, query=SeriesQuery(metric=metric, start=start, end=end, rolling=rolling))
+
+
+def source_line(summary: Summary, refreshes: list[RefreshRecord]) -> None:
+    last_day = summary.date
+    if summary.synthetic:
         st.warning("**SYNTHETIC data (offline demo)**: the real source could not be fetched, so these "
                    "numbers are generated with the same shape as the real export. Do not read them as facts.\n\n"
                    "**Use real data**: once online, the next scheduled refresh (every 15 min) fetches the published "
@@ -37,61 +58,59 @@ def source_line(summary: dict[str, Any], refreshes: list[dict[str, Any]]) -> Non
                    icon=":material/science:")
         source = "generated offline"
     else:
-        raw = str(summary.get("source") or "")
+        raw = summary.source
         parsed = urlparse(raw)
         is_url = parsed.scheme in ("http", "https")
         source = f"[{parsed.netloc}{parsed.path}]({raw})" if is_url else f"`{raw}`"
-    refreshed = summary.get("refreshed_at")
-    st.caption(f"Source: {source} · data version **v{summary['version']}** · refreshed "
+    refreshed = summary.refreshed_at
+    st.caption(f"Source: {source} · data version **v{summary.version}** · refreshed "
                f"{client.ago(refreshed)} ({client.timestamp(refreshed)}) · "
                f"last day in data: **{last_day:%d %B %Y}**")
     latest = refreshes[0] if refreshes else None
-    if latest and latest.get("status") in BAD_REFRESH:
-        st.warning(f"The latest refresh ({client.ago(latest.get('at'))}) was **{latest['status']}**: "
-                   f"{latest.get('reason') or 'no reason given'}. Still showing the last good data "
-                   f"(version v{summary['version']}).", icon=":material/report:")
+    if latest and latest.status in BAD_REFRESH:
+        st.warning(f"The latest refresh ({client.ago(latest.at)}) was **{latest.status}**: "
+                   f"{latest.reason or 'no reason given'}. Still showing the last good data "
+                   f"(version v{summary.version}).", icon=":material/report:")
 
 
-def headline(summary: dict[str, Any]) -> None:
-    items = summary.get("headline") or []
+def headline(summary: Summary) -> None:
+    items = summary.headline
     if not items:
         st.info("No headline numbers in this data.")
         return
-    last_day = date.fromisoformat(summary["date"])
-    spark = fetch("/series", metric=[i["id"] for i in items],
-                  query={"from": (last_day - timedelta(days=SPARKLINE_DAYS - 1)).isoformat()})
+    last_day = summary.date
+    spark = series([i.id for i in items], start=last_day - timedelta(days=SPARKLINE_DAYS - 1))
     st.caption(f"On **{last_day:%d %B %Y}**; the arrow is the change vs the previous day, "
                f"the line the last {SPARKLINE_DAYS} days.")
     for column, item in zip(st.columns(len(items)), items, strict=True):
-        with column.container(border=True, key=f"covid_headline_{item['id']}"):
-            week = charts.fmt_number(item.get("change_week"), signed=True)
-            day = item.get("change_day")
-            origin = f" (original column: {item['name_ru']})" if item.get("name_ru") else ""
+        with column.container(border=True, key=f"covid_headline_{item.id}"):
+            week = charts.fmt_number(item.change_week, signed=True)
+            day = item.change_day
+            origin = f" (original column: {item.name_ru})" if item.name_ru else ""
             st.metric(
-                charts.short_label(item["id"], item["label"]), charts.fmt_number(item.get("value")),
+                charts.short_label(item.id, item.label), charts.fmt_number(item.value),
                 delta=None if day is None else charts.fmt_number(day, signed=True),
-                delta_color="inverse" if item["id"] in charts.RISE_IS_BAD else "normal",
-                help=f"{item['label']}{origin}. Change vs a week before: {week}.",
-                chart_data=[v for v in spark["values"].get(item["id"], []) if v is not None] or None,
+                delta_color="inverse" if item.id in charts.RISE_IS_BAD else "normal",
+                help=f"{item.label}{origin}. Change vs a week before: {week}.",
+                chart_data=[v for v in spark.values.get(item.id, []) if v is not None] or None,
             )
             st.caption(f"week: {week}")
 
 
-def time_series(catalog: list[dict[str, Any]], first: date, last: date) -> tuple[date, date]:
+def time_series(catalog: list[Metric], first: date, last: date) -> tuple[date, date]:
     st.subheader("Over time")
     choice = controls.controls(catalog, first, last)
     start, end, rolling = choice.start, choice.end, choice.rolling
     if not choice.metrics:
         st.info("Pick at least one metric to draw.", icon=":material/touch_app:")
         return start, end
-    series = fetch("/series", metric=choice.metrics, rolling=rolling,
-                   query={"from": start.isoformat(), "to": end.isoformat()})
-    table = charts.series_table(series)
-    labels = ", ".join(m["label"] for m in series["metrics"])
+    answer = series(choice.metrics, start, end, rolling)
+    table = charts.series_table(answer)
+    labels = ", ".join(m.label for m in answer.metrics)
     smoothing = "reported values" if rolling == 1 else f"{rolling}-day average"
     with st.container(key="covid_series"):
         if charts.long_table(table).empty:
-            note = f" ({series['note']})" if series.get("note") else ""
+            note = f" ({answer.note})" if answer.note else ""
             st.info(f"No values for {labels} between {start:%d.%m.%Y} and {end:%d.%m.%Y}{note}.")
         else:
             st.altair_chart(charts.series_chart(table, choice.log_scale), key="covid_series_chart",
@@ -111,7 +130,7 @@ def time_series(catalog: list[dict[str, Any]], first: date, last: date) -> tuple
 def forecast_section(last_day: date) -> None:
     st.subheader(f"New cases: next {FORECAST_DAYS} days")
     try:
-        answer = client.get(f"{API}/forecast", days=FORECAST_DAYS)
+        answer = client.get(f"{API}/forecast", model=Forecast, days=FORECAST_DAYS)
     except client.ApiError as exc:
         if exc.status == 404:
             st.info(f"No forecast yet: {exc.message}", icon=":material/model_training:")
@@ -119,30 +138,28 @@ def forecast_section(last_day: date) -> None:
             st.error(exc.message, icon=":material/error:")
         return
     since = last_day - timedelta(days=FORECAST_HISTORY_DAYS - 1)
-    actual = fetch("/series", metric="cases", query={"from": since.isoformat()})
-    points = answer["forecast"]
+    actual = series(["cases"], start=since)
+    points = answer.forecast
     with st.container(key="covid_forecast"):
-        st.altair_chart(charts.forecast_chart(actual, points, answer["version"]), key="covid_forecast_chart",
+        st.altair_chart(charts.forecast_chart(actual, points, answer.version), key="covid_forecast_chart",
                         alt=f"New cases over the last {FORECAST_HISTORY_DAYS} days and the forecast")
-    total = sum(float(p["cases"]) for p in points)
-    kind = str((answer.get("params") or {}).get("kind", "")).replace("_", " ")
-    st.caption(f"Champion model `{answer['model']}` v{answer['version']} ({kind}): about "
-               f"{charts.fmt_number(round(total))} new cases in total from {points[0]['date']} to "
-               f"{points[-1]['date']}.")
+    total = sum(p.cases for p in points)
+    kind = answer.params.kind.replace("_", " ")
+    st.caption(f"Champion model `{answer.model}` v{answer.version} ({kind}): about "
+               f"{charts.fmt_number(round(total))} new cases in total from {points[0].date} to "
+               f"{points[-1].date}.")
 
 
 def districts_section(start: date, end: date) -> None:
     period = f"{start:%d.%m.%Y}" if start == end else f"{start:%d.%m.%Y} – {end:%d.%m.%Y}"
     st.subheader("By district")
-    districts = fetch("/districts").get("districts") or []
+    districts = fetch("/districts", Districts).districts
     if not districts:
         st.info("No district figures in this data.", icon=":material/map:")
         return
-    answer = fetch("/series", metric=[d["id"] for d in districts],
-                   query={"from": start.isoformat(), "to": end.isoformat()})
-    totals = charts.range_totals(answer)
-    with_cases = [t for t in totals if t["value"]]
-    quiet = [str(t["label"]).removeprefix("Cases in ") for t in totals if not t["value"]]
+    totals = charts.range_totals(series([d.id for d in districts], start, end))
+    with_cases = [t for t in totals if t.value]
+    quiet = [t.label.removeprefix("Cases in ") for t in totals if not t.value]
     st.caption(f"New cases per municipal district, summed over the selected dates: **{period}**.")
     if not with_cases:
         st.info(f"No new cases reported in any of the {len(totals)} districts on {period}.", icon=":material/map:")
@@ -156,14 +173,13 @@ def districts_section(start: date, end: date) -> None:
 
 
 def demographics_section(start: date, end: date) -> None:
-    answer = fetch("/demographics", query={"from": start.isoformat(), "to": end.isoformat()})
+    answer = fetch("/demographics", Demographics, query=DateRange(start=start, end=end))
     period = f"{start:%d.%m.%Y} – {end:%d.%m.%Y}"
     st.subheader("Age and sex of new cases")
     st.caption(f"Sum over the selected dates, {period}.")
     left, right = st.columns(2)
-    for column, group, title, strip in ((left, "age", "By age", "Cases aged "),
-                                        (right, "sex", "By sex", "Cases among ")):
-        items = answer.get(group) or []
+    for column, group, items, title, strip in ((left, "age", answer.age, "By age", "Cases aged "),
+                                               (right, "sex", answer.sex, "By sex", "Cases among ")):
         with column:
             st.markdown(f"**{title}**")
             if not charts.has_values(items):
@@ -174,7 +190,7 @@ def demographics_section(start: date, end: date) -> None:
                                 key=f"covid_{group}_chart", alt=f"Cases by {group}, {period}")
 
 
-def refresh_history(refreshes: list[dict[str, Any]]) -> None:
+def refresh_history(refreshes: list[RefreshRecord]) -> None:
     with st.expander("Refresh history", icon=":material/history:"):
         if not refreshes:
             st.caption("No refresh recorded yet.")
@@ -189,13 +205,13 @@ def refresh_history(refreshes: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     st.title("Covid-19 in the Kaliningrad region")
-    summary = fetch("/summary", fresh=True)
-    refreshes = fetch("/refreshes", fresh=True, limit=50)
-    catalog = fetch("/metrics")
-    covers = {"from": summary["date"], "to": summary["date"]}
+    summary = fetch("/summary", Summary, fresh=True)
+    refreshes = fetch("/refreshes", list[RefreshRecord], fresh=True, limit=50)
+    catalog = fetch("/metrics", list[Metric])
+    first, last = summary.date, summary.date
     if catalog:  # the days the data covers (one day of one metric is enough to be told)
-        covers = fetch("/series", metric=catalog[0]["id"], query={"from": summary["date"]})["covers"]
-    first, last = date.fromisoformat(covers["from"]), date.fromisoformat(covers["to"])
+        covers = series([catalog[0].id], start=summary.date).covers
+        first, last = covers.start, covers.end
     source_line(summary, refreshes)
     headline(summary)
     start, end = time_series(catalog, first, last)
