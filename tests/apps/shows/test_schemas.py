@@ -4,7 +4,9 @@ worker on the synthetic catalog."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
 
 from apps.shows import test_api
 from shipml.apps.shows import catalog
@@ -20,7 +22,9 @@ from shipml.apps.shows.schemas import (
     Suggestions,
 )
 from shipml.core import jobs
-from shipml.ui.client import parse
+from shipml.ui import client
+
+T = TypeVar("T")
 
 trained, api, worker = test_api.trained, test_api.api, test_api.worker  # test_api's fixtures, reused
 _poll, _titles = test_api._poll, test_api._titles
@@ -49,6 +53,15 @@ def _documented(schema: dict[str, Any], spec: dict[str, Any]) -> str | list[str]
     name, component = _component(schema, spec)
     assert component.get("properties") or component.get("oneOf"), f"{name} documents no fields: {component}"
     return name
+
+
+def parse(model: type[T], answer: Any) -> T:
+    """The answer parsed as the page parses it; dumped back, it is the same JSON (no field lost or renamed)."""
+    parsed = client.parse(model, answer)
+    dumped = parsed.model_dump(mode="json") if isinstance(parsed, BaseModel) else TypeAdapter(model).dump_python(
+        parsed, mode="json")
+    assert dumped == answer
+    return parsed
 
 
 def test_every_shows_operation_documents_its_answer(api) -> None:  # type: ignore[no-untyped-def]
