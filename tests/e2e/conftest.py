@@ -30,7 +30,7 @@ SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-START_TIMEOUT = 180.0
+START_TIMEOUT = 420.0  # a bound on waiting for `shipml up` (it prepares every app first), not a timing figure
 STOP_TIMEOUT = 20.0
 VIEWPORT = {"width": 1400, "height": 1000}
 

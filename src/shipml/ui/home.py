@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.navigation.page import Page
 
+from shipml.core.schemas import AppStatus, ComponentHealth, HealthAnswer, JobRecord, RefreshRecord
 from shipml.ui import client
 
 COMPONENTS = {"database": ("Database", ":material/database:"), "queue": ("Job queue", ":material/queue:"),
@@ -28,87 +29,85 @@ def render(app_pages: Mapping[str, Page]) -> None:
     if top[1].button("Reload", icon=":material/refresh:", key="home_reload", width="stretch"):
         client.clear_cache()
     try:
-        health = client.health()
+        health = client.parse(HealthAnswer, client.health())
     except client.ApiError as exc:
         st.error(exc.message, icon=":material/cloud_off:")
         st.stop()
 
-    if health.get("status") == "ok":
+    if health.status == "ok":
         st.success("All systems operational", icon=":material/check_circle:")
     else:
         st.warning("The platform is degraded: see the red items below.", icon=":material/warning:")
 
     st.subheader("Apps")
-    for name, status in (health.get("apps") or {}).items():
+    for name, status in health.apps.items():
         _app_card(name, status, app_pages.get(name))
 
     st.subheader("Platform")
     columns = st.columns(len(COMPONENTS))
     for column, (key, (label, icon)) in zip(columns, COMPONENTS.items(), strict=True):
         with column.container(border=True):
-            _component(label, icon, (health.get("components") or {}).get(key) or {})
+            _component(label, icon, health.components.get(key) or ComponentHealth(ok=False, error="no answer"))
 
     st.subheader("Recent jobs")
     _recent_jobs(list(app_pages))
 
 
-def _app_card(name: str, status: dict[str, Any], page: Page | None) -> None:
+def _app_card(name: str, health: ComponentHealth, page: Page | None) -> None:
     with st.container(border=True, key=f"app_{name}"):
         head = st.columns([4, 1], vertical_alignment="center")
         head[0].markdown(f"### {page.title if page else name.capitalize()}")
         if page is not None:
             head[1].page_link(page, label="Open", icon=":material/arrow_forward:")
-        if not status.get("ok"):
-            st.error(f"{name}: {status.get('error', 'status unavailable')}", icon=":material/error:")
+        if not health.ok:
+            st.error(f"{name}: {health.error or 'status unavailable'}", icon=":material/error:")
             return
-        data, model = status.get("data"), status.get("model") or {}
-        if data and data.get("synthetic"):
+        status = client.parse(AppStatus, health.model_extra or {})
+        data, model = status.data, status.model
+        if data and data.synthetic:
             st.badge("SYNTHETIC data (offline demo)", icon=":material/science:", color="orange",
                      help="The real source could not be fetched, so a generated dataset with the same "
                           "schema is served. Numbers are not real.")
         cols = st.columns(4)
         if data:
-            cols[0].metric("Data updated", client.ago(data.get("created_at")),
-                           help=f"Stored {client.timestamp(data.get('created_at'))}")
-            cols[1].metric("Data version", f"v{data.get('version')}",
-                           help=f"content hash {str(data.get('content_hash', ''))[:12]}")
-            cols[2].metric("Rows", f"{data.get('rows', 0):,}")
+            cols[0].metric("Data updated", client.ago(data.created_at),
+                           help=f"Stored {client.timestamp(data.created_at)}")
+            cols[1].metric("Data version", f"v{data.version}", help=f"content hash {data.content_hash[:12]}")
+            cols[2].metric("Rows", f"{data.rows:,}")
         else:
             cols[0].metric("Data updated", "no data yet")
-        champion = model.get("champion")
+        champion = model.champion if model else None
         cols[3].metric("Champion model", f"v{champion}" if champion is not None else "none",
-                       help=f"{model.get('name', '')} @champion in the model registry")
+                       help=f"{model.name if model else ''} @champion in the model registry")
         if data:
-            st.caption(f"Source: {_source_text(data)}")
-            _last_refresh(data.get("last_refresh"))
+            st.caption(f"Source: {_source_text(data.source, data.synthetic)}")
+            _last_refresh(data.last_refresh)
 
 
-def _source_text(data: dict[str, Any]) -> str:
-    source = str(data.get("source") or "unknown")
-    if data.get("synthetic"):
+def _source_text(source: str | None, synthetic: bool) -> str:
+    if synthetic:
         return "generated offline (synthetic)"
+    source = source or "unknown"
     return f"[{source}]({source})" if source.startswith(("http://", "https://")) else f"`{source}`"
 
 
-def _last_refresh(refresh: dict[str, Any] | None) -> None:
+def _last_refresh(refresh: RefreshRecord | None) -> None:
     if not refresh:
         return
-    status = str(refresh.get("status"))
-    text = f"Last refresh {client.ago(refresh.get('at'))}: {REFRESH_STATUS.get(status, status)}"
-    if status in ("stored", "unchanged"):
-        st.caption(text + (f" (v{refresh['version']})" if refresh.get("version") else ""))
+    text = f"Last refresh {client.ago(refresh.at)}: {REFRESH_STATUS.get(refresh.status, refresh.status)}"
+    if refresh.status in ("stored", "unchanged"):
+        st.caption(text + (f" (v{refresh.version})" if refresh.version else ""))
     else:
-        st.warning(f"{text} — {refresh.get('reason') or 'no reason given'}. "
+        st.warning(f"{text} — {refresh.reason or 'no reason given'}. "
                    "The last good data keeps being served.", icon=":material/report:")
 
 
-def _component(label: str, icon: str, component: dict[str, Any]) -> None:
-    ok = bool(component.get("ok"))
-    st.markdown(f"{icon} **{label}** &nbsp; " + (":green-badge[ok]" if ok else ":red-badge[down]"))
-    details = {k: v for k, v in component.items() if k != "ok"}
-    if not ok:
-        st.caption(str(details.get("error", "no answer")))
+def _component(label: str, icon: str, component: ComponentHealth) -> None:
+    st.markdown(f"{icon} **{label}** &nbsp; " + (":green-badge[ok]" if component.ok else ":red-badge[down]"))
+    if not component.ok:
+        st.caption(component.error or "no answer")
         return
+    details = component.model_extra or {}
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in details.items()) or "—")
 
 
@@ -127,19 +126,19 @@ def _recent_jobs(apps: list[str]) -> None:
     if status != "all":
         params["status"] = status
     try:
-        jobs = client.get_fresh("/api/jobs", **params)
+        jobs = client.get_fresh("/api/jobs", model=list[JobRecord], **params)
     except client.ApiError as exc:
         st.error(exc.message)
         return
     if not jobs:
         st.info("No jobs match. Scheduled refreshes and retraining show up here.", icon=":material/info:")
         return
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, JobRecord] = {}
     for j in jobs:  # newest first
-        latest.setdefault(f"{j['app']}.{j['name']}", j)
-    failed = [j for j in latest.values() if j["status"] == "failed"]
+        latest.setdefault(f"{j.app}.{j.name}", j)
+    failed = [j for j in latest.values() if j.status == "failed"]
     if failed:
-        st.warning("Latest run failed: " + ", ".join(f"**{j['app']}.{j['name']}** ({client.ago(j.get('finished_at'))})"
+        st.warning("Latest run failed: " + ", ".join(f"**{j.app}.{j.name}** ({client.ago(j.finished_at)})"
                                                      for j in failed), icon=":material/error:")
     with st.container(key="recent_jobs"):
         st.caption("The latest job of each kind")
@@ -148,15 +147,15 @@ def _recent_jobs(apps: list[str]) -> None:
         _jobs_table(jobs[:50])
 
 
-def _jobs_table(jobs: list[dict[str, Any]]) -> None:
+def _jobs_table(jobs: list[JobRecord]) -> None:
     table = pd.DataFrame([{
-        "job": f"{j['app']}.{j['name']}",
-        "status": j["status"],
-        "progress": float(j.get("progress") or 0.0),
-        "created": client.ago(j.get("created_at")),
-        "took": _duration(j.get("started_at"), j.get("finished_at")),
-        "message / error": j.get("error") or j.get("message") or "",
-        "id": j["id"][:8],
+        "job": f"{j.app}.{j.name}",
+        "status": j.status,
+        "progress": j.progress,
+        "created": client.ago(j.created_at),
+        "took": _duration(j.started_at, j.finished_at),
+        "message / error": j.error or j.message or "",
+        "id": j.id[:8],
     } for j in jobs])
     styled = table.style.map(lambda s: JOB_STATUS_CSS.get(s, ""), subset=["status"])
     st.dataframe(styled, hide_index=True, column_config={
