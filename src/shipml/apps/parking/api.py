@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from shapely.geometry import mapping
 
 from shipml.apps.parking.bundle import Reference, reference
@@ -116,6 +116,11 @@ def estimate(member: Member, at: datetime, level: int) -> Estimate:
                     method=method)
 
 
+def _fields(answer: BaseModel) -> dict[str, Any]:
+    """An answer's fields as keyword arguments for an answer that extends it (values as they are, not dumped)."""
+    return {name: getattr(answer, name) for name in type(answer).model_fields}
+
+
 def _place(n: Neighbourhood) -> Place:
     return Place(id=n.id, code=n.code, name=n.name, district=n.district)
 
@@ -146,7 +151,7 @@ def availability(
         n, point = ref.locator.locate(lat, lon), Point(lat=lat, lon=lon)
     member = _member(family, n)
     return Availability(neighbourhood=_place(n), at=moment.isoformat(), spaces=member.spaces, point=point,
-                        **dict(estimate(member, moment, int(family.params.get("level", 80)))),
+                        **_fields(estimate(member, moment, int(family.params.get("level", 80)))),
                         synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
 
 
@@ -183,7 +188,7 @@ def _map_bytes(version: int, at: datetime) -> bytes:
                              message="no SER spaces in the spaces file")
         else:
             guess = estimate(member, at, level)
-        props = FeatureProperties(**dict(_place(n)), spaces=member.spaces if member else 0, **dict(guess))
+        props = FeatureProperties(**_fields(_place(n)), spaces=member.spaces if member else 0, **_fields(guess))
         features.append(Feature(id=n.id, properties=props, geometry=geometries[n.id]))
     body = AvailabilityMap(at=at.isoformat(), regulated=is_regulated(at), model=_model(version, family),
                            synthetic=bool(family.params.get("synthetic")), features=features)
@@ -209,7 +214,7 @@ def day_curve(neighbourhood: Annotated[str, Query(max_length=80)],
     level = int(family.params.get("level", 80))
     start = datetime.combine(day, datetime.min.time())
     hours = [Hour(hour=h, at=(start + timedelta(hours=h)).isoformat(),
-                  **dict(estimate(member, start + timedelta(hours=h), level))) for h in range(24)]
+                  **_fields(estimate(member, start + timedelta(hours=h), level))) for h in range(24)]
     return DayCurve(neighbourhood=_place(n), date=day, spaces=member.spaces, hours=hours,
                     synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
 
@@ -233,6 +238,6 @@ def neighbourhoods() -> list[NeighbourhoodSpaces]:
     """Every SER neighbourhood with its spaces (0 where the spaces file has none)."""
     ref = reference()
     per = {r["neighbourhood_id"]: r for r in ref.per_neighbourhood.iter_rows(named=True)}
-    return [NeighbourhoodSpaces(**dict(_place(n)), spaces=int(per[n.id]["capacity"]) if n.id in per else 0,
+    return [NeighbourhoodSpaces(**_fields(_place(n)), spaces=int(per[n.id]["capacity"]) if n.id in per else 0,
                                 zone=per[n.id]["zone"] if n.id in per else None)
             for n in ref.locator.neighbourhoods]
