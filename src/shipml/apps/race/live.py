@@ -100,7 +100,8 @@ class RaceWorker:
         return frame.height
 
     def apply(self, frame: pl.DataFrame, offset: int) -> None:
-        """Apply raw rows in order: pings in batches, admin commands in their place."""
+        """Apply raw rows in order: pings in batches, admin commands in their place, and the edge's counts of
+        pings it did not store (unknown devices, over a device's rate, over the budget) into the rejected counts."""
         commands = np.flatnonzero(frame["kind"].to_numpy() != rawlog.PING)
         start = 0
         for row in [*commands.tolist(), frame.height]:
@@ -108,9 +109,13 @@ class RaceWorker:
                 self.processor.process(self.batch(frame.slice(start, row - start)))
             if row < frame.height:
                 command = frame.row(row, named=True)
-                runner = self.race.bib_index.get(command["device"])
-                if runner is not None:
-                    self.processor.set_dnf([runner], dnf=command["kind"] == rawlog.DNF_COMMAND)
+                if command["kind"] == rawlog.EDGE_COUNT:  # pings the edge counted and did not store, by reason
+                    rejected = self.processor.rejected
+                    rejected[command["source"]] = rejected.get(command["source"], 0) + int(command["hr"] or 0)
+                else:
+                    runner = self.race.bib_index.get(command["device"])
+                    if runner is not None:
+                        self.processor.set_dnf([runner], dnf=command["kind"] == rawlog.DNF_COMMAND)
             start = row + 1
         self.processor.offset = offset
         self.processor.version += 1
