@@ -20,7 +20,6 @@ from shipml.apps.cycling.schemas import (
     ChosenRider,
     LastUpdate,
     MapPoint,
-    ModelChampion,
     Neighbour,
     Rider,
     RiderList,
@@ -36,6 +35,7 @@ from shipml.apps.cycling.tasks import MODEL
 from shipml.core import datasets, matching, registry
 from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.readcache import ReadCache, recent
+from shipml.core.schemas import ModelRef
 
 router = APIRouter()
 _answers = ReadCache()  # rendered answers by model version, riders snapshot and request
@@ -206,4 +206,4 @@ def last_update() -> LastUpdate:
     snap = datasets.require_latest(data.DATASET_RESULTS)
     latest = snap.read().select(pl.col("date").max()).item()
     return LastUpdate.model_validate({**snap.describe(), "latest_result": latest,
-                                      "model": ModelChampion(name=MODEL, champion=registry.champion_version(MODEL))})
+                                      "model": ModelRef(name=MODEL, champion=registry.champion_version(MODEL))})

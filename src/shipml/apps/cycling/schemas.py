@@ -6,7 +6,7 @@
     SimilarRaces   GET  /races/{race}/similar    SimilarRace*
     SimilarTeams   GET  /teams/{team}/similar    SimilarTeam*
     RiderMap       GET  /map                     MapPoint*
-    LastUpdate     GET  /last-update             ModelChampion
+    LastUpdate     GET  /last-update             ModelRef (the platform's, as in /status)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from shipml.core.schemas import ModelRef
 from shipml.core.validation import Text
 
 CountryCode = Annotated[str, StringConstraints(pattern="^[A-Za-z]{2}$")]
@@ -135,13 +136,6 @@ class RiderMap(BaseModel):
     points: list[MapPoint]
 
 
-class ModelChampion(BaseModel):
-    """A registered model and the version the API serves."""
-
-    name: str = Field(description="the model's name in the registry")
-    champion: int | None = Field(description="the champion version; null before the first training")
-
-
 class LastUpdate(BaseModel):
     """The results dataset version served, where it came from, its latest race day, and the champion model."""
 
@@ -153,4 +147,4 @@ class LastUpdate(BaseModel):
     synthetic: bool = Field(description="generated offline, not real riders")
     created_at: str = Field(description="when this version was stored (ISO 8601)")
     latest_result: date | None = Field(description="the day of the latest result; null when there is none")
-    model: ModelChampion
+    model: ModelRef = Field(description="the served model, as in the app's status")
