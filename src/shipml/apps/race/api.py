@@ -11,13 +11,25 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from shipml.core.access import AdminDep, IsAdminDep
 from shipml.core.errors import InvalidInput, TooManyRequests
 
 from . import definition, ingest, policy, queries, rawlog
-from .definition import NAME_PATTERN, RaceDefinition, RaceTerms
+from .definition import NAME_PATTERN, RaceDefinition
+from .schemas import (
+    BatchReceipt,
+    CourseMap,
+    DnfMark,
+    Leaderboard,
+    LeadersProgress,
+    LiveStats,
+    RaceIn,
+    RaceSummary,
+    RunnerDetail,
+    SearchHits,
+)
 from .settings import settings
 
 router = APIRouter()
@@ -27,30 +39,6 @@ Bib = Annotated[str, Path(min_length=1, max_length=40)]
 
 def _race(name: str) -> definition.Race:
     return definition.load(name)
-
-
-class ParticipantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    bib: str = Field(min_length=1, max_length=40)
-    name: str = Field(min_length=1, max_length=120)
-    category: str = Field("all", min_length=1, max_length=40)
-    device: str | None = Field(None, min_length=1, max_length=128)
-    wave: str | None = Field(None, max_length=40)
-
-
-class CourseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    format: str = Field("gpx", pattern="^(gpx|tcx|csv)$")
-    text: str = Field(min_length=10, max_length=900_000)
-
-
-class RaceIn(RaceTerms):
-    """A race definition: the course file's text, participants (list or CSV text), start and waves, sport."""
-
-    model_config = ConfigDict(extra="forbid")
-    course: CourseIn
-    participants: list[ParticipantIn] | None = Field(None, max_length=20_000)
-    participants_csv: str | None = Field(None, max_length=900_000)
 
 
 INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -75,28 +63,28 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/races", summary="race: every defined race")
-def races(admin: IsAdminDep) -> list[dict[str, Any]]:
+def races(admin: IsAdminDep) -> list[RaceSummary]:
     return [_summary(_race(n), admin) for n in definition.race_names()]
 
 
-def _summary(race: definition.Race, admin: bool) -> dict[str, Any]:
+def _summary(race: definition.Race, admin: bool) -> RaceSummary:
     """A race's summary; an admin also sees its ingest key and its raw-storage budget."""
     out = race.summary()
     if admin:
         out.update(ingest_key=race.definition.ingest_key, duration_h=race.definition.duration_h,
                    storage={"budget_bytes": policy.budget_bytes(race), "used_bytes": rawlog.usage.used(race.name)})
-    return out
+    return RaceSummary.model_validate(out)
 
 
 @router.get("/races/{race}", summary="race: one race's definition (an admin also sees its ingest key)")
-def one_race(race: RaceName, admin: IsAdminDep) -> dict[str, Any]:
+def one_race(race: RaceName, admin: IsAdminDep) -> RaceSummary:
     return _summary(_race(race), admin)
 
 
 @router.put("/races/{race}", dependencies=[AdminDep], summary="race: define (or redefine) a race",
             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                 "schema": _inline(RaceIn.model_json_schema())}}}})
-async def define_race(race: RaceName, request: Request) -> dict[str, Any]:
+async def define_race(race: RaceName, request: Request) -> RaceSummary:
     if race == "races":
         raise InvalidInput("'races' is not a race name")
     raw = await request.body()  # read here, after the admin check: no token, no parsing
@@ -107,7 +95,7 @@ async def define_race(race: RaceName, request: Request) -> dict[str, Any]:
     return await run_in_threadpool(_define, race, body)
 
 
-def _define(race: str, body: RaceIn) -> dict[str, Any]:
+def _define(race: str, body: RaceIn) -> RaceSummary:
     if (body.participants is None) == (body.participants_csv is None):
         raise InvalidInput("give the participants either as 'participants' (a list) or as 'participants_csv'")
     if body.participants is not None:
@@ -143,19 +131,19 @@ async def _gate(race: definition.Race, request: Request, *, key_required: bool) 
              responses=INGEST_ERRORS,
              openapi_extra={"requestBody": {"required": True,
                                             "content": {"application/json": {"schema": ingest.batch_schema()}}}})
-async def pings(race: RaceName, request: Request) -> dict[str, Any]:
+async def pings(race: RaceName, request: Request) -> BatchReceipt:
     r = _race(race)
     await _gate(r, request, key_required=True)
     body = await request.body()
     return await run_in_threadpool(_store_batch, r, body)
 
 
-def _store_batch(race: definition.Race, body: bytes) -> dict[str, Any]:
+def _store_batch(race: definition.Race, body: bytes) -> BatchReceipt:
     try:
         items = ingest.parse_batch(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
-    return policy.accept(race, ingest.frame_of(items, "batch"))
+    return BatchReceipt.model_validate(policy.accept(race, ingest.frame_of(items, "batch")))
 
 
 def _store_one(race: definition.Race, frame: Any) -> None:
@@ -185,10 +173,17 @@ async def _params(request: Request) -> dict[str, Any]:
 
 
 OSMAND = "race: one position in the OsmAnd protocol (Traccar Client), query, form or JSON"
+OSMAND_ANSWER: dict[int | str, dict[str, Any]] = {**INGEST_ERRORS, 200: {
+    "description": "the position was stored, or counted (an unknown device: the tracker can do nothing better)",
+    "content": {"text/plain": {"schema": {"type": "string", "enum": ["OK"]}}}}}
+OWNTRACKS_ANSWER: dict[int | str, dict[str, Any]] = {**INGEST_ERRORS, 200: {
+    "description": "the message was stored, counted or (not a location) ignored: always an empty list (no friends' "
+                   "positions, no commands for the app)",
+    "content": {"application/json": {"schema": {"type": "array", "maxItems": 0}}}}}
 
 
-@router.get("/{race}/osmand", response_class=PlainTextResponse, summary=OSMAND, responses=INGEST_ERRORS)
-@router.post("/{race}/osmand", response_class=PlainTextResponse, summary=OSMAND, responses=INGEST_ERRORS)
+@router.get("/{race}/osmand", response_class=PlainTextResponse, summary=OSMAND, responses=OSMAND_ANSWER)
+@router.post("/{race}/osmand", response_class=PlainTextResponse, summary=OSMAND, responses=OSMAND_ANSWER)
 async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
     r = _race(race)
     await _gate(r, request, key_required=False)
@@ -198,7 +193,7 @@ async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
 
 
 @router.post("/{race}/owntracks", summary="race: an OwnTracks message over HTTP (answers []); the ingest key may "
-             "be its basic auth password", responses=INGEST_ERRORS)
+             "be its basic auth password", responses=OWNTRACKS_ANSWER)
 async def owntracks(race: RaceName, request: Request) -> JSONResponse:
     r = _race(race)
     await _gate(r, request, key_required=False)
@@ -211,47 +206,47 @@ async def owntracks(race: RaceName, request: Request) -> JSONResponse:
 
 
 @router.post("/{race}/runners/{bib}/dnf", dependencies=[AdminDep], summary="race: mark a runner DNF (or not)")
-def dnf(race: RaceName, bib: Bib, dnf: bool = True) -> dict[str, Any]:
+def dnf(race: RaceName, bib: Bib, dnf: bool = True) -> DnfMark:
     ingest.command(_race(race), bib, dnf)
-    return {"race": race, "bib": bib, "dnf": dnf, "note": "applied by the processor within a second"}
+    return DnfMark(race=race, bib=bib, dnf=dnf, note="applied by the processor within a second")
 
 
 @router.get("/{race}/leaderboard", summary="race: one page of the leaderboard, overall or in a category")
 def leaderboard(race: RaceName, category: Annotated[str | None, Query(max_length=40)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 10,
-                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
-    return queries.leaderboard(_race(race), category, limit, offset)
+                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Leaderboard:
+    return Leaderboard.model_validate(queries.leaderboard(_race(race), category, limit, offset))
 
 
 @router.get("/{race}/search", summary="race: runners by bib or name (typos forgiven)")
 def search(race: RaceName, q: Annotated[str, Query(min_length=1, max_length=80)],
-           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
-    return queries.search(_race(race), q, limit)
+           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> SearchHits:
+    return SearchHits.model_validate(queries.search(_race(race), q, limit))
 
 
 @router.get("/{race}/runners/{bib}", summary="race: one runner: position, distance, pace, splits, track")
-def runner(race: RaceName, bib: Bib, track: bool = True) -> dict[str, Any]:
-    return queries.runner(_race(race), bib, track)
+def runner(race: RaceName, bib: Bib, track: bool = True) -> RunnerDetail:
+    return RunnerDetail.model_validate(queries.runner(_race(race), bib, track))
 
 
 @router.get("/{race}/progress", summary="race: the leaders' distance over time")
-def progress(race: RaceName, top: Annotated[int, Query(ge=1, le=20)] = 5) -> dict[str, Any]:
-    return queries.progress(_race(race), top)
+def progress(race: RaceName, top: Annotated[int, Query(ge=1, le=20)] = 5) -> LeadersProgress:
+    return LeadersProgress.model_validate(queries.progress(_race(race), top))
 
 
 @router.get("/{race}/stats", summary="race: pings/s, processing lag, rejected pings by reason, statuses")
-def stats(race: RaceName) -> dict[str, Any]:
-    return queries.stats(_race(race))
+def stats(race: RaceName) -> LiveStats:
+    return LiveStats.model_validate(queries.stats(_race(race)))
 
 
 @router.get("/{race}/course", summary="race: the course's points (for a map) and checkpoints")
-def course(race: RaceName, points: Annotated[int, Query(ge=10, le=5000)] = 500) -> dict[str, Any]:
+def course(race: RaceName, points: Annotated[int, Query(ge=10, le=5000)] = 500) -> CourseMap:
     r = _race(race)
     c = r.course
     step = max(1, c.lat.size // points)
     lat, lon = c.lat[::step], c.lon[::step]
     marks = c.position_at(c.checkpoint_m)
-    return {**r.summary(), "lat": np.round(np.append(lat, c.lat[-1]), 6).tolist(),
+    return CourseMap.model_validate({**r.summary(), "lat": np.round(np.append(lat, c.lat[-1]), 6).tolist(),
             "lon": np.round(np.append(lon, c.lon[-1]), 6).tolist(),
             "checkpoint_points": [{"name": cp.name, "lat": float(a), "lon": float(o)}
-                                  for cp, a, o in zip(c.checkpoints, marks[0], marks[1], strict=True)]}
+                                  for cp, a, o in zip(c.checkpoints, marks[0], marks[1], strict=True)]})
