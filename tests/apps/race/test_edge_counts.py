@@ -3,6 +3,7 @@ devices here) reach the processor through the raw log and are published with the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,3 +39,16 @@ def test_pings_of_unknown_devices_are_counted_in_the_live_stats(api: TestClient)
     stats = api.get("/api/race/edge/stats").json()
     assert stats["rejected"]["unknown_device"] == 7
     assert stats["accepted"] == len(live_race.pings(gun))
+
+
+def test_the_simulated_demo_race_takes_batches_only_with_its_key(api: TestClient) -> None:
+    """The simulator is a gateway of the race's own and sends its key; a stranger's batch for the demo race is
+    refused like any other race's."""
+    from shipml.apps.race.tasks import define_simulated
+
+    race = define_simulated("sim", runners=20, speedup=10.0)
+    now = race.race_time(time.time())
+    batch = {"pings": [{"device": "sim-1", "t": float(now), "lat": 46.5065, "lon": 6.626}]}
+    assert api.post("/api/race/sim/pings", json=batch).status_code == 401
+    keyed = api.post("/api/race/sim/pings", json=batch, headers={"X-Ingest-Key": str(race.definition.ingest_key)})
+    assert keyed.status_code == 200, keyed.text

@@ -89,8 +89,8 @@ def simulate(runners: Annotated[int, typer.Option(min=1, max=2_000_000)] = 1000,
     typer.echo(f"pace fit: {json.dumps(fit)}")
     defined = define_simulated(race, runners, speedup)
     sim = Simulator(defined.course, defined.participants["device"].to_list(), defined.definition.start.timestamp(),
-                    api_url=api_url or get_settings().api_url, race=race, fit=fit, seed=seed)
-    sim.client.headers["X-Ingest-Key"] = str(defined.definition.ingest_key)  # a gateway of the race's own
+                    api_url=api_url or get_settings().api_url, race=race, fit=fit, seed=seed,
+                    ingest_key=defined.definition.ingest_key)
     started = time.monotonic()
     typer.echo(f"race '{race}': {runners:,} runners, {defined.course.length_m / 1000:.1f} km, x{speedup:g}; "
                f"posting to {sim.url}")

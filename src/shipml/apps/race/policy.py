@@ -74,13 +74,13 @@ def _same(given: str, expected: str | None) -> bool:
 
 def trusted(race: Race, headers: Any, *, required: bool) -> bool:
     """True when the request carries the race's ingest key or the admin token; a wrong key is a 403, a missing
-    one a 401 when ``required`` (a gateway batch; a simulated demo race takes batches without a key)."""
+    one a 401 when ``required`` (a gateway batch; the simulator is a gateway too, and sends the key)."""
     given = _given_key(headers)
     if given:
         if _same(given, race.definition.ingest_key) or _same(given, get_settings().token()):
             return True
         raise Forbidden(f"the ingest key of race {race.name} is wrong")
-    if required and not race.definition.simulated:
+    if required:
         raise Unauthorized(f"a batch of pings for race {race.name} needs its ingest key: 'X-Ingest-Key: <key>' or "
                            "'Authorization: Bearer <key>' (an admin sees the key in the race's definition)")
     return False

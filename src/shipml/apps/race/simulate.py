@@ -100,10 +100,11 @@ def distance_at(f: Field_, who: np.ndarray, elapsed: np.ndarray, length_m: float
 
 
 class Simulator:
-    """Generates the pings of a race in race time and posts them to ``/api/race/<race>/pings``."""
+    """Generates the pings of a race in race time and posts them to ``/api/race/<race>/pings`` (a gateway of the
+    race's own: it sends the race's ingest key)."""
 
     def __init__(self, course: Course, devices: list[str], gun_t: float, *, api_url: str, race: str,
-                 fit: dict[str, Any] | None = None, seed: int | None = None) -> None:
+                 fit: dict[str, Any] | None = None, seed: int | None = None, ingest_key: str | None = None) -> None:
         self.course, self.devices, self.gun_t = course, np.array(devices), gun_t
         self.rng = np.random.default_rng(seed)
         self.fit = fit or fit_paces()
@@ -113,7 +114,7 @@ class Simulator:
         self.offline_until = np.zeros(len(devices))
         self.delayed: list[tuple[float, dict[str, np.ndarray]]] = []
         self.sent = 0
-        self.client = httpx.Client(timeout=30)
+        self.client = httpx.Client(timeout=30, headers={"X-Ingest-Key": ingest_key} if ingest_key else None)
 
     def pings_until(self, race_now: float) -> dict[str, np.ndarray]:
         """Every ping taken up to ``race_now`` (with the feed's misbehaviour), as columns."""

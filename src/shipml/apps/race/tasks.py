@@ -122,7 +122,7 @@ def run_simulator() -> None:
         if not race.definition.simulated or race.race_time(time.time()) > race.definition.start.timestamp() + 4 * 3600:
             race = define_simulated(s.race, s.simulate_runners, s.simulate_speedup)
         sim = Simulator(race.course, race.participants["device"].to_list(), race.definition.start.timestamp(),
-                        api_url=api, race=race.name, fit=fit)
+                        api_url=api, race=race.name, fit=fit, ingest_key=race.definition.ingest_key)
         sim.next_t[:] = max(float(race.race_time(time.time())) - 60, race.definition.start.timestamp()) \
             + sim.field.phase_s  # joining a race under way: no backlog of old pings
         try:
