@@ -237,8 +237,9 @@ class Race:
                                            or None, checkpoint_every_m=d.checkpoint_every_m)
         self.name = name
         self.category_names = tuple(sorted(self.participants["category"].unique().to_list()))
-        codes = {c: i for i, c in enumerate(self.category_names)}
-        self.categories = np.array([codes[c] for c in self.participants["category"].to_list()], dtype=np.int64)
+        # each runner's category as its index in category_names (by polars: a dict lookup per runner took 1.2 s at 1M)
+        self.categories = (self.participants["category"].cast(pl.Enum(list(self.category_names))).to_physical()
+                           .cast(pl.Int64).to_numpy())
         gun = d.start.timestamp()
         waves = {k: v.timestamp() for k, v in d.waves.items()}
         self.start_t = np.array([waves.get(w, gun) if w else gun for w in self.participants["wave"].to_list()],
