@@ -51,6 +51,9 @@ def test_every_covid_operation_documents_a_schema_for_its_answer(api):
     for (method, path), operation in operations.items():
         contents = [c for answer in _success(operation) for c in answer.get("content", {}).values()]
         assert contents and all(c.get("schema") for c in contents), f"{method.upper()} {path} has no answer schema"
+        for content in contents:  # a named model (or a list of one), not a bare object that says nothing
+            schema = content["schema"]
+            assert _ref_name(schema.get("items", schema)), f"{method.upper()} {path} answers an unnamed {schema}"
 
 
 def test_every_route_of_the_covid_router_answers_a_named_model(api):
