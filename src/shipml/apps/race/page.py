@@ -4,21 +4,35 @@ that redraw themselves every 2 s (only their own elements, so nothing flickers).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from shipml.apps.race.schemas import (
+    CourseMap,
+    Entrant,
+    Leaderboard,
+    LeadersProgress,
+    LiveStats,
+    RaceSummary,
+    RunnerDetail,
+    RunnerLine,
+    SearchHits,
+)
 from shipml.ui import client
 
 API = "/api/race"
 REFRESH_S = 2
+T = TypeVar("T")
 
 
-def fetch(path: str, **params: Any) -> Any:
+def fetch(path: str, model: type[T], **params: Any) -> T | None:
+    """The API's answer as ``model``, or None after saying on the page why there is none (yet)."""
     try:
-        return client.get_fresh(f"{API}{path}", **params)
+        return client.get_fresh(f"{API}{path}", model=model, **params)
     except client.ApiError as exc:
         st.info(exc.message, icon=":material/hourglass_empty:")
         return None
@@ -39,72 +53,76 @@ def age(seconds: float | None) -> str:
     return "never" if seconds is None else f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
 
 
-def table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def gap(r: RunnerLine) -> str:
+    if r.gap_s is not None:
+        return clock(r.gap_s)
+    return f"{r.gap_m:.0f} m" if r.gap_m else "—"
+
+
+def table(rows: Sequence[RunnerLine | Entrant]) -> pd.DataFrame:
+    """Leaderboard lines (or runners found before any standings: who they are, nothing else) as a table."""
     return pd.DataFrame([{
-        "rank": r.get("rank"), "bib": r["bib"], "name": r["name"], "category": r.get("category"),
-        "km": round(r.get("distance_m", 0) / 1000, 2),
-        "gap": clock(r.get("gap_s")) if r.get("gap_s") is not None else (
-            f"{r['gap_m']:.0f} m" if r.get("gap_m") else "—"),
-        "pace": pace(r.get("pace_s_per_km")),
-        "predicted finish": clock(r.get("finish_s") or r.get("predicted_finish_s")),
-        "status": r.get("status"), "last seen": age(r.get("last_seen_age_s"))} for r in rows])
+        "rank": r.rank, "bib": r.bib, "name": r.name, "category": r.category, "km": round(r.distance_m / 1000, 2),
+        "gap": gap(r), "pace": pace(r.pace_s_per_km), "predicted finish": clock(r.finish_s or r.predicted_finish_s),
+        "status": r.status, "last seen": age(r.last_seen_age_s)} if isinstance(r, RunnerLine) else {
+        "rank": None, "bib": r.bib, "name": r.name, "category": None, "km": 0.0, "gap": "—", "pace": pace(None),
+        "predicted finish": clock(None), "status": r.status, "last seen": age(None)} for r in rows])
 
 
-def pick_race() -> dict[str, Any] | None:
-    races = fetch("/races") or []
+def pick_race() -> RaceSummary | None:
+    races = fetch("/races", list[RaceSummary]) or []
     if not races:
         st.info("No race defined yet: `shipml up` prepares a simulated one, or use `shipml race define`.")
         return None
-    names = [r["name"] for r in races]
+    names = [r.name for r in races]
     chosen = st.selectbox("Race", names, key="race_pick", label_visibility="collapsed") if len(names) > 1 else names[0]
-    return next(r for r in races if r["name"] == chosen)
+    return next(r for r in races if r.name == chosen)
 
 
-def header(race: dict[str, Any]) -> None:
-    st.title(race["title"])
-    if race["simulated"]:
+def header(race: RaceSummary) -> None:
+    st.title(race.title)
+    if race.simulated:
         st.warning("**SIMULATED race**: generated runners on the generated demo course, sent through the real "
                    "ingest. Not real people. **Real race**: `shipml race define --help` (course GPX, participants "
                    "CSV, gun time), then point trackers at `/api/race/<race>/osmand` or OwnTracks.",
                    icon=":material/science:")
-    st.caption(f"{race['course']['length_m'] / 1000:.2f} km · {race['runners']:,} runners · gun "
-               f"{client.timestamp(race['start'])} · checkpoints "
-               + ", ".join(c["name"] for c in race["checkpoints"]))
+    st.caption(f"{race.course.length_m / 1000:.2f} km · {race.runners:,} runners · gun "
+               f"{client.timestamp(race.start)} · checkpoints " + ", ".join(c.name for c in race.checkpoints))
 
 
 @st.fragment(run_every=REFRESH_S)
 def live(race: str, top: int, category: str | None) -> None:
-    stats = fetch(f"/{race}/stats")
+    stats = fetch(f"/{race}/stats", LiveStats)
     if stats is None:
         return
-    status = stats["status"]
+    status = stats.status
     cols = st.columns(6)
-    cols[0].metric("running", f"{status.get('running', 0):,}")
-    cols[1].metric("finished", f"{status.get('finished', 0):,}")
-    cols[2].metric("stale / DNF", f"{status.get('stale', 0):,} / {status.get('dnf', 0):,}")
-    cols[3].metric("pings/s", f"{stats.get('pings_per_s') or 0:,.0f}")
-    cols[4].metric("lag p99", f"{stats.get('lag_p99_s') or 0:.2f} s")
-    cols[5].metric("rejected", f"{sum(stats['rejected'].values()):,}")
-    board = fetch(f"/{race}/leaderboard", limit=top, category=category)
+    cols[0].metric("running", f"{status.running:,}")
+    cols[1].metric("finished", f"{status.finished:,}")
+    cols[2].metric("stale / DNF", f"{status.stale:,} / {status.dnf:,}")
+    cols[3].metric("pings/s", f"{stats.pings_per_s or 0:,.0f}")
+    cols[4].metric("lag p99", f"{stats.lag_p99_s or 0:.2f} s")
+    cols[5].metric("rejected", f"{sum(stats.rejected.values()):,}")
+    board = fetch(f"/{race}/leaderboard", Leaderboard, limit=top, category=category)
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Leaderboard")
         if board:
             with st.container(key="race_board"):
-                st.caption(f"as of {client.timestamp(board['clock'])} race time · version {board['version']}")
-                st.dataframe(table(board["rows"]), hide_index=True, height=38 + 35 * min(top, 15))
+                st.caption(f"as of {client.timestamp(board.clock)} race time · version {board.version}")
+                st.dataframe(table(board.rows), hide_index=True, height=38 + 35 * min(top, 15))
     with right:
         st.subheader("Leaders' progress")
-        progress = fetch(f"/{race}/progress", top=5)
-        points = [{"runner": f"{s['bib']} {s['name']}", "time": p["t"], "km": p["distance_m"] / 1000}
-                  for s in (progress or {}).get("series", []) for p in s["points"]]
+        progress = fetch(f"/{race}/progress", LeadersProgress, top=5)
+        points = [{"runner": f"{s.bib} {s.name}", "time": p.t, "km": p.distance_m / 1000}
+                  for s in (progress.series if progress else []) for p in s.points]
         if points:
             chart = alt.Chart(pd.DataFrame(points)).mark_line(point=True).encode(
                 x=alt.X("time:T", title="race time"), y=alt.Y("km:Q", title="km"), color="runner:N")
             with st.container(key="race_progress"):
                 st.altair_chart(chart)
         st.caption("Rejected pings by reason: " + ", ".join(
-            f"{k.replace('_', ' ')} **{v:,}**" for k, v in stats["rejected"].items()))
+            f"{k.replace('_', ' ')} **{v:,}**" for k, v in stats.rejected.items()))
 
 
 def search(race: str) -> None:
@@ -112,13 +130,13 @@ def search(race: str) -> None:
     typed = st.text_input("Name or bib", key="race_search", placeholder="e.g. 42 or Ana Muller")
     if not typed.strip():
         return
-    found = fetch(f"/{race}/search", q=typed.strip(), limit=10)
-    if not found or not found["rows"]:
+    found = fetch(f"/{race}/search", SearchHits, q=typed.strip(), limit=10)
+    if not found or not found.rows:
         st.info(f"Nobody matches '{typed}'.")
         return
     with st.container(key="race_found"):
-        st.dataframe(table(found["rows"]), hide_index=True)
-    options = [f"{r['bib']} · {r['name']}" for r in found["rows"]]
+        st.dataframe(table(found.rows), hide_index=True)
+    options = [f"{r.bib} · {r.name}" for r in found.rows]
     follow = st.session_state.setdefault("race_follow", [])
     chosen = st.multiselect("Follow", options, key="race_follow_pick")
     for option in chosen:
@@ -128,18 +146,18 @@ def search(race: str) -> None:
 
 
 @st.fragment(run_every=REFRESH_S)
-def followed(race: str, course: dict[str, Any]) -> None:
+def followed(race: str, course: CourseMap) -> None:
     follow: list[str] = st.session_state.get("race_follow", [])
     if not follow:
         st.caption("Search for runners above and follow them to see their splits and position on the map.")
         return
-    runners = [r for r in (fetch(f"/{race}/runners/{bib}", track=False) for bib in follow) if r]
-    shape = pd.DataFrame({"lon": course["lon"], "lat": course["lat"], "order": range(len(course["lat"]))})
+    runners = [r for r in (fetch(f"/{race}/runners/{bib}", RunnerDetail, track=False) for bib in follow) if r]
+    shape = pd.DataFrame({"lon": course.lon, "lat": course.lat, "order": range(len(course.lat))})
     layers = [alt.Chart(shape).mark_line(color="#999").encode(
         x=alt.X("lon:Q", scale=alt.Scale(zero=False), axis=None),
         y=alt.Y("lat:Q", scale=alt.Scale(zero=False), axis=None), order="order:Q")]
-    dots = [{"lon": r["position"]["course_lon"], "lat": r["position"]["course_lat"],
-             "runner": f"{r['bib']} {r['name']}"} for r in runners if r.get("position")]
+    dots = [{"lon": r.position.course_lon, "lat": r.position.course_lat, "runner": f"{r.bib} {r.name}"}
+            for r in runners if r.position]
     if dots:
         layers.append(alt.Chart(pd.DataFrame(dots)).mark_circle(size=140).encode(
             x="lon:Q", y="lat:Q", color="runner:N", tooltip=["runner"]))
@@ -149,14 +167,13 @@ def followed(race: str, course: dict[str, Any]) -> None:
             st.altair_chart(alt.layer(*layers).properties(height=380))
     with right:
         for r in runners:
-            st.markdown(f"**{r['bib']} · {r['name']}** ({r['category']}) — rank {r['rank'] or '—'}, "
-                        f"{r['distance_m'] / 1000:.2f} km, {r['status']}, pace {pace(r['pace_s_per_km'])}, "
-                        f"predicted {clock(r.get('finish_s') or r['predicted_finish_s'])}, "
-                        f"last seen {age(r['last_seen_age_s'])}")
-            splits = pd.DataFrame([{"checkpoint": s["checkpoint"], "km": s["distance_m"] / 1000,
-                                    "time": clock(s["time_s"]) if s["time_s"] is not None else "—"}
-                                   for s in r["splits"]])
-            with st.container(key=f"race_splits_{r['bib']}"):
+            st.markdown(f"**{r.bib} · {r.name}** ({r.category}) — rank {r.rank or '—'}, "
+                        f"{r.distance_m / 1000:.2f} km, {r.status}, pace {pace(r.pace_s_per_km)}, "
+                        f"predicted {clock(r.finish_s or r.predicted_finish_s)}, "
+                        f"last seen {age(r.last_seen_age_s)}")
+            splits = pd.DataFrame([{"checkpoint": s.checkpoint, "km": s.distance_m / 1000, "time": clock(s.time_s)}
+                                   for s in r.splits])
+            with st.container(key=f"race_splits_{r.bib}"):
                 st.dataframe(splits.T)
     if st.button("Stop following everyone", key="race_unfollow"):
         st.session_state["race_follow"] = []
@@ -170,12 +187,12 @@ def main() -> None:
     header(race)
     with st.sidebar:
         top = st.slider("Top N", 5, 50, 10, key="race_top")
-        category = st.selectbox("Category", ["(everyone)", *race["categories"]], key="race_category")
-    live(race["name"], top, None if category == "(everyone)" else category)
-    search(race["name"])
-    course = fetch(f"/{race['name']}/course", points=400)
+        category = st.selectbox("Category", ["(everyone)", *race.categories], key="race_category")
+    live(race.name, top, None if category == "(everyone)" else category)
+    search(race.name)
+    course = fetch(f"/{race.name}/course", CourseMap, points=400)
     if course:
-        followed(race["name"], course)
+        followed(race.name, course)
 
 
 main()
