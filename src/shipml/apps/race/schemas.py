@@ -278,8 +278,9 @@ class LiveStats(Answer):
     pings_per_s: float | None = Field(description="pings processed per second, over the last 10 s")
     lag_p99_s: float | None = Field(description="99th percentile of reception to processing; null before any")
     accepted: int = Field(description="pings that moved a runner on")
-    rejected: dict[str, int] = Field(description="pings the processor rejected, by reason ('impossible', 'late', "
-                                                 "'duplicate', 'teleport', 'off_course', …)")
+    rejected: dict[str, int] = Field(description="pings rejected, by reason: by the processor ('impossible', 'late', "
+                                                 "'duplicate', 'teleport', 'off_course', …) or counted at the edge "
+                                                 "and not stored ('unknown_device', 'rate_limited', 'over_budget')")
     ignored: dict[str, int] = Field(description="good pings that carry no progress, by reason ('before_start', "
                                                 "'after_finish', 'after_dnf')")
     runners: int = Field(description="participants")
