@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from shipml.core.errors import InvalidInput, NotFound, RejectedData
 
@@ -34,33 +34,11 @@ from .course import Checkpoint, Course
 from .pings import DeviceDirectory
 from .processor import RaceProcessor
 from .rules import SPORTS, RaceRules
+from .schemas import RaceTerms
 from .settings import races_dir
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 MAX_PARTICIPANTS = 2_000_000
-
-
-class CheckpointIn(BaseModel):
-    name: str = Field(min_length=1, max_length=40)
-    distance_m: float = Field(gt=0, le=1_000_000)
-
-
-class RaceTerms(BaseModel):
-    """What an organiser states about a race: title, sport, start and waves, checkpoints, when a runner is stale.
-    The API's request and the stored definition share these fields (and their limits)."""
-
-    title: str = Field("", max_length=120)
-    sport: str = "running"
-    start: datetime
-    waves: dict[str, datetime] = Field(default_factory=dict, max_length=100)
-    checkpoint_every_m: float = Field(5000.0, gt=0, le=1_000_000)
-    checkpoints: list[CheckpointIn] | None = Field(None, max_length=200)
-    stale_after_s: float = Field(120.0, gt=0, le=86_400)
-    duration_h: float = Field(8.0, gt=0, le=240, description="how long the race lasts from its first start: with "
-                              "the field, it sets the race's raw-storage budget")
-    ingest_key: str | None = Field(None, min_length=16, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$",
-                                   description="what gateways send as X-Ingest-Key (or Bearer) to post batches; "
-                                               "unset: the race keeps its key, a new race gets a random one")
 
 
 class RaceDefinition(RaceTerms):
