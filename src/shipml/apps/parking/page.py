@@ -126,7 +126,7 @@ def main() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left, st.container(key="parking_map_box"):
         st.altair_chart(map_chart(geo, highlight, point), key="parking_map", on_select="rerun",
-                        selection_mode="pick", use_container_width=True)
+                        selection_mode="pick", width="stretch")
         model = geo.model
         state = "regulated" if geo.regulated else "NOT regulated (free parking; no forecast)"
         st.caption(f"{at:%A %d %B %Y, %H:00} — parking {state}. Colour: chance of a free space, red 0 % → green "
@@ -150,7 +150,7 @@ def main() -> None:
                       help=f"80 % interval {lo:.0%}–{hi:.0%}; about {now.free_spaces or 0:,} of "
                            f"{curve.spaces:,} spaces free")
         with st.container(key="parking_day_curve"):
-            st.altair_chart(day_chart(curve), use_container_width=True)
+            st.altair_chart(day_chart(curve), width="stretch")
         st.caption("The line is the forecast, the band its 80 % interval; hours without a point are not regulated.")
 
 
