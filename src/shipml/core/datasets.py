@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from shipml.core import db, sources
+from shipml.core import db, files, sources
 from shipml.core.errors import Conflict, NotFound
 from shipml.core.tables import DatasetVersion, Refresh, utcnow
 from shipml.settings import get_settings
@@ -109,9 +108,8 @@ def _save_once(name: str, frame: pl.DataFrame, digest: str, *, source: str, synt
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{digest[:16]}.parquet"
         if not path.exists():
-            tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")  # a writer of the same content has its own
-            frame.write_parquet(tmp)
-            tmp.replace(path)  # atomic: a crash never leaves half a file under the final name
+            with files.atomic_path(path) as tmp:  # a writer of the same content has its own temporary file
+                frame.write_parquet(tmp)
         row = DatasetVersion(
             name=name,
             version=(latest.version + 1) if latest else 1,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from shipml.core import files
 from shipml.core.errors import NotFound, SourceUnavailable
 from shipml.settings import get_settings
 
@@ -120,6 +121,4 @@ class PageSource:
 
     def _store(self, path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)  # atomic: an interrupted run never leaves half a page under the final name
+        files.write_text(path, text)  # an interrupted run never leaves half a page under the final name

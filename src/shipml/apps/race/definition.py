@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
+from shipml.core import files
 from shipml.core.errors import InvalidInput, NotFound, RejectedData
 
 from .course import Checkpoint, Course
@@ -127,20 +128,6 @@ def _locked(folder: Path, *, shared: bool = False) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _temporary(path: Path) -> Path:
-    """A temporary name of this writer's own beside ``path`` (the pattern of :mod:`shipml.core.datasets`)."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = _temporary(path)
-    try:
-        temporary.write_bytes(data)
-        temporary.replace(path)  # atomic: a reader sees the old file or the new one, never half of one
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _previous_key(folder: Path) -> str | None:
     try:
         return RaceDefinition.model_validate_json((folder / "race.json").read_bytes()).ingest_key
@@ -181,18 +168,18 @@ def define(definition: RaceDefinition, course: str | Path | bytes, participants:
     with _locked(folder):
         key = definition.ingest_key or _previous_key(folder) or secrets.token_urlsafe(24)
         target = folder / f"course{suffix}"
-        _write_atomically(target, course)
+        files.write_bytes(target, course)
         for old in folder.glob("course.*"):
             if old != target:
                 old.unlink(missing_ok=True)
-        _write_atomically(folder / "participants.parquet", people)
+        files.write_bytes(folder / "participants.parquet", people)
         digest = hashlib.sha256()
         digest.update(course)
         digest.update(people)
         stored = definition.model_copy(update={"course_file": target.name, "digest": "", "ingest_key": key})
         digest.update(stored.model_dump_json(exclude={"created_at", "digest", "ingest_key"}).encode())
         stored = stored.model_copy(update={"digest": digest.hexdigest()[:16]})
-        _write_atomically(folder / "race.json", stored.model_dump_json(indent=1).encode())
+        files.write_bytes(folder / "race.json", stored.model_dump_json(indent=1).encode())
     return stored
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from shipml.core import files
 from shipml.core.errors import RejectedData
 
 from .course import Checkpoint, Course
@@ -46,13 +46,9 @@ def save_state(processor: RaceProcessor, path: str | Path) -> Path:
                    "checkpoints": [[c.name, c.distance_m] for c in course.checkpoints]},
     }
     arrays = {name: getattr(p, name) for name in [*STATE_ARRAYS, *TRAIL_ARRAYS]}
-    temporary = path.with_name(path.name + ".partial")
-    with temporary.open("wb") as handle:
+    with files.atomic_path(path, durable=True) as temporary, temporary.open("wb") as handle:
         np.savez(handle, meta=np.array(json.dumps(meta)), splits_s=p.splits_s, course_lat=course.lat,
                  course_lon=course.lon, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
     return path
 
 
