@@ -22,10 +22,14 @@ _DROPPED = str.maketrans("", "", "'’`´.")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+def unaccent(text: str) -> str:
+    """Accents off, nothing else changed: ``'Niño Jesús'`` → ``'Nino Jesus'`` (the one accent folder)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def normalize(text: str) -> str:
     """Casefold, strip accents and punctuation, collapse spaces; "&" reads "and"."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = unaccent(text).casefold()
     text = text.replace("&", " and ").translate(_DROPPED)
     return _NON_WORD.sub(" ", text).strip()
 

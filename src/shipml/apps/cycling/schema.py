@@ -21,10 +21,8 @@ scraper turn what they read into result rows and *rider observations* (the rider
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 import polars as pl
+from slugify import slugify  # PCS-style slugs: "Pogačar Tadej" → "pogacar-tadej"
 
 from shipml.core.errors import RejectedData
 
@@ -85,8 +83,6 @@ OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
     **{c: t for c, t in RIDERS_SCHEMA.items() if c != "sources"}, "source": pl.String()}
 _REQUIRED_RESULTS = ("race", "race_name", "year", "kind", "race_class", "rider", "status", "time_trial", "source")
 _SLUG = r"^[^\s/]+$"
-_UNFOLDABLE = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae",
-                             "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "þ": "th", "ð": "d"})
 _YEARS = (1900, 2100)
 
 
@@ -244,13 +240,6 @@ def display_name(name: str, slug: str) -> str:
         if slug == candidate or slug.startswith(candidate + "-"):
             return " ".join(rotated)
     return " ".join(words)
-
-
-def slugify(text: str) -> str:
-    """PCS-style slug: ASCII-folded, lower case, words joined by hyphens ("Pogačar Tadej" → "pogacar-tadej")."""
-    folded = unicodedata.normalize("NFKD", text.translate(_UNFOLDABLE))
-    ascii_text = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
 
 
 def _check_columns(table: str, frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> None:

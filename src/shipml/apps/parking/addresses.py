@@ -16,9 +16,9 @@ import numpy as np
 import polars as pl
 
 from shipml.apps.parking.geo import utm30n_to_wgs84
-from shipml.apps.parking.validation import unaccent
 from shipml.core import matching
 from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.matching import unaccent
 
 QUERY = re.compile(r"^(?P<street>.*?)(?:[\s,]+(?:N[ºO°]?\.?\s*)?(?P<number>\d+)\s*[A-Z]?)?\s*$", re.I)
 

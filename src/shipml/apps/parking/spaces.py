@@ -19,8 +19,9 @@ from pathlib import Path
 import polars as pl
 
 from shipml.apps.parking.sources import decode_small_file
-from shipml.apps.parking.validation import normalise_name, unaccent
+from shipml.apps.parking.validation import normalise_name
 from shipml.core.errors import RejectedData
+from shipml.core.matching import unaccent
 
 log = logging.getLogger(__name__)
 

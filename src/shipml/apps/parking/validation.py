@@ -9,12 +9,12 @@ differ between the city's files (``PALOS DE LA FRONTERA`` / ``PALOS DE MOGUER``,
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from shipml.core.errors import InvalidInput
+from shipml.core.matching import unaccent
 
 TEST_BARRIOS = frozenset({"ELO MONITORIZACION 1", "TALLER DEVAS", "TEST PARKARE"})
 NAME_ALIASES = {
@@ -37,11 +37,6 @@ REASONS = (
     "unknown_neighbourhood",
     "other_zone",
 )
-
-
-def unaccent(text: str) -> str:
-    """``'Niño Jesús'`` → ``'Nino Jesus'``."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def normalise_name(text: str) -> str:
