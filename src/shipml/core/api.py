@@ -127,8 +127,8 @@ class _Health:
 
 
 
-def _accepted(job_id: str) -> JSONResponse:
-    return JSONResponse({"job_id": job_id}, status_code=202)
+def _accepted(job_id: str) -> JobAccepted:
+    return JobAccepted(job_id=job_id)
 
 
 def app_router(app: App) -> APIRouter:
@@ -142,7 +142,7 @@ def app_router(app: App) -> APIRouter:
     if app.ingest is not None:
         @router.post("/ingest", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
                      summary=f"{app.name}: refresh the data (retrains when new data is stored)")
-        def start_ingest(source: Annotated[str | None, Query(max_length=2000)] = None) -> JSONResponse:
+        def start_ingest(source: Annotated[str | None, Query(max_length=2000)] = None) -> JobAccepted:
             if source:  # the job is given the source resolved here, whatever the working directory of its worker
                 resolved = sources.resolve_remote_source(source, app.source_keywords)
                 return _accepted(jobs.submit(app.name, "ingest", dedup=True, source=resolved))
@@ -151,12 +151,12 @@ def app_router(app: App) -> APIRouter:
     if tuple(app.models()):
         @router.post("/train", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
                      summary=f"{app.name}: train every candidate, register the best, promote it")
-        def start_train() -> JSONResponse:
+        def start_train() -> JobAccepted:
             return _accepted(jobs.submit(app.name, "train", dedup=True))
 
         @router.post("/eval", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
                      summary=f"{app.name}: every candidate's figures on the holdout (nothing registered)")
-        def start_eval() -> JSONResponse:
+        def start_eval() -> JobAccepted:
             return _accepted(jobs.submit(app.name, "eval", dedup=True))
 
     return router

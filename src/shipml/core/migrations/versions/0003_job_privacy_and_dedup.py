@@ -21,11 +21,7 @@ def upgrade() -> None:
     # at most one waiting job per key: submitters racing each other (threads or API processes) insert one row
     op.create_index("ux_jobs_dedup_key_queued", "jobs", ["dedup_key"], unique=True,
                     sqlite_where=QUEUED, postgresql_where=QUEUED)
-    # the only jobs the public submitted before this revision: the shows recommendation requests
-    jobs = sa.table("jobs", sa.column("app", sa.String), sa.column("name", sa.String),
-                    sa.column("private", sa.Boolean))
-    op.execute(jobs.update().where(jobs.c.app == "shows", jobs.c.name == "predict").values(private=True))
-
+    # jobs from before this revision stay listed (without params or results): the platform names no app here
 
 def downgrade() -> None:
     op.drop_index("ux_jobs_dedup_key_queued", "jobs")
