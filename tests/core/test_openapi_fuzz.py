@@ -34,7 +34,7 @@ RACE = "demo"
 
 def define_race() -> None:
     """The demo course with 50 runners, started an hour ago, and a few pings of theirs stored."""
-    from shipml.apps.race import definition, demo, ingest
+    from shipml.apps.race import definition, demo, ingest, policy
 
     start = datetime.now(UTC) - timedelta(hours=1)
     definition.define(definition.RaceDefinition(name=RACE, start=start), demo.course_gpx().encode(),
@@ -42,7 +42,7 @@ def define_race() -> None:
     lat, lon = demo.course_latlon()
     now = datetime.now(UTC).timestamp()
     race = definition.load(RACE)
-    ingest.accept(race, ingest.frame_of([{"device": f"sim-{i}", "t": now - 60 + i, "lat": float(lat[i * 3]),
+    policy.accept(race, ingest.frame_of([{"device": f"sim-{i}", "t": now - 60 + i, "lat": float(lat[i * 3]),
                                           "lon": float(lon[i * 3])} for i in range(1, 21)], "batch"))
 
 

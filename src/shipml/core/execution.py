@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from shipml.core import db, jobs
-from shipml.core.jobs import JobContext
+from shipml.core import db
+from shipml.core.job_registry import JobContext, batch_function, function
 from shipml.core.tables import Job, utcnow
 from shipml.settings import get_settings
 
@@ -49,7 +49,7 @@ def run(message: str | list[str]) -> None:
         kind: Callable[[Job], str] = lambda r: f"{r.app}.{r.name}"  # noqa: E731
         for key, group in groupby(sorted(records, key=kind), key=kind):
             batch = list(group)
-            if jobs.batch_function(key) is not None and len(batch) > 1:
+            if batch_function(key) is not None and len(batch) > 1:
                 outcomes += _execute_many(key, batch)
             else:
                 outcomes += [(r.id, _execute(r)) for r in batch]
@@ -76,7 +76,7 @@ def _claim(job_ids: list[str]) -> list[Job]:
 def _execute(record: Job) -> dict[str, Any]:
     """Run one claimed job; the values its record ends with."""
     key = f"{record.app}.{record.name}"
-    fn = jobs.function(key)
+    fn = function(key)
     try:
         if fn is None:
             raise RuntimeError(f"this worker does not know the job '{key}'")
@@ -89,7 +89,7 @@ def _execute(record: Job) -> dict[str, Any]:
 def _execute_many(key: str, records: list[Job]) -> list[tuple[str, dict[str, Any]]]:
     """Run claimed jobs of one kind with its batch function; if the batch as a whole fails, each runs alone."""
     try:
-        many = jobs.batch_function(key)
+        many = batch_function(key)
         assert many is not None
         results = many([JobContext(r.id, dict(r.params or {})) for r in records])
     except Exception:

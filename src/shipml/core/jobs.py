@@ -17,18 +17,17 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from shipml.core import db
+from shipml.core import db, execution
 from shipml.core.errors import Conflict, InvalidInput, NotFound, QueueUnavailable, TooManyRequests
+from shipml.core.job_registry import JobContext, JobFn, ManyFn, batch_function, function, job, registered
 from shipml.core.outages import QUEUE, outages
 from shipml.core.tables import Job, utcnow
 from shipml.settings import Settings, get_settings
@@ -37,62 +36,9 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "running", "done", "failed")
 
-
-@dataclass
-class JobContext:
-    """What a running job sees: its id and params, and a way to report progress."""
-
-    job_id: str
-    params: dict[str, Any]
-    _last_write: float = field(default=0.0, repr=False)
-
-    def progress(self, fraction: float, message: str | None = None) -> None:
-        """Report progress in 0–1 (written at most 4 times a second, and always at 0 and 1)."""
-        fraction = min(max(float(fraction), 0.0), 1.0)
-        now = time.monotonic()
-        if fraction not in (0.0, 1.0) and now - self._last_write < 0.25:
-            return
-        self._last_write = now
-        values: dict[str, Any] = {"progress": fraction, "heartbeat_at": utcnow()}
-        if message is not None:
-            values["message"] = message
-        with db.session() as s:
-            s.execute(update(Job).where(Job.id == self.job_id, Job.status == "running").values(**values))
-
-
-JobFn = Callable[..., Any]
-ManyFn = Callable[[list[JobContext]], list[Any]]
-
-
-_JOBS: dict[str, JobFn] = {}
-_MANY: dict[str, ManyFn] = {}
-
-
-def job(app: str, name: str, *, many: ManyFn | None = None) -> Callable[[JobFn], JobFn]:
-    """Register ``fn(ctx, **params)`` as the job ``app.name``. ``many(contexts)``, when given, runs a batch of them
-    at once (see :func:`submit_many`) and returns one result per context, or the exception that failed it."""
-
-    def register(fn: JobFn) -> JobFn:
-        _JOBS[f"{app}.{name}"] = fn
-        if many is not None:
-            _MANY[f"{app}.{name}"] = many
-        return fn
-
-    return register
-
-
-def function(key: str) -> JobFn | None:
-    """The function registered as the job ``app.name``, if this process knows it."""
-    return _JOBS.get(key)
-
-
-def batch_function(key: str) -> ManyFn | None:
-    """The batch form registered with the job ``app.name``, if it has one."""
-    return _MANY.get(key)
-
-
-def registered() -> list[str]:
-    return sorted(_JOBS)
+# the registry lives in job_registry (execution needs it, and this module needs execution); apps use it from here
+__all__ = ["STATUSES", "JobContext", "JobFn", "ManyFn", "batch_function", "enqueue", "function", "get", "get_huey",
+           "job", "list_jobs", "pending", "registered", "submit", "submit_many", "submit_periodic", "wait"]
 
 
 def _make_huey(settings: Settings) -> Huey:
@@ -103,8 +49,6 @@ def _make_huey(settings: Settings) -> Huey:
 
 @cache
 def _queue_for(redis_url: str | None, queue_path: str, queue_name: str) -> tuple[Huey, Any]:
-    from shipml.core import execution  # which imports this module
-
     huey = _make_huey(get_settings())
     return huey, huey.task(name="shipml.run_job")(execution.run)
 
@@ -192,7 +136,7 @@ def _submit(app: str, name: str, params: list[dict[str, Any]], *, delay: float |
 
 def _check_known(app: str, name: str) -> None:
     key = f"{app}.{name}"
-    if key not in _JOBS:
+    if function(key) is None:
         raise InvalidInput(f"unknown job '{key}'; known jobs: {', '.join(registered()) or 'none'}")
 
 

@@ -36,8 +36,8 @@ import polars as pl
 from scipy import sparse
 from scipy.stats import spearmanr
 
-from shipml.apps.cycling.model import SimilarityModel, Vectors, row_vector
 from shipml.apps.cycling.schema import dominant_specialty
+from shipml.apps.cycling.similarity import SimilarityModel, Vectors, row_vector
 from shipml.apps.cycling.weighting import COLUMN_KEYS, finished, weighted_matrix
 
 ModelFactory = Callable[[], SimilarityModel]

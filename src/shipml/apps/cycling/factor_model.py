@@ -3,7 +3,7 @@
 :class:`FactorModel` methods: ``"svd"`` (truncated SVD), ``"explicit_als"`` (least squares on the observed cells
 only, with rider and column biases: a missing result is missing, not a zero) or ``"implicit_als"`` (implicit's
 ALS; the weighted score is the confidence of "this rider shows up here"). The shared interface, the options
-``pool_editions`` and ``center``, and the cosine queries are those of :class:`~.model.SimilarityModel`.
+``pool_editions`` and ``center``, and the cosine queries are those of :class:`~.similarity.SimilarityModel`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import svds
 
-from shipml.apps.cycling.model import SimilarityModel, Vectors, centre_columns
+from shipml.apps.cycling.similarity import SimilarityModel, Vectors, centre_columns
 from shipml.core.errors import InvalidInput
 
 METHODS: tuple[str, ...] = ("svd", "explicit_als", "implicit_als")

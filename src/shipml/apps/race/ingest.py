@@ -1,7 +1,7 @@
 """Ingest: pings from gateways (JSON batches), OsmAnd/Traccar trackers and OwnTracks, into the raw store.
 
-Every parser returns a raw frame (:data:`.rawlog.RAW_SCHEMA`) with the reception time; :func:`accept` applies the
-race's ingest policy (:mod:`.policy`: unknown devices and pings over a device's rate counted, not stored) and stores
+Every parser returns a raw frame (:data:`.rawlog.RAW_SCHEMA`) with the reception time; :func:`.policy.accept`
+applies the race's ingest policy (unknown devices and pings over a device's rate counted, not stored) and stores
 the rest durably (impossible pings included: the raw store is the audit trail, and the processor counts them), and
 answers with what can be judged at the edge: unknown devices, rate-limited and impossible pings. The rest
 (duplicates, out of order, late, teleports, off course) is judged by the processor, in order, and shown in the
@@ -132,14 +132,6 @@ def judge(race: Race, frame: pl.DataFrame, runner: np.ndarray | None = None) -> 
     rejected = {"unknown_device": int(unknown.sum()), "impossible": int(impossible.sum())}
     return {"stored": frame.height, "accepted": int(frame.height - unknown.sum() - impossible.sum()),
             "rejected": {k: v for k, v in rejected.items() if v}}
-
-
-def accept(race: Race, frame: pl.DataFrame) -> dict[str, Any]:
-    """Store the pings the race's ingest policy admits, durably; say what the edge made of them (see
-    :func:`.policy.accept`)."""
-    from .policy import accept as by_policy
-
-    return by_policy(race, frame)
 
 
 def command(race: Race, bib: str, dnf: bool) -> None:
