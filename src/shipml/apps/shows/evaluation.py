@@ -15,6 +15,11 @@ Protocol (:func:`holdout`, :func:`evaluate`, :func:`compare`):
    DCG of ``min(10, |targets|)`` hits; ``coverage_at_20`` = share of catalog items that appear in at least
    one held-out user's top 20. Targets outside the fit catalog count in ``|targets|`` and can never be hit.
    Also the fit time and the p50/p99 time of one ``recommend`` call (the user's given likes, n = 20).
+
+*N given* (``given=N``, ``shipml eval shows --given N``): the app's own case, where a visitor types a few liked
+titles. Users with at least ``N + 1`` likes are eligible (held out as in 1.); each held-out user gives a seeded
+random ``N`` of their likes and *all the others* are the targets. Fewer than ``min_users`` (20) held-out users is
+refused: a figure over a handful of users says nothing. ``users_scored`` says how many users every row stands on.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from shipml.apps.shows.evaluation_data import LikesMatrix, likes, read_ratings, 
 from shipml.apps.shows.recommenders import Recommender
 from shipml.core.errors import InvalidInput
 
-__all__ = ["Holdout", "LikesMatrix", "coverage", "compare", "evaluate", "holdout", "likes", "ndcg_at",
+MIN_USERS = 20  # the fewest held-out users a figure of the N-given protocol may stand on
+
+__all__ = ["MIN_USERS", "Holdout", "LikesMatrix", "coverage", "compare", "evaluate", "holdout", "likes", "ndcg_at",
            "read_ratings", "recall_at", "sniff_separator"]
 
 ModelFactory = Callable[[], Recommender]
@@ -94,15 +101,23 @@ def _among(frame: pl.DataFrame, users: list[Any]) -> pl.Expr:
 
 
 def holdout(frame: pl.DataFrame, seed: int = 0, fraction: float = 0.2, min_likes: int = 5,
-            given_fraction: float = 0.8, validation: bool = False, max_given: int | None = None) -> Holdout:
+            given_fraction: float = 0.8, validation: bool = False, max_given: int | None = None,
+            given: int | None = None, min_users: int = MIN_USERS) -> Holdout:
     """Split likes ``(user, item)`` by the protocol of this module (held-out users never reach the fit).
 
     ``max_given`` (e.g. 5, as in the app's form) gives each held-out user only a seeded sample of that many of
     their given likes; the targets stay the same, so scores stay comparable with the full protocol.
-    Raises InvalidInput when no user has ``min_likes`` likes.
+    ``given`` (N) is the N-given protocol instead: users with at least ``max(min_likes, N + 1)`` likes are
+    eligible, each held-out user gives a seeded random N of their likes and the rest are the targets; fewer than
+    ``min_users`` held-out users is refused.
+    Raises InvalidInput when no user has ``min_likes`` likes, or (N given) too few users qualify.
     """
     if not 0 < fraction < 1 or not 0 < given_fraction < 1 or min_likes < 2:
         raise InvalidInput("need 0 < fraction < 1, 0 < given_fraction < 1 and min_likes ≥ 2")
+    if given is not None and (given < 1 or max_given is not None):
+        raise InvalidInput("given must be at least 1 (and cannot be combined with max_given)")
+    if given is not None:
+        min_likes = max(min_likes, given + 1)
     frame = frame.select("user", "item").unique()
     rng = np.random.default_rng(seed)
     held = _draw(_eligible_users(frame, min_likes, set()), fraction, rng)
@@ -114,22 +129,28 @@ def holdout(frame: pl.DataFrame, seed: int = 0, fraction: float = 0.2, min_likes
         held = _draw(_eligible_users(frame, min_likes, dropped), fraction, np.random.default_rng([seed, 1]))
         if not held:
             raise InvalidInput("too few users for a validation split")
+    if given is not None and len(held) < min_users:
+        eligible = len(_eligible_users(frame, min_likes, dropped))
+        raise InvalidInput(f"too few users for {given} given: {eligible} users have at least {min_likes} likes, "
+                           f"so {len(held)} would be held out ({fraction:.0%}); at least {min_users} are needed. "
+                           "Use a smaller N or more ratings")
     train = LikesMatrix.from_likes(frame.filter(~_among(frame, sorted(set(held) | dropped))))
     per_user = frame.filter(_among(frame, held)).group_by("user").agg(pl.col("item").sort()).sort("user")
     split_rng = np.random.default_rng([seed, 2])
     sample_rng = np.random.default_rng([seed, 3])  # apart, so max_given leaves the targets unchanged
-    given, targets, counts = [], [], []
+    shown_items, targets, counts = [], [], []
     for items in per_user["item"].to_list():
         order = split_rng.permutation(len(items))
-        n_given = min(len(items) - 1, max(1, round(given_fraction * len(items))))
+        n_given = given if given is not None else min(len(items) - 1, max(1, round(given_fraction * len(items))))
         shown = order[:n_given]
         if max_given is not None and shown.size > max_given:
             shown = sample_rng.choice(shown, size=max_given, replace=False)
-        given.append(train.item_indices(items[i] for i in shown))
+        shown_items.append(train.item_indices(items[i] for i in shown))
         targets.append(train.item_indices(items[i] for i in order[n_given:]))
         counts.append(len(items) - n_given)
-    return Holdout(train, tuple(per_user["user"].to_list()), tuple(given), tuple(targets),
-                   np.asarray(counts, dtype=np.int64), "validation" if validation else "test")
+    return Holdout(train, tuple(per_user["user"].to_list()), tuple(shown_items), tuple(targets),
+                   np.asarray(counts, dtype=np.int64),
+                   ("validation" if validation else "test") + (f", {given} given" if given is not None else ""))
 
 
 def evaluate(factory: ModelFactory, split: Holdout, k_recall: int = 20, k_ndcg: int = 10) -> dict[str, Any]:
@@ -152,7 +173,7 @@ def evaluate(factory: ModelFactory, split: Holdout, k_recall: int = 20, k_ndcg: 
             f"ndcg_at_{k_ndcg}": float(np.mean(ndcgs)), f"coverage_at_{k_recall}": coverage(lists, model.n_items),
             "fit_seconds": fit_seconds, "recommend_p50_ms": float(np.percentile(seconds, 50) * 1e3),
             "recommend_p99_ms": float(np.percentile(seconds, 99) * 1e3), "split": split.split,
-            "held_out_users": len(split.users), "fit_users": split.train.shape[0],
+            "held_out_users": len(split.users), "users_scored": len(split.users), "fit_users": split.train.shape[0],
             "catalog_items": split.train.shape[1]}
 
 
@@ -166,7 +187,8 @@ def compare(frame: pl.DataFrame, models: dict[str, ModelFactory], seed: int = 0,
         models: name → factory of a fresh unfitted model.
         seed: seed of the split.
         validation: evaluate on the validation users (test users left out entirely) — for tuning.
-        split_options: ``fraction``, ``min_likes``, ``given_fraction``, ``max_given`` of :func:`holdout`.
+        split_options: ``fraction``, ``min_likes``, ``given_fraction``, ``max_given``, ``given``, ``min_users``
+            of :func:`holdout`.
     """
     liked = likes(frame, min_rating) if "rating" in frame.columns else frame
     split = holdout(liked, seed=seed, validation=validation, **split_options)

@@ -7,6 +7,8 @@
 * :class:`~shipml.apps.shows.recommenders_matrix.Ease` — EASE^R (Steck 2019), a closed-form item-item model;
   the promoted default (see :mod:`.evaluation` and ``benchmarks/shows_models``).
 * :class:`~shipml.apps.shows.recommenders_matrix.Als` — implicit-feedback ALS (implicit), with exact fold-in.
+* for short profiles (:mod:`.recommenders_short`): :class:`Rp3Beta`, :class:`ShortEase` (EASE fitted to predict a
+  user's other likes from 5 of them) and :class:`ByProfileLength` (ShortEase for up to 5 liked items, EASE above).
 
 Every model answers from the liked items alone (fold-in), in well under a millisecond on the TV catalog: what a
 query needs is precomputed at fit time (neighbour lists, the dense item-item matrix, the factor Gram matrix).
@@ -22,10 +24,11 @@ from scipy import sparse
 
 from shipml.apps.shows.recommenders_base import Recommender, Scored, as_likes_matrix, top_items
 from shipml.apps.shows.recommenders_matrix import Als, Ease
+from shipml.apps.shows.recommenders_short import ByProfileLength, Rp3Beta, ShortEase
 from shipml.core.errors import InvalidInput
 
-__all__ = ["Als", "Ease", "ItemKnnGraph", "MODELS", "Popularity", "Recommender", "Scored", "as_likes_matrix",
-           "cosine_neighbours", "make", "top_items"]
+__all__ = ["Als", "ByProfileLength", "Ease", "ItemKnnGraph", "MODELS", "Popularity", "Recommender", "Rp3Beta",
+           "Scored", "ShortEase", "as_likes_matrix", "cosine_neighbours", "make", "top_items"]
 
 
 class Popularity(Recommender):
@@ -118,7 +121,8 @@ class ItemKnnGraph(Recommender):
         return np.where(links.any(axis=1), (self._similarity[liked, : self.neighbours] * links).sum(axis=1), 0.0)
 
 
-MODELS: dict[str, type[Recommender]] = {m.name: m for m in (Popularity, ItemKnnGraph, Ease, Als)}
+MODELS: dict[str, type[Recommender]] = {m.name: m for m in (Popularity, ItemKnnGraph, Ease, Als, Rp3Beta, ShortEase,
+                                                              ByProfileLength)}
 
 
 def make(params: dict[str, Any]) -> Recommender:
