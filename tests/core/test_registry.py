@@ -13,6 +13,7 @@ from shipml.core.training import decide
 class Constant:
     def __init__(self, value):
         self.value = value
+        self.params = {"value": value}  # a registry Model
 
     def predict(self, _input):
         return self.value

@@ -110,7 +110,7 @@ class App:
     ingest: Callable[[str | None, Progress], dict[str, Any]] | None = None
     ingest_options: Sequence[Option] = ()
     source_keywords: Sequence[str] = ("synthetic",)
-    models: Callable[[], Sequence[ModelSpec[Any]]] = lambda: ()
+    models: Callable[[], Sequence[ModelSpec[Any, Any]]] = lambda: ()
     evaluate: Callable[..., list[dict[str, Any]]] | None = None
     eval_options: Sequence[Option] = ()
     jobs: Callable[[], None] = lambda: None

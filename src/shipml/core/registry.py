@@ -1,6 +1,10 @@
 """Model registry on MLflow: log a trained model with its params, metrics and the dataset version it was
 trained on; record the promotion decision (:mod:`shipml.core.training` makes it) and move the alias
 ``champion``; serve the champion and swap in a new one when the alias moves, with no restart.
+
+Every model it stores is a :class:`Model` (checked when it is logged). A route serves the champion with
+``champion(name).require(Kind, app=...)``: the version and the model typed as ``Kind``, or a 404 that says how to
+train one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from shipml.core import heap
 from shipml.core.datasets import Snapshot
@@ -30,6 +34,21 @@ CHAMPION = "champion"
 
 # MLflow is chatty on stderr (info lines, advice on pickling and type hints): keep warnings and errors.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What every model has, made or fitted: the params that remake its configuration (``ModelSpec.make``).
+
+    Fitting and predicting are the app's (``fit`` through ``ModelSpec.fit``, predict/recommend/similar through the
+    app's API); saving and loading are the registry's (the whole object is pickled into MLflow). An attribute or
+    a read-only property both do."""
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+
+M = TypeVar("M", bound=Model)
 
 
 @cache
@@ -81,7 +100,7 @@ def numeric_metrics(figures: dict[str, Any]) -> dict[str, float]:
 
 def log_model(
     name: str,
-    model: Any,
+    model: Model,
     *,
     params: dict[str, Any],
     metrics: dict[str, float],
@@ -94,8 +113,11 @@ def log_model(
     ``holdout`` names the evaluation split (e.g. "last 28 days of data v12") and is kept as a tag, so a
     reader can see what a metric was measured on. ``member_metrics`` (a family of per-series models) are logged
     as ``<metric>/<member>``. The params are also kept as JSON on the version, so the configuration can be made
-    again with its types. Returns the new registered version number.
+    again with its types. Returns the new registered version number. A model that is not a :class:`Model`
+    (no ``params``) is refused with a ``TypeError``: the champion's configuration could not be made again.
     """
+    if not isinstance(model, Model):
+        raise TypeError(f"{name}: a {type(model).__name__} is not a registry Model (it has no 'params')")
     import mlflow
     import mlflow.pyfunc
 
@@ -232,6 +254,14 @@ def list_models() -> list[dict[str, Any]]:
     return sorted(out, key=lambda m: (m["model"], -m["version"]))
 
 
+@dataclass(frozen=True)
+class Served(Generic[M]):
+    """The champion a request is answered with: its registered version and the loaded model."""
+
+    version: int
+    model: M
+
+
 class Champion:
     """The loaded champion of one model. The alias is checked at most every ``poll_seconds``, off the request
     path (in a background thread, once a model is loaded), and a moved alias swaps the new version in, so a
@@ -271,6 +301,18 @@ class Champion:
             else:
                 threading.Thread(target=self._refresh, daemon=True).start()
         return self._current
+
+    def require(self, kind: type[M], *, app: str, missing: str | None = None) -> Served[M]:
+        """The served champion as a ``kind``, or :class:`NotFound` (404): ``"<missing>; run `shipml train <app>`"``.
+
+        ``missing`` says what is missing in the app's words (default: ``no model '<name>' trained yet``). A
+        champion of another class is a server error (``TypeError``), not the caller's."""
+        version, model = self.get()
+        if model is None or version is None:
+            raise NotFound(f"{missing or f'no model {self.name!r} trained yet'}; run `shipml train {app}`")
+        if not isinstance(model, kind):
+            raise TypeError(f"champion v{version} of {self.name} is a {type(model).__name__}, not a {kind.__name__}")
+        return Served(version, model)
 
 
 @cache

@@ -16,9 +16,12 @@ The champion's score is the one it was registered with, on the holdout of its ow
 in the reason kept on the new version). Refitting the champion's configuration on the new data is one of the
 candidates, so the promoted model is always the best configuration on the newest data.
 
-A model is any picklable object whose class the serving code knows; its ``params`` remake it with
-``spec.make(params)``. Models that hold one member per series (one forecaster per area, say) are
-:class:`Family` objects: one registered version, per-member metrics, one champion handle.
+A spec is typed ``ModelSpec[D, M]``: ``load`` gives the data as a ``D``; ``make(params)`` gives an unfitted ``M``
+and ``fit(m, data)`` the fitted ``M`` that is registered and served, so the class a route serves is the class the
+spec makes. ``M`` is a :class:`Model`: picklable, with the ``params`` that remake its configuration (the registry
+checks it when it logs one). Models that hold one member per series (one forecaster per area, say) are
+:class:`Family` objects: one registered version, per-member metrics, one champion handle; a family with params
+and no members is the unfitted one.
 """
 
 from __future__ import annotations
@@ -26,27 +29,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, TypeVar
 
 from shipml.core import registry
 from shipml.core.datasets import Snapshot
 from shipml.core.errors import InvalidInput
 from shipml.core.progress import Progress, no_progress
+from shipml.core.registry import Model as Model  # the protocol lives with the registry, which checks it
 
 log = logging.getLogger(__name__)
 
-D = TypeVar("D")
+D = TypeVar("D")  # the data a model learns from
+M = TypeVar("M", bound=Model)  # the model: made unfitted, fitted, registered and served
 CHAMPION_CONFIG = "champion"
-
-
-@runtime_checkable
-class Model(Protocol):
-    """What every candidate model has: the params that remake its configuration with ``ModelSpec.make``.
-
-    Fitting and predicting are the app's (``fit`` through ``ModelSpec.fit``, predict/recommend/similar through the
-    app's API); saving and loading are the registry's (the whole object is pickled into MLflow)."""
-
-    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,7 @@ class TrainingData(Generic[D]):
 
 
 @dataclass(frozen=True)
-class ModelSpec(Generic[D]):
+class ModelSpec(Generic[D, M]):
     """How one registered model of an app is trained, evaluated and chosen.
 
     Attributes:
@@ -70,7 +65,7 @@ class ModelSpec(Generic[D]):
         make: a fresh, unfitted model from params.
         evaluate: scores several configurations on the same holdout of ``data``: name → figures (numbers and
             text; must include ``metric``).
-        fit: fits a made model on all of ``data``, ready to serve.
+        fit: fits a made model on all of ``data``: the model that is registered and served.
         tolerance: relative; the best candidate replaces the champion unless worse by more than this.
     """
 
@@ -80,9 +75,9 @@ class ModelSpec(Generic[D]):
     holdout: str
     load: Callable[[], TrainingData[D]]
     candidates: Callable[[], Mapping[str, dict[str, Any]]]
-    make: Callable[[dict[str, Any]], Any]
+    make: Callable[[dict[str, Any]], M]
     evaluate: Callable[[Mapping[str, dict[str, Any]], D, Progress], Mapping[str, dict[str, Any]]]
-    fit: Callable[[Any, D], Any]
+    fit: Callable[[M, D], M]
     tolerance: float = 0.05
 
     def better(self, a: float, b: float) -> bool:
@@ -117,7 +112,7 @@ def _same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return {k: str(v) for k, v in a.items()} == {k: str(v) for k, v in b.items()}
 
 
-def configurations(spec: ModelSpec[Any]) -> dict[str, dict[str, Any]]:
+def configurations(spec: ModelSpec[Any, Any]) -> dict[str, dict[str, Any]]:
     """The spec's candidates plus the current champion's configuration (when none of them has its params)."""
     configs = {name: dict(params) for name, params in spec.candidates().items()}
     version = registry.champion_version(spec.name)
@@ -128,7 +123,7 @@ def configurations(spec: ModelSpec[Any]) -> dict[str, dict[str, Any]]:
     return configs
 
 
-def evaluate(spec: ModelSpec[D], progress: Progress = no_progress,
+def evaluate(spec: ModelSpec[D, Any], progress: Progress = no_progress,
              training: TrainingData[D] | None = None) -> list[dict[str, Any]]:
     """Every configuration's figures on the holdout of the latest data (nothing logged): ``shipml eval``."""
     training = training or spec.load()
@@ -154,7 +149,7 @@ class Outcome:
                 "candidate": self.candidate, "score": self.score, "table": self.table}
 
 
-def decide(spec: ModelSpec[Any], score: float, champion: registry.Recorded | None,
+def decide(spec: ModelSpec[Any, Any], score: float, champion: registry.Recorded | None,
            data_version: int) -> tuple[bool, str]:
     """The promotion rule (pure): promote unless worse than the champion's score by more than the tolerance."""
     metric = spec.metric
@@ -173,7 +168,7 @@ def decide(spec: ModelSpec[Any], score: float, champion: registry.Recorded | Non
     return True, f"{where}: better"
 
 
-def select_and_promote(spec: ModelSpec[D], progress: Progress = no_progress,
+def select_and_promote(spec: ModelSpec[D, M], progress: Progress = no_progress,
                        training: TrainingData[D] | None = None) -> Outcome:
     """Fit every configuration on the latest data, score all on one holdout, log every run, register the best,
     promote it by :func:`decide`. ``training`` overrides the spec's loader (tests, replays)."""

@@ -94,14 +94,14 @@ def _wait_served(client, version: int) -> None:
 
 def test_retraining_on_new_data_replaces_the_champion_and_corrupted_data_does_not(loaded, covid_dir, admin):
     assert loaded.get("/api/covid/forecast").status_code == 404
-    first = select_and_promote(tasks.forecast_spec())
+    first = select_and_promote(tasks.model_spec())
     assert first.promoted and first.version == 1
     forecast = loaded.get("/api/covid/forecast", params={"days": 7}).json()
     assert forecast["version"] == 1 and len(forecast["forecast"]) == 7
 
     # newer data (a later revision of the export, with more days): the same configuration wins again and,
     # whatever its score, replaces the champion unless clearly worse — the served model follows the data
-    spec = tasks.forecast_spec()
+    spec = tasks.model_spec()
     snap, clean = data.load_clean()
     series, last_day = tasks._cases(clean)
     newer = select_and_promote(spec, training=TrainingData(snap, (series[:-7], last_day)))

@@ -74,7 +74,7 @@ def test_every_route_of_the_covid_router_answers_a_named_model(api):
 def served(module_platform, shared_data):
     """The covid API with the real export loaded and a champion forecast (once for the module)."""
     data.refresh(str(shared_data / "covid" / "datasets_data.csv"))
-    assert select_and_promote(tasks.forecast_spec()).promoted
+    assert select_and_promote(tasks.model_spec()).promoted
     with TestClient(create_app([get("covid")]), raise_server_exceptions=False) as client:
         yield client
 

@@ -32,7 +32,7 @@ APP = App(
     dataset=DATASET,
     model=MODEL,
     ingest=lambda source, progress: _tasks().ingest(source, progress),
-    models=lambda: [_tasks().forecast_spec()],
+    models=lambda: [_tasks().model_spec()],
     schedules=lambda: [Schedule("ingest", every_minutes=lambda: settings().refresh_minutes)],
     prepare=lambda say: _tasks().prepare(say),
     page=Path(__file__).parent / "page.py",

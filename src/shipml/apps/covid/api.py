@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from shipml.apps.covid import data, metrics
+from shipml.apps.covid.model import CaseForecast
 from shipml.apps.covid.schemas import (
     Covers,
     DateRange,
@@ -31,7 +32,7 @@ from shipml.apps.covid.schemas import (
 )
 from shipml.apps.covid.tasks import MODEL
 from shipml.core import datasets, matching, registry, sources
-from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.errors import InvalidInput
 from shipml.core.readcache import ReadCache, recent
 
 router = APIRouter()
@@ -195,8 +196,7 @@ def refreshes(query: Annotated[Page, Query()]) -> list[RefreshRecord]:
 @router.get("/forecast")
 def forecast(query: Annotated[ForecastQuery, Query()]) -> Forecast:
     """New cases forecast by the champion model."""
-    version, model = registry.champion(MODEL).get()
-    if model is None:
-        raise NotFound("no champion forecast model yet; run `shipml train covid`")
-    return Forecast(model=MODEL, version=version, params=ForecasterParams.model_validate(model.forecaster.params),
+    served = registry.champion(MODEL).require(CaseForecast, app="covid", missing="no champion forecast model yet")
+    model = served.model
+    return Forecast(model=MODEL, version=served.version, params=ForecasterParams.model_validate(model.params),
                     forecast=[ForecastPoint.model_validate(p) for p in model.predict(query.days)])

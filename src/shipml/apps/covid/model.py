@@ -1,6 +1,7 @@
 """Short-term forecast of new daily cases, so the dashboard can show where the curve is heading.
 
-Two forecasters share one interface (``fit(series)`` → self, ``predict(horizon)`` → array):
+Two forecasters share one interface, :class:`DailyCaseForecaster` (``fit(series, last_day)`` → self,
+``predict(horizon)`` → array):
 
 * :class:`SeasonalNaive` — each future day repeats the same weekday of the last observed week;
 * :class:`LogLinearWeekly` — least squares on ``log1p(cases)`` with a linear trend and weekday
@@ -8,7 +9,8 @@ Two forecasters share one interface (``fit(series)`` → self, ``predict(horizon
 
 :func:`backtest` scores a forecaster by rolling origin over the last weeks of the series (mean absolute
 error of new cases per day). Both the candidate and the current champion's configuration are refit on
-exactly the same cut-offs, so "better" means better on the same holdout.
+exactly the same cut-offs, so "better" means better on the same holdout. What the registry stores and the API
+serves is a :class:`CaseForecast`: a forecaster and the last day it was fitted up to.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import numpy as np
 from shipml.core.errors import InvalidInput, RejectedData
 
 
-class Forecaster(Protocol):
+class DailyCaseForecaster(Protocol):
+    """A forecaster of new cases per day (a different interface from parking's per-slot forecasters)."""
+
     params: dict[str, Any]
 
-    def fit(self, series: np.ndarray, last_day: date) -> Forecaster: ...
+    def fit(self, series: np.ndarray, last_day: date) -> DailyCaseForecaster: ...
 
     def predict(self, horizon: int) -> np.ndarray: ...
 
@@ -85,7 +89,7 @@ class LogLinearWeekly:
         return np.clip(np.expm1(self._design(t, weekday) @ self._coef), 0, None)
 
 
-def from_params(params: dict[str, Any]) -> Forecaster:
+def from_params(params: dict[str, Any]) -> DailyCaseForecaster:
     kind = params.get("kind")
     if kind == "seasonal_naive":
         return SeasonalNaive()
@@ -94,7 +98,7 @@ def from_params(params: dict[str, Any]) -> Forecaster:
     raise InvalidInput(f"unknown forecaster kind {kind!r}")
 
 
-def candidates() -> list[Forecaster]:
+def candidates() -> list[DailyCaseForecaster]:
     return [SeasonalNaive(), LogLinearWeekly(window=21), LogLinearWeekly(window=42)]
 
 
@@ -117,16 +121,26 @@ def backtest(params: dict[str, Any], series: np.ndarray, last_day: date, horizon
 
 @dataclass
 class CaseForecast:
-    """What the registry stores: a forecaster fitted on the whole series up to ``last_day``."""
+    """What the registry stores: a forecaster fitted on the whole series up to ``last_day``. Made from params it
+    has no ``last_day`` yet (:meth:`make`); :meth:`fit` gives the fitted one."""
 
-    forecaster: Forecaster
-    last_day: date
+    forecaster: DailyCaseForecaster
+    last_day: date | None = None
+
+    @classmethod
+    def make(cls, params: dict[str, Any]) -> CaseForecast:
+        return cls(from_params(params))
+
+    def fit(self, series: np.ndarray, last_day: date) -> CaseForecast:
+        return CaseForecast(self.forecaster.fit(series, last_day), last_day)
 
     @property
     def params(self) -> dict[str, Any]:
         return self.forecaster.params
 
     def predict(self, horizon: Any) -> list[dict[str, Any]]:
+        if self.last_day is None:
+            raise InvalidInput("fit the forecast before predicting")
         days = int(horizon)
         values = self.forecaster.predict(days)
         return [{"date": (self.last_day + timedelta(days=i + 1)).isoformat(), "cases": round(float(v), 1)}

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from shipml.apps.covid import MODEL, data  # MODEL: the app's declaration names it
-from shipml.apps.covid.model import CaseForecast, Forecaster, backtest, candidates, from_params
+from shipml.apps.covid.model import CaseForecast, backtest, candidates
 from shipml.apps.covid.settings import settings
 from shipml.core import datasets, registry
 from shipml.core.progress import Progress, no_progress
@@ -47,18 +47,18 @@ def _evaluate(configs: Any, cases: Cases, progress: Progress) -> dict[str, dict[
     return out
 
 
-def _fit(forecaster: Forecaster, cases: Cases) -> CaseForecast:
+def _fit(forecast: CaseForecast, cases: Cases) -> CaseForecast:
     series, last_day = cases
-    return CaseForecast(forecaster.fit(series, last_day), last_day)
+    return forecast.fit(series, last_day)
 
 
-def forecast_spec() -> ModelSpec[Cases]:
+def model_spec() -> ModelSpec[Cases, CaseForecast]:
     """The 14-day case forecaster: candidates backtested on the same rolling origins."""
     return ModelSpec(
         name=MODEL, metric=METRIC, higher_is_better=False,
         holdout="rolling origin: 4 cut-offs x 14 days ending on the last day of the data",
         load=_load, candidates=lambda: {_label(m.params): m.params for m in candidates()},
-        make=from_params, evaluate=_evaluate, fit=_fit,
+        make=CaseForecast.make, evaluate=_evaluate, fit=_fit,
         tolerance=0.25,  # MAE moves with the level of the epidemic between data versions; a broken fit is far worse
     )
 
@@ -89,5 +89,5 @@ def prepare(say: Any) -> None:
     if registry.champion_version(MODEL) is None:
         from shipml.core.training import select_and_promote
 
-        outcome = select_and_promote(forecast_spec())
+        outcome = select_and_promote(model_spec())
         say(f"covid: trained {MODEL} v{outcome.version} ({outcome.candidate}, {METRIC}={outcome.score:.1f})")

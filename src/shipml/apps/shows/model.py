@@ -21,6 +21,11 @@ class ShowsModel:
         return cls(recommender.fit(likes.matrix), tuple(int(i) for i in likes.items))
 
     @property
+    def params(self) -> dict[str, Any]:
+        """The recommender's params (a registry Model: ``make(params)`` remakes the configuration)."""
+        return self.recommender.params
+
+    @property
     def _column(self) -> dict[int, int]:
         if not hasattr(self, "_columns"):
             self._columns = {show: j for j, show in enumerate(self.show_ids)}
