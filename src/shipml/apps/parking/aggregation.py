@@ -25,9 +25,8 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from shipml.apps.parking.calendar import regulated_window
+from shipml.apps.parking.calendar import TIME_ZONE, regulated_window
 
-TZ = "Europe/Madrid"
 ACTIVE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
    "neighbourhood_id": pl.Int32, "zone": pl.String, "hour_utc": pl.Datetime("us", "UTC"),
                  "hour": pl.Datetime("us"), "active": pl.Int64}
@@ -71,8 +70,8 @@ def regulated_segments(kinds: pl.DataFrame) -> pl.DataFrame:
 
 
 def _to_utc(col: str) -> pl.Expr:
-    local = pl.col(col).dt.replace_time_zone(TZ, ambiguous="earliest", non_existent="null")
-    shifted = (pl.col(col) + pl.duration(hours=1)).dt.replace_time_zone(TZ, ambiguous="earliest",
+    local = pl.col(col).dt.replace_time_zone(TIME_ZONE, ambiguous="earliest", non_existent="null")
+    shifted = (pl.col(col) + pl.duration(hours=1)).dt.replace_time_zone(TIME_ZONE, ambiguous="earliest",
                                                                          non_existent="null")
     return pl.coalesce([local, shifted]).dt.convert_time_zone("UTC")
 
@@ -122,7 +121,7 @@ def active_tickets_by_hour(kinds: pl.DataFrame, *, clip_to_regulated: bool = Tru
     return table.select(
         "neighbourhood_id", "zone",
         hour_utc=hour_utc,
-        hour=hour_utc.dt.convert_time_zone(TZ).dt.replace_time_zone(None),
+        hour=hour_utc.dt.convert_time_zone(TIME_ZONE).dt.replace_time_zone(None),
         active=pl.col("active"),
     ).cast(ACTIVE_SCHEMA)  # type: ignore[arg-type]
 

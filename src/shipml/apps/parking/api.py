@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
@@ -19,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter
 from shapely.geometry import mapping
 
 from shipml.apps.parking.bundle import Reference, reference
-from shipml.apps.parking.calendar import is_regulated
+from shipml.apps.parking.calendar import MADRID, is_regulated
 from shipml.apps.parking.geo import Neighbourhood
 from shipml.apps.parking.model import Member
 from shipml.apps.parking.schemas import (
@@ -46,7 +45,6 @@ from shipml.core import registry
 from shipml.core.errors import InvalidInput, NotFound
 
 router = APIRouter()
-MADRID = ZoneInfo("Europe/Madrid")
 NOT_REGULATED = "parking is not regulated at this time: it is free, and no forecast is made (the original's rule)"
 
 

@@ -14,9 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
+
+TIME_ZONE = "Europe/Madrid"  # the one definition of Madrid's time zone (polars takes the name, datetime the zone)
+MADRID = ZoneInfo(TIME_ZONE)
 
 REGULATION_START = time(9)
 REGULATION_END = time(21)
