@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from fastapi import APIRouter
 
 from shipml.core import datasets, services
 from shipml.core.app import App, Schedule, Service
+from shipml.core.errors import RejectedData, SourceUnavailable
 from shipml.core.training import ModelSpec, TrainingData
 
 DATASET = "demo_values"
@@ -57,16 +59,12 @@ def spec(candidates: tuple[str, ...] = ("mean", "median")) -> ModelSpec[np.ndarr
                      fit=lambda model, values: model.fit(values), tolerance=0.10)
 
 
-def router() -> Any:
-    from fastapi import APIRouter
+router = APIRouter()
 
-    routes = APIRouter()
 
-    @routes.get("/values/{key}")
-    def value(key: str) -> dict[str, str]:
-        return {"key": key}
-
-    return routes
+@router.get("/values/{key}")
+def value(key: str) -> dict[str, str]:
+    return {"key": key}
 
 
 def beat_forever() -> None:
@@ -75,15 +73,44 @@ def beat_forever() -> None:
         time.sleep(0.2)
 
 
+def status() -> dict[str, Any]:
+    return {"data": datasets.freshness(DATASET)}
+
+
+def ingest(source: str | None, _progress: Any) -> dict[str, Any]:
+    return {"status": "stored", "version": store([1.0, 2.0, 3.0, 4.0]), "rows": 4, "source": source or "test"}
+
+
+def read_values(source: str | None, _progress: Any) -> dict[str, Any]:
+    """An ingest through the platform's one refresh path: ``synthetic`` (labelled), ``offline…`` (unreachable, as
+    a network source would be), ``bad…`` (rejected by validation), or comma-separated values."""
+    source = source or "synthetic"
+
+    def read() -> datasets.Incoming:
+        if source == "synthetic":
+            return datasets.Incoming(pl.DataFrame({"y": [1.0, 2.0, 3.0, 4.0]}), "synthetic", synthetic=True)
+        if source.startswith("offline"):
+            raise SourceUnavailable(f"{source} cannot be reached")
+        if source.startswith("bad"):
+            raise RejectedData(f"{source}: not numbers")
+        return datasets.Incoming(pl.DataFrame({"y": [float(v) for v in source.split(",")]}), source)
+
+    return datasets.refresh(DATASET, source, read).describe()
+
+
 APP = App(
     name="demo",
     title="Demo",
-    status=lambda: {"data": datasets.freshness(DATASET)},
-    router=router,
-    ingest=lambda source, progress: {"status": "stored", "version": store([1.0, 2.0, 3.0, 4.0]), "rows": 4,
-                                     "source": source or "test"},
-    models=lambda: [spec()],
-    schedules=lambda: [Schedule("ingest", every_minutes=int(os.environ.get("DEMO_EVERY_MINUTES", "15")),
-                                params={"source": "scheduled"})],
-    services=lambda: [Service("beater", run=beat_forever, stale_seconds=5)],
+    status="sample_app:status",
+    router="sample_app:router",
+    ingest="sample_app:ingest",
+    models=("sample_app:spec",),
+    schedules=(Schedule("ingest", every_minutes=lambda: int(os.environ.get("DEMO_EVERY_MINUTES", "15")),
+                        params={"source": "scheduled"}),),
+    services=(Service("beater", run="sample_app:beat_forever", stale_seconds=5),),
 )
+
+
+def quick_spec() -> ModelSpec[np.ndarray]:
+    """The first start's quick candidates: the mean only."""
+    return spec(("mean",))

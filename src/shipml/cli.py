@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shipml.apps import installed
-from shipml.core.app import App, Option
+from shipml.core.app import App, Option, resolve
 from shipml.core.errors import ShipmlError
 from shipml.settings import get_settings
 
@@ -144,7 +144,7 @@ for _target in installed():
         _app_verb(eval_group, _target, [AS_JSON, *_target.eval_options], _eval_as,
                   f"Evaluate {_target.name}'s candidates.")
     if _target.commands is not None:
-        app.add_typer(_target.commands(), name=_target.name, help=f"{_target.title}: the app's own commands")
+        app.add_typer(resolve(_target.commands), name=_target.name, help=f"{_target.title}: the app's own commands")
 
 
 @app.command("jobs")
@@ -216,7 +216,7 @@ def service(app_name: Annotated[str, typer.Argument(help="app name")],
         declared = get(app_name).service(name)
     except ShipmlError as exc:
         _fail(exc)
-    declared.run()
+    declared.start()
 
 
 @app.command(hidden=True)

@@ -38,8 +38,8 @@ def _children() -> dict[str, list[str]]:
         "ui": ui_command(s.ui_port),
     }
     for app in installed():
-        for service in app.services():
-            if service.enabled():
+        for service in app.services:
+            if service.is_enabled():
                 children[f"{app.name}.{service.name}"] = shipml + ["service", app.name, service.name]
     return children
 
@@ -107,10 +107,12 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]], console: Console) -> None:
 
 
 def prepare_apps(console: Console) -> None:
-    """Refresh each app's data (synthetic when offline) and train what has no champion."""
+    """Each app's first run (:mod:`shipml.core.first_run`): its data (synthetic when offline), a champion where
+    there is none, and its own step."""
+    from shipml.core.first_run import prepare
+
     for app in installed():
-        if app.prepare is not None:
-            app.prepare(_section(console, app.name))
+        prepare(app, _section(console, app.name))
 
 
 def _section(console: Console, title: str) -> Callable[[str], None]:

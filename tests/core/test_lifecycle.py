@@ -104,3 +104,11 @@ def test_a_family_is_one_version_with_per_member_metrics_and_one_champion_handle
     assert served_version == 1 and served.member("b").predict() == 3.0 and len(served) == 2
     with pytest.raises(Exception, match="no model for 'c'"):
         served.member("c")
+
+
+def test_a_champion_of_synthetic_data_never_blocks_a_model_of_real_data():
+    champion = registry.Recorded(version=1, score=0.1, data_version="1", synthetic=True)
+    ok, reason = decide(sample_app.spec(), 5.0, champion, data_version=2, synthetic=False)
+    assert ok and "SYNTHETIC" in reason
+    ok, _ = decide(sample_app.spec(), 5.0, champion, data_version=2, synthetic=True)
+    assert not ok, "synthetic against synthetic is compared as usual"

@@ -44,7 +44,7 @@ def test_apps_declare_their_schedules_from_their_settings(monkeypatch):
     from shipml.apps import get
 
     monkeypatch.setenv("SHIPML_COVID_REFRESH_MINUTES", "30")
-    [refresh] = get("covid").schedules()
+    [refresh] = get("covid").schedules
     assert (refresh.job, refresh.minutes()) == ("ingest", 30)
 
 

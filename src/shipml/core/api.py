@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from shipml.core import db, error_policy, heap, jobs, platform, registry, services, sources
 from shipml.core.access import AdminDep, IsAdminDep
-from shipml.core.app import App
+from shipml.core.app import App, resolve
 from shipml.core.middleware import Metrics, RequestMiddleware
 from shipml.core.outages import DATABASE, QUEUE, outages
 from shipml.core.schemas import AppStatus, ChampionMoved, HealthAnswer, JobAccepted, JobRecord, ModelVersion
@@ -148,7 +148,7 @@ def app_router(app: App) -> APIRouter:
                 return _accepted(jobs.submit(app.name, "ingest", dedup=True, source=resolved))
             return _accepted(jobs.submit(app.name, "ingest", dedup=True))
 
-    if tuple(app.models()):
+    if app.models:
         @router.post("/train", dependencies=[AdminDep], status_code=202, response_model=JobAccepted,
                      summary=f"{app.name}: train every candidate, register the best, promote it")
         def start_train() -> JobAccepted:
@@ -231,6 +231,6 @@ def create_app(apps: Sequence[App]) -> FastAPI:
     for a in apps:
         app.include_router(app_router(a))
         if a.router is not None:
-            app.include_router(a.router(), prefix=f"/api/{a.name}", tags=[a.name])
+            app.include_router(resolve(a.router), prefix=f"/api/{a.name}", tags=[a.name])
     error_policy.document(app)
     return app

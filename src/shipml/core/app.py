@@ -7,26 +7,38 @@ An app is a folder ``shipml/apps/<name>/`` whose ``__init__.py`` defines ``APP =
 <name>`` with the options it declares), its health entry, its page in the UI's navigation and the services
 ``shipml up`` starts and supervises. The core never imports an app: it only reads these declarations.
 
-Everything heavy (routers, models, training) is reached through functions the declaration holds, so reading
-an app's declaration (the UI does, for its navigation) imports almost nothing.
+Everything heavy (routers, models, training) is named by an entry point, an import string
+``"package.module:attribute"`` that :func:`resolve` imports on first use, so reading an app's declaration (the UI
+and ``shipml --help`` do) imports almost nothing.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipml.core.progress import Progress
-
 if TYPE_CHECKING:
-    from fastapi import APIRouter
     from rich.console import Console
 
     from shipml.core.training import ModelSpec
 
 Say = Callable[[str], None]
+EntryPoint = str
+"""An import string, ``"package.module:attribute"``: what a declaration names instead of importing it."""
+
+
+def resolve(entry_point: EntryPoint) -> Any:
+    """The object an entry point names, imported on first use (the one way the platform reaches an app's code)."""
+    module, _, attribute = entry_point.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"an entry point is 'package.module:attribute', not {entry_point!r}")
+    target: Any = importlib.import_module(module)
+    for name in attribute.split("."):
+        target = getattr(target, name)
+    return target
 
 
 @dataclass(frozen=True)
@@ -61,13 +73,42 @@ class Service:
     """A long-running process of an app (a stream consumer, a processor). ``shipml up`` starts ``run`` in its own
     process (``shipml service <app> <name>``), restarts it with backoff when it dies and stops it on Ctrl-C;
     the service reports its heartbeat and lag with :func:`shipml.core.services.beat`, shown in ``/api/health``.
-    ``enabled`` says whether it should run with the current settings (e.g. only when a broker URL is set)."""
+    ``run`` and ``enabled`` are entry points of functions without arguments; ``enabled`` says whether it should run
+    with the current settings (e.g. only when a broker URL is set; always when not given)."""
 
     name: str
-    run: Callable[[], None]
+    run: EntryPoint
     description: str = ""
-    enabled: Callable[[], bool] = lambda: True
+    enabled: EntryPoint | None = None
     stale_seconds: float = 30.0
+
+    def is_enabled(self) -> bool:
+        return self.enabled is None or bool(resolve(self.enabled)())
+
+    def start(self) -> None:
+        resolve(self.run)()
+
+
+@dataclass(frozen=True)
+class FirstRun:
+    """What ``shipml up`` does for an app before it serves: the platform's one first-run policy
+    (:func:`shipml.core.first_run.prepare`), declared.
+
+    Data: when nothing is stored, or the stored data is synthetic while a real source is configured, the configured
+    ``source`` is ingested; when it cannot be read, the app serves its labelled ``synthetic`` data (when nothing is
+    stored) or its last good data, and says so. ``refresh_at_start`` refreshes real data too (a cheap source that
+    changes often). A source named in ``background`` (a scrape that takes half an hour) is queued as an ingest job
+    instead, when the address it maps to answers; the app starts on synthetic data meanwhile.
+
+    Model: when there is no champion, or the data was just replaced, the lifecycle runs on ``quick`` (an entry point
+    of a function returning a :class:`ModelSpec` of the cheapest candidates) or else on the app's models.
+    """
+
+    source: Callable[[], str]
+    synthetic: str = "synthetic"
+    refresh_at_start: bool = False
+    background: Mapping[str, str] = field(default_factory=dict)
+    quick: EntryPoint | None = None
 
 
 @dataclass(frozen=True)
@@ -78,22 +119,24 @@ class App:
         name: the URL and CLI name (``/api/<name>``, ``shipml train <name>``).
         title, icon: for the UI navigation (a Material icon such as ``:material/sprint:``).
         dataset: the name of the dataset its status shows (freshness and last refresh).
-        model: the name of the registered model it serves; an app that names one has ``shipml train|eval <name>``
-            (known without importing its training stack).
-        router: returns the app's own FastAPI router (mounted under ``/api/<name>``).
-        status: the app's own status, for ``/api/health`` and the home page; by default the platform's
-            (:func:`shipml.core.platform.status`: the declared dataset's freshness and the model's champion).
-        ingest: ``(source | None, progress) -> summary``; refreshes the app's data (``shipml ingest``).
+        model: the name of the registered model it serves.
+        router: the app's own FastAPI router (entry point of an ``APIRouter``), mounted under ``/api/<name>``.
+        status: the app's own status (entry point of a function), for ``/api/health`` and the home page; by default
+            the platform's (:func:`shipml.core.platform.status`: the declared dataset's freshness and the champion).
+        ingest: ``(source | None, progress) -> summary``; refreshes the app's data (``shipml ingest``), through
+            :func:`shipml.core.datasets.refresh`.
         ingest_options: extra CLI options of ``shipml ingest <name>``.
-        models: the app's model specs; ``train`` runs :func:`shipml.core.training.select_and_promote` on each.
+        models: entry points of functions returning a :class:`~shipml.core.training.ModelSpec`; ``train`` runs
+            :func:`shipml.core.training.select_and_promote` on each.
         evaluate: ``(progress, **options) -> rows``; ``shipml eval`` (defaults to the candidates' table).
         eval_options: extra CLI options of ``shipml eval <name>``.
         jobs: registers the app's own jobs (imported by the worker and the API at start).
         schedules: periodic jobs.
         services: long-running processes.
-        prepare: what ``shipml up`` does first: data (synthetic when offline) and models where there are none.
+        first_run: the data and first champion ``shipml up`` gets ready before serving (:class:`FirstRun`).
+        prepare: an app's own first-run step beyond data and models (the race defines its demo race).
         page: the app's Streamlit page script.
-        commands: extra CLI verbs, as a ``typer.Typer`` factory mounted as ``shipml <name> ...``.
+        commands: extra CLI verbs (entry point of a ``typer.Typer``), mounted as ``shipml <name> ...``.
         source_keywords: the words (not paths) the app's ingest takes as a source through the API (``?source=``);
             any other source there is a URL or a file under the allowed folders (:mod:`shipml.core.sources`).
         retrain_after_ingest: after an ingest that stored new data, queue one (debounced) training.
@@ -105,33 +148,38 @@ class App:
     icon: str = ":material/apps:"
     dataset: str | None = None
     model: str | None = None
-    status: Callable[[], dict[str, Any]] | None = None
-    router: Callable[[], APIRouter] | None = None
-    ingest: Callable[[str | None, Progress], dict[str, Any]] | None = None
+    status: EntryPoint | None = None
+    router: EntryPoint | None = None
+    ingest: EntryPoint | None = None
     ingest_options: Sequence[Option] = ()
     source_keywords: Sequence[str] = ("synthetic",)
-    models: Callable[[], Sequence[ModelSpec[Any, Any]]] = lambda: ()
-    evaluate: Callable[..., list[dict[str, Any]]] | None = None
+    models: Sequence[EntryPoint] = ()
+    evaluate: EntryPoint | None = None
     eval_options: Sequence[Option] = ()
-    jobs: Callable[[], None] = lambda: None
-    schedules: Callable[[], Sequence[Schedule]] = lambda: ()
-    services: Callable[[], Sequence[Service]] = lambda: ()
-    prepare: Callable[[Say], None] | None = None
+    jobs: EntryPoint | None = None
+    schedules: Sequence[Schedule] = ()
+    services: Sequence[Service] = ()
+    first_run: FirstRun | None = None
+    prepare: EntryPoint | None = None
     page: Path | None = None
-    commands: Callable[[], Any] | None = None
+    commands: EntryPoint | None = None
     retrain_after_ingest: bool = True
     settings: type | None = None
 
     @property
     def trains(self) -> bool:
         """Whether the app has models to train or evaluate (read from the declaration: nothing imported)."""
-        return self.model is not None or self.evaluate is not None
+        return bool(self.models) or self.evaluate is not None
+
+    def model_specs(self) -> list[ModelSpec[Any, Any]]:
+        """The app's model specs (imports its training stack)."""
+        return [resolve(entry_point)() for entry_point in self.models]
 
     def service(self, name: str) -> Service:
-        for service in self.services():
+        for service in self.services:
             if service.name == name:
                 return service
-        known = ", ".join(s.name for s in self.services()) or "none"
+        known = ", ".join(s.name for s in self.services) or "none"
         from shipml.core.errors import NotFound
 
         raise NotFound(f"app '{self.name}' has no service '{name}'; its services: {known}")

@@ -9,16 +9,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from shipml.core import db, files, sources
-from shipml.core.errors import Conflict, NotFound
+from shipml.core.errors import Conflict, NotFound, RejectedData, ShipmlError
 from shipml.core.tables import DatasetVersion, Refresh, utcnow
 from shipml.settings import get_settings
 
@@ -56,6 +58,83 @@ class Snapshot:
 class SaveResult:
     snapshot: Snapshot
     created: bool
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What a refresh read: the frame to store, where it really came from (a resolved path or URL), and whether it
+    is synthetic (labelled as such wherever it is shown); ``details`` (counts read, rejected rows by reason) join the
+    refresh's answer."""
+
+    frame: pl.DataFrame
+    source: str
+    synthetic: bool = False
+    details: Mapping[str, object] = field(default_factory=dict)
+
+
+RefreshStatus = Literal["stored", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """The outcome of :func:`refresh`: per dataset, the snapshot now served and whether it is new."""
+
+    snapshots: Mapping[str, Snapshot]
+    created: Mapping[str, bool]
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def status(self) -> RefreshStatus:
+        """``stored`` when any dataset got a new version, else ``unchanged``."""
+        return "stored" if any(self.created.values()) else "unchanged"
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The first (for most apps the only) dataset's snapshot."""
+        return next(iter(self.snapshots.values()))
+
+    def describe(self) -> dict[str, object]:
+        """The job record's answer: the status, the first dataset's description and what the reader reported."""
+        return {"status": self.status, **self.snapshot.describe(), **self.details}
+
+
+Reader = Callable[[], "Incoming | Mapping[str, Incoming]"]
+
+
+def refresh(names: str | tuple[str, ...], source: str, read: Reader) -> Refreshed:
+    """The one refresh path of every app: read (fetch, parse, validate), store each dataset unless unchanged, and
+    record the attempt, stored, unchanged, rejected or failed, so a bad refresh is visible while the last good version
+    keeps serving.
+
+    ``read`` returns one :class:`Incoming` (for one dataset name) or one per name. A :class:`RejectedData` it raises
+    is recorded as ``rejected``, any other error as ``failed`` (an unexpected one by its type only: the record is
+    public), and raised again. Nothing is stored unless every dataset was read."""
+    group = (names,) if isinstance(names, str) else names
+    try:
+        incoming = read()
+    except ShipmlError as exc:
+        status = "rejected" if isinstance(exc, RejectedData) else "failed"
+        for name in group:
+            record_refresh(name, source=source, status=status, reason=exc.message)
+        raise
+    except Exception as exc:
+        for name in group:
+            record_refresh(name, source=source, status="failed", reason=f"unexpected error ({type(exc).__name__})")
+        raise
+    per_name = {group[0]: incoming} if isinstance(incoming, Incoming) else dict(incoming)
+    if set(per_name) != set(group):
+        raise ValueError(f"refresh of {group} read {tuple(per_name)}")
+    snapshots: dict[str, Snapshot] = {}
+    created: dict[str, bool] = {}
+    details: dict[str, object] = {}
+    for name in group:
+        item = per_name[name]
+        saved = save(name, item.frame, source=item.source, synthetic=item.synthetic)
+        record_refresh(name, source=item.source, status="stored" if saved.created else "unchanged",
+                       snapshot=saved.snapshot)
+        snapshots[name], created[name] = saved.snapshot, saved.created
+        details.update(item.details)
+    return Refreshed(snapshots, created, details)
 
 
 def content_hash(frame: pl.DataFrame) -> str:

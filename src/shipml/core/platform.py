@@ -16,7 +16,7 @@ from typing import Any
 from huey import crontab
 
 from shipml.core import datasets, jobs, registry, training
-from shipml.core.app import App, Schedule
+from shipml.core.app import App, Schedule, resolve
 from shipml.core.errors import InvalidInput
 from shipml.core.progress import Progress, no_progress
 from shipml.settings import get_settings
@@ -30,7 +30,8 @@ def status(app: App) -> dict[str, Any]:
     """An app's status for ``/api/health``, ``/api/<app>/status`` and the home page: its own when it declares one,
     else its declared dataset's freshness and its model's champion version."""
     if app.status is not None:
-        return app.status()
+        answer: dict[str, Any] = resolve(app.status)()
+        return answer
     out: dict[str, Any] = {}
     if app.dataset is not None:
         out["data"] = datasets.freshness(app.dataset)
@@ -43,8 +44,8 @@ def ingest(app: App, source: str | None = None, progress: Progress = no_progress
     """Refresh the app's data; when new data was stored, queue one training (debounced, deduplicated)."""
     if app.ingest is None:
         raise InvalidInput(f"app '{app.name}' has no ingest")
-    result = app.ingest(source, progress)
-    if result.get("status") == "stored" and app.retrain_after_ingest and tuple(app.models()):
+    result: dict[str, Any] = resolve(app.ingest)(source, progress)
+    if result.get("status") == "stored" and app.retrain_after_ingest and app.models:
         result["train_job"] = jobs.submit(app.name, "train", dedup=True,
                                           delay=get_settings().retrain_debounce_seconds)
     return result
@@ -52,7 +53,7 @@ def ingest(app: App, source: str | None = None, progress: Progress = no_progress
 
 def train(app: App, progress: Progress = no_progress) -> dict[str, Any]:
     """Run the lifecycle for every model of the app; the answer is the first model's outcome, with all of them."""
-    specs = list(app.models())
+    specs = app.model_specs()
     if not specs:
         raise InvalidInput(f"app '{app.name}' has no models to train")
     outcomes = []
@@ -67,9 +68,10 @@ def train(app: App, progress: Progress = no_progress) -> dict[str, Any]:
 def evaluate(app: App, progress: Progress = no_progress, **options: Any) -> list[dict[str, Any]]:
     """Every candidate's figures on the holdout (the app's own evaluation when it declares one)."""
     if app.evaluate is not None:
-        return app.evaluate(progress=progress, **options)
-    rows: list[dict[str, Any]] = []
-    for spec in app.models():
+        rows: list[dict[str, Any]] = resolve(app.evaluate)(progress=progress, **options)
+        return rows
+    rows = []
+    for spec in app.model_specs():
         rows += [{"model_name": spec.name, **row} for row in training.evaluate(spec, progress)]
     return rows
 
@@ -92,7 +94,8 @@ def register_jobs(app: App) -> None:
     def eval_job(ctx: jobs.JobContext) -> dict[str, Any]:
         return {"rows": evaluate(app, ctx.progress)}
 
-    app.jobs()
+    if app.jobs is not None:
+        resolve(app.jobs)()
 
 
 def cron(minutes: int) -> Any:
@@ -120,7 +123,7 @@ def schedule(apps: Sequence[App]) -> dict[str, Any]:
     huey = jobs.get_huey()
     scheduled: dict[str, Any] = {}
     for app in apps:
-        for spec in app.schedules():
+        for spec in app.schedules:
             minutes = spec.minutes()
 
             def enqueue(app_name: str = app.name, spec: Schedule = spec, minutes: int = minutes) -> None:

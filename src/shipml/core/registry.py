@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from shipml.core import heap
 from shipml.core.datasets import Snapshot
@@ -91,6 +91,7 @@ class Recorded:
     version: int
     score: float
     data_version: str
+    synthetic: bool = False  # trained on synthetic data: its score says nothing about real data
 
 
 def numeric_metrics(figures: dict[str, Any]) -> dict[str, float]:
@@ -151,6 +152,7 @@ def log_model(
     version = int(info.registered_model_version)
     c = client()
     for key, value in {"run_id": run.info.run_id, "dataset_version": str(dataset.version), "holdout": holdout,
+                       "dataset_synthetic": str(dataset.synthetic).lower(),
                        "params_json": json.dumps(params, default=str)}.items():
         c.set_model_version_tag(name, str(version), key, value)
     return version
@@ -201,7 +203,8 @@ def recorded_champion(name: str, metric: str) -> Recorded | None:
     score = c.get_run(mv.run_id).data.metrics.get(metric) if mv.run_id else None
     if score is None:
         return None
-    return Recorded(version, float(score), mv.tags.get("dataset_version", "?"))
+    return Recorded(version, float(score), mv.tags.get("dataset_version", "?"),
+                    mv.tags.get("dataset_synthetic") == "true")
 
 
 def record_decision(name: str, version: int, *, promoted: bool, reason: str) -> None:
@@ -254,9 +257,9 @@ def list_models() -> list[dict[str, Any]]:
     return sorted(out, key=lambda m: (m["model"], -m["version"]))
 
 
-@dataclass(frozen=True)
-class Served(Generic[M]):
-    """The champion a request is answered with: its registered version and the loaded model."""
+class Served(NamedTuple, Generic[M]):
+    """The champion a request is answered with: its registered version and the loaded model
+    (``version, model = champion(name).require(Kind, app=...)``)."""
 
     version: int
     model: M

@@ -45,8 +45,8 @@ def status(apps: list[App]) -> dict[str, dict[str, Any]]:
     now = utcnow()
     out: dict[str, dict[str, Any]] = {}
     for app in apps:
-        for service in app.services():
-            if not service.enabled():
+        for service in app.services:
+            if not service.is_enabled():
                 continue
             key = f"{app.name}.{service.name}"
             b = beats.get(key)

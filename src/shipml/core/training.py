@@ -150,11 +150,15 @@ class Outcome:
 
 
 def decide(spec: ModelSpec[Any, Any], score: float, champion: registry.Recorded | None,
-           data_version: int) -> tuple[bool, str]:
-    """The promotion rule (pure): promote unless worse than the champion's score by more than the tolerance."""
+           data_version: int, synthetic: bool = False) -> tuple[bool, str]:
+    """The promotion rule (pure): promote unless worse than the champion's score by more than the tolerance. A
+    champion trained on synthetic data never blocks a model of real data: their scores measure different things."""
     metric = spec.metric
     if champion is None:
         return True, f"no champion yet; {metric}={score:.4g} on data v{data_version}"
+    if champion.synthetic and not synthetic:
+        return True, (f"{metric}={score:.4g} on real data v{data_version}; champion v{champion.version} was trained "
+                      "on SYNTHETIC data, so real data wins")
     margin = abs(champion.score) * spec.tolerance
     worse_by = (champion.score - score) if spec.higher_is_better else (score - champion.score)
     where = (f"{metric}={score:.4g} on data v{data_version} vs champion v{champion.version} "
@@ -198,7 +202,7 @@ def select_and_promote(spec: ModelSpec[D, M], progress: Progress = no_progress,
                                  member_metrics=getattr(model, "member_metrics", None))
     progress(0.95, "comparing with the champion")
     champion = registry.recorded_champion(spec.name, spec.metric)
-    promoted, reason = decide(spec, score, champion, snap.version)
+    promoted, reason = decide(spec, score, champion, snap.version, snap.synthetic)
     registry.record_decision(spec.name, version, promoted=promoted, reason=reason)
     progress(1.0, reason)
     return Outcome(spec.name, version, promoted, reason, best, score, table)

@@ -17,7 +17,7 @@ from platform_fixtures import Worker, wait_for
 from shipml.apps import get
 from shipml.apps.shows import catalog, ratings, tasks
 from shipml.apps.shows.recommenders import Popularity
-from shipml.core import datasets, jobs, registry
+from shipml.core import datasets, first_run, jobs, registry
 from shipml.core import platform as core
 from shipml.core.api import create_app
 from shipml.settings import get_settings
@@ -83,9 +83,10 @@ def test_a_real_source_setting_switches_a_home_that_holds_the_demo(demo, shows_d
     monkeypatch.setattr(tasks, "candidates", lambda: {"popularity": Popularity().params})  # quick to train
     monkeypatch.setenv("SHIPML_SHOWS_SOURCE", str(shows_dir))
     said: list[str] = []
-    tasks.prepare(said.append)
-    assert any("288869 ratings on 2487 shows" in line for line in said), said
+    first_run.prepare(get("shows"), said.append)
+    assert any("stored real data v2, 288,869 rows" in line for line in said), said
+    assert any("trained shows_recommender v2" in line for line in said), said
     assert registry.champion_version(tasks.MODEL) == 2 and not datasets.require_latest(ratings.DATASET).synthetic
     said.clear()
-    tasks.prepare(said.append)  # the next start has nothing to do
+    first_run.prepare(get("shows"), said.append)  # the next start has nothing to do
     assert said == [] and registry.champion_version(tasks.MODEL) == 2

@@ -90,7 +90,7 @@ def test_new_ratings_replace_the_champion_and_are_served_and_scrambled_likes_are
     items = likes["item"].unique().to_numpy()
     rng = np.random.default_rng()
     scrambled = likes.with_columns(pl.Series("item", rng.choice(items, likes.height)))
-    bad = select_and_promote(tasks.recommender_spec(), training=TrainingData(snap, scrambled))
+    bad = select_and_promote(tasks.model_spec(), training=TrainingData(snap, scrambled))
     assert not bad.promoted and f"worse by more than the {tasks.TOLERANCE:.0%} tolerance" in bad.reason, bad.reason
     assert bad.version == 4 and _served(api, new_show)["model_version"] == 3
 
@@ -116,9 +116,9 @@ def test_the_app_declares_its_jobs_and_nightly_retraining(monkeypatch):
     app = get("shows")
     core.register_jobs(app)
     assert {"shows.ingest", "shows.train", "shows.eval", "shows.predict"} <= set(jobs.registered())
-    assert [(s.job, s.minutes()) for s in app.schedules()] == [("train", 1440)]
+    assert [(s.job, s.minutes()) for s in app.schedules] == [("train", 1440)]
     monkeypatch.setenv("SHIPML_SHOWS_RETRAIN_MINUTES", "360")
-    assert [s.minutes() for s in app.schedules()] == [360]
+    assert [s.minutes() for s in app.schedules] == [360]
 
 
 def shipml(*args):

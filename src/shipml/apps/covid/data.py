@@ -14,7 +14,7 @@ from shipml.apps.covid import DATASET  # the app's declaration names it
 from shipml.apps.covid.cleaning import check_plausible, parse_export, validate_against_previous
 from shipml.apps.covid.synthetic import synthetic_export
 from shipml.core import datasets, sources
-from shipml.core.errors import RejectedData, SourceUnavailable
+from shipml.core.errors import SourceUnavailable
 from shipml.core.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -44,28 +44,21 @@ def fetch(source: str, timeout: float | None = None) -> Fetched:
 
 def refresh(source: str, progress: Progress = no_progress) -> dict[str, object]:
     """One refresh. Returns what happened; raises (after recording why) when nothing could be stored."""
-    progress(0.05, f"fetching {sources.public_source(source)}")
-    try:
+    def read() -> datasets.Incoming:
+        progress(0.05, f"fetching {sources.public_source(source)}")
         fetched = fetch(source)
-    except SourceUnavailable as exc:
-        datasets.record_refresh(DATASET, source=source, status="failed", reason=exc.message)
-        raise
-    progress(0.35, "parsing and validating")
-    previous = datasets.latest(DATASET)
-    try:
+        progress(0.35, "parsing and validating")
+        previous = datasets.latest(DATASET)
         clean = parse_export(fetched.raw)
         check_plausible(clean)
         if previous is not None and not previous.synthetic and not fetched.synthetic:
             validate_against_previous(clean, previous.read())
-    except RejectedData as exc:
-        datasets.record_refresh(DATASET, source=fetched.source, status="rejected", reason=exc.message)
-        raise
-    progress(0.75, "storing snapshot")
-    saved = datasets.save(DATASET, clean, source=fetched.source, synthetic=fetched.synthetic)
-    status = "stored" if saved.created else "unchanged"
-    datasets.record_refresh(DATASET, source=fetched.source, status=status, snapshot=saved.snapshot)
-    progress(1.0, f"{status}: version {saved.snapshot.version}, {saved.snapshot.rows} days")
-    return {"status": status, **saved.snapshot.describe()}
+        progress(0.75, "storing snapshot")
+        return datasets.Incoming(clean, fetched.source, fetched.synthetic)
+
+    refreshed = datasets.refresh(DATASET, source, read)
+    progress(1.0, f"{refreshed.status}: version {refreshed.snapshot.version}, {refreshed.snapshot.rows} days")
+    return refreshed.describe()
 
 
 def load_clean() -> tuple[datasets.Snapshot, pl.DataFrame]:

@@ -13,7 +13,6 @@ import polars as pl
 from shipml.apps.covid import MODEL, data  # MODEL: the app's declaration names it
 from shipml.apps.covid.model import CaseForecast, backtest, candidates
 from shipml.apps.covid.settings import settings
-from shipml.core import datasets, registry
 from shipml.core.progress import Progress, no_progress
 from shipml.core.training import ModelSpec, TrainingData
 
@@ -65,29 +64,3 @@ def model_spec() -> ModelSpec[Cases, CaseForecast]:
 
 def _label(params: dict[str, Any]) -> str:
     return "_w".join(str(v) for v in params.values())
-
-
-def prepare(say: Any) -> None:
-    """For ``shipml up``: refresh from the configured source, falling back to synthetic data when it
-    cannot be had and nothing is stored yet; train a forecaster if there is no champion."""
-    from shipml.core.errors import RejectedData, SourceUnavailable
-
-    source = settings().source
-    try:
-        result = ingest(source)
-        say(f"covid: {result['status']} data version {result['version']} ({result['rows']} days) from {source}")
-    except (SourceUnavailable, RejectedData) as exc:
-        last = datasets.latest(data.DATASET)
-        if last is None:
-            say(f"[yellow]covid: {exc.message}[/yellow]")
-            say("[yellow]covid: OFFLINE — using SYNTHETIC data, labelled as such in the UI[/yellow]")
-            ingest(data.SYNTHETIC)
-        else:
-            kind = "synthetic" if last.synthetic else "real"
-            say(f"[yellow]covid: refresh failed ({exc.message}); serving last good version {last.version} "
-                f"({kind})[/yellow]")
-    if registry.champion_version(MODEL) is None:
-        from shipml.core.training import select_and_promote
-
-        outcome = select_and_promote(model_spec())
-        say(f"covid: trained {MODEL} v{outcome.version} ({outcome.candidate}, {METRIC}={outcome.score:.1f})")

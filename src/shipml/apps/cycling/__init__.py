@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
-from shipml.apps.cycling.settings import CyclingSettings
-from shipml.core.app import App
-
-
-def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
-    from shipml.apps.cycling import tasks
-
-    return tasks
-
-
-def _api() -> ModuleType:
-    from shipml.apps.cycling import api
-
-    return api
-
+from shipml.apps.cycling.settings import PCS, CyclingSettings, settings
+from shipml.core.app import App, FirstRun
 
 DATASET = "cycling.results"
 MODEL = "cycling_similarity"
@@ -28,13 +14,14 @@ APP = App(
     name="cycling",
     title="Cycling: similar riders",
     icon=":material/directions_bike:",
-    router=lambda: _api().router,
+    router="shipml.apps.cycling.api:router",
     dataset=DATASET,
     model=MODEL,
-    ingest=lambda source, progress: _tasks().ingest(source, progress),
+    ingest="shipml.apps.cycling.tasks:ingest",
     source_keywords=("synthetic", "scrape"),  # ?source=scrape: a polite scrape of procyclingstats.com
-    models=lambda: [_tasks().similarity_spec()],
-    prepare=lambda say: _tasks().prepare(say),
+    models=("shipml.apps.cycling.tasks:model_spec",),
+    # the default source, a scrape of procyclingstats.com, takes ~35 min the first time: queued, on synthetic meanwhile
+    first_run=FirstRun(source=lambda: settings().source, background={"scrape": PCS}),
     page=Path(__file__).parent / "page.py",
     settings=CyclingSettings,
 )

@@ -81,26 +81,19 @@ def read_source(source: str, progress: Progress = no_progress) -> Read:
 def ingest(source: str, progress: Progress = no_progress) -> dict[str, object]:
     """One ingest of both tables. Returns what happened; raises (after recording why) when nothing could
     be stored."""
-    progress(0.02, f"reading {source}")
-    try:
-        read = read_source(source, progress)
-    except (RejectedData, SourceUnavailable) as exc:
-        status = "rejected" if isinstance(exc, RejectedData) else "failed"
-        for name in (DATASET_RESULTS, DATASET_RIDERS):
-            datasets.record_refresh(name, source=source, status=status, reason=exc.message)
-        raise
-    progress(0.9, "storing snapshots")
-    outcome: dict[str, object] = {}
-    created = False
-    for name, frame in ((DATASET_RESULTS, read.results), (DATASET_RIDERS, read.riders)):
-        saved = datasets.save(name, frame, source=read.source, synthetic=read.synthetic)
-        status = "stored" if saved.created else "unchanged"
-        datasets.record_refresh(name, source=read.source, status=status, snapshot=saved.snapshot)
-        outcome[name.split(".")[1]] = {"status": status, **saved.snapshot.describe()}
-        created = created or saved.created
-    status = "stored" if created else "unchanged"
-    progress(1.0, f"{status}: {read.results.height} results, {read.riders.height} riders")
-    return {"status": status, **read.skipped, **outcome}
+    def read() -> dict[str, datasets.Incoming]:
+        progress(0.02, f"reading {source}")
+        both = read_source(source, progress)
+        progress(0.9, "storing snapshots")
+        return {DATASET_RESULTS: datasets.Incoming(both.results, both.source, both.synthetic, both.skipped),
+                DATASET_RIDERS: datasets.Incoming(both.riders, both.source, both.synthetic)}
+
+    refreshed = datasets.refresh((DATASET_RESULTS, DATASET_RIDERS), source, read)
+    results, riders = (refreshed.snapshots[name] for name in (DATASET_RESULTS, DATASET_RIDERS))
+    progress(1.0, f"{refreshed.status}: {results.rows} results, {riders.rows} riders")
+    return {"status": refreshed.status, **refreshed.details,
+            **{name.split(".")[1]: {"status": "stored" if refreshed.created[name] else "unchanged",
+                                    **refreshed.snapshots[name].describe()} for name in refreshed.snapshots}}
 
 
 def load() -> tuple[datasets.Snapshot, pl.DataFrame, pl.DataFrame]:

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import httpx
 
+from shipml.apps.cycling.settings import PCS
 from shipml.core import files
 from shipml.core.errors import NotFound, SourceUnavailable
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-BASE_URL = "https://www.procyclingstats.com/"
+BASE_URL = PCS
 USER_AGENT = "shipml-cycling/0.1 (+polite research scraper; 1 request/s)"
 Fetch = Callable[[str], str]  # absolute URL → HTML; raises NotFound (404) or PageUnavailable (retry)
 

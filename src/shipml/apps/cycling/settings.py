@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PCS = "https://www.procyclingstats.com/"  # the site the default source, "scrape", reads
+
 
 class CyclingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHIPML_CYCLING_", extra="ignore")

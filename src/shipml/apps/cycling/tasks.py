@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
-import httpx
 import polars as pl
 
 from shipml.apps.cycling import MODEL, data  # MODEL: the app's declaration names it
@@ -22,10 +21,8 @@ from shipml.apps.cycling.evaluation import specialty_labels
 from shipml.apps.cycling.factor_model import FactorModel
 from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, fit_results, from_params
 from shipml.apps.cycling.settings import settings
-from shipml.core import datasets, jobs, registry
-from shipml.core.errors import RejectedData, SourceUnavailable
 from shipml.core.progress import Progress, no_progress
-from shipml.core.training import ModelSpec, TrainingData, select_and_promote
+from shipml.core.training import ModelSpec, TrainingData
 
 METRIC = "specialty_lift"
 HOLDOUT = "10% of finished results held out (seed 0); specialty agreement of 10 neighbours, riders with >= 5 results"
@@ -83,45 +80,10 @@ def _fit(model: SimilarityModel, latest: Results) -> SimilarityModel:
     return fit_results(model, latest.results)
 
 
-def similarity_spec() -> ModelSpec[Results]:
+def model_spec() -> ModelSpec[Results, SimilarityModel]:
     """The rider-similarity model: candidates scored by specialty lift (holdout Spearman among the figures)."""
     return ModelSpec(
         name=MODEL, metric=METRIC, higher_is_better=True, holdout=HOLDOUT,
         load=_load, candidates=candidates, make=from_params, evaluate=_evaluate, fit=_fit,
         tolerance=TOLERANCE,
     )
-
-
-def prepare(say: Any) -> None:
-    """For ``shipml up``: data when there is none, and a model when there is no champion.
-
-    With the default source (a scrape of procyclingstats.com, ~35 min the first time) the app starts at once
-    on synthetic data, labelled as such, and scrapes in the background when the site answers. A folder
-    source (``SHIPML_CYCLING_SOURCE``) is imported directly.
-    """
-    source = settings().source
-    if datasets.latest(data.DATASET_RESULTS) is None:
-        if source not in (data.SCRAPE, data.SYNTHETIC):
-            try:
-                result = ingest(source)
-                say(f"cycling: {result['status']} {result['rows']} results from {source}")
-            except (RejectedData, SourceUnavailable) as exc:
-                say(f"[yellow]cycling: {exc.message}; using SYNTHETIC data[/yellow]")
-                source = data.SYNTHETIC
-        if datasets.latest(data.DATASET_RESULTS) is None:
-            result = ingest(data.SYNTHETIC)
-            say(f"[yellow]cycling: SYNTHETIC demo data ({result['rows']} results) until real results are "
-                "scraped[/yellow]")
-        if source == data.SCRAPE:
-            try:
-                httpx.head(PCS, timeout=3.0)
-            except httpx.HTTPError as exc:
-                say(f"[yellow]cycling: procyclingstats.com unreachable ({type(exc).__name__}); "
-                    "staying on synthetic[/yellow]")
-            else:
-                job_id = jobs.submit("cycling", "ingest", source=data.SCRAPE)
-                say(f"cycling: scraping procyclingstats.com in the background (job {job_id[:8]}; "
-                    "~35 min the first time)")
-    if registry.champion_version(MODEL) is None:
-        outcome = select_and_promote(similarity_spec())
-        say(f"cycling: trained {MODEL} v{outcome.version} ({outcome.candidate}, {METRIC}={outcome.score:.2f})")

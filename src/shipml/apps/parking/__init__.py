@@ -11,23 +11,9 @@ API (:mod:`.api`), the Spark path (:mod:`.spark`) and the map page (``page.py``)
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 from shipml.apps.parking.settings import ParkingSettings, settings
-from shipml.core.app import App, Option, Schedule
-
-
-def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
-    from shipml.apps.parking import tasks
-
-    return tasks
-
-
-def _api() -> ModuleType:
-    from shipml.apps.parking import api
-
-    return api
-
+from shipml.core.app import App, FirstRun, Option, Schedule
 
 EVAL_OPTIONS = (
     Option("occupancy", "an occupancy CSV (id, time, capacity, occupied or free); default: the ticket data"),
@@ -40,6 +26,8 @@ EVAL_OPTIONS = (
     Option("freq", "slot length, e.g. 30min or 1h", default="30min"),
     Option("horizon", "forecast horizon, e.g. 1d or 6h", default="1d"),
     Option("origins", "rolling origins (days)", type=int, default=14),
+    Option("min-history", "history a series needs before an origin, e.g. 14d or 2w (default 2w; 1w for the seasonal "
+                          "naive alone)"),
     Option("models", "models, comma-separated (default: all five)"),
 )
 
@@ -50,15 +38,16 @@ APP = App(
     name="parking",
     title="Parking forecast",
     icon=":material/local_parking:",
-    router=lambda: _api().router,
+    router="shipml.apps.parking.api:router",
     dataset=DATASET,
     model=MODEL,
-    ingest=lambda source, progress: _tasks().ingest(source, progress),
-    models=lambda: [_tasks().spec()],
-    evaluate=lambda progress, **options: _tasks().evaluate(progress, **options),
+    ingest="shipml.apps.parking.tasks:ingest",
+    models=("shipml.apps.parking.tasks:model_spec",),
+    evaluate="shipml.apps.parking.tasks:evaluate",
     eval_options=EVAL_OPTIONS,
-    schedules=lambda: [Schedule("ingest", every_minutes=lambda: settings().refresh_minutes)],
-    prepare=lambda say: _tasks().prepare(say),
+    schedules=(Schedule("ingest", every_minutes=lambda: settings().refresh_minutes),),
+    # the two fast candidates first, so the first start stays within about a minute
+    first_run=FirstRun(source=lambda: settings().source, quick="shipml.apps.parking.tasks:quick_spec"),
     page=Path(__file__).parent / "page.py",
     settings=ParkingSettings,
 )

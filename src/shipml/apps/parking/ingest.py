@@ -96,17 +96,12 @@ def refresh(source: str | None = None, progress: Progress = no_progress) -> dict
     source = source or settings().source
     progress(0.02, f"ingesting {source}")
     path = simulate() if source == SYNTHETIC else Path(source).expanduser()
-    try:
+
+    def read() -> datasets.Incoming:
         frame, report, synthetic = occupancy(path, progress)
-    except RejectedData as exc:
-        datasets.record_refresh(DATASET, source=str(path), status="rejected", reason=exc.message)
-        raise
-    except Exception as exc:
-        datasets.record_refresh(DATASET, source=str(path), status="failed", reason=str(exc)[:500])
-        raise
-    saved = datasets.save(DATASET, frame, source=str(path), synthetic=synthetic)
-    status = "stored" if saved.created else "unchanged"
-    datasets.record_refresh(DATASET, source=str(path), status=status, snapshot=saved.snapshot)
-    progress(1.0, f"{status}: version {saved.snapshot.version}")
-    return {"status": status, **saved.snapshot.describe(), "neighbourhoods": frame["neighbourhood_id"].n_unique(),
-            "report": report}
+        return datasets.Incoming(frame, str(path), synthetic,
+                                 {"neighbourhoods": frame["neighbourhood_id"].n_unique(), "report": report})
+
+    refreshed = datasets.refresh(DATASET, str(path), read)
+    progress(1.0, f"{refreshed.status}: version {refreshed.snapshot.version}")
+    return refreshed.describe()

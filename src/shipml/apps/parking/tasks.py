@@ -22,16 +22,17 @@ import polars as pl
 from shipml.apps.parking import MODEL  # the app's declaration names it
 from shipml.apps.parking import ingest as ingesting
 from shipml.apps.parking.model import GRID, fit_family, make, series_of
-from shipml.apps.parking.settings import SYNTHETIC, settings
-from shipml.core import datasets, registry
+from shipml.apps.parking.settings import settings
+from shipml.core import datasets
 from shipml.core.progress import Progress, no_progress
-from shipml.core.training import ModelSpec, TrainingData
+from shipml.core.training import Family, ModelSpec, TrainingData
 
 log = logging.getLogger(__name__)
 
 METRIC = "mase"
 CALIBRATED = ("seasonal_naive", "global_lightgbm")  # cheap to calibrate, and their own intervals under-cover
-QUICK_MODELS = ("seasonal_naive", "global_lightgbm")  # what `prepare` compares, to start within a minute
+BACKTEST_MIN_HISTORY_DAYS = 14  # history a neighbourhood needs before a backtest origin (weekly lags, MASE scale)
+QUICK_MODELS = ("seasonal_naive", "global_lightgbm")  # the first start compares these, within a minute
 
 
 def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
@@ -57,26 +58,33 @@ def _load() -> TrainingData[Occupancy]:
     return TrainingData(snap, Occupancy(snap.read(), snap.synthetic, snap.version))
 
 
-def _fit(params: dict[str, Any], data: Occupancy) -> Any:
+def _make(params: dict[str, Any]) -> Family:
+    """An unfitted family: the configuration, no members yet (:func:`_fit` gives one per neighbourhood)."""
+    return Family(dict(params))
+
+
+def _fit(unfitted: Family, data: Occupancy) -> Family:
     s = settings()
-    family = fit_family(params, data.frame, s.horizon_days, s.level)
+    family: Family = fit_family(unfitted.params, data.frame, s.horizon_days, s.level)
     family.params.update(synthetic=data.synthetic, data_version=data.version)
     return family
 
 
 def backtest_configs(configs: Mapping[str, dict[str, Any]], frame: pl.DataFrame, origins: int,
                      progress: Progress = no_progress) -> dict[str, dict[str, Any]]:
-    """Every configuration on the same origins, one day ahead, scored on regulated hours only."""
+    """Every configuration on the same origins (whole days only: a partial last day is never a holdout), one day
+    ahead, scored on regulated hours only; each row says how many points and origins it scored."""
     from shipml.apps.parking.backtest import backtest
 
     factories = {name: (lambda params=params: make(params)) for name, params in configs.items()}
     progress(0.1, f"backtesting {', '.join(configs)} on {origins} origin(s)")
     rows = backtest(series_of(frame), GRID, horizon=GRID.slots_per_day, origins=origins, models=list(configs),
-                    regulated=True, factories=factories)  # type: ignore[arg-type]
+                    regulated=True, factories=factories,  # type: ignore[arg-type]
+                    min_history_days=BACKTEST_MIN_HISTORY_DAYS, what="the ticket data")
     return {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in rows}
 
 
-def spec(models: Sequence[str] | None = None, origins: int | None = None) -> ModelSpec[Occupancy]:
+def model_spec(models: Sequence[str] | None = None, origins: int | None = None) -> ModelSpec[Occupancy, Family]:
     """The one registered model of the app: a Family with a member per neighbourhood."""
     s = settings()
     n = origins or s.backtest_origins
@@ -85,7 +93,7 @@ def spec(models: Sequence[str] | None = None, origins: int | None = None) -> Mod
         holdout=f"rolling origin: 1 day ahead from each of the last {n} days, regulated hours only; MASE vs the "
                 "in-sample weekly seasonal naive, mean over (neighbourhood, origin)",
         load=_load, candidates=lambda: candidates(models),
-        make=lambda params: dict(params),
+        make=_make,
         evaluate=lambda configs, data, progress: backtest_configs(configs, data.frame, n, progress),
         fit=_fit,
         tolerance=0.1,  # MASE moves from one week of tickets to the next; a broken fit is far worse
@@ -98,7 +106,7 @@ def evaluate(progress: Progress = no_progress, occupancy: str | None = None, **o
     if occupancy is None:
         from shipml.core.training import evaluate as lifecycle_evaluate
 
-        return lifecycle_evaluate(spec(), progress)
+        return lifecycle_evaluate(model_spec(), progress)
     from shipml.apps.parking.backtest import DEFAULT_MODELS, evaluate_occupancy
 
     names = options.pop("names", None)
@@ -110,27 +118,12 @@ def evaluate(progress: Progress = no_progress, occupancy: str | None = None, **o
         names=[n.strip() for n in names.split(",")] if names else None,
         freq=options.pop("freq", None) or "30min", horizon=options.pop("horizon", None) or "1d",
         origins=int(options.pop("origins", None) or 14),
-        models=[m.strip() for m in models.split(",")] if models else DEFAULT_MODELS)
-    keys = ("model", "mase", "mae", "fit_seconds", "series", "origins", "coverage", "points")
+        models=[m.strip() for m in models.split(",")] if models else DEFAULT_MODELS,
+        min_history=options.pop("min_history", None))
+    keys = ("model", "mase", "mae", "coverage", "points", "origins", "series", "min_history_days", "fit_seconds")
     return [{k: row[k] for k in keys if k in row} for row in rows]
 
 
-def prepare(say: Any) -> None:
-    """For ``shipml up``: data (simulated tickets when the configured source cannot be read and nothing is stored)
-    and a champion (comparing the two fast candidates, so the first start stays within about a minute; the next
-    ``shipml train parking`` or scheduled retraining compares all five)."""
-    from shipml.core.errors import ShipmlError
-    from shipml.core.training import select_and_promote
-
-    if datasets.latest(ingesting.DATASET) is None:
-        source = settings().source
-        try:
-            result = ingest(source)
-        except ShipmlError as exc:
-            say(f"[yellow]parking: {exc.message}; using SYNTHETIC tickets[/yellow]")
-            result = ingest(SYNTHETIC)
-        kind = "SYNTHETIC" if result["synthetic"] else "real"
-        say(f"parking: {result['status']} {kind} data v{result['version']} ({result['rows']:,} neighbourhood-hours)")
-    if registry.champion_version(MODEL) is None:
-        outcome = select_and_promote(spec(QUICK_MODELS, origins=1))
-        say(f"parking: trained {MODEL} v{outcome.version} ({outcome.candidate}, {METRIC}={outcome.score:.3f})")
+def quick_spec() -> ModelSpec[Occupancy, Family]:
+    """The first start's candidates: the two fast models on one origin (the next training compares all five)."""
+    return model_spec(QUICK_MODELS, origins=1)

@@ -26,65 +26,32 @@ and the app around it:
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
-from shipml.apps.race.settings import RaceSettings, mqtt_url
+from shipml.apps.race.settings import RaceSettings
 from shipml.core.app import App, Service
 
-
-def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
-    from shipml.apps.race import tasks
-
-    return tasks
-
-
-def _api() -> ModuleType:
-    from shipml.apps.race import api
-
-    return api
-
-
-def _live() -> ModuleType:
-    from shipml.apps.race import live
-
-    return live
-
-
-def _mqtt() -> ModuleType:
-    from shipml.apps.race import mqtt
-
-    return mqtt
-
-
-def _cli() -> ModuleType:
-    from shipml.apps.race import cli
-
-    return cli
-
-
-def _services() -> list[Service]:
-    return [
-        Service("processor", lambda: _live().run_processor(),
-                "raw pings → every runner's state → published standings, ≤1 s batches",
-                enabled=lambda: _tasks().processor_enabled(), stale_seconds=30.0),
-        Service("simulator", lambda: _tasks().run_simulator(),
-                "keeps the SIMULATED demo race moving through the HTTP ingest",
-                enabled=lambda: _tasks().simulator_enabled(), stale_seconds=30.0),
-        Service("mqtt", lambda: _mqtt().run_mqtt(),
-                "MQTT subscriber (OwnTracks / ping JSON), on when SHIPML_MQTT_URL is set",
-                enabled=lambda: mqtt_url() is not None, stale_seconds=30.0),
-    ]
+SERVICES = (
+    Service("processor", "shipml.apps.race.live:run_processor",
+            "raw pings → every runner's state → published standings, ≤1 s batches",
+            enabled="shipml.apps.race.tasks:processor_enabled"),
+    Service("simulator", "shipml.apps.race.tasks:run_simulator",
+            "keeps the SIMULATED demo race moving through the HTTP ingest",
+            enabled="shipml.apps.race.tasks:simulator_enabled"),
+    Service("mqtt", "shipml.apps.race.mqtt:run_mqtt",
+            "MQTT subscriber (OwnTracks / ping JSON), on when SHIPML_MQTT_URL is set",
+            enabled="shipml.apps.race.tasks:mqtt_enabled"),
+)
 
 
 APP = App(
     name="race",
     title="Race leaderboard",
     icon=":material/sprint:",
-    router=lambda: _api().router,
-    status=lambda: _tasks().status(),
-    services=_services,
-    prepare=lambda say: _tasks().prepare(say),
+    router="shipml.apps.race.api:router",
+    status="shipml.apps.race.tasks:status",
+    services=SERVICES,
+    prepare="shipml.apps.race.tasks:prepare",
     page=Path(__file__).parent / "page.py",
-    commands=lambda: _cli().commands,
+    commands="shipml.apps.race.cli:commands",
     settings=RaceSettings,
 )

@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 from shipml.apps.shows.settings import ShowsSettings, settings
-from shipml.core.app import App, Option, Schedule
-
-
-def _tasks() -> ModuleType:  # imported on first use: reading the declaration stays cheap
-    from shipml.apps.shows import tasks
-
-    return tasks
-
-
-def _api() -> ModuleType:
-    from shipml.apps.shows import api
-
-    return api
-
+from shipml.core.app import App, FirstRun, Option, Schedule
 
 EVAL_OPTIONS = (
     Option("ratings", "any ratings file (CSV, TSV or '::'); default: the latest export of the ratings store"),
@@ -36,16 +22,16 @@ APP = App(
     name="shows",
     title="TV show recommendations",
     icon=":material/live_tv:",
-    router=lambda: _api().router,
+    router="shipml.apps.shows.api:router",
     dataset=DATASET,
     model=MODEL,
-    ingest=lambda source, progress: _tasks().ingest(source, progress),
-    models=lambda: [_tasks().recommender_spec()],
-    evaluate=lambda **options: _tasks().evaluate(**options),
+    ingest="shipml.apps.shows.tasks:ingest",
+    models=("shipml.apps.shows.tasks:model_spec",),
+    evaluate="shipml.apps.shows.tasks:evaluate",
     eval_options=EVAL_OPTIONS,
-    jobs=lambda: _tasks().register_jobs(),
-    schedules=lambda: [Schedule("train", every_minutes=lambda: settings().retrain_minutes)],
-    prepare=lambda say: _tasks().prepare(say),
+    jobs="shipml.apps.shows.tasks:register_jobs",
+    schedules=(Schedule("train", every_minutes=lambda: settings().retrain_minutes),),
+    first_run=FirstRun(source=lambda: settings().source),
     page=Path(__file__).parent / "page.py",
     settings=ShowsSettings,
 )

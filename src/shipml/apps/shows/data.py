@@ -11,6 +11,7 @@ import html
 import json
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import polars as pl
 from shipml.apps.shows import catalog, ratings
 from shipml.apps.shows.enrich import show_from_tvmaze
 from shipml.core import datasets
-from shipml.core.errors import RejectedData, ShipmlError, SourceUnavailable
+from shipml.core.errors import RejectedData, SourceUnavailable
 from shipml.core.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,8 @@ def ingest(source: str, progress: Progress = no_progress) -> dict[str, object]:
     A source that cannot be read or loaded is recorded as a failed (or rejected) refresh and the last exported
     dataset stays as it was (and the demo too)."""
     label = source if source == SYNTHETIC else str(Path(source).expanduser().resolve())
-    try:
+
+    def read() -> datasets.Incoming:
         show_source, shows, rated, matched = _load(source, progress)
         replaced = 0
         if show_source != SYNTHETIC:  # real data replaces the generated demo: its shows and their ratings go
@@ -233,23 +235,14 @@ def ingest(source: str, progress: Progress = no_progress) -> dict[str, object]:
         frame = rated.join(ids, on="external_id", how="inner").select("user", "item", "rating")
         progress(0.5, f"importing {frame.height} ratings")
         added = ratings.import_ratings(frame)
-    except ShipmlError as exc:
-        status = "rejected" if isinstance(exc, RejectedData) else "failed"
-        datasets.record_refresh(ratings.DATASET, source=label, status=status, reason=exc.message)
-        raise
-    progress(0.85, "exporting the ratings dataset")
-    saved = ratings.save_export(source=label)
-    snap, status = saved.snapshot, "stored" if saved.created else "unchanged"
-    progress(1.0, f"{status}: version {snap.version}, {snap.rows} ratings, {shows.height} shows")
-    log.info("shows ingest from %s: %d shows, %d new ratings, %d Netflix matches", label, shows.height, added, matched)
-    return {
-        "status": status,
-        "version": snap.version,
-        "rows": snap.rows,
-        "source": label,
-        "synthetic": snap.synthetic,
-        "shows": shows.height,
-        "ratings_imported": added,
-        "netflix_matches": matched,
-        "synthetic_removed": replaced,
-    }
+        progress(0.85, "exporting the ratings dataset")
+        return replace(ratings.exported(label), details={
+            "shows": shows.height, "ratings_imported": added, "netflix_matches": matched,
+            "synthetic_removed": replaced})
+
+    refreshed = datasets.refresh(ratings.DATASET, label, read)
+    snap, counts = refreshed.snapshot, refreshed.details
+    progress(1.0, f"{refreshed.status}: version {snap.version}, {snap.rows} ratings, {counts['shows']} shows")
+    log.info("shows ingest from %s: %s", label, counts)
+    return {"status": refreshed.status, "version": snap.version, "rows": snap.rows, "source": label,
+            "synthetic": snap.synthetic, **counts}

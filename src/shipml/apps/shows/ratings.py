@@ -172,20 +172,15 @@ def export(source: str = "ratings store") -> datasets.Snapshot:
     Columns: user, item (show id), rating (null for likes without a score), liked. An empty store is
     rejected (recorded, nothing stored) so training never sees an empty dataset.
     """
-    return save_export(source).snapshot
+    return datasets.refresh(DATASET, source, lambda: exported(source)).snapshot
 
 
-def save_export(source: str = "ratings store") -> datasets.SaveResult:
-    """``export``, also telling whether a new version was stored."""
+def exported(source: str) -> datasets.Incoming:
+    """Every rating in the store, as the next dataset version would hold it (a :func:`datasets.refresh` reader)."""
     max_id, frame = read_all()
-    label = f"{source} (ratings up to id {max_id})"
     if frame.is_empty():
-        datasets.record_refresh(DATASET, source=label, status="rejected", reason="no ratings to export")
         raise RejectedData("no ratings to export; ingest a source or post some likes first")
-    saved = datasets.save(DATASET, frame, source=label, synthetic=_synthetic())
-    status = "stored" if saved.created else "unchanged"
-    datasets.record_refresh(DATASET, source=label, status=status, snapshot=saved.snapshot)
-    return saved
+    return datasets.Incoming(frame, f"{source} (ratings up to id {max_id})", _synthetic())
 
 
 def count() -> int:

@@ -19,7 +19,6 @@ from shipml.apps.shows.model import ShowsModel
 from shipml.apps.shows.recommenders import Als, Ease, ItemKnnGraph, Popularity, Recommender, make
 from shipml.apps.shows.settings import settings
 from shipml.core import datasets, jobs, registry
-from shipml.core.errors import NotFound
 from shipml.core.progress import Progress, no_progress
 from shipml.core.training import ModelSpec, TrainingData
 
@@ -74,15 +73,20 @@ def _evaluate(configs: Mapping[str, dict[str, Any]], likes: pl.DataFrame,
     return {row["model"]: row for row in _compare(configs, likes, progress)}
 
 
-def _fit(recommender: Recommender, likes: pl.DataFrame) -> ShowsModel:
-    return ShowsModel.fit(recommender, LikesMatrix.from_likes(likes))
+def _make(params: dict[str, Any]) -> ShowsModel:
+    """An unfitted model: the recommender made from params, no shows yet."""
+    return ShowsModel(make(params), ())
 
 
-def recommender_spec() -> ModelSpec[pl.DataFrame]:
+def _fit(model: ShowsModel, likes: pl.DataFrame) -> ShowsModel:
+    return ShowsModel.fit(model.recommender, LikesMatrix.from_likes(likes))
+
+
+def model_spec() -> ModelSpec[pl.DataFrame, ShowsModel]:
     """The show recommender: four kinds of model compared on the same held-out users, the best by NDCG@10."""
     return ModelSpec(
         name=MODEL, metric=METRIC, higher_is_better=True, holdout=HOLDOUT,
-        load=_load, candidates=candidates, make=make, evaluate=_evaluate, fit=_fit,
+        load=_load, candidates=candidates, make=_make, evaluate=_evaluate, fit=_fit,
         tolerance=TOLERANCE,
     )
 
@@ -97,7 +101,7 @@ def evaluate(ratings: str | None = None, user_col: str = "user", item_col: str =
         from shipml.core import training
 
         snap = datasets.require_latest(store.DATASET)
-        return training.evaluate(recommender_spec(), progress, TrainingData(snap, _likes(snap.read())))
+        return training.evaluate(model_spec(), progress, TrainingData(snap, _likes(snap.read())))
     frame = read_ratings(ratings, user_col, item_col, rating_col, min_rating)
     rows = _compare(candidates(), frame, progress, min_rating=min_rating)
     return [{"model": r["model"], **registry.numeric_metrics(r)} for r in rows]
@@ -111,10 +115,8 @@ def recommend(show_ids: list[int], n: int = 20) -> dict[str, Any]:
 
 def _ranked(show_ids: list[int], n: int) -> tuple[int | None, set[int], list[dict[str, Any]]]:
     """(model version, the liked shows the model knows, its recommendations)."""
-    version, model = registry.champion(MODEL).get()
-    if model is None:
-        raise NotFound("no recommender trained yet; run `shipml train shows`")
-    return version, set(model.known(show_ids)), model.recommend(show_ids, n)
+    served = registry.champion(MODEL).require(ShowsModel, app="shows", missing="no recommender trained yet")
+    return served.version, set(served.model.known(show_ids)), served.model.recommend(show_ids, n)
 
 
 def _mentioned(show_ids: list[int], recs: list[dict[str, Any]]) -> set[int]:
@@ -185,21 +187,3 @@ def predict_many(contexts: list[jobs.JobContext]) -> list[Any]:
 def register_jobs() -> None:
     """The app's own job: ``shows.predict`` (ingest, train and eval are the platform's)."""
     jobs.job("shows", "predict", many=predict_many)(predict_job)
-
-
-def prepare(say: Any) -> None:
-    """For ``shipml up``: a catalog and ratings when there are none, and a recommender when there is no champion.
-    With ``SHIPML_SHOWS_SOURCE`` set to a folder while the data is still the synthetic demo, the folder is ingested
-    (replacing the demo) and a recommender trained on it before the product serves."""
-    source = settings().source
-    latest = datasets.latest(ratings.DATASET)
-    switched = source != data.SYNTHETIC and latest is not None and latest.synthetic  # SHIPML_SHOWS_SOURCE set
-    if catalog.count() == 0 or switched:
-        result = ingest(source)
-        label = " (SYNTHETIC catalog, labelled as such in the UI)" if result.get("synthetic") else ""
-        say(f"shows: {result['status']} {result['rows']} ratings on {result['shows']} shows from {source}{label}")
-    if registry.champion_version(MODEL) is None or switched:
-        from shipml.core.training import select_and_promote
-
-        outcome = select_and_promote(recommender_spec())
-        say(f"shows: trained {MODEL} v{outcome.version} ({outcome.candidate}, {METRIC}={outcome.score:.3f})")
