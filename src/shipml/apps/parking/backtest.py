@@ -1,19 +1,34 @@
 """Rolling-origin backtest of every forecaster on the same origins, and ``evaluate_occupancy`` for any file.
 
-At each origin (the start of each of the last ``origins`` days) every model is fitted on the history before it and
-forecasts the next ``h`` slots. Scored points: observed values only (never filled ones), and with ``regulated``
-only the slots when parking is paid. The same post-processing applies to every model: forecasts are clipped to
-``[0, capacity]`` and, with ``regulated``, set to 0 when parking is not regulated (as the original zeroed Prophet).
+What it measures, and what it refuses to measure (every row says how much it scored: ``points``, ``origins``,
+``series``):
 
-MASE: per series and origin, MAE over the scored points divided by the in-sample MAE of the weekly seasonal naive
-on that origin's history (observed pairs only); the reported MASE is the mean over (series, origin). MAE is over
-all scored points. ``fit_seconds`` is the mean time to fit and forecast every series at one origin.
-``coverage`` is the share of scored points inside the model's 80 % interval.
+- **Whole days only.** The data are first cut at the end of their last complete day (:func:`whole_days`): a day
+  whose last scored slot is missing (a file that stops at noon; ticket data whose last day only holds carry-over
+  tickets of the night before) is never history and never a holdout.
+- **Origins** are the starts of the last ``origins`` complete days whose whole horizon lies in the data. At each
+  origin every model is fitted on the history before it and forecasts the next ``horizon`` slots. A series enters
+  at an origin only with ``min_history_days`` days of history before it (default 14; 7 suffice for the weekly
+  seasonal naive, and nothing shorter is accepted: the MASE scale needs a week).
+- **Refusal.** Fewer scored windows than series (less than one full horizon per series on average) is not a
+  figure: :class:`NotEnoughData` (an ``InvalidInput``, exit code 2 from the CLI) says how many days the data cover,
+  how many points could be scored and which ``--min-history`` would do.
+- **Scored points**: observed values only (never filled ones), and with ``regulated`` only the hours when parking
+  is paid. The same post-processing applies to every model: forecasts are clipped to ``[0, capacity]`` and, with
+  ``regulated``, set to 0 when parking is not regulated (as the original zeroed Prophet).
+- **MASE**: per series and origin, the MAE over the scored points divided by the in-sample MAE of the weekly
+  seasonal naive on that origin's history, **on the same kind of slots** (observed pairs, and only regulated
+  hours with ``regulated``), so the seasonal naive scores about 1.0 against itself in-sample; the reported MASE is
+  the mean over (series, origin). A history too short for one week-apart pair takes the series' scale over all its
+  whole days. MAE is over all scored points. ``fit_seconds`` is the mean time to fit and forecast every series at
+  one origin; ``coverage`` is the share of scored points inside the model's 80 % interval.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -23,7 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from shipml.apps.parking.calendar import regulated_expr
+from shipml.apps.parking.calendar import regulated_expr, regulated_window
 from shipml.apps.parking.forecasters import MODELS, Forecaster, make_forecaster
 from shipml.apps.parking.occupancy import OccupancyData, horizon_steps, read_occupancy
 from shipml.apps.parking.series import Grid
@@ -32,61 +47,177 @@ from shipml.core.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS = ("seasonal_naive", "mstl", "auto_ets", "prophet_original", "global_lightgbm")
+DEFAULT_MIN_HISTORY_DAYS = 14
+NAIVE_MIN_HISTORY_DAYS = 7  # the weekly naive needs one week; nothing shorter gives a MASE scale
+NAIVE = "seasonal_naive"
 
 
-def origins_of(series: pl.DataFrame, grid: Grid, days: int) -> list[datetime]:
-    """The first slot of each of the last ``days`` days of the data."""
+class NotEnoughData(InvalidInput):
+    """The data cannot give one full horizon per series: a refusal, never a figure."""
+
+
+def parse_days(text: str | int | None, default: int) -> int:
+    """``'14d'``, ``'2w'``, ``'10'`` (days) → days; ``None`` → ``default``."""
+    if text is None or str(text).strip() == "":
+        return default
+    match = re.fullmatch(r"\s*(\d+)\s*(d|w|days?|weeks?)?\s*", str(text).lower())
+    if not match:
+        raise InvalidInput(f"--min-history must be days or weeks such as 14d or 2w, not {text!r}")
+    days = int(match.group(1)) * (7 if (match.group(2) or "d").startswith("w") else 1)
+    if days < NAIVE_MIN_HISTORY_DAYS:
+        raise InvalidInput(f"--min-history must be at least {NAIVE_MIN_HISTORY_DAYS}d: the weekly seasonal naive "
+                           "and the MASE scale need a week of history")
+    return days
+
+
+def default_min_history(models: Sequence[str]) -> int:
+    """Two weeks; one when the weekly seasonal naive is the only model."""
+    return NAIVE_MIN_HISTORY_DAYS if list(models) == [NAIVE] else DEFAULT_MIN_HISTORY_DAYS
+
+
+def _day_complete(day_last: datetime, last: datetime, grid: Grid, regulated: bool) -> bool:
+    """Whether the data, ending at ``last``, hold every scored slot of ``day_last``'s day."""
+    if regulated:
+        window = regulated_window(day_last.date())
+        return window is None or last >= window[1] - timedelta(hours=1)
+    return last.time() >= grid.slots[-1]
+
+
+def whole_days(series: pl.DataFrame, grid: Grid, *, regulated: bool = False) -> pl.DataFrame:
+    """The series cut at the end of their last complete day (see the module), padded to that day's last slot.
+
+    With ``regulated`` a day is complete once its last regulated hour is in (a day without regulation is complete
+    when reached); the slots after it are structurally 0 and padded as 0, unobserved (never scored). Otherwise a
+    day is complete when its last grid slot is in.
+    """
+    if series.is_empty():
+        return series
     last = series["ds"].max()
     assert isinstance(last, datetime)
-    first_slot = grid.slots[0]
-    return [datetime.combine(last.date() - timedelta(days=i), first_slot) for i in range(days - 1, -1, -1)]
+    if not _day_complete(last, last, grid, regulated):
+        last = datetime.combine(last.date() - timedelta(days=1), grid.slots[-1])
+    end = datetime.combine(last.date(), grid.slots[-1])
+    cut = series.filter(pl.col("ds") <= end)
+    if not regulated or cut.is_empty():
+        return cut
+    tails = []
+    for uid, series_last, capacity in cut.group_by("unique_id").agg(
+            pl.col("ds").max(), pl.col("capacity").last()).iter_rows():
+        pad = [t for t in grid.after(series_last, grid.slots_per_day) if t <= end] if series_last < end else []
+        if pad:
+            tails.append(pl.DataFrame({"unique_id": uid, "ds": pad, "y": 0.0, "observed": False,
+                                       "capacity": capacity}).cast(dict(cut.schema)))  # type: ignore[arg-type]
+    return pl.concat([cut, *tails]).sort(["unique_id", "ds"]) if tails else cut
 
 
-def mase_scale(history: pl.DataFrame, season: int) -> pl.DataFrame:
-    """Per series: mean |y_t − y_{t−season}| over observed pairs of the history (the MASE denominator)."""
+def window_end(grid: Grid, origin: datetime, horizon: int) -> datetime:
+    """The last of the ``horizon`` slots starting at ``origin`` (on the grid)."""
+    return origin if horizon == 1 else grid.after(origin, horizon - 1)[-1]
+
+
+def origins_of(series: pl.DataFrame, grid: Grid, days: int, horizon: int | None = None) -> list[datetime]:
+    """The first slot of each of the last ``days`` days of the data whose ``horizon`` slots (default: one day)
+    all lie in the data."""
+    last = series["ds"].max()
+    assert isinstance(last, datetime)
+    h = horizon or grid.slots_per_day
+    newest = datetime.combine(last.date(), grid.slots[0])
+    while window_end(grid, newest, h) > last:
+        newest -= timedelta(days=1)
+    return [newest - timedelta(days=i) for i in range(days - 1, -1, -1)]
+
+
+def mase_scale(history: pl.DataFrame, season: int, *, regulated: bool = False) -> pl.DataFrame:
+    """Per series: mean |y_t − y_{t−season}| over observed pairs of the history (the MASE denominator); with
+    ``regulated`` only over pairs whose t is a regulated hour, the same hours the errors are scored on."""
     lagged = history.sort(["unique_id", "ds"]).with_columns(
         prev=pl.col("y").shift(season).over("unique_id"), prev_obs=pl.col("observed").shift(season).over("unique_id"))
     ok = lagged.filter(pl.col("observed") & pl.col("prev_obs").fill_null(False))
+    if regulated:
+        ok = ok.filter(regulated_expr("ds"))
     return ok.group_by("unique_id").agg(scale=(pl.col("y") - pl.col("prev")).abs().mean())
+
+
+def _scored_mask(frame: pl.DataFrame, regulated: bool) -> pl.Expr:
+    return pl.col("observed") & regulated_expr("ds") if regulated else pl.col("observed")
+
+
+def _windows(series: pl.DataFrame, grid: Grid, origins: list[datetime], horizon: int,
+             min_history_days: int) -> list[tuple[datetime, list[str]]]:
+    """Per origin, the series with ``min_history_days`` of history before it and something observed."""
+    first = series.group_by("unique_id").agg(first=pl.col("ds").min(), obs=pl.col("observed").sum())
+    out = []
+    for origin in origins:
+        need = datetime.combine(origin.date() - timedelta(days=min_history_days), grid.slots[0])
+        keep = first.filter((pl.col("first") <= need) & (pl.col("obs") > 0))["unique_id"].sort().to_list()
+        if keep:
+            out.append((origin, keep))
+    return out
+
+
+def _refuse(series: pl.DataFrame, grid: Grid, horizon: int, min_history_days: int, possible: int, scorable: int,
+            what: str) -> NotEnoughData:
+    first, last = series["ds"].min(), series["ds"].max()
+    assert isinstance(first, datetime) and isinstance(last, datetime)
+    days = (last.date() - first.date()).days + 1
+    h_days = horizon / grid.slots_per_day
+    h_text = f"{h_days:g}-day" if h_days == int(h_days) else f"{horizon}-slot"
+    most = days - math.ceil(h_days)
+    advice = (f"use --min-history {most}d or fewer (at least {NAIVE_MIN_HISTORY_DAYS}d)"
+              if most >= NAIVE_MIN_HISTORY_DAYS else
+              f"bring at least {NAIVE_MIN_HISTORY_DAYS + math.ceil(h_days)} days of data")
+    return NotEnoughData(
+        f"{what} covers {days} days; with {min_history_days} days of history and a {h_text} horizon only "
+        f"{scorable} points can be scored ({possible} full horizon(s) for {series['unique_id'].n_unique()} "
+        f"series) — {advice}",
+        details={"days": days, "min_history_days": min_history_days, "horizon": horizon, "points": scorable,
+                 "windows": possible})
 
 
 def backtest(series: pl.DataFrame, grid: Grid, *, horizon: int, origins: int = 14,
              models: Sequence[str] = DEFAULT_MODELS, regulated: bool = False, level: int = 80,
              factories: dict[str, Callable[[], Forecaster]] | None = None,
-             min_history_weeks: int = 2) -> list[dict[str, Any]]:
-    """Rolling-origin backtest of ``models`` on the same series and origins; one row per model.
+             min_history_days: int | None = None, what: str = "the data") -> list[dict[str, Any]]:
+    """Rolling-origin backtest of ``models`` on the same series and origins; one row per model (see the module).
 
-    Series enter at an origin only if they have ``min_history_weeks`` weeks of history before it.
+    Raises :class:`NotEnoughData` when fewer full horizons than series can be scored.
     """
     unknown = [m for m in models if m not in MODELS and m not in (factories or {})]
     if unknown:
         raise InvalidInput(f"unknown model {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    min_days = default_min_history(models) if min_history_days is None else min_history_days
+    if min_days < NAIVE_MIN_HISTORY_DAYS:
+        raise InvalidInput(f"min_history_days must be at least {NAIVE_MIN_HISTORY_DAYS}")
+    series = whole_days(series, grid, regulated=regulated)
+    if series.is_empty():
+        raise NotEnoughData(f"{what} hold no complete day")
+    full_scale = mase_scale(series, grid.weekly, regulated=regulated).rename({"scale": "full"})
+    windows = _windows(series, grid, origins_of(series, grid, origins, horizon), horizon, min_days)
+    truths = []
+    for origin, keep in windows:
+        truths.append(series.filter(pl.col("ds").is_between(origin, window_end(grid, origin, horizon)),
+                                    pl.col("unique_id").is_in(keep)))
+    scorable = sum(t.filter(_scored_mask(t, regulated)).height for t in truths)
+    possible = sum(len(keep) for _, keep in windows)
+    if possible < series["unique_id"].n_unique() or scorable == 0:
+        raise _refuse(series, grid, horizon, min_days, possible, scorable, what)
     points: dict[str, list[pl.DataFrame]] = {m: [] for m in models}
     seconds: dict[str, list[float]] = {m: [] for m in models}
-    used_origins, used_series = 0, set()
-    for origin in origins_of(series, grid, origins):
-        history = series.filter(pl.col("ds") < origin)
-        lengths = history.group_by("unique_id").agg(n=pl.len(), obs=pl.col("observed").sum())
-        keep = lengths.filter((pl.col("n") >= min_history_weeks * grid.weekly) & (pl.col("obs") > 0))["unique_id"]
-        history = history.filter(pl.col("unique_id").is_in(keep.implode()))
-        truth = series.filter(pl.col("ds") >= origin, pl.col("unique_id").is_in(keep.implode()))
-        if history.is_empty() or truth.is_empty():
-            continue
-        used_origins += 1
-        used_series |= set(keep.to_list())
-        scale = mase_scale(history, grid.weekly)
+    used_series: set[str] = set()
+    for (origin, keep), truth in zip(windows, truths, strict=True):
+        history = series.filter(pl.col("ds") < origin, pl.col("unique_id").is_in(keep))
+        used_series |= set(keep)
+        scale = mase_scale(history, grid.weekly, regulated=regulated).join(
+            full_scale, on="unique_id", how="right").select(
+            "unique_id", scale=pl.coalesce("scale", "full"))
         for name in models:
             model = (factories or {}).get(name, lambda name=name: make_forecaster(name))()
             started = time.perf_counter()
             forecast = model.fit(history, grid).predict(horizon, level)
             seconds[name].append(time.perf_counter() - started)
             points[name].append(_score_frame(forecast, truth, scale, origin, regulated))
-    rows = []
-    for name in models:
-        if not points[name]:
-            raise InvalidInput("no origin has enough history to backtest on")
-        rows.append(_summarise(name, pl.concat(points[name]), seconds[name], len(used_series), used_origins))
-    return rows
+    return [_summarise(name, pl.concat(points[name]), seconds[name], len(used_series), len(windows), min_days)
+            for name in models]
 
 
 def _score_frame(forecast: pl.DataFrame, truth: pl.DataFrame, scale: pl.DataFrame, origin: datetime,
@@ -101,12 +232,13 @@ def _score_frame(forecast: pl.DataFrame, truth: pl.DataFrame, scale: pl.DataFram
                                         for c in ("yhat", "lo", "hi")}, open=open_)
         joined = joined.filter(pl.col("open"))
     return joined.filter(pl.col("observed")).select(
-        "unique_id", "scale", origin=pl.lit(origin), err=(pl.col("yhat") - pl.col("y")).abs(),
+        "unique_id", "ds", "scale", "capacity", "yhat", "y", origin=pl.lit(origin),
+        err=(pl.col("yhat") - pl.col("y")).abs(),
         inside=(pl.col("y") >= pl.col("lo")) & (pl.col("y") <= pl.col("hi")))
 
 
-def _summarise(name: str, scored: pl.DataFrame, seconds: list[float], n_series: int,
-               n_origins: int) -> dict[str, Any]:
+def _summarise(name: str, scored: pl.DataFrame, seconds: list[float], n_series: int, n_origins: int,
+               min_days: int) -> dict[str, Any]:
     per = scored.filter(pl.col("scale") > 0).group_by(["unique_id", "origin"]).agg(
         mase=pl.col("err").mean() / pl.col("scale").first())
     return {
@@ -118,6 +250,7 @@ def _summarise(name: str, scored: pl.DataFrame, seconds: list[float], n_series: 
         "origins": n_origins,
         "coverage": float(scored["inside"].mean()) if scored.height else float("nan"),  # type: ignore[arg-type]
         "points": scored.height,
+        "min_history_days": min_days,
     }
 
 
@@ -125,12 +258,17 @@ def evaluate_occupancy(path: Path | str, id_col: str, time_col: str, capacity_co
                        occupied_col: str | None = None, free_col: str | None = None,
                        names: Sequence[str] | None = None, freq: str = "30min", horizon: str | int = "1d", *,
                        origins: int = 14, models: Sequence[str] = DEFAULT_MODELS,
-                       regulated: bool = False, separator: str = ",") -> list[dict[str, Any]]:
+                       regulated: bool = False, separator: str = ",",
+                       min_history: str | int | None = None) -> list[dict[str, Any]]:
     """Backtest every model on any occupancy file; one row per model (``model``, ``mase``, ``mae``,
-    ``fit_seconds``, ``series``, ``origins``, plus ``coverage`` and ``points``)."""
+    ``fit_seconds``, ``series``, ``origins``, ``coverage``, ``points``, ``min_history_days``).
+
+    ``min_history``: days (``14``, ``14d``) or weeks (``2w``); default two weeks, one for the naive alone."""
+    min_days = parse_days(min_history, default_min_history(models))
     data: OccupancyData = read_occupancy(Path(path), id_col=id_col, time_col=time_col, capacity_col=capacity_col,
                                          occupied_col=occupied_col, free_col=free_col,
                                          names=list(names) if names else None, freq=freq,
                                          separator=separator)
     steps = horizon_steps(horizon, data.grid, freq)
-    return backtest(data.series, data.grid, horizon=steps, origins=origins, models=models, regulated=regulated)
+    return backtest(data.series, data.grid, horizon=steps, origins=origins, models=models, regulated=regulated,
+                    min_history_days=min_days, what="this file")
