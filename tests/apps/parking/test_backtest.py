@@ -145,3 +145,24 @@ def test_evaluate_occupancy_takes_min_history(tmp_path):
     rows = evaluate_occupancy(feed, "park", "when", "capacity", "occupied", freq="1h", models=["seasonal_naive"],
                               min_history="1w")
     assert rows[0]["origins"] == 9 and rows[0]["series"] == 2
+
+
+def ticket_frame(first: date, end: datetime) -> pl.DataFrame:
+    """The ingest's hourly dataset shape for two neighbourhoods, ending at ``end`` (exclusive)."""
+    series = quasi_periodic(Grid.hourly(), first, (end.date() - first).days + 1, regulated=True)
+    series = series.filter(pl.col("ds") < end)
+    frames = [series.select(neighbourhood_id=pl.lit(nid, pl.Int32), hour="ds",
+                            hour_utc=pl.col("ds").dt.replace_time_zone("UTC"),
+                            active=pl.col("y").round(0).cast(pl.Int64), spaces=pl.lit(100, pl.Int64),
+                            capacity=pl.lit(100.0)) for nid in (101, 102)]
+    return pl.concat(frames)
+
+
+def test_the_served_forecast_is_trained_on_whole_days_only():
+    from shipml.apps.parking.model import fit_family
+
+    frame = ticket_frame(date(2024, 2, 5), datetime(2024, 2, 26, 11))  # Monday 26th: carry-over 09–10 h only
+    family = fit_family({"model": "seasonal_naive"}, frame, horizon_days=2, level=80)
+    member = family.members["101"]
+    assert member.start == datetime(2024, 2, 26, 0)  # the forecast starts where the last whole day ends
+    assert len(member.yhat) == 48

@@ -136,9 +136,10 @@ def _profile(history: pl.DataFrame) -> np.ndarray:
 
 def fit_family(params: dict[str, Any], data: pl.DataFrame, horizon_days: int, level: int) -> Any:
     """Fit one configuration on every neighbourhood of the dataset frame; a Family of :class:`Member`."""
+    from shipml.apps.parking.backtest import whole_days
     from shipml.core.training import Family
 
-    series = series_of(data)
+    series = whole_days(series_of(data), GRID, regulated=True)  # a partial last day is never trained on
     h = horizon_days * GRID.slots_per_day
     holdout = Calibrated(str(params["model"])).fit(series, GRID)  # the last days: per-member figures
     model = holdout if isinstance(make(params), Calibrated) else make(params).fit(series, GRID)
