@@ -75,6 +75,18 @@ def _app_verb(group: typer.Typer, target: App, options: Sequence[Option], run: C
     group.command(target.name, help=help_text)(command)
 
 
+def _report_lines(report: Any) -> list[str]:
+    """What an ingest kept and rejected, by reason (an app's ``report`` with ``rows_read``, ``rows_kept`` and
+    ``rejected``: {reason: count}), printed on success too; nothing for an app that reports no rows."""
+    if not isinstance(report, dict) or "rows_read" not in report:
+        return []
+    rejected = {k: v for k, v in (report.get("rejected") or {}).items() if v}
+    lines = [f"kept {report.get('rows_kept', 0):,} of {report['rows_read']:,} rows read; rejected "
+             f"{sum(rejected.values()):,}" + (":" if rejected else "")]
+    lines += [f"  {reason}: {count:,}" for reason, count in sorted(rejected.items(), key=lambda kv: -kv[1])]
+    return lines
+
+
 def _ingest(target: App, source: str | None = None, **options: Any) -> None:
     _logging(logging.WARNING)
     from shipml.core import db, platform
@@ -88,6 +100,8 @@ def _ingest(target: App, source: str | None = None, **options: Any) -> None:
         _fail(exc)
     console.print(f"[green]✓ {result['status']}[/green]: {target.name} data version {result['version']}, "
                   f"{result['rows']} rows from {result['source']}")
+    for line in _report_lines(result.get("report")):
+        console.print(f"  {line}")
     if result.get("train_job"):
         console.print(f"  new data: training queued (job {result['train_job'][:8]}; a running worker picks it up)")
 
