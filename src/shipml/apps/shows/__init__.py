@@ -13,6 +13,8 @@ EVAL_OPTIONS = (
     Option("item-col", "the item id column of --ratings", default="item"),
     Option("rating-col", "the rating column of --ratings (none = implicit: every row is a like)"),
     Option("min-rating", "a like is a rating >= this (default: >= the user's own mean)", type=float),
+    Option("given", "N: each held-out user gives N random liked items (seeded), the rest are the targets; "
+           "refused when fewer than 20 users qualify", type=int),
 )
 
 DATASET = "shows.ratings"

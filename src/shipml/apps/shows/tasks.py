@@ -16,9 +16,18 @@ from shipml.apps.shows import MODEL, catalog, data, ratings  # MODEL: the app's 
 from shipml.apps.shows.evaluation import compare
 from shipml.apps.shows.evaluation_data import LikesMatrix, read_ratings
 from shipml.apps.shows.model import ShowsModel
-from shipml.apps.shows.recommenders import Als, Ease, ItemKnnGraph, Popularity, Recommender, make
+from shipml.apps.shows.recommenders import (
+    Als,
+    ByProfileLength,
+    Ease,
+    ItemKnnGraph,
+    Popularity,
+    Recommender,
+    make,
+)
 from shipml.apps.shows.settings import settings
 from shipml.core import datasets, jobs, registry
+from shipml.core.errors import InvalidInput
 from shipml.core.progress import Progress, no_progress
 from shipml.core.training import ModelSpec, TrainingData
 
@@ -34,9 +43,15 @@ TOLERANCE = 0.5
 
 
 def candidates() -> dict[str, dict[str, Any]]:
-    """The configurations compared at every training: name → params (``make(params)`` builds the model)."""
-    models: list[Recommender] = [Popularity(), ItemKnnGraph(), Ease(), Als()]
+    """The configurations compared at every training: name → params (``make(params)`` builds the model).
+    ``by_profile_length`` answers up to 5 liked shows (the app's form) with EASE fitted for 5 given likes and more
+    with EASE (chosen on validation splits: ``benchmarks/shows_models``)."""
+    models: list[Recommender] = [Popularity(), ItemKnnGraph(), Ease(), Als(), ByProfileLength()]
     return {model.name: model.params for model in models}
+
+
+BASELINES = (Popularity(), ItemKnnGraph())  # always rows of ``shipml eval shows``: the floor and the original
+SHORT = 5  # the app's form takes up to 5 liked shows: every training also scores each candidate with 5 given
 
 
 def ingest(source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
@@ -54,8 +69,12 @@ def _load() -> TrainingData[pl.DataFrame]:
 
 
 def _compare(configs: Mapping[str, dict[str, Any]], frame: pl.DataFrame, progress: Progress,
-             min_rating: float | None = None) -> list[dict[str, Any]]:
-    """Every configuration on one and the same split of ``frame`` (likes, or ratings with ``min_rating``)."""
+             min_rating: float | None = None, given: int | None = None) -> list[dict[str, Any]]:
+    """Every configuration on one and the same split of ``frame`` (likes, or ratings with ``min_rating``); with
+    ``given`` the N-given protocol (:func:`.evaluation.holdout`). Popularity and the original graph are always
+    among the rows."""
+    configs = {**{b.name: b.params for b in BASELINES if not any(p == b.params for p in configs.values())},
+               **configs}
     names = list(configs)
 
     def factory(name: str) -> Any:
@@ -65,12 +84,23 @@ def _compare(configs: Mapping[str, dict[str, Any]], frame: pl.DataFrame, progres
 
         return fresh
 
-    return compare(frame, {name: factory(name) for name in names}, seed=SEED, min_rating=min_rating)
+    return compare(frame, {name: factory(name) for name in names}, seed=SEED, min_rating=min_rating, given=given)
 
 
 def _evaluate(configs: Mapping[str, dict[str, Any]], likes: pl.DataFrame,
               progress: Progress) -> dict[str, dict[str, Any]]:
-    return {row["model"]: row for row in _compare(configs, likes, progress)}
+    """The lifecycle's table: the full protocol (which chooses), plus each configuration's Recall@20, NDCG@10 and
+    users scored with 5 given (``…_given_5``, logged with every run) when at least 20 held-out users have 6 likes."""
+    table = {row["model"]: row for row in _compare(configs, likes, lambda f, m: progress(f / 2, m))}
+    try:
+        short = _compare(configs, likes, lambda f, m: progress(0.5 + f / 2, f"{m} ({SHORT} given)"), given=SHORT)
+    except InvalidInput:  # too few users with SHORT + 1 likes: the full protocol alone
+        return table
+    for row in short:
+        if row["model"] in table:
+            table[row["model"]].update({f"{k}_given_{SHORT}": row[k]
+                                        for k in ("recall_at_20", "ndcg_at_10", "users_scored")})
+    return table
 
 
 def _make(params: dict[str, Any]) -> ShowsModel:
@@ -92,18 +122,24 @@ def model_spec() -> ModelSpec[pl.DataFrame, ShowsModel]:
 
 
 def evaluate(ratings: str | None = None, user_col: str = "user", item_col: str = "item",
-             rating_col: str | None = None, min_rating: float | None = None,
+             rating_col: str | None = None, min_rating: float | None = None, given: int | None = None,
              progress: Progress = no_progress) -> list[dict[str, Any]]:
     """``shipml eval shows``: every candidate on a ratings file, or (no file) the lifecycle's table on the
-    latest export of the ratings store (the champion's configuration included); nothing is logged or exported."""
+    latest export of the ratings store (the champion's configuration included); nothing is logged or exported.
+    ``given`` (N): the N-given protocol instead (each held-out user gives N random likes, the rest are the targets);
+    refused when fewer than 20 users would be scored."""
     if not ratings:
         from shipml.apps.shows import ratings as store
         from shipml.core import training
 
         snap = datasets.require_latest(store.DATASET)
-        return training.evaluate(model_spec(), progress, TrainingData(snap, _likes(snap.read())))
+        if given is None:
+            return training.evaluate(model_spec(), progress, TrainingData(snap, _likes(snap.read())))
+        configs = training.configurations(model_spec())
+        rows = _compare(configs, _likes(snap.read()), progress, given=given)
+        return [{"model": r["model"], **registry.numeric_metrics(r)} for r in rows]
     frame = read_ratings(ratings, user_col, item_col, rating_col, min_rating)
-    rows = _compare(candidates(), frame, progress, min_rating=min_rating)
+    rows = _compare(candidates(), frame, progress, min_rating=min_rating, given=given)
     return [{"model": r["model"], **registry.numeric_metrics(r)} for r in rows]
 
 
@@ -115,8 +151,8 @@ def recommend(show_ids: list[int], n: int = 20) -> dict[str, Any]:
 
 def _ranked(show_ids: list[int], n: int) -> tuple[int | None, set[int], list[dict[str, Any]]]:
     """(model version, the liked shows the model knows, its recommendations)."""
-    served = registry.champion(MODEL).require(ShowsModel, app="shows", missing="no recommender trained yet")
-    return served.version, set(served.model.known(show_ids)), served.model.recommend(show_ids, n)
+    version, model = registry.champion(MODEL).require(ShowsModel, app="shows", missing="no recommender trained yet")
+    return version, set(model.known(show_ids)), model.recommend(show_ids, n)
 
 
 def _mentioned(show_ids: list[int], recs: list[dict[str, Any]]) -> set[int]:
