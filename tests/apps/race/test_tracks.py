@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from shipml.apps.race.course import Course
-from shipml.apps.race.tracks import TRACK_SCHEMA, read_track
+from shipml.apps.race.tracks import EARTH_RADIUS_M, TRACK_SCHEMA, read_track, track_length_m
 from shipml.core.errors import RejectedData
 
 
@@ -101,3 +103,31 @@ def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RejectedData, match="nowhere.gpx: no such file"):
         read_track(tmp_path / "nowhere.gpx")
 
+
+
+def _haversine_loop(lat: list[float], lon: list[float]) -> float:
+    """The pure-Python haversine track_length_m used before it was vectorised: the reference."""
+    total = 0.0
+    for i in range(1, len(lat)):
+        p1, p2 = math.radians(lat[i - 1]), math.radians(lat[i])
+        dp, dl = p2 - p1, math.radians(lon[i] - lon[i - 1])
+        a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        total += 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+    return total
+
+
+@pytest.mark.parametrize("path", ["tracks_msimms/20210119_run_garmin_fenix6_sapphire.gpx",
+                                  "tracks_arbatov/Evgeny_Arbatov_2023-09-30_06-50-34.GPX",
+                                  "tracks_runpandas/strava_export.gpx"])
+def test_track_length_is_the_haversine_sum_of_real_tracks(race_data: Path, path: str) -> None:
+    track = read_track(race_data / path)
+    assert track_length_m(track) == pytest.approx(_haversine_loop(track["lat"].to_list(), track["lon"].to_list()),
+                                                  rel=1e-6)
+
+
+def test_track_length_known_answers() -> None:
+    meridian = pl.DataFrame({"lat": [0.0, 0.5, 1.0], "lon": [3.0, 3.0, 3.0]})
+    assert track_length_m(meridian) == pytest.approx(EARTH_RADIUS_M * math.pi / 180, rel=1e-9)  # 1° of latitude
+    across = pl.DataFrame({"lat": [0.0, 0.0], "lon": [179.5, -179.5]})  # the short way over the antimeridian
+    assert track_length_m(across) == pytest.approx(EARTH_RADIUS_M * math.pi / 180, rel=1e-9)
+    assert track_length_m(pl.DataFrame({"lat": [40.4], "lon": [-3.7]})) == 0.0  # one point: no length

@@ -15,12 +15,12 @@ XML is parsed with the standard library; a document with a DOCTYPE is refused, s
 from __future__ import annotations
 
 import logging
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from shipml.core.errors import RejectedData
@@ -234,14 +234,14 @@ def _validate(path: Path, frame: pl.DataFrame, require_time: bool) -> None:
             raise RejectedData(f"{path.name}: {untimed} of {frame.height} points have no time (a route, not a track?)")
 
 
+EARTH_RADIUS_M = 6_371_008.8  # the mean Earth radius (IUGG)
+
+
 def track_length_m(frame: pl.DataFrame) -> float:
-    """Raw length of a track along its points (haversine), in metres; GPS noise makes it longer than the course."""
-    lat = frame["lat"].to_list()
-    lon = frame["lon"].to_list()
-    total = 0.0
-    for i in range(1, len(lat)):
-        p1, p2 = math.radians(lat[i - 1]), math.radians(lat[i])
-        dp, dl = p2 - p1, math.radians(lon[i] - lon[i - 1])
-        a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-        total += 2 * 6_371_008.8 * math.asin(math.sqrt(a))
-    return total
+    """Raw length of a track along its points (haversine), in metres; GPS noise makes it longer than the course.
+
+    Vectorised numpy: about 8× the pure-Python loop it replaces and 6× pyproj's ``Geod.line_length`` on the same
+    sphere, equal to both within 1e-12 (``benchmarks/libraries/run.py``)."""
+    lat, lon = np.radians(frame["lat"].to_numpy()), np.radians(frame["lon"].to_numpy())
+    a = np.sin(np.diff(lat) / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(np.diff(lon) / 2) ** 2
+    return float(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a)).sum())
