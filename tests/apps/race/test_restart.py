@@ -119,3 +119,26 @@ def test_a_publication_of_the_spark_path_is_not_taken_for_the_embedded_state(pla
     assert worker.processor.accepted == 0 and worker.processor.offset == 0  # from the first raw ping
     worker.step(settle_s=0.0)
     assert worker.processor.accepted == spark_like.accepted and worker.processor.rejected == spark_like.rejected
+
+
+def test_a_publication_from_before_trails_and_restore_arrays_is_still_read(platform: Any) -> None:
+    """The API's view is built by RaceProcessor.over_arrays and Standings(processor, Ranking): arrays a publication
+    lacks (written before trails and the restore-only arrays existed) start at their initial values."""
+    race = simrace.define("older", 40)
+    for frame in simrace.chunks(race, minutes=6):
+        rawlog.write_file(race.name, frame)
+    processed = _uninterrupted(race, 2**62)
+    folder = publish.publish(race, processed, Standings(processed), {})
+    for name in ("trail_t", "trail_m", "trail_head", *publish.RESTORE_ONLY):
+        (folder / f"{name}.npy").unlink()
+    view = current(definition.load(race.name))
+    assert view is not None
+    p = view.processor
+    assert p.runners == processed.runners and p.version == processed.version and p.accepted == processed.accepted
+    np.testing.assert_array_equal(p.progress_m, processed.progress_m)
+    assert (p.trail_head == -1).all() and p.trail_t.shape == processed.trail_t.shape
+    assert (p.dnf_reason == 0).all() and np.isnan(p.off_course_since).all()
+    fresh = Standings(processed)
+    np.testing.assert_array_equal(view.standings.order, fresh.order)
+    line = lambda s: (s.runner, s.rank, s.category_rank, s.distance_m, s.finish_s)  # noqa: E731
+    assert [line(s) for s in view.standings.page(10)] == [line(s) for s in fresh.page(10)]

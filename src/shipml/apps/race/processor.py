@@ -15,6 +15,7 @@ the sport allows), off course (see :mod:`.matching`). Only a ping that passes al
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -114,6 +115,25 @@ class RaceProcessor:
         self.offset = 0  # stream position after the last batch applied (set by the caller through ``process``)
         self.clock = float(np.nanmin(start)) if runners else 0.0  # latest reception time seen
         self.version = 0  # bumped by every change; standings are cached per version
+
+    @classmethod
+    def over_arrays(cls, course: Course, arrays: Mapping[str, np.ndarray], *, rules: RaceRules,
+                    category_names: tuple[str, ...], clock: float, version: int, accepted: int,
+                    rejected: Mapping[str, int], ignored: Mapping[str, int]) -> RaceProcessor:
+        """A processor over given state arrays (published, memory-mapped: used as they are, not copied), e.g. to
+        read standings from. A state or trail array missing from ``arrays`` (a publication older than it) starts at
+        its initial value; ``splits_s`` must be there."""
+        p = cls(course, 0, start_t=0.0, rules=rules, category_names=category_names)  # 0 runners: allocates nothing
+        p.runners = int(arrays["start_t"].shape[0])
+        fresh: dict[str, np.ndarray] = {name: np.full(p.runners, initial, dtype=dtype)
+                                        for name, (dtype, initial) in STATE_ARRAYS.items() if name not in arrays}
+        if "trail_head" not in arrays:
+            fresh.update(new_trails(p.runners))
+        for name, array in {**fresh, **arrays}.items():
+            setattr(p, name, array)
+        p.clock, p.version, p.accepted = float(clock), int(version), int(accepted)
+        p.rejected, p.ignored = dict(rejected), dict(ignored)
+        return p
 
     # declared for type checkers; created in __init__ from STATE_ARRAYS
     start_t: FloatArray

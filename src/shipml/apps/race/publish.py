@@ -22,8 +22,8 @@ import numpy as np
 
 from .definition import Race
 from .processor import STATE_ARRAYS, RaceProcessor
-from .standings import Standings
-from .trail import TRAIL_ARRAYS, new_trails
+from .standings import Ranking, Standings
+from .trail import TRAIL_ARRAYS
 
 ARRAYS = ("start_t", "category", "status", "progress_m", "progress_t", "last_t", "last_x", "last_y", "speed_mps",
           "splits_s", "trail_t", "trail_m", "trail_head", "dnf_reason", "last_hr", "off_course_since")
@@ -85,21 +85,15 @@ def _view(race: Race, folder: Path) -> LiveView:
     meta = json.loads((folder / "meta.json").read_text())
     # plain arrays over the maps (a memmap indexes through Python: a third of a leaderboard page's time)
     arrays = {p.stem: np.load(p, mmap_mode="r").view(np.ndarray) for p in folder.glob("*.npy")}
-    p = object.__new__(RaceProcessor)  # a read-only processor over the published arrays
-    p.course, p.rules, p.runners = race.course, race.definition.rules(), race.runners
-    p.category_names = race.category_names
-    arrays = {**(new_trails(race.runners) if "trail_head" not in arrays else {}), **arrays}  # published before trails
-    for key in ARRAYS:
-        if key in arrays or key not in RESTORE_ONLY:
-            setattr(p, key, arrays[key])
-    p.clock, p.version = float(meta["clock"]), int(meta["version"])
-    p.accepted, p.rejected, p.ignored = meta["accepted"], meta["rejected"], meta["ignored"]
-    s = object.__new__(Standings)
-    s.processor, s.version, s.ranked = p, p.version, int(meta["ranked"])
-    s.order, s.rank, s.category_rank = arrays["order"], arrays["rank"], arrays["category_rank"]
+    p = RaceProcessor.over_arrays(  # a read-only processor over the published arrays
+        race.course, {key: arrays[key] for key in ARRAYS if key in arrays}, rules=race.definition.rules(),
+        category_names=race.category_names, clock=meta["clock"], version=meta["version"],
+        accepted=meta["accepted"], rejected=meta["rejected"], ignored=meta["ignored"])
     bounds = arrays["category_bounds"]
-    s.category_order = {c: arrays["by_category"][bounds[c]:bounds[c + 1]] for c in range(len(race.category_names))}
-    s._finish_s = arrays["splits_s"][:, -1]
+    s = Standings(p, Ranking(
+        order=arrays["order"], ranked=int(meta["ranked"]), rank=arrays["rank"], category_rank=arrays["category_rank"],
+        category_order={c: arrays["by_category"][bounds[c]:bounds[c + 1]] for c in range(len(race.category_names))},
+        finish_s=arrays["splits_s"][:, -1]))
     return LiveView(race, meta, s)
 
 

@@ -67,34 +67,52 @@ def ranking_order(tier: IntArray, primary: npt.NDArray[np.float64], tie: npt.NDA
     return np.concatenate(parts).astype(np.int64)
 
 
-class Standings:
-    """The ranking of one state version of a processor."""
+@dataclass(frozen=True)
+class Ranking:
+    """The order of one state version: what :class:`Standings` computes once and the API reads back published."""
 
-    def __init__(self, processor: RaceProcessor) -> None:
-        p = processor
-        self.processor = p
-        self.version = p.version
-        finish_s = p.splits_s[:, -1].astype(np.float64) if p.splits_s.shape[1] else np.full(p.runners, np.nan)
-        tier = np.full(p.runners, _TIER_OUT_THERE, dtype=np.int64)
-        tier[p.status == FINISHED] = _TIER_FINISHED
-        tier[p.status == NOT_STARTED] = _TIER_NOT_STARTED
-        tier[p.status == DNF] = _TIER_DNF
-        primary = np.where(tier == _TIER_FINISHED, np.nan_to_num(finish_s), -p.progress_m)
-        primary = np.where(tier >= _TIER_NOT_STARTED, 0.0, primary)
-        tie = np.where(tier == _TIER_OUT_THERE, np.nan_to_num(p.progress_t, nan=np.inf), 0.0)
-        self.order: IntArray = ranking_order(tier, primary, tie)
-        ranked = int((tier <= _TIER_OUT_THERE).sum())
-        self.ranked = ranked
-        self.rank = np.zeros(p.runners, dtype=np.int64)  # 0: unranked
-        self.rank[self.order[:ranked]] = np.arange(1, ranked + 1)
-        by_category = self.order[np.argsort(p.category[self.order], kind="stable")]
-        bounds = np.searchsorted(p.category[by_category], np.arange(len(p.category_names) + 1))
-        self.category_order = {c: by_category[bounds[c]:bounds[c + 1]] for c in range(len(p.category_names))}
-        self.category_rank = np.zeros(p.runners, dtype=np.int64)
-        for members in self.category_order.values():
-            counted = members[self.rank[members] > 0]
-            self.category_rank[counted] = np.arange(1, counted.size + 1)
-        self._finish_s = finish_s
+    order: IntArray  # every runner, best first (unranked last)
+    ranked: int  # how many of ``order`` are ranked
+    rank: IntArray  # per runner; 0: unranked
+    category_rank: IntArray
+    category_order: dict[int, IntArray]  # per category, its runners best first
+    finish_s: npt.NDArray[np.floating]  # per runner, net finish time (nan while not finished)
+
+
+def rank_runners(processor: RaceProcessor) -> Ranking:
+    """Rank the runners of one state version (one full sort)."""
+    p = processor
+    finish_s = p.splits_s[:, -1].astype(np.float64) if p.splits_s.shape[1] else np.full(p.runners, np.nan)
+    tier = np.full(p.runners, _TIER_OUT_THERE, dtype=np.int64)
+    tier[p.status == FINISHED] = _TIER_FINISHED
+    tier[p.status == NOT_STARTED] = _TIER_NOT_STARTED
+    tier[p.status == DNF] = _TIER_DNF
+    primary = np.where(tier == _TIER_FINISHED, np.nan_to_num(finish_s), -p.progress_m)
+    primary = np.where(tier >= _TIER_NOT_STARTED, 0.0, primary)
+    tie = np.where(tier == _TIER_OUT_THERE, np.nan_to_num(p.progress_t, nan=np.inf), 0.0)
+    order = ranking_order(tier, primary, tie)
+    ranked = int((tier <= _TIER_OUT_THERE).sum())
+    ranks = np.zeros(p.runners, dtype=np.int64)  # 0: unranked
+    ranks[order[:ranked]] = np.arange(1, ranked + 1)
+    by_category = order[np.argsort(p.category[order], kind="stable")]
+    bounds = np.searchsorted(p.category[by_category], np.arange(len(p.category_names) + 1))
+    category_order = {c: by_category[bounds[c]:bounds[c + 1]] for c in range(len(p.category_names))}
+    category_rank = np.zeros(p.runners, dtype=np.int64)
+    for members in category_order.values():
+        counted = members[ranks[members] > 0]
+        category_rank[counted] = np.arange(1, counted.size + 1)
+    return Ranking(order, ranked, ranks, category_rank, category_order, finish_s)
+
+
+class Standings:
+    """The ranking of one state version of a processor: computed (:func:`rank_runners`), or as it was published."""
+
+    def __init__(self, processor: RaceProcessor, ranking: Ranking | None = None) -> None:
+        r = ranking if ranking is not None else rank_runners(processor)
+        self.processor, self.version = processor, processor.version
+        self.order, self.ranked, self.rank = r.order, r.ranked, r.rank
+        self.category_rank, self.category_order = r.category_rank, r.category_order
+        self._finish_s = r.finish_s
 
     def leader(self, category: int | None = None) -> int | None:
         members = self.order if category is None else self.category_order[category]
