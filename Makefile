@@ -21,9 +21,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## run: set up, prepare data and models for every app, start API + worker + UI (Ctrl-C stops all)
+## run: set up, start API + worker + UI at once, prepare each app in the background (Ctrl-C stops all)
 run: install
-	$(BIN)/shipml up
+	@$(BIN)/shipml up || [ $$? -eq 130 ]  # Ctrl-C is how it stops: not an error
 
 ## test: the whole suite on embedded defaults, then again on PostgreSQL + Redis
 test: install-dev
@@ -36,10 +36,10 @@ check:
 	$(BIN)/mypy src
 
 test-embedded:
-	$(BIN)/pytest -n 2 --dist loadfile -q
+	$(BIN)/pytest -n 2 --dist loadfile -q --durations=30
 
 test-services:
-	SHIPML_TEST_SERVICES=1 $(BIN)/pytest -n 2 --dist loadfile -q
+	SHIPML_TEST_SERVICES=1 $(BIN)/pytest -n 2 --dist loadfile -q --durations=30
 
 ## bench: rerun every benchmark (figures go to benchmarks/README.md by hand, with date and machine)
 bench: install-dev

@@ -247,11 +247,17 @@ def prepare() -> None:
 @app.command()
 def up(skip_prepare: Annotated[bool, typer.Option("--skip-prepare", help="start without ingest/train")] = False,
        ) -> None:
-    """Prepare data and models for every app, then run API + worker + UI until Ctrl-C."""
-    _logging()
-    from shipml.launcher import run_all
+    """Run API + worker + UI + the apps' services until Ctrl-C; each app's data and first model are prepared in
+    the background while the pages already answer."""
+    try:
+        _logging()
+        from shipml.launcher import run_all
 
-    raise typer.Exit(run_all(console, prepare=not skip_prepare))
+        code = run_all(console, prepare=not skip_prepare)
+    except KeyboardInterrupt:  # Ctrl-C before the launcher took over its signals: nothing was started yet
+        console.print("stopped")
+        code = 130
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-"""``shipml up``: prepare every app, start API + worker + UI + the apps' services as child processes, restart any
-that dies (with backoff, saying so), stop them all on Ctrl-C."""
+"""``shipml up``: start API + worker + UI + the apps' services as child processes, then queue each app's first run
+(``<app>.prepare``: data and a first champion) so that pages answer at once and show the progress; restart any child
+that dies (with backoff, saying so), start a service once it is enabled (the race's processor once a race is
+defined), stop them all on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -78,9 +80,9 @@ class Supervised:
             console.print(f"[green]↻ {self.name} restarted (restart {self.restarts})[/green]")
 
 
-def _wait_healthy(url: str, api: subprocess.Popen[bytes], timeout: float) -> bool:
+def _wait_healthy(url: str, api: subprocess.Popen[bytes], timeout: float, stopping: list[int]) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopping:
         if api.poll() is not None:
             return False
         try:
@@ -104,6 +106,39 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]], console: Console) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             console.print(f"[yellow]{name} did not stop in time; killed[/yellow]")
+
+
+class FirstRuns:
+    """The apps' first runs, queued as jobs once the API answers; each app's lines are printed when it is ready."""
+
+    def __init__(self, console: Console) -> None:
+        from shipml.core import jobs, platform
+
+        self.console = console
+        self.pending: dict[str, str] = {}
+        full = get_settings().first_run_full_training
+        for app in installed():
+            if platform.prepares(app):
+                platform.register_first_run(app)
+                self.pending[app.name] = jobs.submit(app.name, "prepare", dedup=True, full_training=full)
+        if self.pending:
+            console.print(f"  preparing {', '.join(self.pending)} in the background: each page shows its progress")
+
+    def check(self) -> None:
+        from shipml.core import jobs
+
+        for name, job_id in list(self.pending.items()):
+            record = jobs.get(job_id)
+            if record["status"] not in ("done", "failed"):
+                continue
+            del self.pending[name]
+            say = _section(self.console, name)
+            if record["status"] == "failed":
+                say(f"[red]✗ {name}: preparing failed: {record['error']} (log: worker.log)[/red]")
+                continue
+            for line in (record["result"] or {}).get("said", []):
+                say(line)
+            say(f"[green]✓ {name} ready[/green]")
 
 
 def prepare_apps(console: Console) -> None:
@@ -130,57 +165,73 @@ def _section(console: Console, title: str) -> Callable[[str], None]:
 
 
 def run_all(console: Console, prepare: bool = True) -> int:
+    """Run the product until Ctrl-C (exit code 130) or SIGTERM (0)."""
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    children: dict[str, Supervised] = {}
+    try:
+        code = _serve(console, prepare, children, stopping)
+    finally:
+        _stop({n: c.proc for n, c in children.items() if c.proc is not None}, console)
+    return 130 if stopping and stopping[0] == signal.SIGINT else code
+
+
+def _serve(console: Console, prepare: bool, children: dict[str, Supervised], stopping: list[int]) -> int:
     s = get_settings()
     home = s.resolved_home
     db.migrate()
     token_is_new = s.token_is_new()
     token = s.token()
-    if prepare:
-        # in a child process: what preparing imports (MLflow, training) must not stay in this supervisor's memory
-        done = subprocess.run([sys.executable, "-m", "shipml.cli", "prepare"],
-                              env={**os.environ, "SHIPML_HOME": str(home)})
-        if done.returncode != 0:
-            console.print("[red]✗ preparing the apps failed (see above)[/red]")
-            return done.returncode
     api_url = f"http://{s.api_host}:{s.api_port}"
     env = {**os.environ, "SHIPML_HOME": str(home), "SHIPML_API_URL": api_url, "PYTHONUNBUFFERED": "1"}
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
-    children: dict[str, Supervised] = {}
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        for name, cmd in _children().items():
-            children[name] = Supervised(name, cmd, env, logs / f"{name}.log")
-            children[name].start()
-        api = children["api"].proc
-        assert api is not None
-        if not _wait_healthy(f"{api_url}/api/health", api, timeout=120):
-            console.print(f"[red]✗ the API did not come up (exit code {api.poll()}); see {logs / 'api.log'}[/red]")
-            return 1
-        console.rule("[bold green]shipml is up")
-        console.print(f"  UI      http://{s.api_host}:{s.ui_port}", soft_wrap=True)
-        console.print(f"  API     {api_url}/docs   (health: {api_url}/api/health)", soft_wrap=True)
-        console.print(f"  MLflow  {s.tracking_uri}", soft_wrap=True)
-        console.print(f"  home    {home}   logs: {logs}", soft_wrap=True)
-        services = [n for n in children if n not in ("api", "worker", "ui")]
-        if services:
-            console.print(f"  services {', '.join(services)}", soft_wrap=True)
-        if token_is_new:
-            console.print(f"  admin token (shown once; kept in {home / 'admin_token'}): [bold]{token}[/bold]",
-                          soft_wrap=True)
-        console.print("  Ctrl-C stops everything.")
-        while not stopping:
-            for child in children.values():
-                child.check(console)
-            time.sleep(0.5)
-        console.print("stopping…")
-        return 0
-    finally:
-        _stop({n: c.proc for n, c in children.items() if c.proc is not None}, console)
+    for name, cmd in _children().items():
+        if stopping:
+            return 0
+        children[name] = Supervised(name, cmd, env, logs / f"{name}.log")
+        children[name].start()
+    api = children["api"].proc
+    assert api is not None
+    if not _wait_healthy(f"{api_url}/api/health", api, timeout=120, stopping=stopping):
+        if stopping:
+            return 0
+        console.print(f"[red]✗ the API did not come up (exit code {api.poll()}); see {logs / 'api.log'}[/red]")
+        return 1
+    console.rule("[bold green]shipml is up")
+    console.print(f"  UI      http://{s.api_host}:{s.ui_port}", soft_wrap=True)
+    console.print(f"  API     {api_url}/docs   (health: {api_url}/api/health)", soft_wrap=True)
+    console.print(f"  MLflow  {s.tracking_uri}", soft_wrap=True)
+    console.print(f"  home    {home}   logs: {logs}", soft_wrap=True)
+    if token_is_new:
+        console.print(f"  admin token (shown once; kept in {home / 'admin_token'}): [bold]{token}[/bold]",
+                      soft_wrap=True)
+    elif s.admin_token:
+        console.print("  admin token: SHIPML_ADMIN_TOKEN", soft_wrap=True)
+    else:
+        console.print(f"  admin token: in {home / 'admin_token'}", soft_wrap=True)
+    console.print(f"  CLI     {Path(sys.executable).parent / 'shipml'} (or `source .venv/bin/activate`, then "
+                  "`shipml --help`)", soft_wrap=True)
+    first_runs = FirstRuns(console) if prepare else None
+    console.print("  Ctrl-C stops everything.")
+    last_services_check = 0.0
+    while not stopping:
+        for child in children.values():
+            child.check(console)
+        if first_runs is not None:
+            first_runs.check()
+        if time.monotonic() - last_services_check > 2.0:  # a service starts once it is enabled
+            last_services_check = time.monotonic()
+            for name, cmd in _children().items():
+                if name not in children:
+                    children[name] = Supervised(name, cmd, env, logs / f"{name}.log")
+                    children[name].start()
+                    console.print(f"  started {name}")
+        time.sleep(0.5)
+    console.print("stopping…")
+    return 0

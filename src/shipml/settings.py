@@ -44,6 +44,9 @@ class Settings(BaseSettings):
                                "stamp) before asking the database again; 0 = every request")
     fetch_timeout_seconds: float = 5.0
 
+    first_run_full_training: bool = Field(
+        True, description="after an app's first champion (its quick candidates), compare every candidate in the "
+                          "background")
     retrain_debounce_seconds: float = Field(
         30.0, ge=0, description="after new data is stored, wait this long (more data may follow) before one retrain")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="largest request body the API accepts (413 above)")

@@ -67,7 +67,9 @@ def test_a_slow_source_is_queued_only_when_its_site_answers(platform):
 
 
 def test_quick_candidates_train_the_first_champion(platform):
-    said, _ = start(declared("1,1,1,10,1,1,1,1", quick="sample_app:quick_spec"))
+    said, prepared = start(declared("1,1,1,10,1,1,1,1", quick="sample_app:quick_spec"))
     version, model = registry.champion(MODEL).get()
     assert version == 1 and model.params == {"kind": "mean"}, "only the quick candidate was compared"
     assert any("trained demo_constant v1 (mean" in line for line in said), said
+    assert prepared.full_training_job is not None, "the full comparison follows in the background"
+    assert jobs.get(prepared.full_training_job)["name"] == "train"

@@ -24,13 +24,15 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from platform_fixtures import REDIS, SERVICES, drop_pg_database, fresh_pg_database
+from shipml.apps import INSTALLED
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-START_TIMEOUT = 420.0  # a bound on waiting for `shipml up` (it prepares every app first), not a timing figure
+START_TIMEOUT = 180.0  # a bound on waiting for `shipml up` to answer (apps prepare afterwards), not a timing figure
+PREPARE_TIMEOUT = 600.0  # a bound on every app's first run (data and a first model), on a loaded machine
 STOP_TIMEOUT = 20.0
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -135,6 +137,19 @@ def _wait_until_up(product: Product) -> None:
                 f"{product.log_tail()}")
 
 
+def _wait_until_prepared(product: Product) -> None:
+    """Wait until no app's first run is under way (each app's status stops saying ``preparing``)."""
+    deadline = time.monotonic() + PREPARE_TIMEOUT
+    apps = list(INSTALLED)
+    while apps and time.monotonic() < deadline:
+        if product.process.poll() is not None:
+            pytest.fail(f"`shipml up` exited with code {product.process.returncode}:\n{product.log_tail()}")
+        apps = [app for app in apps if product.get(f"/api/{app}/status").get("preparing") is not None]
+        time.sleep(1.0)
+    if apps:
+        pytest.fail(f"{', '.join(apps)} still preparing after {PREPARE_TIMEOUT:.0f} s:\n{product.log_tail()}")
+
+
 def _interrupt(proc: subprocess.Popen[bytes]) -> bool:
     """Ctrl-C a process group; kill it if it is still there after STOP_TIMEOUT. True if it stopped in time."""
     if proc.poll() is not None:
@@ -189,6 +204,9 @@ def product(tmp_path_factory: pytest.TempPathFactory, covid_source: Path) -> Ite
         "SHIPML_API_URL": api_url, "SHIPML_COVID_SOURCE": str(covid_source), "PYTHONUNBUFFERED": "1",
         "SHIPML_CYCLING_SOURCE": str(covid_source.parent.parent / "cycling"),
         "SHIPML_SHOWS_SOURCE": str(covid_source.parent.parent / "shows"),
+        # the first champion is enough here: the full comparison in the background is the lifecycle's (tested in
+        # tests/core) and would only slow the browser tests on a 2-core machine
+        "SHIPML_FIRST_RUN_FULL_TRAINING": "false",
     })
     pg_name = None
     if SERVICES:  # the same product on the PostgreSQL and Redis services
@@ -202,6 +220,7 @@ def product(tmp_path_factory: pytest.TempPathFactory, covid_source: Path) -> Ite
     product = Product(home, api_url, f"http://127.0.0.1:{ui_port}", api_port, ui_port, log, proc)
     try:
         _wait_until_up(product)
+        _wait_until_prepared(product)
         yield product
     finally:
         _stop(product)

@@ -9,6 +9,8 @@
    candidates (the full comparison follows with the next training).
 
 Every step says what it did through ``say``, in one line, with SYNTHETIC and OFFLINE in capitals where they apply.
+``shipml up`` runs it as each app's ``<app>.prepare`` job once the API and the UI answer, so pages come first and
+show the job's progress until the app is ready; with quick candidates, the full comparison is queued after.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import httpx
 from shipml.core import datasets, jobs, registry, sources
 from shipml.core.app import App, FirstRun, Say, resolve
 from shipml.core.errors import ShipmlError
-from shipml.core.progress import no_progress
+from shipml.core.progress import Progress, no_progress
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -32,20 +34,28 @@ class Prepared:
 
     data_changed: bool
     trained: int | None
+    full_training_job: str | None = None
 
 
-def prepare(app: App, say: Say) -> Prepared:
-    """Get ``app`` ready to serve: its data, then a champion (see the module docstring), then its own step."""
+def prepare(app: App, say: Say, progress: Progress = no_progress, full_training: bool = True) -> Prepared:
+    """Get ``app`` ready to serve: its data, then a champion (see the module docstring), then its own step.
+    ``full_training`` queues the comparison of every candidate after a champion of the quick ones."""
     changed = False
-    trained = None
+    trained = full = None
     if app.first_run is not None and app.ingest is not None and app.dataset is not None:
+        progress(0.02, "data")
         changed = _data(app, app.first_run, app.dataset, say)
     if app.first_run is not None and app.model is not None and app.models and (
             changed or registry.champion_version(app.model) is None):
-        trained = _train(app, app.first_run, say)
+        trained = _train(app, app.first_run, say, lambda f, m: progress(0.3 + 0.65 * f, m))
+        if app.first_run.quick is not None and full_training:
+            full = jobs.submit(app.name, "train", dedup=True)
+            say(f"{app.name}: comparing every candidate in the background (job {full[:8]})")
     if app.prepare is not None:
+        progress(0.95, "preparing")
         resolve(app.prepare)(say)
-    return Prepared(changed, trained)
+    progress(1.0, "ready")
+    return Prepared(changed, trained, full)
 
 
 def _data(app: App, policy: FirstRun, dataset: str, say: Say) -> bool:
@@ -75,11 +85,12 @@ def _ingest(app: App, source: str, say: Say, why: str | None = None) -> bool:
     assert app.ingest is not None
     result = resolve(app.ingest)(source, no_progress)
     synthetic = bool(result.get("synthetic"))
-    kind = "SYNTHETIC, labelled as such in the UI" if synthetic else "real"
     rows = result.get("rows")
     size = f", {rows:,} rows" if isinstance(rows, int) else ""
-    reason = f" — {why}" if why else ""
-    line = f"{app.name}: {result.get('status')} {kind} data v{result.get('version')}{size}{reason}"
+    kind = "SYNTHETIC" if synthetic else "real"
+    line = f"{app.name}: {result.get('status')} {kind} data v{result.get('version')}{size}"
+    if synthetic:
+        line += f" ({why + '; ' if why else ''}labelled as such in the UI)"
     say(f"[yellow]{line}[/yellow]" if synthetic else line)
     return result.get("status") == "stored"
 
@@ -95,13 +106,16 @@ def _queue(app: App, source: str, address: str, say: Say) -> None:
     say(f"{app.name}: reading '{source}' in the background (job {job_id[:8]})")
 
 
-def _train(app: App, policy: FirstRun, say: Say) -> int:
+def _train(app: App, policy: FirstRun, say: Say, progress: Progress) -> int:
     from shipml.core.training import select_and_promote
 
     specs = [resolve(policy.quick)()] if policy.quick is not None else app.model_specs()
     outcome = None
-    for spec in specs:
-        outcome = select_and_promote(spec)
+    for i, spec in enumerate(specs):
+        def part(fraction: float, message: str, i: int = i) -> None:
+            progress((i + fraction) / len(specs), message)
+
+        outcome = select_and_promote(spec, part)
         say(f"{app.name}: trained {spec.name} v{outcome.version} ({outcome.candidate}, "
             f"{spec.metric}={outcome.score:.3g})")
     assert outcome is not None

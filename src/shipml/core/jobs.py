@@ -228,3 +228,11 @@ def wait(job_id: str, timeout: float = 60.0, poll: float = 0.2) -> dict[str, Any
         if record["status"] in ("done", "failed") or time.monotonic() > deadline:
             return record
         time.sleep(poll)
+
+
+def latest(app: str, name: str) -> dict[str, Any] | None:
+    """The newest job of ``app`` named ``name`` (e.g. an app's ``prepare``), or None."""
+    q = select(Job).where(Job.app == app, Job.name == name).order_by(Job.created_at.desc()).limit(1)
+    with db.session() as s:
+        job = s.scalars(q).first()
+        return _describe(job) if job is not None else None

@@ -28,16 +28,26 @@ _REGISTERED: set[str] = set()
 
 def status(app: App) -> dict[str, Any]:
     """An app's status for ``/api/health``, ``/api/<app>/status`` and the home page: its own when it declares one,
-    else its declared dataset's freshness and its model's champion version."""
-    if app.status is not None:
-        answer: dict[str, Any] = resolve(app.status)()
-        return answer
+    else its declared dataset's freshness and its model's champion version; while its first run is under way,
+    that job's progress (``preparing``)."""
     out: dict[str, Any] = {}
-    if app.dataset is not None:
-        out["data"] = datasets.freshness(app.dataset)
-    if app.model is not None:
-        out["model"] = {"name": app.model, "champion": registry.champion_version(app.model)}
+    if app.status is not None:
+        out = resolve(app.status)()
+    else:
+        if app.dataset is not None:
+            out["data"] = datasets.freshness(app.dataset)
+        if app.model is not None:
+            out["model"] = {"name": app.model, "champion": registry.champion_version(app.model)}
+    first = jobs.latest(app.name, "prepare") if prepares(app) else None
+    if first is not None and first["status"] in ("queued", "running"):
+        out["preparing"] = {"job_id": first["id"], "progress": first["progress"] or 0.0,
+                            "message": first["message"]}
     return out
+
+
+def prepares(app: App) -> bool:
+    """Whether the app has a first run (data and models to get ready, or its own step)."""
+    return app.first_run is not None or app.prepare is not None
 
 
 def ingest(app: App, source: str | None = None, progress: Progress = no_progress) -> dict[str, Any]:
@@ -94,8 +104,30 @@ def register_jobs(app: App) -> None:
     def eval_job(ctx: jobs.JobContext) -> dict[str, Any]:
         return {"rows": evaluate(app, ctx.progress)}
 
+    register_first_run(app)
     if app.jobs is not None:
         resolve(app.jobs)()
+
+
+def register_first_run(app: App) -> None:
+    """Register ``<app>.prepare``, the app's first run as a job (see :mod:`shipml.core.first_run`); importing
+    nothing of the app, so ``shipml up`` can queue it."""
+    if not prepares(app) or f"{app.name}.prepare" in jobs.registered():
+        return
+
+    @jobs.job(app.name, "prepare")
+    def prepare_job(ctx: jobs.JobContext, full_training: bool = True) -> dict[str, Any]:
+        from shipml.core.first_run import prepare
+
+        said: list[str] = []
+
+        def say(line: str) -> None:
+            said.append(line)
+            log.info("%s", line)
+
+        prepared = prepare(app, say, ctx.progress, full_training)
+        return {"said": said, "data_changed": prepared.data_changed, "trained": prepared.trained,
+                "full_training_job": prepared.full_training_job}
 
 
 def cron(minutes: int) -> Any:

@@ -42,6 +42,14 @@ class ModelRef(BaseModel):
     champion: int | None = None
 
 
+class Preparing(BaseModel):
+    """An app's first run under way (its ``<app>.prepare`` job): the pages show it until the app is ready."""
+
+    job_id: str
+    progress: float = Field(ge=0.0, le=1.0)
+    message: str | None = None
+
+
 class AppStatus(BaseModel):
     """An app's data freshness and champion; an app may add its own fields (e.g. the race's races)."""
 
@@ -49,6 +57,7 @@ class AppStatus(BaseModel):
 
     data: DatasetFreshness | None = None
     model: ModelRef | None = None
+    preparing: Preparing | None = None
 
 
 class ComponentHealth(BaseModel):

@@ -64,6 +64,9 @@ def _app_card(name: str, health: ComponentHealth, page: Page | None) -> None:
             return
         status = client.parse(AppStatus, health.model_extra or {})
         data, model = status.data, status.model
+        if status.preparing is not None:
+            st.progress(min(max(status.preparing.progress, 0.0), 1.0),
+                        text=f"Preparing: {status.preparing.message or 'starting'}")
         if data and data.synthetic:
             st.badge("SYNTHETIC data (offline demo)", icon=":material/science:", color="orange",
                      help="The real source could not be fetched, so a generated dataset with the same "
