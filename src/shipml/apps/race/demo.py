@@ -15,6 +15,12 @@ from . import names
 
 LAT0, LON0 = 46.5065, 6.6260
 CATEGORIES = ("F20", "M20", "F40", "M40", "F60", "M60")
+#: the share of each category in a city 10K (about 40 % women; most runners under 60, few over): a plausible field,
+#: not a uniform one where a sixth of the runners are women over 60
+CATEGORY_SHARES = (0.22, 0.27, 0.15, 0.24, 0.04, 0.08)
+#: each category's pace relative to the men under 40 (rounded age-grading factors: women about 11 % slower, 40-59
+#: about 5 %, 60 and over about 20 %), so the leaders are mostly young men and an F60 rarely wins outright
+CATEGORY_PACE = (1.11, 1.0, 1.16, 1.05, 1.33, 1.2)
 
 
 def _polyline(points: list[tuple[float, float]], step: float = 25.0) -> np.ndarray:
@@ -61,24 +67,32 @@ def _popularity(size: int) -> np.ndarray:
     return weights / weights.sum()
 
 
-def draw_names(female: np.ndarray, rng: np.random.Generator) -> pl.Series:
-    """A name per runner fitting their sex (``female``): a first name given to that sex, a surname in a form for
-    it. From 5,000 first names and 6,800 surnames: a million runners hold over 500,000 distinct names."""
+def draw_names(female: np.ndarray, rng: np.random.Generator, max_rounds: int = 60) -> pl.Series:
+    """A distinct name per runner fitting their sex (``female``): a first name given to that sex, a surname in a form
+    for it, common names drawn more often. From 2,500 first names and 6,800 surnames a sex (17 million pairs), so a
+    name drawn twice is drawn again until every runner has their own (a million runners take a few rounds)."""
     female = np.asarray(female, dtype=bool)
-    parts = []
-    for is_female, firsts, surnames in ((True, names.FEMALE, names.SURNAMES + names.SURNAMES_FEMALE),
-                                        (False, names.MALE, names.SURNAMES + names.SURNAMES_MALE)):
-        who = np.flatnonzero(female == is_female)
-        first = pl.Series(firsts).gather(rng.choice(len(firsts), who.size, p=_popularity(len(firsts))))
-        last = pl.Series(surnames).gather(rng.choice(len(surnames), who.size, p=_popularity(len(surnames))))
-        parts.append(pl.DataFrame({"runner": who, "name": first + " " + last}))
-    return pl.concat(parts).sort("runner")["name"]
+    out = np.empty(female.size, dtype=object)
+    todo = np.arange(female.size)
+    for _ in range(max_rounds):
+        for is_female, firsts, surnames in ((True, names.FEMALE, names.SURNAMES + names.SURNAMES_FEMALE),
+                                            (False, names.MALE, names.SURNAMES + names.SURNAMES_MALE)):
+            who = todo[female[todo] == is_female]
+            first = pl.Series(firsts).gather(rng.choice(len(firsts), who.size, p=_popularity(len(firsts))))
+            last = pl.Series(surnames).gather(rng.choice(len(surnames), who.size, p=_popularity(len(surnames))))
+            out[who] = (first + " " + last).to_numpy()
+        drawn = pl.Series(out, dtype=pl.String)
+        todo = np.flatnonzero(~drawn.is_first_distinct().to_numpy())  # every later copy of a name is drawn again
+        if todo.size == 0:
+            break
+    return pl.Series(out, dtype=pl.String)
 
 
 def participants(n: int, seed: int = 7) -> pl.DataFrame:
-    """``n`` simulated participants: bib, name (fitting the category's sex), category, device."""
+    """``n`` simulated participants: bib, a distinct name (fitting the category's sex), a category (drawn with the
+    shares of a real field, :data:`CATEGORY_SHARES`), device."""
     rng = np.random.default_rng(seed)
-    category = rng.integers(0, len(CATEGORIES), n)
+    category = rng.choice(len(CATEGORIES), n, p=np.array(CATEGORY_SHARES) / sum(CATEGORY_SHARES))
     bib = pl.int_range(1, n + 1, eager=True).cast(pl.String)
     return pl.DataFrame({
         "bib": bib,
@@ -86,3 +100,11 @@ def participants(n: int, seed: int = 7) -> pl.DataFrame:
         "category": pl.Series(CATEGORIES).gather(category),
         "device": "sim-" + bib,
     })
+
+
+def pace_factors(categories: list[str] | pl.Series) -> np.ndarray:
+    """Each runner's pace relative to the field's typical runner (1.0 for an unknown category), by category
+    (:data:`CATEGORY_PACE`), scaled so the field's median pace stays the fitted one."""
+    factor = dict(zip(CATEGORIES, CATEGORY_PACE, strict=True))
+    typical = float(np.exp(np.dot(np.log(CATEGORY_PACE), CATEGORY_SHARES) / sum(CATEGORY_SHARES)))
+    return np.array([factor.get(c, typical) for c in categories], dtype=np.float64) / typical
