@@ -52,7 +52,7 @@ def evaluate(configs: Any, values: np.ndarray, _progress: Any) -> dict[str, dict
             for name, p in configs.items()}
 
 
-def spec(candidates: tuple[str, ...] = ("mean", "median")) -> ModelSpec[np.ndarray]:
+def spec(candidates: tuple[str, ...] = ("mean", "median")) -> ModelSpec[np.ndarray, Constant]:
     return ModelSpec(name="demo_constant", metric="mae", higher_is_better=False, holdout="last quarter",
                      load=load, candidates=lambda: {k: {"kind": k} for k in candidates},
                      make=lambda p: Constant(p["kind"]), evaluate=evaluate,
@@ -111,6 +111,6 @@ APP = App(
 )
 
 
-def quick_spec() -> ModelSpec[np.ndarray]:
+def quick_spec() -> ModelSpec[np.ndarray, Constant]:
     """The first start's quick candidates: the mean only."""
     return spec(("mean",))

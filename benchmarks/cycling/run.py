@@ -72,7 +72,7 @@ def main() -> None:
                 "from shipml.apps.cycling import tasks\n"
                 "from shipml.core.training import select_and_promote\n"
                 f"tasks.ingest({str(FOLDER)!r})\n"
-                "t = time.perf_counter(); select_and_promote(tasks.similarity_spec()); print(time.perf_counter() - t)")
+                "t = time.perf_counter(); select_and_promote(tasks.model_spec()); print(time.perf_counter() - t)")
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         emit(NAME, "shipml train cycling end to end (evaluate both candidates, fit, log to MLflow, promote)",
              float(out.stdout.strip().splitlines()[-1]), "s")

@@ -34,7 +34,7 @@ def main() -> None:
         code = ("from datetime import date; from shipml.core import db; db.migrate()\n"
                 "from shipml.apps.parking import ingest, tasks; from shipml.core.training import select_and_promote\n"
                 f"ingest.refresh(str(ingest.simulate(weeks=3, last=date({LAST.year}, {LAST.month}, {LAST.day}))))\n"
-                "select_and_promote(tasks.spec(['seasonal_naive', 'global_lightgbm'], origins=1))\n")
+                "select_and_promote(tasks.model_spec(['seasonal_naive', 'global_lightgbm'], origins=1))\n")
         subprocess.run([sys.executable, "-c", code], env=env, check=True)
         rnd = random.Random(0)
         with serving(env) as base, httpx.Client(base_url=base, timeout=30) as client:

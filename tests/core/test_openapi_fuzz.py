@@ -51,7 +51,7 @@ def train_parking(folder: Path) -> None:
     from shipml.core.training import select_and_promote
 
     ingest.refresh(str(ingest.simulate(folder, weeks=3, last=date.today() - timedelta(days=1), scale=0.02)))
-    select_and_promote(tasks.spec(["seasonal_naive"], origins=1))
+    select_and_promote(tasks.model_spec(["seasonal_naive"], origins=1))
 
 
 @pytest.mark.parametrize("caller", ["admin", "public"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shipml.apps.covid.model import CaseForecast, LogLinearWeekly, SeasonalNaive, backtest
-from shipml.core.errors import RejectedData
+from shipml.core.errors import InvalidInput, RejectedData
 
 LAST = date(2021, 3, 28)  # a Sunday
 
@@ -41,6 +41,16 @@ def test_forecast_is_dated_from_the_day_after_the_data():
     out = fitted.predict(3)
     assert [p["date"] for p in out] == ["2021-03-29", "2021-03-30", "2021-03-31"]
     assert all(p["cases"] == 1.0 for p in out)
+
+
+def test_a_forecast_made_from_params_is_fitted_by_the_lifecycle_and_refuses_to_predict_before():
+    made = CaseForecast.make({"kind": "loglinear_weekly", "window": 21})
+    assert made.params == {"kind": "loglinear_weekly", "window": 21} and made.last_day is None
+    with pytest.raises(InvalidInput, match="fit the forecast before predicting"):
+        made.predict(3)
+    fitted = made.fit(weekly_growth(84), LAST)
+    assert fitted.last_day == LAST and fitted.params == made.params
+    assert [p["date"] for p in fitted.predict(2)] == ["2021-03-29", "2021-03-30"]
 
 
 def test_too_short_series_is_a_clear_error():

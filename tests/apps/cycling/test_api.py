@@ -154,7 +154,7 @@ def _wait_served(api, version: int) -> None:
 
 def test_retraining_on_new_data_replaces_the_champion_and_corrupted_data_does_not(api, trained):
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    spec = tasks.similarity_spec()
+    spec = tasks.model_spec()
     snap, results, riders = data.load()
     rng = np.random.default_rng(7)
 

@@ -20,7 +20,7 @@ LAST = date(2024, 3, 1)  # a Friday; the data end here, forecasts run the next 7
 def trained(module_platform, tmp_path_factory):
     folder = ingest.simulate(tmp_path_factory.mktemp("tickets"), weeks=3, last=LAST, scale=0.02)
     result = ingest.refresh(str(folder))
-    outcome = select_and_promote(tasks.spec(tasks.QUICK_MODELS, origins=1))
+    outcome = select_and_promote(tasks.model_spec(tasks.QUICK_MODELS, origins=1))
     return result, outcome
 
 

@@ -24,9 +24,9 @@ from shipml.core.training import select_and_promote
 
 def test_a_moved_alias_is_served_within_10_seconds(platform, tmp_path):
     ingest.refresh(str(ingest.simulate(tmp_path / "a", weeks=3, last=date(2024, 3, 1), scale=0.01)))
-    first = select_and_promote(tasks.spec(["seasonal_naive"], origins=1))
+    first = select_and_promote(tasks.model_spec(["seasonal_naive"], origins=1))
     ingest.refresh(str(ingest.simulate(tmp_path / "b", weeks=3, last=date(2024, 3, 8), scale=0.01)))
-    second = select_and_promote(tasks.spec(["seasonal_naive"], origins=1))
+    second = select_and_promote(tasks.model_spec(["seasonal_naive"], origins=1))
     assert (first.version, second.version) == (1, 2) and second.promoted
     runs = registry.client().search_runs([registry.client().get_experiment_by_name(tasks.MODEL).experiment_id])
     assert len(runs) >= 4  # an evaluation run per configuration and a model run, per training

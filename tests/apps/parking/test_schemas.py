@@ -23,7 +23,7 @@ MONDAY = LAST + timedelta(days=3)
 def trained(module_platform, tmp_path_factory):
     folder = ingest.simulate(tmp_path_factory.mktemp("tickets"), weeks=3, last=LAST, scale=0.02)
     ingest.refresh(str(folder))
-    return select_and_promote(tasks.spec(tasks.QUICK_MODELS, origins=1))
+    return select_and_promote(tasks.model_spec(tasks.QUICK_MODELS, origins=1))
 
 
 @pytest.fixture(scope="module")

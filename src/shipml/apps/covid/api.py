@@ -196,7 +196,7 @@ def refreshes(query: Annotated[Page, Query()]) -> list[RefreshRecord]:
 @router.get("/forecast")
 def forecast(query: Annotated[ForecastQuery, Query()]) -> Forecast:
     """New cases forecast by the champion model."""
-    served = registry.champion(MODEL).require(CaseForecast, app="covid", missing="no champion forecast model yet")
-    model = served.model
-    return Forecast(model=MODEL, version=served.version, params=ForecasterParams.model_validate(model.params),
+    version, model = registry.champion(MODEL).require(CaseForecast, app="covid",
+                                                      missing="no champion forecast model yet")
+    return Forecast(model=MODEL, version=version, params=ForecasterParams.model_validate(model.params),
                     forecast=[ForecastPoint.model_validate(p) for p in model.predict(query.days)])

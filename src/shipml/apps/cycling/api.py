@@ -77,9 +77,7 @@ def _state_for(version: int, model: SimilarityModel, riders_path: str) -> State:
 
 
 def _state() -> State:
-    version, model = registry.champion(MODEL).get()
-    if model is None:
-        raise NotFound("no cycling model yet; run `shipml ingest cycling` then `shipml train cycling`")
+    version, model = registry.champion(MODEL).require(SimilarityModel, app="cycling", missing="no cycling model yet")
     riders = recent(data.DATASET_RIDERS, lambda: datasets.require_latest(data.DATASET_RIDERS))
     return _state_for(version, model, str(riders.path))
 

@@ -43,6 +43,8 @@ from shipml.apps.parking.tasks import MODEL
 from shipml.apps.parking.validation import parse_code
 from shipml.core import registry
 from shipml.core.errors import InvalidInput, NotFound
+from shipml.core.registry import Served
+from shipml.core.training import Family
 
 router = APIRouter()
 NOT_REGULATED = "parking is not regulated at this time: it is free, and no forecast is made (the original's rule)"
@@ -77,11 +79,8 @@ def parse_time(text: str) -> datetime:
     return wall
 
 
-def _champion() -> tuple[int, Any]:
-    version, family = registry.champion(MODEL).get()
-    if family is None or version is None:
-        raise NotFound("no parking model yet; run `shipml train parking`")
-    return version, family
+def _champion() -> Served[Family]:
+    return registry.champion(MODEL).require(Family, app="parking", missing="no parking model yet")
 
 
 def _neighbourhood(ref: Reference, text: str) -> Neighbourhood:
@@ -90,14 +89,14 @@ def _neighbourhood(ref: Reference, text: str) -> Neighbourhood:
     return ref.locator.get(nid) if nid is not None else ref.locator.find_name(text)
 
 
-def _member(family: Any, n: Neighbourhood) -> Member:
+def _member(family: Family, n: Neighbourhood) -> Member:
     member = family.members.get(str(n.id))
     if member is None:
         raise NotFound(f"no forecast for {n.name} ({n.code}): the spaces file has no SER spaces there")
     return member  # type: ignore[no-any-return]
 
 
-def _model(version: int, family: Any) -> ModelRef:
+def _model(version: int, family: Family) -> ModelRef:
     return ModelRef(name=MODEL, version=version, candidate=family.params.get("model"),
                     data_version=family.params.get("data_version"))
 
@@ -174,7 +173,7 @@ def _geometries(polygons_key: int) -> dict[int, Geometry]:
 @lru_cache(maxsize=512)
 def _map_bytes(version: int, at: datetime) -> bytes:
     """The map at an hour, rendered once per model version and hour (a repeated request is a dictionary lookup)."""
-    _, family = registry.champion(MODEL).get()
+    _, family = _champion()
     ref = reference()
     level = int(family.params.get("level", 80))
     geometries = _geometries(id(ref))

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from shipml.apps.shows import catalog, ratings
 from shipml.apps.shows import index as title_index
+from shipml.apps.shows.model import ShowsModel
 from shipml.apps.shows.schemas import (
     Rating,
     RatingSaved,
@@ -113,9 +114,7 @@ def similar(show_id: Annotated[int, Path(ge=0, le=DB_INT_MAX)],
     shows = catalog.get_shows([show_id])
     if show_id not in shows:
         raise NotFound(f"no show with id {show_id}")
-    version, model = registry.champion(MODEL).get()
-    if model is None:
-        raise NotFound("no recommender trained yet; run `shipml train shows`")
+    version, model = registry.champion(MODEL).require(ShowsModel, app="shows", missing="no recommender trained yet")
     found = model.similar(show_id, n)
     meta = catalog.get_shows(r["show_id"] for r in found)
     return SimilarShows(show=Show(**shows[show_id]), model_version=version,
