@@ -22,6 +22,8 @@ from .tracks import read_track
 
 log = logging.getLogger(__name__)
 PING_EVERY_S = 10.0
+MIN_PACE_S_PER_KM, MAX_PACE_S_PER_KM = 175.0, 900.0  # 2:55/km (world class) to 15:00/km (a brisk walk)
+MAX_FADE = 1.25  # the slowest finish is at most this much slower than the start
 DEFAULT_FIT = {"median_pace_s_per_km": 345.0, "sigma": 0.16, "fade": 1.05, "activities": 0, "source": "default"}
 
 
@@ -79,13 +81,25 @@ class Field_:
     phase_s: np.ndarray  # when in each 10 s the device pings
 
 
-def plan(runners: int, fit: dict[str, Any], length_m: float, rng: np.random.Generator) -> Field_:
-    pace = np.exp(rng.normal(np.log(fit["median_pace_s_per_km"]), fit["sigma"], runners))
-    outside = (pace < 175) | (pace > 900)  # faster than 2:55/km (world class) or slower than 15:00/km: redraw
-    while outside.any():
-        pace[outside] = np.exp(rng.normal(np.log(fit["median_pace_s_per_km"]), fit["sigma"], outside.sum()))
-        outside = (pace < 175) | (pace > 900)
-    fade = 1.0 + np.abs(rng.normal(fit["fade"] - 1.0, 0.03, runners)) * (length_m / 10_000) ** 0.5
+def plan(runners: int, fit: dict[str, Any], length_m: float, rng: np.random.Generator,
+         pace_factor: np.ndarray | None = None, finish_by_s: float | None = None) -> Field_:
+    """Every runner's plan; ``pace_factor`` scales each runner's drawn pace (e.g. by category, see
+    :func:`.demo.pace_factors`); with ``finish_by_s``, every finisher finishes within that many seconds of the gun
+    (a course that closes: slower paces are drawn again)."""
+    factor = np.ones(runners) if pace_factor is None else np.asarray(pace_factor, dtype=np.float64)
+    slowest = MAX_PACE_S_PER_KM
+    if finish_by_s is not None:
+        slowest = min(slowest, finish_by_s / (length_m / 1000.0 * (1.0 + (MAX_FADE - 1.0) / 2.0)))
+    if slowest <= MIN_PACE_S_PER_KM * float(factor.max(initial=1.0)):
+        raise ValueError(f"no plausible pace finishes {length_m:.0f} m in {finish_by_s} s")
+    pace = np.exp(rng.normal(np.log(fit["median_pace_s_per_km"]), fit["sigma"], runners)) * factor
+    outside = (pace < MIN_PACE_S_PER_KM) | (pace > slowest)  # faster than world class, slower than a walk or the
+    while outside.any():  # course's closing: drawn again
+        pace[outside] = np.exp(rng.normal(np.log(fit["median_pace_s_per_km"]), fit["sigma"], outside.sum())) \
+            * factor[outside]
+        outside = (pace < MIN_PACE_S_PER_KM) | (pace > slowest)
+    fade = np.minimum(1.0 + np.abs(rng.normal(fit["fade"] - 1.0, 0.03, runners)) * (length_m / 10_000) ** 0.5,
+                      MAX_FADE)
     dnf_at = np.where(rng.random(runners) < 0.02, rng.uniform(0.1, 0.9, runners) * length_m, np.inf)
     skew = np.where(rng.random(runners) < 0.05, rng.normal(0, 20, runners), 0.0)
     return Field_(1000.0 / pace, fade, dnf_at, skew, rng.uniform(0, PING_EVERY_S, runners))
@@ -104,11 +118,12 @@ class Simulator:
     race's own: it sends the race's ingest key)."""
 
     def __init__(self, course: Course, devices: list[str], gun_t: float, *, api_url: str, race: str,
-                 fit: dict[str, Any] | None = None, seed: int | None = None, ingest_key: str | None = None) -> None:
+                 fit: dict[str, Any] | None = None, seed: int | None = None, ingest_key: str | None = None,
+                 pace_factor: np.ndarray | None = None, finish_by_s: float | None = None) -> None:
         self.course, self.devices, self.gun_t = course, np.array(devices), gun_t
         self.rng = np.random.default_rng(seed)
         self.fit = fit or fit_paces()
-        self.field = plan(len(devices), self.fit, course.length_m, self.rng)
+        self.field = plan(len(devices), self.fit, course.length_m, self.rng, pace_factor, finish_by_s)
         self.url = f"{api_url.rstrip('/')}/api/race/{race}/pings"
         self.next_t = gun_t + self.field.phase_s
         self.offline_until = np.zeros(len(devices))
@@ -178,12 +193,15 @@ class Simulator:
 
 
 def run(sim: Simulator, race_time: Any, *, tick_s: float = 1.0, max_seconds: float | None = None,
-        on_tick: Any = None) -> None:
-    """Post the pings due every ``tick_s`` of wall time until the race is over (or ``max_seconds``)."""
+        on_tick: Any = None, until: float | None = None) -> None:
+    """Post the pings due every ``tick_s`` of wall time until the race is over (or ``max_seconds``, or the wall
+    time ``until``)."""
     started = time.monotonic()
-    while not sim.over and (max_seconds is None or time.monotonic() - started < max_seconds):
+    while not sim.over and (max_seconds is None or time.monotonic() - started < max_seconds) \
+            and (until is None or time.time() < until):
         tick = time.monotonic()
         sent = sim.send(sim.pings_until(float(race_time(time.time()))))
         if on_tick is not None:
             on_tick(sent)
         time.sleep(max(0.0, tick_s - (time.monotonic() - tick)))
+
