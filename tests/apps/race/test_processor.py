@@ -65,7 +65,8 @@ def test_standings_by_hand(course: Course) -> None:
     assert (ana.gap_s, ana.gap_m) == (0.0, 0.0)
     assert eve.gap_s == pytest.approx(50) and eve.gap_m == pytest.approx(0, abs=0.01)
     assert ben.gap_m == pytest.approx(3550, abs=0.01)
-    assert ben.gap_s == pytest.approx(625 - 412.5, abs=0.01)  # at ben's last checkpoint, 2 km
+    # at ben's last point, 2450 m at 800 s: ana was there at 412.5 + 450/1000 × (640 - 412.5) s (her 2 and 3 km)
+    assert ben.gap_s == pytest.approx(800 - (412.5 + 0.45 * 227.5), abs=0.01)
     assert ben.last_checkpoint == "2 km" and ana.last_checkpoint == "Finish"
     assert ben.last_seen_age_s == pytest.approx(100)
     assert [(s.category, s.category_rank) for s in page[:3]] == [("W", 1), ("W", 2), ("M", 1)]

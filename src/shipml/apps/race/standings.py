@@ -113,6 +113,7 @@ class Standings:
         self.order, self.ranked, self.rank = r.order, r.ranked, r.rank
         self.category_rank, self.category_order = r.category_rank, r.category_order
         self._finish_s = r.finish_s
+        self._gaps: dict[int | None, npt.NDArray[np.float64]] = {}  # per list, the time gaps of its first runners
 
     def leader(self, category: int | None = None) -> int | None:
         members = self.order if category is None else self.category_order[category]
@@ -134,11 +135,12 @@ class Standings:
         gap_m = np.full(idx.size, np.nan)
         gap_s = np.full(idx.size, np.nan)
         passed = np.searchsorted(p.course.checkpoint_m, progress, side="right") - 1
+        ranked = self.rank[idx] > 0
         if leader is not None:
             gap_m = p.progress_m[leader] - progress
-            common = np.maximum(passed, 0)
-            gap_s = np.where(passed >= 0, p.splits_s[idx, common] - p.splits_s[leader, common], np.nan)
-        ranked = self.rank[idx] > 0
+            position = (self.rank[idx] if category is None else self.category_rank[idx]) - 1  # in the list
+            gaps = self.time_gaps(category, int(position.max(initial=-1)) + 1)
+            gap_s = np.where(ranked, gaps[np.maximum(position, 0)] if gaps.size else np.nan, np.nan)
         gap_m = np.where(ranked, gap_m, np.nan)
         gap_s = np.where(ranked, gap_s, np.nan)
         speed = p.speed_mps[idx].astype(np.float64)
@@ -171,6 +173,43 @@ class Standings:
                 last_seen_age_s=_optional(age[i]),
             ))
         return rows
+
+
+    def time_gaps(self, category: int | None, upto: int) -> npt.NDArray[np.float64]:
+        """The time gap of the first ``upto`` ranked runners of a list (overall or one category), in its order.
+
+        A gap is the time behind the list's leader at the same point: a finisher's net finish time minus the
+        leader's; a runner still out there, their net time at their last point minus the leader's time at that
+        point (the leader's checkpoint times and last point, interpolated). Pings come up to 10 s apart, so a runner
+        ranked behind may have been seen a little earlier than the one ahead; a gap is never less than the one above
+        it (a runner behind on the course is at least as far behind), so gaps rise down the list. Unknown: nan."""
+        members = self.order if category is None else self.category_order[category]
+        upto = min(upto, members.size, self.ranked if category is None else int((self.rank[members] > 0).sum()))
+        known = self._gaps.get(category)
+        if known is not None and known.size >= upto:
+            return known[:upto]
+        p = self.processor
+        chosen = members[:upto]
+        if not upto:
+            return np.zeros(0)
+        leader = int(chosen[0])
+        net = p.progress_t[chosen] - p.start_t[chosen]
+        finished = p.status[chosen] == FINISHED
+        leader_finish = self._finish_s[leader]
+        passed = np.isfinite(p.splits_s[leader])
+        at_m = np.concatenate([[0.0], p.course.checkpoint_m[passed], [p.progress_m[leader]]])
+        at_s = np.concatenate([[0.0], p.splits_s[leader][passed].astype(np.float64),
+                               [p.progress_t[leader] - p.start_t[leader]]])
+        keep = np.concatenate([[True], np.diff(at_m) > 0])  # the finish is both a checkpoint and the last point
+        with np.errstate(invalid="ignore"):
+            leader_there = np.interp(p.progress_m[chosen], at_m[keep], np.fmax.accumulate(at_s[keep]))
+            gaps = np.where(finished, self._finish_s[chosen] - leader_finish, net - leader_there)
+        gaps[0] = 0.0
+        known_gap = np.isfinite(gaps)
+        rising = np.fmax.accumulate(np.where(known_gap, gaps, np.nan))
+        gaps = np.where(known_gap, rising, np.nan)
+        self._gaps[category] = gaps
+        return gaps
 
 
 def standings(processor: RaceProcessor, cached: Standings | None = None) -> Standings:
