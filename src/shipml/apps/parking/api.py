@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, TypeAdapter
 from shapely.geometry import mapping
 
+from shipml.apps.parking.addresses import AddressMatch, Street
 from shipml.apps.parking.bundle import Reference, reference
 from shipml.apps.parking.calendar import MADRID, is_regulated
 from shipml.apps.parking.geo import Neighbourhood
@@ -37,6 +38,7 @@ from shipml.apps.parking.schemas import (
     NeighbourhoodSpaces,
     Place,
     Point,
+    StreetExtent,
     UnlistedPlace,
 )
 from shipml.apps.parking.tasks import MODEL
@@ -142,7 +144,8 @@ def availability(
         n = _neighbourhood(ref, neighbourhood)
     elif address is not None:
         hit = ref.addresses.search(address, limit=1)[0]
-        n, point = ref.locator.get(hit.neighbourhood_id), AddressPoint(label=hit.label, lat=hit.lat, lon=hit.lon)
+        n, point = ref.locator.get(hit.neighbourhood_id), AddressPoint(label=hit.label, lat=hit.lat, lon=hit.lon,
+                                                                       match=hit.match, note=hit.note)
     else:
         assert lat is not None and lon is not None
         n, point = ref.locator.locate(lat, lon), Point(lat=lat, lon=lon)
@@ -216,18 +219,49 @@ def day_curve(neighbourhood: Annotated[str, Query(max_length=80)],
                     synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
 
 
-@router.get("/addresses")
-def addresses(q: Annotated[str, Query(min_length=1, max_length=120, description="street and number")],
-              limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[AddressHit]:
-    """Streets of the SER zone like ``q`` (typos forgiven), each with its point and neighbourhood."""
+def _places(ref: Reference, ids: tuple[int, ...]) -> list[Place | UnlistedPlace]:
+    return [_place(ref.locator.by_id[i]) if i in ref.locator.by_id else UnlistedPlace(id=i) for i in ids]
+
+
+@lru_cache(maxsize=4096)
+def _extent(ref_key: int, street: Street) -> StreetExtent:
+    """A street's extent, built once per street and reference (the index is one per data version; ``ref_key``
+    only ties the cache to the cached reference object, as for :func:`_geometries`)."""
+    del ref_key
     ref = reference()
-    out = []
-    for hit in ref.addresses.search(q, limit=limit):
-        n = ref.locator.by_id.get(hit.neighbourhood_id)
-        out.append(AddressHit(label=hit.label, street=hit.street, number=hit.number, lat=hit.lat, lon=hit.lon,
-                              score=round(hit.score, 1),
-                              neighbourhood=_place(n) if n else UnlistedPlace(id=hit.neighbourhood_id)))
-    return out
+    return StreetExtent(numbers=street.numbers, bbox=street.bbox, neighbourhoods=_places(ref, street.neighbourhood_ids),
+                        positions=[list(p) for p in ref.addresses.positions(street)])
+
+
+def _address_hit(ref: Reference, hit: AddressMatch) -> AddressHit:
+    assert hit.extent is not None
+    n = ref.locator.by_id.get(hit.neighbourhood_id)
+    return AddressHit(label=hit.label, street=hit.street, number=hit.number, asked_number=hit.asked_number,
+                      match=hit.match, note=hit.note, lat=hit.lat, lon=hit.lon, score=round(hit.score, 1),
+                      neighbourhood=_place(n) if n else UnlistedPlace(id=hit.neighbourhood_id),
+                      extent=_extent(id(ref), hit.extent))
+
+
+_HITS: TypeAdapter[list[AddressHit]] = TypeAdapter(list[AddressHit])
+
+
+@lru_cache(maxsize=2048)
+def _address_bytes(ref_key: int, q: str, limit: int) -> bytes:
+    """A search's answer, rendered once per reference (data version) and query; a not found is not kept."""
+    del ref_key
+    ref = reference()
+    return _HITS.dump_json([_address_hit(ref, hit) for hit in ref.addresses.search(q, limit=limit)])
+
+
+@router.get("/addresses", response_model=list[AddressHit],
+            responses={404: {"description": "no street name like q in the SER street list; the error's details "
+                                            "hold 'suggestions' (street names)"}})
+def addresses(q: Annotated[str, Query(min_length=1, max_length=120, description="street and number")],
+              limit: Annotated[int, Query(ge=1, le=20)] = 5) -> Response:
+    """The streets of the SER zone that ``q`` names (typos forgiven), best first, each with its point, its
+    neighbourhood, its extent, and how it matched (``match``: exact, nearest_number, street or approximate, and a
+    ``note`` in words). A query naming no listed street is a 404 with suggestions, never another street."""
+    return Response(_address_bytes(id(reference()), q, limit), media_type="application/json")
 
 
 @router.get("/neighbourhoods")

@@ -6,7 +6,7 @@ into them).
     Estimate ─┬─ Availability            GET /availability
               ├─ Hour ─ DayCurve         GET /day
               └─ FeatureProperties
-    AddressHit                           GET /addresses (a list)
+    AddressHit ─ StreetExtent            GET /addresses (a list; 404 with suggestions when no street matches)
 
 Times are Madrid wall-clock times without an offset (``2024-03-04T11:00:00``). Every field is always present except
 ``method`` and ``message`` of an :class:`Estimate`: the one explains a number, the other its absence.
@@ -22,6 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 def _none(value: object) -> bool:
     return value is None
+
+
+MatchKind = Literal["exact", "nearest_number", "street", "approximate"]
+MATCH_KINDS = ("exact: the street and the number are listed; nearest_number: the street is listed, the number is "
+               "not, the nearest listed number on the same side (odd/even) is answered, or the other side's when "
+               "much nearer (the note says which); street: no number asked, the street's middle and its extent; "
+               "approximate: another street of the same name (the street type asked is not listed)")
+Position = Annotated[list[float], Field(min_length=2, description="[lon, lat]")]
 
 
 class Answer(BaseModel):
@@ -85,9 +93,11 @@ class Point(Answer):
 
 
 class AddressPoint(Point):
-    """The address found for the text asked about, with its point."""
+    """The address found for the text asked about, with its point and how it matched."""
 
     label: str = Field(description="the address found, e.g. 'CALLE DE FUENCARRAL 98'")
+    match: MatchKind = Field(description=MATCH_KINDS)
+    note: str = Field(description="what was found, in words")
 
 
 class Availability(Estimate):
@@ -120,16 +130,32 @@ class DayCurve(Answer):
     model: ModelRef
 
 
+class StreetExtent(Answer):
+    """A street of the SER list as a whole: its listed numbers, where it lies and the neighbourhoods it crosses."""
+
+    numbers: tuple[int, int] | None = Field(description="lowest and highest listed house number; null if none")
+    bbox: tuple[float, float, float, float] = Field(description="west, south, east, north (degrees)")
+    neighbourhoods: list[Place | UnlistedPlace] = Field(description="the neighbourhoods it crosses, most of its "
+                                                                    "spaces first")
+    positions: list[Position] = Field(description="its listed points as [lon, lat], for drawing")
+
+
 class AddressHit(Answer):
-    """A street (and number) of the SER zone matching a search, with its point and neighbourhood."""
+    """A street (and number) of the SER zone matching a search, with its point and neighbourhood, and how it
+    matched (a query matching no street name is a 404 whose details hold suggestions)."""
 
     label: str = Field(description="street and number as shown, e.g. 'CALLE DE FUENCARRAL 98'")
     street: str
-    number: int | None = Field(description="house number; null for the street as a whole")
+    number: int | None = Field(description="the listed house number answered; null for the street as a whole")
+    asked_number: int | None = Field(description="the house number asked; null when none was")
+    match: MatchKind = Field(description=MATCH_KINDS)
+    note: str = Field(description="what was found, in words, e.g. 'CALLE DE ALCALA 45 is not listed (before the "
+                                  "first listed odd number; …): the nearest listed on the same side is 77'")
     lat: float
     lon: float
-    score: float = Field(description="match score, 0..100 (100: exact)")
+    score: float = Field(description="name match score, 0..100 (100: the name as listed)")
     neighbourhood: Place | UnlistedPlace
+    extent: StreetExtent
 
 
 class NeighbourhoodSpaces(Place):
@@ -138,9 +164,6 @@ class NeighbourhoodSpaces(Place):
     spaces: int = Field(description="regulated spaces; 0 where the spaces file has none")
     zone: str | None = Field(description="ticket zone counted against the spaces: 'AZUL' or 'VERDE'; null without "
                                          "spaces")
-
-
-Position = Annotated[list[float], Field(min_length=2, description="[lon, lat]")]
 
 
 class Polygon(Answer):
