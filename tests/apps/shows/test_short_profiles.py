@@ -180,3 +180,27 @@ def test_by_profile_length_answers_short_and_long_profiles_with_different_models
         ShortEase(l2=0)
     with pytest.raises(InvalidInput):
         Rp3Beta(alpha=0)
+
+
+# -- acceptance on the real anime TV data (the app's own data) -------------------------------------------------
+
+
+def test_acceptance_five_given_by_profile_length_leads_the_original(shared_data: Path) -> None:
+    """Issue 22's case: 5 random likes given, all the others predicted. The served candidate leads the original
+    graph by about 1.28× NDCG@10 on the test users (the goal of 1.4× is not reached: benchmarks/README.md), and keeps
+    EASE's lead with the full protocol."""
+    from shipml.apps.shows.evaluation import likes, read_ratings
+    from shipml.apps.shows.recommenders import ItemKnnGraph
+
+    folder = shared_data / "shows" / "anime_caserec"
+    ratings = read_ratings(folder / "anime_ratings.dat", "User_ID", "Anime_ID", "Feedback")
+    info = pl.read_csv(folder / "anime_info.dat", separator="\t", quote_char=None)
+    liked = likes(ratings.filter(pl.col("item").is_in(info.filter(pl.col("type") == "TV")["anime_ids"].implode())),
+                  min_rating=7)
+    models = {"graph": ItemKnnGraph, "ease": Ease, "served": ByProfileLength}
+    five = {r["model"]: r for r in compare(liked, models, seed=0, given=5)}
+    assert five["served"]["users_scored"] > 700
+    assert five["served"]["ndcg_at_10"] >= 1.2 * five["graph"]["ndcg_at_10"]
+    assert five["served"]["ndcg_at_10"] >= 1.1 * five["ease"]["ndcg_at_10"]
+    full = {r["model"]: r for r in compare(liked, models, seed=0)}
+    assert full["served"]["ndcg_at_10"] >= 0.99 * full["ease"]["ndcg_at_10"] >= 1.5 * full["graph"]["ndcg_at_10"]
