@@ -50,6 +50,15 @@ class Preparing(BaseModel):
     message: str | None = None
 
 
+class Activity(BaseModel):
+    """What an app is doing now when a dataset and a champion do not say it (e.g. a live race): a headline and a few
+    figures for the home page, and whether it is simulated."""
+
+    headline: str
+    simulated: bool = Field(False, description="generated, not real: the home page labels it SIMULATED")
+    figures: dict[str, str] = Field(default_factory=dict, description="label → value, shown as they are")
+
+
 class AppStatus(BaseModel):
     """An app's data freshness and champion; an app may add its own fields (e.g. the race's races)."""
 
@@ -58,6 +67,7 @@ class AppStatus(BaseModel):
     data: DatasetFreshness | None = None
     model: ModelRef | None = None
     preparing: Preparing | None = None
+    activity: Activity | None = None
 
 
 class ComponentHealth(BaseModel):

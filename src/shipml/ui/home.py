@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.navigation.page import Page
 
-from shipml.core.schemas import AppStatus, ComponentHealth, HealthAnswer, JobRecord, RefreshRecord
+from shipml.core.schemas import Activity, AppStatus, ComponentHealth, HealthAnswer, JobRecord, RefreshRecord
 from shipml.ui import client
 
 COMPONENTS = {"database": ("Database", ":material/database:"), "queue": ("Job queue", ":material/queue:"),
@@ -71,6 +71,9 @@ def _app_card(name: str, health: ComponentHealth, page: Page | None) -> None:
             st.badge("SYNTHETIC data (offline demo)", icon=":material/science:", color="orange",
                      help="The real source could not be fetched, so a generated dataset with the same "
                           "schema is served. Numbers are not real.")
+        if status.activity is not None and data is None and model is None:
+            _activity(status.activity)
+            return
         cols = st.columns(4)
         if data:
             cols[0].metric("Data updated", client.ago(data.created_at),
@@ -85,6 +88,17 @@ def _app_card(name: str, health: ComponentHealth, page: Page | None) -> None:
         if data:
             st.caption(f"Source: {_source_text(data.source, data.synthetic)}")
             _last_refresh(data.last_refresh)
+
+
+def _activity(activity: Activity) -> None:
+    """An app without a dataset or champion (e.g. a live race): what it is doing, its figures."""
+    if activity.simulated:
+        st.badge("SIMULATED (demo)", icon=":material/science:", color="orange",
+                 help="Generated, not real people or measurements, sent through the real ingest.")
+    st.markdown(activity.headline)
+    figures = list(activity.figures.items())[:4]
+    for column, (label, value) in zip(st.columns(4), figures, strict=False):
+        column.metric(label.capitalize(), value)
 
 
 def _source_text(source: str | None, synthetic: bool) -> str:
