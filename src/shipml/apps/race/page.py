@@ -4,22 +4,20 @@ that redraw themselves every 2 s (only their own elements, so nothing flickers).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from shipml.apps.race.board import STATUS_TEXT, age, clock, notice, pace, splits_table, table
 from shipml.apps.race.schemas import (
     CourseMap,
-    Entrant,
     Leaderboard,
     LeadersProgress,
     LiveStats,
     RaceSummary,
     RunnerDetail,
-    RunnerLine,
     SearchHits,
 )
 from shipml.ui import client
@@ -36,37 +34,6 @@ def fetch(path: str, model: type[T], **params: Any) -> T | None:
     except client.ApiError as exc:
         st.info(exc.message, icon=":material/hourglass_empty:")
         return None
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def pace(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{int(seconds // 60)}:{int(seconds % 60):02d} /km"
-
-
-def age(seconds: float | None) -> str:
-    return "never" if seconds is None else f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
-
-
-def gap(r: RunnerLine) -> str:
-    if r.gap_s is not None:
-        return clock(r.gap_s)
-    return f"{r.gap_m:.0f} m" if r.gap_m else "—"
-
-
-def table(rows: Sequence[RunnerLine | Entrant]) -> pd.DataFrame:
-    """Leaderboard lines (or runners found before any standings: who they are, nothing else) as a table."""
-    return pd.DataFrame([{
-        "rank": r.rank, "bib": r.bib, "name": r.name, "category": r.category, "km": round(r.distance_m / 1000, 2),
-        "gap": gap(r), "pace": pace(r.pace_s_per_km), "predicted finish": clock(r.finish_s or r.predicted_finish_s),
-        "status": r.status, "last seen": age(r.last_seen_age_s)} if isinstance(r, RunnerLine) else {
-        "rank": None, "bib": r.bib, "name": r.name, "category": None, "km": 0.0, "gap": "—", "pace": pace(None),
-        "predicted finish": clock(None), "status": r.status, "last seen": age(None)} for r in rows])
 
 
 def pick_race() -> RaceSummary | None:
@@ -90,11 +57,42 @@ def header(race: RaceSummary) -> None:
                f"{client.timestamp(race.start)} · checkpoints " + ", ".join(c.name for c in race.checkpoints))
 
 
+COLUMN_CONFIG = {
+    "rank": st.column_config.NumberColumn("rank", width="small"),
+    "bib": st.column_config.TextColumn("bib", width="small"),
+    "name": st.column_config.TextColumn("name", width="medium"),
+    "category": st.column_config.TextColumn("cat.", width="small"),
+    "km": st.column_config.NumberColumn("km", width="small", format="%.2f"),
+    "gap": st.column_config.TextColumn("gap", width="small", help="time behind the leader at the same point"),
+    "pace": st.column_config.TextColumn("pace", width="small"),
+    "predicted finish": st.column_config.TextColumn("finish (pred.)", width="small",
+                                                    help="the finish time, or its prediction while running"),
+    "status": st.column_config.TextColumn("status", width="small"),
+    "last seen": st.column_config.TextColumn("last seen", width="small"),
+}
+
+
+def edition_notice(race: str, stats: LiveStats) -> None:
+    """A simulated race's countdown to its gun, or the notice that it ends soon; a new edition redraws the page."""
+    edition = stats.edition
+    if edition is None:
+        return
+    seen = st.session_state.setdefault(f"race_gun_{race}", edition.gun)
+    if seen != edition.gun:  # a new edition: the header (gun, checkpoints) is redrawn
+        st.session_state[f"race_gun_{race}"] = edition.gun
+        st.rerun(scope="app")
+    text = notice(edition)
+    if text:
+        with st.container(key="race_notice"):
+            st.info(text, icon=":material/schedule:")
+
+
 @st.fragment(run_every=REFRESH_S)
 def live(race: str, top: int, category: str | None) -> None:
     stats = fetch(f"/{race}/stats", LiveStats)
     if stats is None:
         return
+    edition_notice(race, stats)
     status = stats.status
     cols = st.columns(6)
     cols[0].metric("running", f"{status.running:,}")
@@ -104,14 +102,15 @@ def live(race: str, top: int, category: str | None) -> None:
     cols[4].metric("lag p99", f"{stats.lag_p99_s or 0:.2f} s")
     cols[5].metric("rejected", f"{sum(stats.rejected.values()):,}")
     board = fetch(f"/{race}/leaderboard", Leaderboard, limit=top, category=category)
+    st.subheader("Leaderboard")
+    if board:
+        with st.container(key="race_board"):
+            st.caption(f"as of {client.timestamp(board.clock)} race time · version {board.version} · gap: time "
+                       "behind the leader at the same point")
+            st.dataframe(table(board.rows), hide_index=True, height=38 + 35 * min(top, 15), width="stretch",
+                         column_config=COLUMN_CONFIG)
     left, right = st.columns([3, 2])
     with left:
-        st.subheader("Leaderboard")
-        if board:
-            with st.container(key="race_board"):
-                st.caption(f"as of {client.timestamp(board.clock)} race time · version {board.version}")
-                st.dataframe(table(board.rows), hide_index=True, height=38 + 35 * min(top, 15))
-    with right:
         st.subheader("Leaders' progress")
         progress = fetch(f"/{race}/progress", LeadersProgress, top=5)
         points = [{"runner": f"{s.bib} {s.name}", "time": p.t, "km": p.distance_m / 1000}
@@ -121,8 +120,10 @@ def live(race: str, top: int, category: str | None) -> None:
                 x=alt.X("time:T", title="race time"), y=alt.Y("km:Q", title="km"), color="runner:N")
             with st.container(key="race_progress"):
                 st.altair_chart(chart)
-        st.caption("Rejected pings by reason: " + ", ".join(
-            f"{k.replace('_', ' ')} **{v:,}**" for k, v in stats.rejected.items()))
+    with right:
+        st.subheader("Rejected pings")
+        st.caption("By reason: " + (", ".join(f"{k.replace('_', ' ')} **{v:,}**" for k, v in stats.rejected.items())
+                                    or "none yet"))
 
 
 def search(race: str) -> None:
@@ -135,7 +136,7 @@ def search(race: str) -> None:
         st.info(f"Nobody matches '{typed}'.")
         return
     with st.container(key="race_found"):
-        st.dataframe(table(found.rows), hide_index=True)
+        st.dataframe(table(found.rows), hide_index=True, width="stretch", column_config=COLUMN_CONFIG)
     options = [f"{r.bib} · {r.name}" for r in found.rows]
     follow = st.session_state.setdefault("race_follow", [])
     chosen = st.multiselect("Follow", options, key="race_follow_pick")
@@ -168,13 +169,13 @@ def followed(race: str, course: CourseMap) -> None:
     with right:
         for r in runners:
             st.markdown(f"**{r.bib} · {r.name}** ({r.category}) — rank {r.rank or '—'}, "
-                        f"{r.distance_m / 1000:.2f} km, {r.status}, pace {pace(r.pace_s_per_km)}, "
-                        f"predicted {clock(r.finish_s or r.predicted_finish_s)}, "
+                        f"{r.distance_m / 1000:.2f} km, {STATUS_TEXT.get(r.status, r.status)}, "
+                        f"pace {pace(r.pace_s_per_km)}, predicted {clock(r.finish_s or r.predicted_finish_s)}, "
                         f"last seen {age(r.last_seen_age_s)}")
-            splits = pd.DataFrame([{"checkpoint": s.checkpoint, "km": s.distance_m / 1000, "time": clock(s.time_s)}
-                                   for s in r.splits])
-            with st.container(key=f"race_splits_{r.bib}"):
-                st.dataframe(splits.T)
+        if runners:
+            st.caption("Splits: time since the runner's start at each checkpoint")
+            with st.container(key="race_splits"):
+                st.dataframe(splits_table(runners), hide_index=True, width="stretch")
     if st.button("Stop following everyone", key="race_unfollow"):
         st.session_state["race_follow"] = []
         st.rerun()

@@ -13,7 +13,7 @@ import numpy as np
 from shipml.core import matching
 from shipml.core.errors import InvalidInput, NotFound
 
-from . import trail
+from . import edition, trail
 from .definition import Race
 from .namesearch import NameIndex, name_index
 from .processor import STATUS_NAMES
@@ -181,4 +181,16 @@ def stats(race: Race) -> dict[str, Any]:
             "clock": iso(meta["clock"]), "published_at": iso(meta["published_at"]),
             "published_age_s": round(time.time() - meta["published_at"], 2), "pings_per_s": meta.get("pings_per_s"),
             "lag_p99_s": meta.get("lag_p99_s"), "accepted": meta["accepted"], "rejected": meta["rejected"],
-            "ignored": meta["ignored"], "runners": race.runners, "status": _STATUS_CACHE[key]}
+            "ignored": meta["ignored"], "runners": race.runners, "status": _STATUS_CACHE[key],
+            "edition": edition_of(race)}
+
+
+def edition_of(race: Race, now: float | None = None) -> dict[str, Any] | None:
+    """A simulated race's schedule as the page shows it (None for a real race)."""
+    plan = edition.schedule(race.definition)
+    if plan is None:
+        return None
+    now = time.time() if now is None else now
+    return {"gun": iso(plan.gun), "ends": iso(plan.ends), "next_gun": iso(plan.next_gun),
+            "gun_in_s": round(plan.gun - now, 1), "ends_in_s": round(plan.ends - now, 1),
+            "ending": plan.notice_due(now), "speedup": plan.speedup}

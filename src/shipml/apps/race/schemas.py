@@ -12,7 +12,7 @@ parses into them.
     SearchHits      GET  /{race}/search           RunnerLine* or Entrant* (before any standings)
     RunnerDetail    GET  /{race}/runners/{bib}    RunnerLine + Split*, Position, TrackPoint*
     LeadersProgress GET  /{race}/progress         LeaderSeries* (ProgressPoint*)
-    LiveStats       GET  /{race}/stats            StatusCounts
+    LiveStats       GET  /{race}/stats            StatusCounts, Edition
     CourseMap       GET  /{race}/course           RaceFacts + CheckpointPoint*
 
 Times of day are ISO 8601 strings with an offset (``2026-05-03T08:00:00+00:00``); durations are seconds
@@ -179,7 +179,8 @@ class RunnerLine(Answer):
     status: RunnerStatus = Field(description="'stale': running, but no ping for the race's stale_after_s")
     distance_m: float = Field(description="distance along the course")
     gap_m: float | None = Field(description="behind the leader of the list (overall or category); null unranked")
-    gap_s: float | None = Field(description="behind the leader at the last checkpoint both passed; null before one")
+    gap_s: float | None = Field(description="time behind the list's leader at the same point (from the leader's "
+                                "checkpoint times), never less than the runner above; null unranked")
     pace_s_per_km: float | None = Field(description="current pace (smoothed); null when not moving")
     finish_s: float | None = Field(description="finish time; null until finished")
     predicted_finish_s: float | None = Field(description="predicted (or actual) finish time; null when unknown")
@@ -289,6 +290,19 @@ class StatusCounts(Answer):
     stale: int = Field(description="running, but no ping for the race's stale_after_s")
 
 
+class Edition(Answer):
+    """A simulated race runs as editions back to back: this one's gun and end, and the next one's gun (wall-clock
+    times; the race's own clock runs ``speedup`` times faster)."""
+
+    gun: str = Field(description="when this edition's gun fires (ISO 8601)")
+    ends: str = Field(description="when this edition ends and its standings are wiped (ISO 8601)")
+    next_gun: str = Field(description="when the next edition's gun is planned (ISO 8601)")
+    gun_in_s: float = Field(description="seconds until the gun; negative once it fired")
+    ends_in_s: float = Field(description="seconds until this edition ends")
+    ending: bool = Field(description="the end is near (the page says so, with the next gun)")
+    speedup: float = Field(description="race seconds per wall second")
+
+
 class LiveStats(Answer):
     """The live processing of a race: rates, lag, pings accepted and rejected by reason, runners by status."""
 
@@ -308,6 +322,7 @@ class LiveStats(Answer):
                                                 "'after_finish', 'after_dnf')")
     runners: int = Field(description="participants")
     status: StatusCounts
+    edition: Edition | None = Field(description="a simulated race's schedule; null for a real race")
 
 
 # what an admin or a tracker posts
