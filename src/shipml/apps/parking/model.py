@@ -16,6 +16,7 @@ time when parking is not regulated has no number (``regulated: false``), as the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,10 +97,26 @@ def make(params: dict[str, Any]) -> Forecaster:
     return Calibrated(name) if calibrate else make_forecaster(name)
 
 
+OBSERVED = "observed"
+FORECAST = "forecast"
+PROFILE = "calendar profile"
+PROFILE_DAYS = 366  # how far beyond the data the calendar profile answers; further is refused
+JOIN_DAYS = 14.0  # the forecast's last week fades into the calendar profile with this time constant
+PROFILE_WEEKS = 52  # the profile is the usual share of the last year
+
+
 @dataclass
 class Member:
-    """One neighbourhood's forecast: occupied spaces (of ``capacity``) per hour from ``start``, with an interval;
-    beyond the horizon, the mean and 10–90 % range of the occupied share by weekday and hour of its history."""
+    """One neighbourhood: what the data observed, the forecast from ``start``, and beyond it a calendar profile.
+
+    - **observed** (``observed_start`` …): the occupied share the data counted, for every hour they hold;
+    - **forecast**: occupied spaces (of ``capacity``) per hour from ``start``, with an interval;
+    - **calendar profile** beyond the horizon: the mean and 10–90 % range of the occupied share by month kind
+      (August or not: August afternoons are free and mornings differ), weekday and hour over the last year; it
+      joins the forecast without a jump: the forecast's deviation from the profile at the same hour of its last
+      week carries on and fades with a time constant of ``JOIN_DAYS``. Holidays and Sundays are not regulated,
+      so they never get a number. Further than ``PROFILE_DAYS`` after the data, or before them, is refused.
+    """
 
     neighbourhood_id: int
     capacity: float
@@ -108,29 +125,75 @@ class Member:
     yhat: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
-    profile: np.ndarray  # (7 weekdays, 24 hours, 3: mean, p10, p90) of the occupied share
+    profile: np.ndarray  # (2: not August / August, 7 weekdays, 24 hours, 3: mean, p10, p90) of the occupied share
     metrics: dict[str, float] = field(default_factory=dict)
+    observed_start: datetime | None = None
+    observed: np.ndarray | None = None  # occupied share per hour from ``observed_start``
+
+    @property
+    def forecast_end(self) -> datetime:
+        """The first hour after the forecast."""
+        return self.start + timedelta(hours=len(self.yhat))
+
+    def _forecast(self, i: int) -> tuple[float, float, float]:
+        cap = max(self.capacity, 1.0)
+        values = [float(np.clip(v / cap, 0.0, 1.0)) for v in (self.yhat[i], self.lo[i], self.hi[i])]
+        return values[0], min(values[1:]), max(values[1:])
+
+    def _profile_at(self, at: datetime) -> np.ndarray:
+        profile = self.profile if self.profile.ndim == 4 else self.profile[None]
+        kind = 1 if at.month == 8 and profile.shape[0] > 1 and profile[1].any() else 0
+        return profile[kind, at.weekday(), at.hour]  # type: ignore[no-any-return]
 
     def occupied_share(self, at: datetime) -> tuple[float, float, float, str]:
-        """(share, lo, hi, method) at a naive local time (the hour it falls in)."""
-        i = int((at.replace(minute=0, second=0, microsecond=0) - self.start) // timedelta(hours=1))
+        """(share, lo, hi, method) at a naive local time (the hour it falls in); ``method`` says which of the three
+        answered, in words. Raises ``InvalidInput`` before the data or more than ``PROFILE_DAYS`` after them."""
+        from shipml.core.errors import InvalidInput
+
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        observed = getattr(self, "observed", None)
+        first = getattr(self, "observed_start", None) or self.start
+        if hour < first:
+            raise InvalidInput(f"no data before {first:%Y-%m-%d %H:%M} for this neighbourhood: the ticket data "
+                               "start there", details={"reason": "time_out_of_range"})
+        if observed is not None:
+            j = int((hour - first) // timedelta(hours=1))
+            if 0 <= j < len(observed):
+                v = float(np.clip(observed[j], 0.0, 1.0))
+                return v, v, v, f"{OBSERVED}: counted from the ticket data (a past hour, not a forecast)"
+        i = int((hour - self.start) // timedelta(hours=1))
         if 0 <= i < len(self.yhat):
-            cap = max(self.capacity, 1.0)
-            values = [float(np.clip(v / cap, 0.0, 1.0)) for v in (self.yhat[i], self.lo[i], self.hi[i])]
-            return values[0], min(values[1:]), max(values[1:]), "forecast"
-        mean, p10, p90 = (float(v) for v in self.profile[at.weekday(), at.hour])
-        return mean, p10, p90, "weekly profile (beyond the forecast horizon)"
+            share, lo, hi = self._forecast(i)
+            return share, lo, hi, FORECAST
+        end = self.forecast_end
+        if hour > end + timedelta(days=PROFILE_DAYS):
+            raise InvalidInput(f"{hour:%Y-%m-%d} is more than {PROFILE_DAYS} days after the forecast ends "
+                               f"({end:%Y-%m-%d}): too far for any estimate", details={"reason": "time_out_of_range"})
+        mean, p10, p90 = (float(v) for v in self._profile_at(hour))
+        weeks_back = max(1, math.ceil((hour - end + timedelta(hours=1)) / timedelta(weeks=1)))
+        same = int((hour - timedelta(weeks=weeks_back) - self.start) // timedelta(hours=1))
+        if 0 <= same < len(self.yhat):  # the forecast's deviation at the same hour of its last week, fading
+            fade = math.exp(-((hour - end) / timedelta(days=1)) / JOIN_DAYS)
+            ref_mean = float(self._profile_at(hour - timedelta(weeks=weeks_back))[0])
+            shift = (self._forecast(same)[0] - ref_mean) * fade
+            mean, p10, p90 = (float(np.clip(v + shift, 0.0, 1.0)) for v in (mean, p10, p90))
+        month = "August" if hour.month == 8 else "non-August"
+        return mean, p10, p90, (f"{PROFILE}: beyond the forecast horizon (it ends {end:%Y-%m-%d %H:00}), the usual "
+                                f"share on a {month} {hour:%A} at {hour:%H}:00 over the last year, joined to the "
+                                "forecast")
 
 
 def _profile(history: pl.DataFrame) -> np.ndarray:
-    share = history.filter(regulated_expr("ds")).select(
-        wd=pl.col("ds").dt.weekday() - 1, hr=pl.col("ds").dt.hour(),
-        s=(pl.col("y") / pl.col("capacity").clip(lower_bound=1.0)).clip(0.0, 1.0))
-    out = np.zeros((7, 24, 3))
-    for wd, hr, mean, p10, p90 in share.group_by("wd", "hr").agg(
+    """(2: not August / August, 7, 24, 3: mean, p10, p90) of the occupied share on regulated hours, last year."""
+    since = history["ds"].max() - timedelta(weeks=PROFILE_WEEKS)  # type: ignore[operator]
+    share = history.filter(regulated_expr("ds"), pl.col("ds") > since).select(
+        aug=(pl.col("ds").dt.month() == 8).cast(pl.Int32), wd=pl.col("ds").dt.weekday() - 1,
+        hr=pl.col("ds").dt.hour(), s=(pl.col("y") / pl.col("capacity").clip(lower_bound=1.0)).clip(0.0, 1.0))
+    out = np.zeros((2, 7, 24, 3))
+    for aug, wd, hr, mean, p10, p90 in share.group_by("aug", "wd", "hr").agg(
             pl.col("s").mean().alias("mean"), pl.col("s").quantile(0.1).alias("p10"),
             pl.col("s").quantile(0.9).alias("p90")).iter_rows():
-        out[wd, hr] = (mean, p10, p90)
+        out[aug, wd, hr] = (mean, p10, p90)
     return out
 
 
@@ -139,7 +202,8 @@ def fit_family(params: dict[str, Any], data: pl.DataFrame, horizon_days: int, le
     from shipml.apps.parking.backtest import whole_days
     from shipml.core.training import Family
 
-    series = whole_days(series_of(data), GRID, regulated=True)  # a partial last day is never trained on
+    everything = series_of(data)
+    series = whole_days(everything, GRID, regulated=True)  # a partial last day is never trained on
     h = horizon_days * GRID.slots_per_day
     holdout = Calibrated(str(params["model"])).fit(series, GRID)  # the last days: per-member figures
     model = holdout if isinstance(make(params), Calibrated) else make(params).fit(series, GRID)
@@ -154,9 +218,11 @@ def fit_family(params: dict[str, Any], data: pl.DataFrame, horizon_days: int, le
         nid, capacity = int(str(uid)), float(group["capacity"].max())  # type: ignore[arg-type]
         e = errors.filter(pl.col("unique_id") == uid)["e"].to_numpy()
         metrics = {"holdout_mae_share": float(np.mean(np.abs(e))) if len(e) else float("nan")}
+        seen = everything.filter(pl.col("unique_id") == uid)
         family.members[str(nid)] = Member(nid, capacity, int(spaces.get(nid, 0)), fc["ds"][0],
                                           fc["yhat"].to_numpy(), fc["lo"].to_numpy(), fc["hi"].to_numpy(),
-                                          _profile(group), metrics)
+                                          _profile(group), metrics, seen["ds"][0],
+                                          (seen["y"] / max(capacity, 1.0)).to_numpy().astype(np.float32))
         family.member_metrics[str(nid)] = metrics
     return family
 

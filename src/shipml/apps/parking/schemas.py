@@ -79,8 +79,10 @@ class Estimate(Answer):
     free_spaces: int | None = Field(description="estimated free spaces; null where no number is made")
     interval: Interval | None = Field(description="the range of the number; null where no number is made")
     method: str | None = Field(default=None, exclude_if=_none,
-                               description="how the number was made (the forecast, or the weekly profile beyond "
-                                           "its horizon); sent only with a number")
+                               description="how the number was made, in words: 'observed: …' (a past hour the "
+                                           "ticket data counted), 'forecast', or 'calendar profile: …' (beyond the "
+                                           "forecast horizon: the usual share for that month kind, weekday and "
+                                           "hour, joined to the forecast); sent only with a number")
     message: str | None = Field(default=None, exclude_if=_none,
                                 description="why there is no number; sent only without one")
 
