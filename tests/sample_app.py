@@ -13,7 +13,7 @@ from fastapi import APIRouter
 
 from shipml.core import datasets, services
 from shipml.core.app import App, Schedule, Service
-from shipml.core.errors import RejectedData, SourceUnavailable
+from shipml.core.errors import RejectedData, SourceOffline
 from shipml.core.training import ModelSpec, TrainingData
 
 DATASET = "demo_values"
@@ -90,7 +90,7 @@ def read_values(source: str | None, _progress: Any) -> dict[str, Any]:
         if source == "synthetic":
             return datasets.Incoming(pl.DataFrame({"y": [1.0, 2.0, 3.0, 4.0]}), "synthetic", synthetic=True)
         if source.startswith("offline"):
-            raise SourceUnavailable(f"{source} cannot be reached")
+            raise SourceOffline(f"{source} cannot be reached")
         if source.startswith("bad"):
             raise RejectedData(f"{source}: not numbers")
         return datasets.Incoming(pl.DataFrame({"y": [float(v) for v in source.split(",")]}), source)

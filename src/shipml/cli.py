@@ -35,7 +35,12 @@ progress_console = Console(stderr=True)  # progress bars never mix into output a
 
 
 def _logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console)])
+    """Rich logging on a terminal; in a log file (the children of ``shipml up``), one plain line per record."""
+    if sys.stderr.isatty():
+        logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console)])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                            stream=sys.stderr)
     for noisy in ("alembic", "mlflow", "httpx", "urllib3", "huey", "shipml.core.registry"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

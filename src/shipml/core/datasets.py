@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from shipml.core import db, files, sources
-from shipml.core.errors import Conflict, NotFound, RejectedData, ShipmlError
+from shipml.core.errors import Conflict, NotFound, RejectedData, ShipmlError, SourceOffline
 from shipml.core.tables import DatasetVersion, Refresh, utcnow
 from shipml.settings import get_settings
 
@@ -107,13 +107,15 @@ def refresh(names: str | tuple[str, ...], source: str, read: Reader) -> Refreshe
     keeps serving.
 
     ``read`` returns one :class:`Incoming` (for one dataset name) or one per name. A :class:`RejectedData` it raises
-    is recorded as ``rejected``, any other error as ``failed`` (an unexpected one by its type only: the record is
-    public), and raised again. Nothing is stored unless every dataset was read."""
+    is recorded as ``rejected``, a :class:`SourceOffline` (no network) as ``offline``, any other error as ``failed`` (an
+    unexpected one by its type only: the record is public), and raised again. Nothing is stored unless every dataset
+    was read."""
     group = (names,) if isinstance(names, str) else names
     try:
         incoming = read()
     except ShipmlError as exc:
-        status = "rejected" if isinstance(exc, RejectedData) else "failed"
+        status = ("rejected" if isinstance(exc, RejectedData) else
+                  "offline" if isinstance(exc, SourceOffline) else "failed")
         for name in group:
             record_refresh(name, source=source, status=status, reason=exc.message)
         raise
@@ -244,7 +246,7 @@ def record_refresh(
     reason: str | None = None,
     snapshot: Snapshot | None = None,
 ) -> None:
-    """Record one refresh attempt: ``stored``, ``unchanged``, ``rejected`` or ``failed``."""
+    """Record one refresh attempt: ``stored``, ``unchanged``, ``rejected``, ``offline`` or ``failed``."""
     with db.session() as s:
         s.add(
             Refresh(

@@ -57,6 +57,11 @@ class SourceUnavailable(ShipmlError):
     code = "source_unavailable"
 
 
+class SourceOffline(SourceUnavailable):
+    """The source's host could not be reached over the network (no route, no name, no answer): a state that passes,
+    unlike a missing file or an HTTP error."""
+
+
 class Unauthorized(ShipmlError):
     status_code = 401
     code = "unauthorized"

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from huey import crontab
 
 from shipml.core import datasets, jobs, registry, training
 from shipml.core.app import App, Schedule, resolve
-from shipml.core.errors import InvalidInput
+from shipml.core.errors import InvalidInput, SourceOffline
 from shipml.core.progress import Progress, no_progress
 from shipml.settings import get_settings
 
@@ -38,6 +38,10 @@ def status(app: App) -> dict[str, Any]:
             out["data"] = datasets.freshness(app.dataset)
         if app.model is not None:
             out["model"] = {"name": app.model, "champion": registry.champion_version(app.model)}
+    for planned in app.schedules:
+        if planned.job == "ingest":
+            minutes = planned.minutes()
+            out["next_refresh_at"] = (period_start(datetime.now(UTC), minutes) + timedelta(minutes=minutes)).isoformat()
     first = jobs.latest(app.name, "prepare") if prepares(app) else None
     if first is not None and first["status"] in ("queued", "running"):
         out["preparing"] = {"job_id": first["id"], "progress": first["progress"] or 0.0,
@@ -55,10 +59,26 @@ def ingest(app: App, source: str | None = None, progress: Progress = no_progress
     if app.ingest is None:
         raise InvalidInput(f"app '{app.name}' has no ingest")
     result: dict[str, Any] = resolve(app.ingest)(source, progress)
+    earlier = datasets.refreshes(app.dataset, limit=2)[1:] if app.dataset else []
+    if earlier and earlier[0]["status"] == "offline":
+        log.warning("%s: back online; %s data v%s", app.name, result.get("status"), result.get("version"))
     if result.get("status") == "stored" and app.retrain_after_ingest and app.models:
         result["train_job"] = jobs.submit(app.name, "train", dedup=True,
                                           delay=get_settings().retrain_debounce_seconds)
     return result
+
+
+def offline(app: App, exc: SourceOffline) -> dict[str, Any]:
+    """A refresh job whose source cannot be reached while the last good data serves: a state (``offline``, on
+    record as such), not a failed job; logged once when it starts and once when it ends (see :func:`ingest`). With
+    nothing to serve, it stays an error."""
+    last = datasets.latest(app.dataset) if app.dataset else None
+    if last is None:
+        raise exc
+    earlier = datasets.refreshes(app.dataset, limit=2)[1:] if app.dataset else []
+    if not earlier or earlier[0]["status"] != "offline":
+        log.warning("%s: offline (%s); serving the last good data v%d", app.name, exc.message, last.version)
+    return {"status": "offline", "reason": exc.message, "version": last.version, "synthetic": last.synthetic}
 
 
 def train(app: App, progress: Progress = no_progress) -> dict[str, Any]:
@@ -94,7 +114,10 @@ def register_jobs(app: App) -> None:
 
     @jobs.job(app.name, "ingest")
     def ingest_job(ctx: jobs.JobContext, source: str | None = None) -> dict[str, Any]:
-        return ingest(app, source, ctx.progress)
+        try:
+            return ingest(app, source, ctx.progress)
+        except SourceOffline as exc:
+            return offline(app, exc)
 
     @jobs.job(app.name, "train")
     def train_job(ctx: jobs.JobContext) -> dict[str, Any]:

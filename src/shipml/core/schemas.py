@@ -12,7 +12,8 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 
 
 class RefreshRecord(BaseModel):
-    """One refresh attempt of a dataset: stored, unchanged, rejected (with its reason) or failed."""
+    """One refresh attempt of a dataset: stored, unchanged, rejected (with its reason), offline (the source could
+    not be reached; the last good data keeps serving) or failed."""
 
     at: str
     source: str | None = Field(None, description="the source, never with a server folder")
@@ -68,6 +69,7 @@ class AppStatus(BaseModel):
     model: ModelRef | None = None
     preparing: Preparing | None = None
     activity: Activity | None = None
+    next_refresh_at: str | None = Field(None, description="when the scheduled refresh runs next (ISO, UTC)")
 
 
 class ComponentHealth(BaseModel):

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from shipml.core.errors import Forbidden, NotFound, SourceUnavailable
+from shipml.core.errors import Forbidden, NotFound, SourceOffline, SourceUnavailable
 from shipml.settings import get_settings
 
 SCHEMES = ("http", "https")
@@ -49,7 +49,7 @@ def check_url(url: str) -> None:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)}
     except OSError as exc:
-        raise SourceUnavailable(f"could not fetch {public_source(url)}: the host {host} does not resolve") from exc
+        raise SourceOffline(f"could not fetch {public_source(url)}: the host {host} does not resolve") from exc
     for address in addresses:
         ip = ipaddress.ip_address(str(address).split("%")[0])
         if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
@@ -80,7 +80,7 @@ def fetch_url(url: str, timeout: float | None = None) -> bytes:
                         raise SourceUnavailable(f"{shown} is larger than the {limit:,}-byte source limit")
                 return bytes(body)
     except httpx.HTTPError as exc:
-        raise SourceUnavailable(f"could not fetch {shown}: {type(exc).__name__}") from exc
+        raise SourceOffline(f"could not fetch {shown}: {type(exc).__name__}") from exc
 
 
 def allowed_dirs() -> list[Path]:

@@ -84,7 +84,7 @@ class Refresh(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dataset: Mapped[str] = mapped_column(String(128), index=True)
     source: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))  # stored | unchanged | rejected | failed
+    status: Mapped[str] = mapped_column(String(16))  # stored | unchanged | rejected | offline | failed
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rows: Mapped[int | None] = mapped_column(Integer, nullable=True)

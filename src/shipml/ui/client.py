@@ -168,14 +168,21 @@ def _parse(iso: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def ago(iso: str | None, now: datetime | None = None) -> str:
-    """``"2024-05-01T10:00:00+00:00"`` → ``"3 minutes ago"`` (``"never"`` for None)."""
+def ago(iso: str | None, now: datetime | None = None, short: bool = False) -> str:
+    """``"2024-05-01T10:00:00+00:00"`` → ``"3 minutes ago"`` (``"never"`` for None); ``short``: ``"3 min ago"``,
+    for a metric tile."""
     if not iso:
         return "never"
     delta = (now or datetime.now(UTC)) - _parse(iso)
     if delta.total_seconds() < 5:
         return "just now"
-    return str(humanize.naturaltime(delta))
+    if not short:
+        return str(humanize.naturaltime(delta))
+    seconds = delta.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
 
 
 def timestamp(iso: str | None) -> str:

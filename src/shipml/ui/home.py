@@ -17,7 +17,8 @@ COMPONENTS = {"database": ("Database", ":material/database:"), "queue": ("Job qu
 JOB_STATUS_CSS = {"done": "color: #1a7f37", "failed": "color: #cf222e", "running": "color: #0969da",
                   "queued": "color: #6e7781"}
 REFRESH_STATUS = {"stored": ":green-badge[stored]", "unchanged": ":green-badge[unchanged]",
-                  "rejected": ":red-badge[rejected]", "failed": ":red-badge[failed]"}
+                  "rejected": ":red-badge[rejected]", "failed": ":red-badge[failed]",
+                  "offline": ":orange-badge[offline]"}
 
 
 def render(app_pages: Mapping[str, Page]) -> None:
@@ -34,10 +35,14 @@ def render(app_pages: Mapping[str, Page]) -> None:
         st.error(exc.message, icon=":material/cloud_off:")
         st.stop()
 
-    if health.status == "ok":
-        st.success("All systems operational", icon=":material/check_circle:")
-    else:
+    failed = _latest_failed()
+    if health.status != "ok":
         st.warning("The platform is degraded: see the red items below.", icon=":material/warning:")
+    elif failed:
+        st.warning("The platform is up, but the latest run of " + ", ".join(f"**{name}**" for name in failed)
+                   + " failed: see Recent jobs below.", icon=":material/warning:")
+    else:
+        st.success("All systems operational", icon=":material/check_circle:")
 
     st.subheader("Apps")
     for name, status in health.apps.items():
@@ -76,7 +81,7 @@ def _app_card(name: str, health: ComponentHealth, page: Page | None) -> None:
             return
         cols = st.columns(4)
         if data:
-            cols[0].metric("Data updated", client.ago(data.created_at),
+            cols[0].metric("Data updated", client.ago(data.created_at, short=True),
                            help=f"Stored {client.timestamp(data.created_at)}")
             cols[1].metric("Data version", f"v{data.version}", help=f"content hash {data.content_hash[:12]}")
             cols[2].metric("Rows", f"{data.rows:,}")
@@ -87,7 +92,7 @@ def _app_card(name: str, health: ComponentHealth, page: Page | None) -> None:
                        help=f"{model.name if model else ''} @champion in the model registry")
         if data:
             st.caption(f"Source: {_source_text(data.source, data.synthetic)}")
-            _last_refresh(data.last_refresh)
+            _last_refresh(data.last_refresh, data.version, status.next_refresh_at)
 
 
 def _activity(activity: Activity) -> None:
@@ -108,10 +113,14 @@ def _source_text(source: str | None, synthetic: bool) -> str:
     return f"[{source}]({source})" if source.startswith(("http://", "https://")) else f"`{source}`"
 
 
-def _last_refresh(refresh: RefreshRecord | None) -> None:
+def _last_refresh(refresh: RefreshRecord | None, version: int, next_at: str | None) -> None:
     if not refresh:
         return
     text = f"Last refresh {client.ago(refresh.at)}: {REFRESH_STATUS.get(refresh.status, refresh.status)}"
+    if refresh.status == "offline":
+        st.caption(f"{text} — the source cannot be reached ({refresh.reason or 'no answer'}); serving the last good "
+                   f"data (v{version})" + (f"; next try {client.timestamp(next_at)}" if next_at else "") + ".")
+        return
     if refresh.status in ("stored", "unchanged"):
         st.caption(text + (f" (v{refresh.version})" if refresh.version else ""))
     else:
@@ -153,15 +162,23 @@ def _recent_jobs(apps: list[str]) -> None:
     latest: dict[str, JobRecord] = {}
     for j in jobs:  # newest first
         latest.setdefault(f"{j.app}.{j.name}", j)
-    failed = [j for j in latest.values() if j.status == "failed"]
-    if failed:
-        st.warning("Latest run failed: " + ", ".join(f"**{j.app}.{j.name}** ({client.ago(j.finished_at)})"
-                                                     for j in failed), icon=":material/error:")
     with st.container(key="recent_jobs"):
         st.caption("The latest job of each kind")
         _jobs_table(list(latest.values()))
     with st.expander(f"All recent jobs ({len(jobs)})"):
         _jobs_table(jobs[:50])
+
+
+def _latest_failed() -> list[str]:
+    """The kinds of job (``covid.ingest``) whose latest run failed."""
+    try:
+        jobs = client.get_fresh("/api/jobs", model=list[JobRecord], limit=200)
+    except client.ApiError:
+        return []
+    latest: dict[str, JobRecord] = {}
+    for j in jobs:  # newest first
+        latest.setdefault(f"{j.app}.{j.name}", j)
+    return [name for name, j in latest.items() if j.status == "failed"]
 
 
 def _jobs_table(jobs: list[JobRecord]) -> None:

@@ -104,12 +104,12 @@ def test_bad_input_is_rejected_with_a_reason_and_last_good_stays_served(case, ap
     assert last["status"] == "rejected" and last["reason"] == rejected.value.message
 
 
-def test_unreachable_source_is_recorded_as_failed(platform, monkeypatch):
+def test_unreachable_source_is_recorded_as_offline(platform, monkeypatch):
     monkeypatch.setenv("SHIPML_ALLOW_PRIVATE_SOURCES", "1")  # a local address, allowed for this test only
     get_settings.cache_clear()
     with pytest.raises(SourceUnavailable, match="could not fetch"):
         data.refresh("http://127.0.0.1:9/data.csv")
-    assert datasets.refreshes(data.DATASET)[0]["status"] == "failed"
+    assert datasets.refreshes(data.DATASET)[0]["status"] == "offline"
     monkeypatch.delenv("SHIPML_ALLOW_PRIVATE_SOURCES")
     get_settings.cache_clear()
 

@@ -67,7 +67,11 @@ def source_line(summary: Summary, refreshes: list[RefreshRecord]) -> None:
                f"{client.ago(refreshed)} ({client.timestamp(refreshed)}) · "
                f"last day in data: **{last_day:%d %B %Y}**")
     latest = refreshes[0] if refreshes else None
-    if latest and latest.status in BAD_REFRESH:
+    if latest and latest.status == "offline" and not summary.synthetic:  # the synthetic banner already says it
+        st.info(f"**Offline** since {client.ago(latest.at)}: {latest.reason or 'the source does not answer'}. "
+                f"Showing the last good data (v{summary.version}, up to {last_day:%d %B %Y}); the scheduled "
+                "refresh tries again by itself.", icon=":material/cloud_off:")
+    elif latest and latest.status in BAD_REFRESH:
         st.warning(f"The latest refresh ({client.ago(latest.at)}) was **{latest.status}**: "
                    f"{latest.reason or 'no reason given'}. Still showing the last good data "
                    f"(version v{summary.version}).", icon=":material/report:")
@@ -128,7 +132,7 @@ def time_series(catalog: list[Metric], first: date, last: date) -> tuple[date, d
 
 
 def forecast_section(last_day: date) -> None:
-    st.subheader(f"New cases: next {FORECAST_DAYS} days")
+    st.subheader(f"New cases: the {FORECAST_DAYS} days after the data ends")
     try:
         answer = client.get(f"{API}/forecast", model=Forecast, days=FORECAST_DAYS)
     except client.ApiError as exc:
@@ -147,7 +151,8 @@ def forecast_section(last_day: date) -> None:
     kind = answer.params.kind.replace("_", " ")
     st.caption(f"Champion model `{answer.model}` v{answer.version} ({kind}): about "
                f"{charts.fmt_number(round(total))} new cases in total from {points[0].date} to "
-               f"{points[-1].date}.")
+               f"{points[-1].date}. The data ends on **{last_day:%d %B %Y}**: the forecast starts the day after, "
+               "whatever today's date.")
 
 
 def districts_section(start: date, end: date) -> None:

@@ -23,7 +23,7 @@ import httpx
 
 from shipml.apps.cycling.settings import PCS
 from shipml.core import files
-from shipml.core.errors import NotFound, SourceUnavailable
+from shipml.core.errors import NotFound, SourceOffline, SourceUnavailable
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class PageSource:
                 return self.fetch(url)
             except PageUnavailable as exc:
                 if attempt == self.politeness.retries:
-                    raise SourceUnavailable(f"gave up after {attempt + 1} attempts: {exc.message}") from exc
+                    raise SourceOffline(f"gave up after {attempt + 1} attempts: {exc.message}") from exc
                 delay = self.politeness.backoff * 2**attempt
                 log.warning("%s; retrying in %.0f s", exc.message, delay)
                 self.sleep(delay)
