@@ -121,8 +121,11 @@ class FirstRuns:
             if platform.prepares(app):
                 platform.register_first_run(app)
                 self.pending[app.name] = jobs.submit(app.name, "prepare", dedup=True, full_training=full)
+
+    def announce(self) -> None:
         if self.pending:
-            console.print(f"  preparing {', '.join(self.pending)} in the background: each page shows its progress")
+            self.console.print(f"  preparing {', '.join(self.pending)} in the background: each page shows its "
+                               "progress", soft_wrap=True)
 
     def check(self) -> None:
         from shipml.core import jobs
@@ -191,6 +194,8 @@ def _serve(console: Console, prepare: bool, children: dict[str, Supervised], sto
     env = {**os.environ, "SHIPML_HOME": str(home), "SHIPML_API_URL": api_url, "PYTHONUNBUFFERED": "1"}
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
+    # queued before anything answers: from its first answer, each app's status says that it is preparing
+    first_runs = FirstRuns(console) if prepare else None
     for name, cmd in _children().items():
         if stopping:
             return 0
@@ -217,7 +222,8 @@ def _serve(console: Console, prepare: bool, children: dict[str, Supervised], sto
         console.print(f"  admin token: in {home / 'admin_token'}", soft_wrap=True)
     console.print(f"  CLI     {Path(sys.executable).parent / 'shipml'} (or `source .venv/bin/activate`, then "
                   "`shipml --help`)", soft_wrap=True)
-    first_runs = FirstRuns(console) if prepare else None
+    if first_runs is not None:
+        first_runs.announce()
     console.print("  Ctrl-C stops everything.")
     last_services_check = 0.0
     while not stopping:
