@@ -19,6 +19,8 @@ from shipml.core.errors import InvalidInput
 SERIES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
    "unique_id": pl.String, "ds": pl.Datetime("us"), "y": pl.Float64, "observed": pl.Boolean,
                  "capacity": pl.Float64}
+FORECAST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "unique_id": pl.String, "ds": pl.Datetime("us"), "yhat": pl.Float64, "lo": pl.Float64, "hi": pl.Float64}
 
 
 @dataclass(frozen=True)

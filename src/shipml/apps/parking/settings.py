@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SYNTHETIC = "synthetic"
-ALL_MODELS = "seasonal_naive,mstl,auto_ets,prophet_original,global_lightgbm"
+ALL_MODELS = "seasonal_naive,mstl,auto_ets,prophet_original,global_lightgbm,direct_lightgbm"
 
 
 class ParkingSettings(BaseSettings):

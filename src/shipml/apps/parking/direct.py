@@ -1,0 +1,240 @@
+"""A day-ahead LightGBM blended per series with the weekly seasonal naive, with conformal intervals.
+
+:class:`DirectLightGbm` sees each series as a matrix of days × slots (a day is the grid's slots), so every feature of
+a day is known at its first slot — a direct forecast of the whole day, no recursion inside it (a horizon of more
+than one day is forecast day by day on the days before). Features: the same slot 1, 7 and 14 days before, the
+means of the day before, and of the days 7 and 8 before, the weekly trend (2·y₇ − y₁₄, y₇ − y₁₄), last week scaled
+by yesterday's change (y₇ · m₁ / m₈), the slot and the weekday. The target is divided by each series' mean of its
+last 28 days (per-series scaling: one global model learns from every series); objective ``l1`` (the MAE the
+backtest scores); one thread per fit.
+
+**Chosen per series by backtest.** The last ``calibration_days`` whole days are held out once: a model fitted on
+the days before forecasts each of them one day ahead (from the real days before it). Per series, the weight of
+the seasonal naive in ``yhat = (1 − w)·LightGBM + w·naive`` is the one of ``WEIGHTS`` with the lowest MAE there,
+so a series the model serves worse than last week keeps last week. The model is then refitted on all the days.
+
+**Intervals**: split-conformal. The blended forecast's errors on the held-out days, divided by each series' MASE
+scale (its weekly naive's mean error), give per slot of the week (weekday × slot) the quantiles of the ``level``
+interval (pooled over every series; a slot of the week with fewer than ``MIN_PER_SLOT`` errors takes the
+quantiles of its slot of the day, then of all). The interval is ``yhat + q · scale``.
+
+Measured on Birmingham in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from shipml.apps.parking.series import FORECAST_SCHEMA, Grid
+
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # of the seasonal naive in the blend
+MIN_PER_SLOT = 20
+FEATURES = ("y1", "y7", "y14", "m1", "m7", "m8", "lin7", "r7", "g7", "slot", "weekday")
+EXTENDED = (*FEATURES, "y21", "y28", "sw", "busy")
+
+
+def _lag(a: np.ndarray, k: int) -> np.ndarray:
+    out = np.full_like(a, np.nan)
+    if k < a.shape[0]:
+        out[k:] = a[:-k]
+    return out
+
+
+def day_features(y: np.ndarray, first: date) -> dict[str, np.ndarray]:
+    """Features of every (day, slot) of a days × slots matrix (NaN where unknown), each from earlier days only."""
+    days, slots = y.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN day has a NaN mean: that is the intent
+        day_mean = np.nanmean(y, axis=1)[:, None] * np.ones((1, slots))
+    f = {"y1": _lag(y, 1), "y7": _lag(y, 7), "y14": _lag(y, 14), "m1": _lag(day_mean, 1),
+         "m7": _lag(day_mean, 7), "m8": _lag(day_mean, 8)}
+    f["lin7"] = 2 * f["y7"] - f["y14"]
+    f["r7"] = f["y7"] * (f["m1"] + 1e-3) / (f["m8"] + 1e-3)
+    f["g7"] = f["y7"] - f["y14"]
+    f["y21"], f["y28"] = _lag(y, 21), _lag(y, 28)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        f["sw"] = np.nanmean(np.stack([f["y7"], f["y14"], f["y21"], f["y28"]]), axis=0)
+        usual = np.nanmean(np.stack([_lag(day_mean, k) for k in (8, 15, 22, 29)]), axis=0)
+    f["busy"] = (f["m1"] + 1e-3) / (usual + 1e-3)
+    f["slot"] = np.ones((days, 1)) * np.arange(slots)[None, :]
+    weekday = np.array([(first + timedelta(days=i)).weekday() for i in range(days)], dtype=float)
+    f["weekday"] = weekday[:, None] * np.ones((1, slots))
+    return f
+
+
+@dataclass
+class _Series:
+    uid: str
+    first: date
+    y: np.ndarray  # days × slots, scaled, NaN where unknown
+    observed: np.ndarray  # days × slots, bool
+    scale: float  # the per-series scaling (mean of the last 28 days)
+    mase_scale: float  # the weekly naive's mean error (interval unit)
+    last: datetime
+
+
+class DirectLightGbm:
+    """See the module. ``blend``: ``"pooled"`` (one naive weight for every series, chosen on the held-out days),
+    ``"series"`` (one per series) or ``"none"`` (the LightGBM alone; intervals still conformal)."""
+
+    name = "direct_lightgbm"
+
+    def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
+                 objective: str = "l1", seed: int = 0, blend: str = "pooled", calibration_days: int = 28,
+                 history_weeks: int = 52, features: str = "base", partner: str = "y7") -> None:
+        self.blend, self.calibration_days, self.history_weeks = blend, calibration_days, history_weeks
+        self.features = EXTENDED if features == "extended" else FEATURES
+        self.partner = partner
+        self.params: dict[str, Any] = {"n_estimators": n_estimators, "learning_rate": learning_rate,
+                                       "num_leaves": num_leaves, "objective": objective, "random_state": seed,
+                                       "num_threads": 1, "verbosity": -1}
+
+    # -- data ----------------------------------------------------------------------------------------------------
+    def _matrices(self, history: pl.DataFrame, grid: Grid) -> list[_Series]:
+        index = {s: i for i, s in enumerate(grid.slots)}
+        since = history["ds"].max() - timedelta(weeks=self.history_weeks)  # type: ignore[operator]
+        out = []
+        for (uid,), g in history.filter(pl.col("ds") > since).sort("ds").group_by(["unique_id"],
+                                                                                  maintain_order=True):
+            first, last = g["ds"].min(), g["ds"].max()
+            assert isinstance(first, datetime) and isinstance(last, datetime)
+            days = (last.date() - first.date()).days + 1
+            y = np.full((days, grid.slots_per_day), np.nan)
+            observed = np.zeros((days, grid.slots_per_day), dtype=bool)
+            d = (g["ds"].dt.date() - first.date()).dt.total_days().to_numpy()
+            k = g["ds"].dt.time().replace_strict(index, return_dtype=pl.Int64).to_numpy()
+            y[d, k] = g["y"].to_numpy()
+            observed[d, k] = g["observed"].to_numpy()
+            w = grid.weekly
+            flat = g["y"].to_numpy()
+            obs = g["observed"].to_numpy()
+            pairs = obs[w:] & obs[:-w] if len(flat) > w else np.zeros(0, dtype=bool)
+            mase = float(np.mean(np.abs(flat[w:] - flat[:-w])[pairs])) if pairs.any() else 0.0
+            tail = y[-28:]
+            level = float(np.nanmean(tail)) if np.isfinite(tail).any() else 0.0
+            capacity = float(g["capacity"].max())  # type: ignore[arg-type]
+            scale = max(level, 1e-3 * max(capacity, 1.0))
+            out.append(_Series(str(uid), first.date(), y / scale, observed, scale,
+                               mase if mase > 0 else 0.05 * max(capacity, 1.0), last))
+        return out
+
+    def _rows(self, s: _Series, until: int) -> tuple[np.ndarray, np.ndarray]:
+        """Training rows of the days before ``until`` (observed, with a value a week before)."""
+        f = day_features(s.y[:until], s.first)
+        x = np.stack([f[n].ravel() for n in self.features], axis=1)
+        target = s.y[:until].ravel()
+        ok = s.observed[:until].ravel() & np.isfinite(target) & np.isfinite(f["y7"].ravel())
+        return x[ok], target[ok]
+
+    def _train(self, series: list[_Series], until: list[int]) -> Any:
+        import lightgbm as lgb
+
+        parts = [self._rows(s, u) for s, u in zip(series, until, strict=True)]
+        x = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        if len(y) < 50:
+            return None
+        return lgb.LGBMRegressor(**self.params).fit(x, y)
+
+    def _day(self, model: Any, y: np.ndarray, first: date, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """(LightGBM, naive) for one day of the matrix, from the days before it."""
+        f = day_features(y[: day + 1], first)
+        naive = f[self.partner][day]
+        if model is None:
+            return naive, naive
+        x = np.stack([f[n][day] for n in self.features], axis=1)
+        return model.predict(x), naive
+
+    # -- the interface -------------------------------------------------------------------------------------------
+    def fit(self, history: pl.DataFrame, grid: Grid) -> DirectLightGbm:
+        self.grid = grid
+        self.series = self._matrices(history, grid)
+        days = [s.y.shape[0] for s in self.series]
+        held = [max(n - self.calibration_days, 0) for n in days]
+        early = self._train(self.series, held)
+        errors: list[tuple[int, int, np.ndarray]] = []  # (weekday, slot) per error, and the error
+        self.weights: dict[str, float] = {}
+        held_out: dict[str, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for s, start in zip(self.series, held, strict=True):
+            held_out[s.uid] = []
+            for day in range(max(start, 14), s.y.shape[0]):
+                model_day, naive_day = self._day(early, s.y, s.first, day)
+                ok = s.observed[day] & np.isfinite(s.y[day]) & np.isfinite(naive_day)
+                held_out[s.uid].append((day, model_day, naive_day, ok))
+        candidates = WEIGHTS if self.blend != "none" else (0.0,)
+
+        def mae(w: float, series: list[_Series]) -> float:
+            errs = [np.abs((1 - w) * m + w * n - s.y[d])[ok] * s.scale / s.mase_scale
+                    for s in series for d, m, n, ok in held_out[s.uid]]
+            flat = np.concatenate(errs) if errs else np.zeros(0)
+            return float(flat.mean()) if flat.size else math.inf
+
+        pooled = min(candidates, key=lambda w: mae(w, self.series))
+        for s in self.series:
+            self.weights[s.uid] = min(candidates, key=lambda w: mae(w, [s])) if self.blend == "series" else pooled
+            w = self.weights[s.uid]
+            for d, m, n, ok in held_out[s.uid]:
+                e = (s.y[d] - ((1 - w) * m + w * n)) * s.scale / s.mase_scale
+                weekday = (s.first + timedelta(days=d)).weekday()
+                errors += [(weekday, int(k), np.asarray(e[k])) for k in np.flatnonzero(ok)]
+        self.errors = pl.DataFrame(
+            {"weekday": [e[0] for e in errors], "slot": [e[1] for e in errors],
+             "e": [float(e[2]) for e in errors]},
+            schema={"weekday": pl.Int64, "slot": pl.Int64, "e": pl.Float64})
+        self.model = self._train(self.series, days)
+        return self
+
+    def _quantiles(self, level: int) -> dict[tuple[int, int], tuple[float, float]]:
+        tail = (1 - level / 100) / 2
+        out: dict[tuple[int, int], tuple[float, float]] = {}
+        if self.errors.is_empty():
+            return out
+        overall = self.errors.select(lo=pl.col("e").quantile(tail), hi=pl.col("e").quantile(1 - tail)).row(0)
+        by_slot = {r[0]: (r[1], r[2], r[3]) for r in self.errors.group_by("slot").agg(
+            pl.col("e").quantile(tail), pl.col("e").quantile(1 - tail).alias("hi"), pl.len()).iter_rows()}
+        by_week = {(r[0], r[1]): (r[2], r[3], r[4]) for r in self.errors.group_by("weekday", "slot").agg(
+            pl.col("e").quantile(tail), pl.col("e").quantile(1 - tail).alias("hi"), pl.len()).iter_rows()}
+        for weekday in range(7):
+            for slot in range(self.grid.slots_per_day):
+                lo, hi, n = by_week.get((weekday, slot), (0.0, 0.0, 0))
+                if n < MIN_PER_SLOT:
+                    lo, hi, n = by_slot.get(slot, (0.0, 0.0, 0))
+                if n < MIN_PER_SLOT:
+                    lo, hi = overall
+                out[(weekday, slot)] = (float(lo), float(hi))
+        return out
+
+    def predict(self, h: int, level: int = 80) -> pl.DataFrame:
+        quantiles = self._quantiles(level)
+        frames = []
+        for s in self.series:
+            last_day = (s.last.date() - s.first).days
+            full = s.last.time() == self.grid.slots[-1]
+            extra = math.ceil(h / self.grid.slots_per_day) + 1
+            y = np.vstack([s.y, np.full((extra, self.grid.slots_per_day), np.nan)])
+            blended = y.copy()
+            w = self.weights.get(s.uid, 0.0)
+            for day in range(last_day + (1 if full else 0), y.shape[0]):
+                model_day, naive_day = self._day(self.model, y, s.first, day)
+                naive_day = np.where(np.isfinite(naive_day), naive_day, model_day)
+                value = (1 - w) * model_day + w * naive_day
+                unknown = ~np.isfinite(y[day])
+                y[day, unknown] = value[unknown]
+                blended[day] = np.where(unknown, value, blended[day])
+            times = self.grid.after(s.last, h)
+            rows = [((t.date() - s.first).days, self.grid.slots.index(t.time())) for t in times]
+            yhat = np.array([blended[d, k] for d, k in rows]) * s.scale
+            q = np.array([quantiles.get((t.weekday(), k), (0.0, 0.0)) for t, (_, k) in zip(times, rows,
+                                                                                            strict=True)])
+            lo = yhat + q[:, 0] * s.mase_scale if len(q) else yhat
+            hi = yhat + q[:, 1] * s.mase_scale if len(q) else yhat
+            frames.append(pl.DataFrame({"unique_id": s.uid, "ds": times, "yhat": yhat, "lo": lo, "hi": hi}))
+        return pl.concat(frames).cast(FORECAST_SCHEMA).select(list(FORECAST_SCHEMA))  # type: ignore[arg-type]
