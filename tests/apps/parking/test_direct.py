@@ -48,3 +48,17 @@ def test_the_backtest_reports_its_coverage_and_it_is_no_worse_than_the_naive():
     assert direct["points"] == naive["points"] == 3 * 7 * GRID.slots_per_day
     assert 0.0 <= direct["coverage"] <= 1.0 and direct["coverage"] > 0.5  # calibrated on held-out days
     assert direct["mase"] <= 1.05 * naive["mase"]  # the blend keeps the naive where the model is no better
+
+
+def test_it_serves_the_ticket_data_as_a_lifecycle_candidate():
+    from tests.apps.parking.test_hours import frame
+
+    from shipml.apps.parking.model import fit_family
+
+    family = fit_family({"model": "direct_lightgbm"}, frame(date(2024, 3, 4), datetime(2024, 5, 6)),
+                        horizon_days=2, level=80)
+    member = family.members["101"]
+    assert member.start == datetime(2024, 5, 6) and len(member.yhat) == 48
+    assert (member.lo <= member.yhat + 1e-9).all() and (member.yhat <= member.hi + 1e-9).all()
+    share, lo, hi, method = member.occupied_share(datetime(2024, 5, 7, 11))
+    assert method == "forecast" and lo <= share <= hi and 0.2 < share < 1.0
