@@ -80,9 +80,13 @@ def _registry() -> dict[str, Any]:
     return {"backend": get_settings().tracking_uri.split(":", 1)[0]}
 
 
+HEALTH_MAX_STALE = 5  # cache periods
+
+
 class _Health:
     """The health answer. Requests get the last one; when it is older than ``health_cache_seconds`` one
-    background thread computes the next (with 0, every request computes its own)."""
+    background thread computes the next (with 0, every request computes its own). An answer older than
+    :data:`HEALTH_MAX_STALE` cache periods (nobody asked for a while) is not served: that request computes anew."""
 
     def __init__(self, apps: Sequence[App]) -> None:
         self._apps = list(apps)
@@ -107,11 +111,12 @@ class _Health:
     async def body(self) -> dict[str, Any]:
         ttl = get_settings().health_cache_seconds
         with self._lock:
-            last, stale = self._last, time.monotonic() - self._at >= ttl
+            age = time.monotonic() - self._at
+            last, stale = self._last, age >= ttl
             start = last is not None and stale and ttl > 0 and not self._refreshing
             if start:
                 self._refreshing = True
-        if last is None or ttl <= 0:
+        if last is None or ttl <= 0 or age > HEALTH_MAX_STALE * ttl:
             return await run_in_threadpool(self.compute)
         if start:
             threading.Thread(target=self._refresh, name="health", daemon=True).start()
