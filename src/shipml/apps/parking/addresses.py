@@ -171,6 +171,13 @@ class AddressIndex:
     def __len__(self) -> int:
         return len(self.streets)
 
+    def all_streets(self) -> list[Street]:
+        return self._streets
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(number, lat, lon) of every row, streets in order (a :class:`Street` is rows ``start:stop``); -1: none."""
+        return self._number, self._lat, self._lon
+
     def positions(self, street: Street) -> list[tuple[float, float]]:
         """The street's listed points as (lon, lat), rounded to ~1 m, without repeats."""
         seen = dict.fromkeys(zip(np.round(self._lon[street.start:street.stop], 5).tolist(),

@@ -28,6 +28,7 @@ from shipml.apps.parking.schemas import (
     Availability,
     AvailabilityMap,
     DayCurve,
+    DayMap,
     Estimate,
     Feature,
     FeatureProperties,
@@ -35,12 +36,16 @@ from shipml.apps.parking.schemas import (
     Hour,
     Interval,
     ModelRef,
+    NeighbourhoodHours,
     NeighbourhoodSpaces,
     Place,
     Point,
     StreetExtent,
+    StreetLabel,
+    StreetMap,
     UnlistedPlace,
 )
+from shipml.apps.parking.streets import street_lines
 from shipml.apps.parking.tasks import MODEL
 from shipml.apps.parking.validation import parse_code
 from shipml.core import registry
@@ -203,6 +208,55 @@ def availability_map(at: Annotated[str, Query(max_length=40)]) -> Response:
     moment = parse_time(at).replace(minute=0, second=0, microsecond=0)
     version, _ = _champion()
     return GeoJSONResponse(_map_bytes(version, moment))
+
+
+@lru_cache(maxsize=64)
+def _day_map_bytes(version: int, day: date) -> bytes:
+    """Every neighbourhood's 24 hours of ``day``, rendered once per model version and day."""
+    _, family = _champion()
+    level = int(family.params.get("level", 80))
+    start = datetime.combine(day, datetime.min.time())
+    hours = [start + timedelta(hours=h) for h in range(24)]
+    rows = []
+    for n in reference().locator.neighbourhoods:
+        member = family.members.get(str(n.id))
+        guesses = [estimate(member, at, level) if member is not None else None for at in hours]
+        rows.append(NeighbourhoodHours(
+            id=n.id, spaces=member.spaces if member is not None else 0,
+            free_fraction=[g.free_fraction if g else None for g in guesses],
+            low=[g.interval.free_fraction[0] if g and g.interval else None for g in guesses],
+            high=[g.interval.free_fraction[1] if g and g.interval else None for g in guesses],
+            free_spaces=[g.free_spaces if g else None for g in guesses]))
+    body = DayMap(date=day, level=level, regulated=[is_regulated(at) for at in hours],
+                  synthetic=bool(family.params.get("synthetic")), model=_model(version, family), neighbourhoods=rows)
+    return body.model_dump_json().encode()
+
+
+@router.get("/map/day", response_model=DayMap)
+def day_map(day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")]) -> Response:
+    """Every neighbourhood's availability at every hour of a day (no geometry: take it from ``/map`` once), so a
+    map's hour slider redraws without a request. Computed once per model version and day."""
+    version, _ = _champion()
+    return Response(_day_map_bytes(version, day), media_type="application/json")
+
+
+@lru_cache(maxsize=4)
+def _streets_bytes(ref_key: int) -> bytes:
+    """The base layer, built once per reference (``ref_key`` ties the cache to it, as for :func:`_geometries`)."""
+    del ref_key
+    ref = reference()
+    lines = street_lines(ref.addresses)
+    body = StreetMap(source=ref.source, segments=[tuple(s) for s in lines.segments.tolist()],
+                     labels=[StreetLabel(name=name, lon=round(lon, 5), lat=round(lat, 5), length_m=length)
+                             for name, lon, lat, length in lines.labels])
+    return body.model_dump_json().encode()
+
+
+@router.get("/streets", response_model=StreetMap)
+def streets() -> Response:
+    """The map's base layer: the SER streets drawn from the bundled street index (no tiles, no token, no network)
+    as line segments, and labels for the longest streets. Built once per data version."""
+    return Response(_streets_bytes(id(recent("parking.reference", reference))), media_type="application/json")
 
 
 @router.get("/day")

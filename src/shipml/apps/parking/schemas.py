@@ -3,6 +3,8 @@ into them).
 
     Place ─┬─ NeighbourhoodSpaces        GET /neighbourhoods (a list)
            └─ FeatureProperties ─ Feature ─ AvailabilityMap   GET /map (GeoJSON)
+    NeighbourhoodHours ─ DayMap          GET /map/day (every neighbourhood's 24 hours, no geometry)
+    StreetLabel ─ StreetMap              GET /streets (the map's base layer)
     Estimate ─┬─ Availability            GET /availability
               ├─ Hour ─ DayCurve         GET /day
               └─ FeatureProperties
@@ -209,3 +211,44 @@ class AvailabilityMap(Answer):
     synthetic: bool = Field(description="true when the model was trained on simulated tickets")
     model: ModelRef
     features: list[Feature] = Field(description="one per neighbourhood polygon")
+
+
+class NeighbourhoodHours(Answer):
+    """One neighbourhood's 24 hours on the day map; null where no number is made (not regulated, no spaces)."""
+
+    id: int = Field(description="the neighbourhood's id")
+    spaces: int = Field(description="regulated spaces; 0 where the spaces file has none (then every hour null)")
+    free_fraction: list[float | None] = Field(description="hours 0..23: chance of a free space, 0..1")
+    low: list[float | None] = Field(description="hours 0..23: low end of the interval (free share)")
+    high: list[float | None] = Field(description="hours 0..23: high end of the interval (free share)")
+    free_spaces: list[int | None] = Field(description="hours 0..23: estimated free spaces")
+
+
+class DayMap(Answer):
+    """Every neighbourhood at every hour of one day, for a map whose hour slider redraws without asking again
+    (computed once per model version and day)."""
+
+    date: dt.date
+    level: int = Field(description="confidence of the intervals, in percent")
+    regulated: list[bool] = Field(description="hours 0..23: whether parking is regulated")
+    synthetic: bool = Field(description="true when the model was trained on simulated tickets")
+    model: ModelRef
+    neighbourhoods: list[NeighbourhoodHours] = Field(description="one per neighbourhood polygon")
+
+
+class StreetLabel(Answer):
+    """A street name placed on the map."""
+
+    name: str
+    lon: float
+    lat: float
+    length_m: float = Field(description="length of its listed stretch, metres")
+
+
+class StreetMap(Answer):
+    """The map's base layer, drawn from the bundled street index (no tiles): each side of each SER street as line
+    segments, and labels for the longest streets."""
+
+    source: str = Field(description="the spaces data the streets come from")
+    segments: list[tuple[float, float, float, float]] = Field(description="lon, lat, lon2, lat2 (degrees)")
+    labels: list[StreetLabel] = Field(description="the longest streets first")
