@@ -49,7 +49,9 @@ def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: di
     bounds = np.cumsum([0] + [standings.category_order[c].size for c in range(len(processor.category_names))])
     arrays.update(order=standings.order.astype(np.int32), rank=standings.rank.astype(np.int32),
                   category_rank=standings.category_rank.astype(np.int32), by_category=by_category.astype(np.int32),
-                  category_bounds=np.asarray(bounds, dtype=np.int64))
+                  category_bounds=np.asarray(bounds, dtype=np.int64),
+                  gap_s=standings.gaps(overall=True).astype(np.float32),
+                  category_gap_s=standings.gaps(overall=False).astype(np.float32))
     for key, array in arrays.items():
         np.save(folder / f"{key}.npy", array)
     full = {**meta, "version": processor.version, "clock": processor.clock, "ranked": standings.ranked,
@@ -93,7 +95,7 @@ def _view(race: Race, folder: Path) -> LiveView:
     s = Standings(p, Ranking(
         order=arrays["order"], ranked=int(meta["ranked"]), rank=arrays["rank"], category_rank=arrays["category_rank"],
         category_order={c: arrays["by_category"][bounds[c]:bounds[c + 1]] for c in range(len(race.category_names))},
-        finish_s=arrays["splits_s"][:, -1]))
+        finish_s=arrays["splits_s"][:, -1], gap_s=arrays.get("gap_s"), category_gap_s=arrays.get("category_gap_s")))
     return LiveView(race, meta, s)
 
 

@@ -77,6 +77,53 @@ class Ranking:
     category_rank: IntArray
     category_order: dict[int, IntArray]  # per category, its runners best first
     finish_s: npt.NDArray[np.floating]  # per runner, net finish time (nan while not finished)
+    gap_s: npt.NDArray[np.floating] | None = None  # per runner, time behind the overall leader (:func:`time_gaps`)
+    category_gap_s: npt.NDArray[np.floating] | None = None  # per runner, behind their category's leader
+
+
+def list_gaps(p: RaceProcessor, finish_s: npt.NDArray[np.floating], net_t: npt.NDArray[np.floating],
+              members: IntArray) -> npt.NDArray[np.float64]:
+    """The time gaps of a list's ranked runners (``members``, best first: the leader, the finishers, then the
+    runners out there), in its order; ``net_t`` is every runner's net time at their last point.
+
+    A gap is the time behind the list's leader at the same point: a finisher's net finish time minus the
+    leader's; a runner still out there, their net time at their last point minus the leader's time at that point
+    (the leader's checkpoint times and last point, interpolated). Pings come up to 10 s apart, so a runner ranked
+    behind may have been seen a little earlier than the one ahead; a gap is never less than the one above it (a
+    runner behind on the course is at least as far behind), so gaps rise down the list. Unknown: nan."""
+    if not members.size:
+        return np.zeros(0)
+    leader = int(members[0])
+    passed = np.isfinite(p.splits_s[leader])
+    at_m = np.concatenate([[0.0], p.course.checkpoint_m[passed], [p.progress_m[leader]]])
+    at_s = np.concatenate([[0.0], p.splits_s[leader][passed].astype(np.float64), [net_t[leader]]])
+    keep = np.concatenate([[True], np.diff(at_m) > 0])  # the finish is both a checkpoint and the last point
+    finishers = int(np.count_nonzero(p.status[members] == FINISHED))  # the list's first tier
+    out_there = members[finishers:]
+    with np.errstate(invalid="ignore"):
+        gaps = np.concatenate([finish_s[members[:finishers]] - finish_s[leader], net_t[out_there] - np.interp(
+            p.progress_m[out_there], at_m[keep], np.fmax.accumulate(at_s[keep]))])
+    gaps[0] = 0.0
+    unknown = np.isnan(gaps)
+    rising = np.fmax.accumulate(gaps)  # nan ignored
+    if unknown.any():
+        rising[unknown] = np.nan
+    return rising
+
+
+def time_gaps(p: RaceProcessor, finish_s: npt.NDArray[np.floating], order: IntArray, ranked: int,
+              category_order: dict[int, IntArray], rank: IntArray) -> tuple[npt.NDArray[np.float64],
+                                                                            npt.NDArray[np.float64]]:
+    """Every runner's gap to the overall leader and to their category's leader (:func:`list_gaps`; nan unranked),
+    computed once per state version."""
+    net_t = p.progress_t - p.start_t
+    overall = np.full(p.runners, np.nan)
+    overall[order[:ranked]] = list_gaps(p, finish_s, net_t, order[:ranked])
+    in_category = np.full(p.runners, np.nan)
+    for members in category_order.values():
+        counted = members[:int(np.count_nonzero(rank[members] > 0))]  # the ranked come first
+        in_category[counted] = list_gaps(p, finish_s, net_t, counted)
+    return overall, in_category
 
 
 def rank_runners(processor: RaceProcessor) -> Ranking:
@@ -101,7 +148,8 @@ def rank_runners(processor: RaceProcessor) -> Ranking:
     for members in category_order.values():
         counted = members[ranks[members] > 0]
         category_rank[counted] = np.arange(1, counted.size + 1)
-    return Ranking(order, ranked, ranks, category_rank, category_order, finish_s)
+    gap_s, category_gap_s = time_gaps(p, finish_s, order, ranked, category_order, ranks)
+    return Ranking(order, ranked, ranks, category_rank, category_order, finish_s, gap_s, category_gap_s)
 
 
 class Standings:
@@ -113,7 +161,7 @@ class Standings:
         self.order, self.ranked, self.rank = r.order, r.ranked, r.rank
         self.category_rank, self.category_order = r.category_rank, r.category_order
         self._finish_s = r.finish_s
-        self._gaps: dict[int | None, npt.NDArray[np.float64]] = {}  # per list, the time gaps of its first runners
+        self._gap_s, self._category_gap_s = r.gap_s, r.category_gap_s  # None: published before gaps were
 
     def leader(self, category: int | None = None) -> int | None:
         members = self.order if category is None else self.category_order[category]
@@ -138,9 +186,7 @@ class Standings:
         ranked = self.rank[idx] > 0
         if leader is not None:
             gap_m = p.progress_m[leader] - progress
-            position = (self.rank[idx] if category is None else self.category_rank[idx]) - 1  # in the list
-            gaps = self.time_gaps(category, int(position.max(initial=-1)) + 1)
-            gap_s = np.where(ranked, gaps[np.maximum(position, 0)] if gaps.size else np.nan, np.nan)
+            gap_s = self.gaps(overall=category is None)[idx]
         gap_m = np.where(ranked, gap_m, np.nan)
         gap_s = np.where(ranked, gap_s, np.nan)
         speed = p.speed_mps[idx].astype(np.float64)
@@ -175,41 +221,12 @@ class Standings:
         return rows
 
 
-    def time_gaps(self, category: int | None, upto: int) -> npt.NDArray[np.float64]:
-        """The time gap of the first ``upto`` ranked runners of a list (overall or one category), in its order.
-
-        A gap is the time behind the list's leader at the same point: a finisher's net finish time minus the
-        leader's; a runner still out there, their net time at their last point minus the leader's time at that
-        point (the leader's checkpoint times and last point, interpolated). Pings come up to 10 s apart, so a runner
-        ranked behind may have been seen a little earlier than the one ahead; a gap is never less than the one above
-        it (a runner behind on the course is at least as far behind), so gaps rise down the list. Unknown: nan."""
-        members = self.order if category is None else self.category_order[category]
-        upto = min(upto, members.size, self.ranked if category is None else int((self.rank[members] > 0).sum()))
-        known = self._gaps.get(category)
-        if known is not None and known.size >= upto:
-            return known[:upto]
-        p = self.processor
-        chosen = members[:upto]
-        if not upto:
-            return np.zeros(0)
-        leader = int(chosen[0])
-        net = p.progress_t[chosen] - p.start_t[chosen]
-        finished = p.status[chosen] == FINISHED
-        leader_finish = self._finish_s[leader]
-        passed = np.isfinite(p.splits_s[leader])
-        at_m = np.concatenate([[0.0], p.course.checkpoint_m[passed], [p.progress_m[leader]]])
-        at_s = np.concatenate([[0.0], p.splits_s[leader][passed].astype(np.float64),
-                               [p.progress_t[leader] - p.start_t[leader]]])
-        keep = np.concatenate([[True], np.diff(at_m) > 0])  # the finish is both a checkpoint and the last point
-        with np.errstate(invalid="ignore"):
-            leader_there = np.interp(p.progress_m[chosen], at_m[keep], np.fmax.accumulate(at_s[keep]))
-            gaps = np.where(finished, self._finish_s[chosen] - leader_finish, net - leader_there)
-        gaps[0] = 0.0
-        known_gap = np.isfinite(gaps)
-        rising = np.fmax.accumulate(np.where(known_gap, gaps, np.nan))
-        gaps = np.where(known_gap, rising, np.nan)
-        self._gaps[category] = gaps
-        return gaps
+    def gaps(self, overall: bool = True) -> npt.NDArray[np.floating]:
+        """Every runner's time gap to the overall leader, or to their category's leader (nan unranked)."""
+        if self._gap_s is None or self._category_gap_s is None:
+            self._gap_s, self._category_gap_s = time_gaps(self.processor, self._finish_s, self.order, self.ranked,
+                                                          self.category_order, self.rank)
+        return self._gap_s if overall else self._category_gap_s
 
 
 def standings(processor: RaceProcessor, cached: Standings | None = None) -> Standings:
