@@ -54,9 +54,9 @@ def _free_port() -> int:
 
 def test_the_simulator_sends_a_race_through_the_http_ingest(platform: Any, tmp_path: Path) -> None:
     port = _free_port()
-    log = (tmp_path / "api.log").open("wb")
-    api = subprocess.Popen([sys.executable, "-m", "shipml.cli", "api", "--port", str(port)], env=dict(os.environ),
-                           stdout=log, stderr=subprocess.STDOUT)
+    with (tmp_path / "api.log").open("wb") as log:  # the child holds its own copy of the descriptor
+        api = subprocess.Popen([sys.executable, "-m", "shipml.cli", "api", "--port", str(port)],
+                               env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
 

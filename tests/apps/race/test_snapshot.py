@@ -90,6 +90,7 @@ def test_sigkill_mid_race_then_restart(course: Course, tmp_path: Path) -> None:
     first_save = int(worker.stdout.readline())  # the worker now sleeps an hour after its first batch
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=60)
+    worker.stdout.close()
     assert worker.returncode == -signal.SIGKILL and 0 < first_save < len(stream)
     subprocess.run([*command, "0"], check=True, env=env, capture_output=True, timeout=300)
 

@@ -59,8 +59,10 @@ class FactorModel(SimilarityModel):
             from implicit.cpu.als import AlternatingLeastSquares
             from threadpoolctl import threadpool_limits
 
-            als = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                                          iterations=self.iterations, random_state=self.seed, num_threads=1)
+            with threadpool_limits(1, "blas"):  # implicit warns when its model is made beside a multi-threaded BLAS
+                als = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
+                                              alpha=self.alpha, iterations=self.iterations, random_state=self.seed,
+                                              num_threads=1)
             # start from the truncated SVD, not from implicit's random draw: on a small matrix a random start
             # ends in a different local optimum per seed (and per BLAS build), crossing groups half the time
             als.user_factors, als.item_factors = _svd_start(values, self.factors, self.seed)

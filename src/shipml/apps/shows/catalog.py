@@ -255,7 +255,7 @@ def remove_source(source: str) -> int:
 def show_ids(source: str) -> dict[str, int]:
     """External id -> show id for every show of one source."""
     with db.session() as s:
-        rows = s.execute(select(Show.external_id, Show.id).where(Show.source == source)).tuples().all()
+        rows = s.execute(select(Show.external_id, Show.id).where(Show.source == source)).all()
     return {external_id: show_id for external_id, show_id in rows if external_id is not None}
 
 
