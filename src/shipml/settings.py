@@ -58,6 +58,17 @@ class Settings(BaseSettings):
                                              "empty = <home>/sources")
     max_source_bytes: int = Field(200_000_000, ge=1, description="largest source a URL may deliver")
     spark_master: str = Field("local[*]", description="Spark master URL for the scale-out paths")
+    spark_driver_host: str | None = Field(
+        None, description="the address executors reach the driver at (a cluster: this host's routable name or IP); "
+                          "unset: 127.0.0.1 on local[...], else Spark's choice")
+    spark_bind_address: str | None = Field(
+        None, description="the address the driver listens on (e.g. 0.0.0.0 behind NAT); unset: the driver host")
+    spark_driver_port: int | None = Field(None, ge=1, le=65535, description="the driver's RPC port (unset: any)")
+    spark_block_manager_port: int | None = Field(
+        None, ge=1, le=65535, description="the block managers' port, driver and executors (unset: any)")
+    spark_checkpoint: str | None = Field(
+        None, description="where streaming checkpoints and state live; on a cluster a URI every node shares "
+                          "(file:// on a shared mount, hdfs://, s3a://); unset on local[...]: under the home folder")
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -91,3 +91,21 @@ def test_a_followed_race_publishes_what_the_live_page_reads(platform: Any) -> No
     expected = _embedded(race.name).processor
     _assert_same(gathered.processor, expected)
     np.testing.assert_array_equal(view.standings.order, Standings(expected).order)
+
+
+def test_a_cluster_without_a_shared_checkpoint_exits_2_with_the_reason(platform: Any, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from shipml.apps.race.cli import commands
+    from shipml.settings import get_settings
+
+    simrace.define("sparkrefused", 5)
+    for checkpoint, reason in ((None, "set SHIPML_SPARK_CHECKPOINT"), ("/srv/ckpt", "is not a shared URI")):
+        monkeypatch.setenv("SHIPML_SPARK_MASTER", "spark://192.0.2.10:7077")
+        if checkpoint:
+            monkeypatch.setenv("SHIPML_SPARK_CHECKPOINT", checkpoint)
+        get_settings.cache_clear()
+        for args in (["spark", "sparkrefused"], ["spark", "sparkrefused", "--follow"]):
+            result = CliRunner().invoke(commands, args)
+            assert result.exit_code == 2 and reason in " ".join(result.output.split()), result.output
+    get_settings.cache_clear()

@@ -16,7 +16,9 @@ When: a race that outgrows one machine (several million runners, or re-processin
 live processor keeps going). How: ``SHIPML_SPARK_MASTER=spark://host:7077 shipml race spark RACE`` recomputes the
 standings from every stored ping; ``--follow`` keeps the query running on new pings and publishes its standings
 (run it instead of the embedded service: ``SHIPML_RACE_ENGINE=spark`` makes ``shipml up`` do so). Every node needs
-the raw folder at the same path (a shared filesystem) and shipml installed. ``local[*]`` by default.
+the raw folder at the same path (a shared filesystem) and shipml installed at the same path; the query's checkpoint
+and state go under ``SHIPML_SPARK_CHECKPOINT`` (a shared URI, required on a cluster; see :mod:`shipml.core.spark`).
+``local[*]`` by default, the checkpoint then under the race's folder.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import logging
 import tempfile
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,7 +38,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from shipml.core.spark import SparkUnavailable, session
+from shipml.core.spark import SparkUnavailable, checkpoint_location, delete_location, location_exists, session
 
 from . import rawlog
 from .course import Checkpoint, Course
@@ -174,7 +177,7 @@ class Gathered:
         p.version += 1
 
 
-def start_query(race: Race, checkpoint: Path, gathered: Gathered, *, partitions: int = 4,
+def start_query(race: Race, checkpoint: str | Path, gathered: Gathered, *, partitions: int = 4,
                 follow: bool = False, batch_seconds: float = 1.0) -> Any:
     """Start the streaming query (``follow``: every ``batch_seconds``; else until every stored file is applied)."""
     spark = session("shipml-race")
@@ -194,19 +197,25 @@ def start_query(race: Race, checkpoint: Path, gathered: Gathered, *, partitions:
 def spark_standings(race: Race, partitions: int = 4) -> Standings:
     """Every stored raw ping of a race through the streaming job, from scratch; the standings at the end."""
     gathered = Gathered(race)
-    with tempfile.TemporaryDirectory(prefix="shipml-race-spark-") as checkpoint:
-        query = start_query(race, Path(checkpoint), gathered, partitions=partitions)
+    shared = checkpoint_location("race", race.name, f"recompute-{uuid.uuid4().hex}")
+    with tempfile.TemporaryDirectory(prefix="shipml-race-spark-") as local:
+        checkpoint = shared or local
         try:
-            query.awaitTermination()
+            start_query(race, checkpoint, gathered, partitions=partitions).awaitTermination()
         except Exception as exc:  # the query's failure, raised here from the JVM
             log.exception("the Spark query of race %s failed", race.name)
             raise SparkUnavailable(f"the Spark query of race {race.name} failed; see the log") from exc
+        finally:
+            if shared:
+                delete_location(shared)
     return Standings(gathered.processor)
 
 
-def checkpoint_dir(race: Race, partitions: int) -> Path:
-    """The query's checkpoint: its state is split into ``partitions`` groups, so another split starts over."""
-    return race.folder / f"spark-{race.definition.digest}-{partitions}"
+def checkpoint_dir(race: Race, partitions: int) -> str:
+    """The query's checkpoint: its state is split into ``partitions`` groups, so another split starts over. Under
+    ``SHIPML_SPARK_CHECKPOINT`` when set (a cluster), else under the race's folder."""
+    name = f"spark-{race.definition.digest}-{partitions}"
+    return checkpoint_location("race", race.name, name) or str(race.folder / name)
 
 
 def follow(race: Race, partitions: int = 4) -> tuple[Any, Gathered]:
@@ -226,14 +235,14 @@ def follow(race: Race, partitions: int = 4) -> tuple[Any, Gathered]:
 
     gathered = Gathered(race, on_batch=published)
     checkpoint = checkpoint_dir(race, partitions)
-    if checkpoint.is_dir():
+    if location_exists(checkpoint):
         restore(gathered, checkpoint, partitions)
     query = start_query(race, checkpoint, gathered, partitions=partitions, follow=True,
                         batch_seconds=settings().batch_seconds)
     return query, gathered
 
 
-def restore(gathered: Gathered, checkpoint: Path, partitions: int) -> None:
+def restore(gathered: Gathered, checkpoint: str | Path, partitions: int) -> None:
     """Fill the driver's processor from the state the query last committed (Spark's state data source)."""
     race = gathered.race
     try:
