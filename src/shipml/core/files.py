@@ -3,6 +3,7 @@ the same file never share a temporary name (each writes its own, beside the targ
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from collections.abc import Iterator
@@ -39,3 +40,16 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
 def write_text(path: Path, text: str, *, durable: bool = False) -> None:
     """Replace ``path``'s content with ``text`` (UTF-8) atomically."""
     write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+@contextmanager
+def locked(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold an advisory lock on ``path`` (created if missing) across processes: exclusive, or ``shared`` with other
+    readers; released when the block ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, runtime_checkable
 
-from shipml.core import heap
+from shipml.core import files, heap
 from shipml.core.datasets import Snapshot
 from shipml.core.errors import NotFound
 from shipml.settings import get_settings
@@ -51,14 +51,23 @@ class Model(Protocol):
 M = TypeVar("M", bound=Model)
 
 
-@cache
+@cache  # one client per URI; its first use is serialised below
 def _configured(tracking_uri: str, artifacts: str) -> Any:
     import mlflow
     from mlflow import MlflowClient
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    c = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    # MLflow creates (migrates) its database on first use; two first users at once (the worker's threads running the
+    # first runs, the API) race on its schema: the first use happens here, one process and one thread at a time
+    with _INIT, files.locked(get_settings().resolved_home / ".mlflow-init.lock"):
+        c.search_experiments(max_results=1)
+        c.search_registered_models(max_results=1)
+    return c
+
+
+_INIT = threading.Lock()
 
 
 def client() -> Any:
