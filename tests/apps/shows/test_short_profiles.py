@@ -67,7 +67,7 @@ def test_too_few_users_for_n_given_is_refused_with_the_counts() -> None:
     frame = tastes(users=60)  # 60 users: 20 % of those with 6+ likes is under 20
     with pytest.raises(InvalidInput, match=r"too few users for 5 given: \d+ users have at least 6 likes"):
         holdout(frame, given=5)
-    with pytest.raises(InvalidInput, match="no user has 16 likes"):
+    with pytest.raises(InvalidInput, match="too few users for 15 given: 0 users have at least 16 likes"):
         holdout(tastes(), given=15)
     with pytest.raises(InvalidInput, match="given must be at least 1"):
         holdout(tastes(), given=0)
@@ -204,3 +204,18 @@ def test_acceptance_five_given_by_profile_length_leads_the_original(shared_data:
     assert five["served"]["ndcg_at_10"] >= 1.1 * five["ease"]["ndcg_at_10"]
     full = {r["model"]: r for r in compare(liked, models, seed=0)}
     assert full["served"]["ndcg_at_10"] >= 0.99 * full["ease"]["ndcg_at_10"] >= 1.5 * full["graph"]["ndcg_at_10"]
+
+
+def test_eval_given_on_the_ratings_store(platform) -> None:  # type: ignore[no-untyped-def]
+    from shipml.apps import get
+    from shipml.core import platform as core
+
+    app = get("shows")
+    core.register_jobs(app)
+    assert core.ingest(app, "synthetic")["status"] == "stored"
+    rows = tasks.evaluate(given=5)
+    names = {r["model"] for r in rows}
+    assert set(tasks.candidates()) <= names and {"popularity", "item_knn_graph"} <= names
+    assert len({r["users_scored"] for r in rows}) == 1 and rows[0]["users_scored"] >= MIN_USERS
+    with pytest.raises(InvalidInput, match="too few users for 500 given"):
+        tasks.evaluate(given=500)

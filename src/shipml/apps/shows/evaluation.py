@@ -121,13 +121,13 @@ def holdout(frame: pl.DataFrame, seed: int = 0, fraction: float = 0.2, min_likes
     frame = frame.select("user", "item").unique()
     rng = np.random.default_rng(seed)
     held = _draw(_eligible_users(frame, min_likes, set()), fraction, rng)
-    if not held:
+    if not held and given is None:  # N given: the count of qualifying users below says more
         raise InvalidInput(f"no user has {min_likes} likes: nothing to hold out")
     dropped: set[Any] = set()
     if validation:
         dropped = set(held)
         held = _draw(_eligible_users(frame, min_likes, dropped), fraction, np.random.default_rng([seed, 1]))
-        if not held:
+        if not held and given is None:
             raise InvalidInput("too few users for a validation split")
     if given is not None and len(held) < min_users:
         eligible = len(_eligible_users(frame, min_likes, dropped))
