@@ -3,6 +3,7 @@ and searching a bib finds that runner. The expected answers come from the API.""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import httpx
@@ -53,4 +54,33 @@ def test_the_live_page_moves_by_itself_and_finds_a_bib(ui: StreamlitPage, produc
     expect(found).to_be_visible(timeout=30_000)
     expect(found.locator("[role='gridcell']", has_text=leader["name"]).first).to_be_attached(timeout=30_000)
     ui.screenshot("race_search.png")
+
+    # follow the leader: their splits, one column per checkpoint named as the course names it, times as h:mm:ss
+    option = f"{leader['bib']} · {leader['name']}"
+    follow = ui.page.locator(".st-key-race_follow_pick input")
+    follow.click()
+    follow.fill(leader["bib"])
+    ui.page.get_by_role("option", name=option, exact=True).click()
+    ui.page.keyboard.press("Escape")
+    splits = ui.page.locator(".st-key-race_splits")
+    expect(splits).to_be_visible(timeout=30_000)
+    for checkpoint in ("2.5 km", "Finish"):
+        expect(splits.locator("[role='columnheader']", has_text=checkpoint).first).to_be_attached(timeout=30_000)
+    expect(splits.locator("[role='gridcell']", has_text=re.compile(r"^0:\d\d:\d\d$")).first).to_be_attached(
+        timeout=30_000)
+    ui.screenshot("race_followed.png")
+    ui.assert_no_exception()
+
+
+def test_the_home_card_says_the_race_is_live(ui: StreamlitPage, product: Product) -> None:
+    ui.open("/race")
+    wait_for_standings(product, ui)
+    ui.open("/")
+    card = ui.page.locator(".st-key-app_race")
+    expect(card).to_be_visible(timeout=60_000)
+    expect(card.get_by_text("SIMULATED (demo)").first).to_be_visible(timeout=30_000)
+    expect(card.get_by_text("under way")).to_be_visible(timeout=30_000)
+    expect(card.get_by_text("Running", exact=True)).to_be_visible()
+    assert "no data yet" not in card.inner_text()
+    ui.screenshot("home_race_card.png")
     ui.assert_no_exception()
