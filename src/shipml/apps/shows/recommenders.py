@@ -1,4 +1,4 @@
-"""Show recommenders: one interface (:class:`Recommender`), four models.
+"""Show recommenders: one interface (:class:`Recommender`), four models and three for short profiles.
 
 * :class:`Popularity` — the most liked shows; the floor every model must beat.
 * :class:`ItemKnnGraph` — the original app's recipe, kept exactly for comparison: cosine between shows on
