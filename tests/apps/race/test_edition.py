@@ -120,3 +120,11 @@ def test_the_home_card_describes_the_live_race(platform: Any) -> None:
     assert activity.figures["runners"] == "300"
     assert activity.figures["running"] == f"{counts.running + counts.stale:,}" != "0"
     assert activity.figures["finished"] == f"{counts.finished:,}"
+
+
+def test_only_the_demo_race_has_editions(platform: Any) -> None:
+    """A race simulated by `shipml race simulate` (another name) is never started again: no schedule to announce."""
+    other = tasks.define_simulated("sim", 20, 10.0, now=T0)
+    assert queries.edition_of(other, now=T0 + 60) is None
+    demo_race, _ = tasks.demo_edition(now=T0)
+    assert queries.edition_of(demo_race, now=T0 + 60) is not None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .definition import Race, RaceDefinition
+from .settings import settings
 
 CUTOFF_S = 2 * 3600.0  # race seconds from the gun to the end of an edition (a city 10K's course closes at 2:00)
 FINISHED_BY_S = CUTOFF_S - 600.0  # every simulated runner finishes by then (their tracker stays on 300 s after)
@@ -50,6 +51,15 @@ def schedule(d: RaceDefinition) -> Schedule | None:
     gun = d.start.timestamp()
     ends = wall(gun + d.duration_h * 3600.0)
     return Schedule(gun=wall(gun), ends=ends, next_gun=ends + LEAD_S, speedup=speedup)
+
+
+def demo_schedule(race: Race) -> Schedule | None:
+    """The schedule of the demo race the simulator service keeps in editions (None for any other race, a race
+    simulated by `shipml race simulate` included: nobody starts it again)."""
+    s = settings()
+    if race.name != s.race or not s.simulate or s.participants is not None:
+        return None
+    return schedule(race.definition)
 
 
 def has_pings(race: Race) -> bool:

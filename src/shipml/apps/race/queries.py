@@ -186,8 +186,8 @@ def stats(race: Race) -> dict[str, Any]:
 
 
 def edition_of(race: Race, now: float | None = None) -> dict[str, Any] | None:
-    """A simulated race's schedule as the page shows it (None for a real race)."""
-    plan = edition.schedule(race.definition)
+    """The demo race's edition schedule as the page shows it (None for any other race)."""
+    plan = edition.demo_schedule(race)
     if plan is None:
         return None
     now = time.time() if now is None else now

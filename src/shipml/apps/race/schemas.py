@@ -322,7 +322,8 @@ class LiveStats(Answer):
                                                 "'after_finish', 'after_dnf')")
     runners: int = Field(description="participants")
     status: StatusCounts
-    edition: Edition | None = Field(description="a simulated race's schedule; null for a real race")
+    edition: Edition | None = Field(description="the demo race's schedule (editions back to back); null for any "
+                                    "other race")
 
 
 # what an admin or a tracker posts

@@ -47,7 +47,7 @@ def status() -> dict[str, Any]:
 def _activity(race: definition.Race, counts: dict[str, int] | None) -> dict[str, Any]:
     """A race as the home page's card shows it: a headline and a few figures."""
     d = race.definition
-    plan = edition.schedule(d)
+    plan = edition.demo_schedule(race)
     now = time.time()
     if counts is None:
         state = "waiting for its first standings"
