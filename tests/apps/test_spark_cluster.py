@@ -1,0 +1,74 @@
+"""The Spark paths on a real standalone cluster (a master and one worker started with ``spark-class``; the worker
+in its own mount namespace, seeing only the shared folder): the race's standings from stored pings and parking's
+hourly active tickets equal the embedded answers. Every test is seconds of work; the cluster starts once per run
+(one module: ``--dist loadfile`` gives it one xdist worker)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platform_fixtures import platform_context
+from spark_cluster import Cluster, standalone_cluster
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    with standalone_cluster() as started:
+        print(f"\nSpark standalone cluster up in {started.started_s:.1f} s (worker isolated: {started.isolated})")
+        yield started
+
+
+@pytest.fixture
+def on_cluster(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A platform whose home is on the shared folder and whose Spark session runs on the cluster."""
+    home = cluster.shared / f"home-{uuid.uuid4().hex[:8]}"
+    for key, value in {"SHIPML_SPARK_MASTER": cluster.master_url, "SHIPML_SPARK_DRIVER_HOST": cluster.host,
+                       "SHIPML_SPARK_BIND_ADDRESS": cluster.host,
+                       "SHIPML_SPARK_CHECKPOINT": f"file://{cluster.shared}/checkpoints"}.items():
+        monkeypatch.setenv(key, value)
+    with platform_context(home, monkeypatch) as settings:
+        yield settings
+
+
+def test_the_worker_sees_only_the_shared_folder(cluster: Cluster, on_cluster: Any, tmp_path: Path) -> None:
+    from shipml.core.spark import session
+
+    private = tmp_path / "driver-only.txt"
+    private.write_text("not shared")
+    shared = cluster.shared / "shared.txt"
+    shared.write_text("shared")
+    spark = session("shipml-cluster-test")
+    conf = spark.sparkContext.getConf()
+    assert spark.sparkContext.master == cluster.master_url and conf.get("spark.driver.host") == cluster.host
+    seen = spark.sparkContext.parallelize([0], 1).map(
+        lambda _: (os.path.exists(str(private)), os.path.exists(str(shared)), os.getpid())).collect()[0]
+    assert seen[1] and seen[2] != os.getpid()  # an executor's process, reading the shared folder
+    if cluster.isolated:
+        assert not seen[0]  # the driver's temporary files are not there, as on another host
+
+
+def test_race_standings_on_the_cluster_equal_the_embedded_ones(on_cluster: Any, cluster: Cluster) -> None:
+    from apps.race import simrace
+    from apps.race.test_spark import _assert_same, _embedded
+    from shipml.apps.race import definition, ingest, rawlog
+    from shipml.apps.race.spark_path import spark_standings
+
+    race = simrace.define("cluster", 40)
+    frames = simrace.chunks(race, minutes=40, every_s=120.0)  # 20 raw files: 20 small tasks
+    for i, frame in enumerate(frames):
+        rawlog.write_file(race.name, frame)
+        if i == len(frames) // 2:
+            ingest.command(race, "5", dnf=True)
+    expected = _embedded(race.name).processor
+    got = spark_standings(definition.load(race.name), partitions=2).processor
+    _assert_same(got, expected)
+    assert expected.accepted > 1000 and got.status[race.bib_index["5"]] == 3
+    assert not list((cluster.shared / "checkpoints" / "race" / race.name).glob("recompute-*"))  # cleaned up
