@@ -247,8 +247,8 @@ def _streets_bytes(ref_key: int) -> bytes:
     ref = reference()
     lines = street_lines(ref.addresses)
     body = StreetMap(source=ref.source, segments=[tuple(s) for s in lines.segments.tolist()],
-                     labels=[StreetLabel(name=name, lon=round(lon, 5), lat=round(lat, 5), length_m=length)
-                             for name, lon, lat, length in lines.labels])
+                     labels=[StreetLabel(name=name, short=short, lon=round(lon, 5), lat=round(lat, 5), length_m=length)
+                             for name, short, lon, lat, length in lines.labels])
     return body.model_dump_json().encode()
 
 

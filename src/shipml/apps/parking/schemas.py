@@ -239,7 +239,8 @@ class DayMap(Answer):
 class StreetLabel(Answer):
     """A street name placed on the map."""
 
-    name: str
+    name: str = Field(description="as listed, e.g. 'PASEO DE LA CASTELLANA'")
+    short: str = Field(description="its own name, for the map, e.g. 'Castellana'")
     lon: float
     lat: float
     length_m: float = Field(description="length of its listed stretch, metres")

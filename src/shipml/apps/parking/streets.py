@@ -4,7 +4,8 @@ The spaces file gives a point per listed house number of every SER street. Each 
 by number is a line along the street; a gap of more than :data:`GAP_M` between listed numbers (a park, a square, a
 stretch without spaces) breaks it. The lines are simplified to about :data:`TOLERANCE_DEG` (10 m, under a pixel at
 the map's scale) and cut into segments (``lon, lat, lon2, lat2``), which a Vega-Lite rule mark draws from a table.
-The longest streets get a label at their middle. Built once per street index (one per data version).
+The longest streets get a label (their own name, 'Castellana') at their middle. Built once per street index (one
+per data version).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 from shapely.geometry import LineString
 
-from shipml.apps.parking.addresses import AddressIndex
+from shipml.apps.parking.addresses import PARTICLES, AddressIndex
 
 GAP_M = 250.0
 TOLERANCE_DEG = 1e-4
-LABELS = 40
+LABELS = 30
 _M_PER_DEG_LAT = 111_320.0
 _M_PER_DEG_LON = _M_PER_DEG_LAT * float(np.cos(np.radians(40.42)))  # Madrid's latitude
 
@@ -26,7 +27,7 @@ _M_PER_DEG_LON = _M_PER_DEG_LAT * float(np.cos(np.radians(40.42)))  # Madrid's l
 @dataclass(frozen=True)
 class StreetLines:
     segments: np.ndarray  # (n, 4) float: lon, lat, lon2, lat2
-    labels: list[tuple[str, float, float, float]]  # name, lon, lat, length in metres; longest first
+    labels: list[tuple[str, str, float, float, float]]  # name, own name, lon, lat, length in metres; longest first
 
 
 def _length_m(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -57,9 +58,10 @@ def street_lines(index: AddressIndex) -> StreetLines:
                 pairs = np.column_stack([coords[:-1], coords[1:]])
                 segments.append(pairs[(pairs[:, :2] != pairs[:, 2:]).any(axis=1)])
         lengths.append((total, i))
-    labels: list[tuple[str, float, float, float]] = []
+    labels: list[tuple[str, str, float, float, float]] = []
     streets = index.all_streets()
     for total, i in sorted(lengths, reverse=True)[:LABELS]:
         street = streets[i]
-        labels.append((street.name, float(lon[street.middle]), float(lat[street.middle]), float(round(total))))
+        own = " ".join(w if w in PARTICLES else w.capitalize() for w in street.key.split())
+        labels.append((street.name, own, float(lon[street.middle]), float(lat[street.middle]), float(round(total))))
     return StreetLines(np.round(np.concatenate(segments), 5) if segments else np.zeros((0, 4)), labels)
