@@ -72,3 +72,25 @@ def test_race_standings_on_the_cluster_equal_the_embedded_ones(on_cluster: Any, 
     _assert_same(got, expected)
     assert expected.accepted > 1000 and got.status[race.bib_index["5"]] == 3
     assert not list((cluster.shared / "checkpoints" / "race" / race.name).glob("recompute-*"))  # cleaned up
+
+
+def test_parking_hourly_counts_on_the_cluster_equal_polars(on_cluster: Any, cluster: Cluster,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from shipml.apps.parking.bundle import reference
+    from shipml.apps.parking.ingest import occupancy
+    from shipml.apps.parking.synthetic import simulate_tickets
+
+    per = reference().per_neighbourhood.filter(pl.col("neighbourhood_id").is_in([101, 104, 201]))
+    folder = cluster.shared / f"tickets-{uuid.uuid4().hex[:8]}"  # on shared storage, as every node needs them
+    simulate_tickets(folder, date(2024, 3, 28), date(2024, 4, 2), per, scale=0.05, seed=7)  # Q1, Q2: two tasks
+    expected, report, _ = occupancy(folder)
+    monkeypatch.setenv("SHIPML_PARKING_ENGINE", "spark")
+    got, spark_report, _ = occupancy(folder)
+    assert_frame_equal(got, expected)
+    assert spark_report == report and report["rows_kept"] > 500
+    assert got.filter(pl.col("hour").dt.date() == date(2024, 3, 31)).height == 23 * 3  # the spring-forward day

@@ -72,15 +72,22 @@ def occupancy(source: Path, progress: Progress = no_progress) -> tuple[pl.DataFr
     ref = reference()
     files, synthetic, scale = _files(source)
     progress(0.2, f"reading {len(files)} ticket file(s)")
-    imported = read_tickets(files, neighbourhood_names(ref.per_neighbourhood))
-    report = imported.report.to_dict()
+    names = neighbourhood_names(ref.per_neighbourhood)
+    if on_spark := settings().engine == "spark":  # SHIPML_PARKING_ENGINE=spark: the same counts, on Spark
+        from shipml.apps.parking.spark_tickets import SparkTickets
+
+        counted = SparkTickets.read(files, names)
+        report, tickets = counted.report.to_dict(), counted.tickets
+    else:
+        imported = read_tickets(files, names)
+        report, tickets = imported.report.to_dict(), imported.tickets
     rejected_share = report["rows_rejected"] / max(report["rows_read"], 1)
     if report["rows_kept"] == 0 or rejected_share > settings().max_rejected_share:
         raise RejectedData(f"{source.name}: {report['rows_rejected']:,} of {report['rows_read']:,} rows rejected "
                            f"({', '.join(f'{k} {v:,}' for k, v in report['rejected'].items()) or 'none kept'}); "
                            "the last good data keep serving", details=report)
-    progress(0.6, f"counting {imported.tickets:,} tickets per hour")
-    active = active_tickets_by_hour(imported.kinds)
+    progress(0.6, f"counting {tickets:,} tickets per hour")
+    active = counted.active() if on_spark else active_tickets_by_hour(imported.kinds)
     per = ref.per_neighbourhood.with_columns(overlap=pl.col("zone").replace_strict(
         {zone: 1 + 60 / ((5 + minutes) / 2) for zone, minutes in MAX_MINUTES.items()}, return_dtype=pl.Float64)
         if synthetic else pl.lit(1.0))

@@ -8,6 +8,8 @@ nothing outside the package is needed; point them at the official files to use a
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,6 +32,9 @@ class ParkingSettings(BaseSettings):
     max_rejected_share: float = Field(0.5, ge=0, le=1,
                                       description="a refresh rejecting more rows than this keeps the last good data")
     refresh_minutes: int = Field(1440, ge=1, le=1440, description="ingest period (on the clock)")
+    engine: Literal["polars", "spark"] = Field(
+        "polars", description="what counts the tickets per hour: polars on this machine, or Spark "
+                              "(SHIPML_SPARK_MASTER; years of tickets, files on shared storage)")
 
 
 def settings() -> ParkingSettings:
