@@ -21,9 +21,14 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
+    from shipml.core import spark
+
     with standalone_cluster() as started:
         print(f"\nSpark standalone cluster up in {started.started_s:.1f} s (worker isolated: {started.isolated})")
-        yield started
+        try:
+            yield started
+        finally:
+            spark.stop()  # before the cluster goes: the next test in this process starts its own session
 
 
 @pytest.fixture

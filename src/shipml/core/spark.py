@@ -123,6 +123,15 @@ def session(app_name: str = "shipml") -> Any:
         return spark
 
 
+def stop() -> None:
+    """Stop the process's session, if any (e.g. before its cluster goes away)."""
+    global _current
+    with _lock:
+        if _current is not None:
+            _current[1].stop()
+            _current = None
+
+
 def checkpoint_location(*parts: str) -> str | None:
     """``SHIPML_SPARK_CHECKPOINT``/``parts``, or None when the setting is unset (only allowed on ``local[...]``:
     the caller then keeps its checkpoint under the home folder)."""
