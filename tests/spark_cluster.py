@@ -116,8 +116,8 @@ def standalone_cluster(timeout_s: float = 240.0) -> Iterator[Cluster]:
             try:
                 if cluster.alive_workers() >= 1:
                     break
-            except httpx.HTTPError:
-                pass  # the master's web UI is not up yet
+            except (httpx.HTTPError, ValueError):
+                pass  # the master's web UI is not up yet (or answers before its JSON page is ready)
             if time.monotonic() - begin > timeout_s:
                 raise RuntimeError(f"no worker registered within {timeout_s:.0f} s; see {logs}")
             time.sleep(0.25)

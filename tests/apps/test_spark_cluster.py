@@ -99,3 +99,38 @@ def test_parking_hourly_counts_on_the_cluster_equal_polars(on_cluster: Any, clus
     assert_frame_equal(got, expected)
     assert spark_report == report and report["rows_kept"] > 500
     assert got.filter(pl.col("hour").dt.date() == date(2024, 3, 31)).height == 23 * 3  # the spring-forward day
+
+
+def test_a_followed_race_on_the_cluster_resumes_from_its_shared_checkpoint(on_cluster: Any, cluster: Cluster) -> None:
+    from apps.race import simrace
+    from apps.race.test_spark import _assert_same, _embedded
+    from shipml.apps.race import definition, publish, rawlog
+    from shipml.apps.race.spark_path import Gathered, checkpoint_dir, follow, restore
+
+    race = simrace.define("clusterfollow", 30)
+    frames = simrace.chunks(race, minutes=30, every_s=180.0)
+    for frame in frames[:5]:
+        rawlog.write_file(race.name, frame)
+    query, first = follow(definition.load(race.name), partitions=2)
+    try:
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    checkpoint = checkpoint_dir(first.race, 2)
+    assert checkpoint.startswith(f"file://{cluster.shared}/checkpoints/race/{race.name}/")
+    assert (cluster.shared / "checkpoints" / "race" / race.name).is_dir()  # written where every node sees it
+    probe = Gathered(definition.load(race.name))
+    restore(probe, checkpoint, partitions=2)  # the state store read back from the shared URI
+    _assert_same(probe.processor, first.processor)
+    for frame in frames[5:]:
+        rawlog.write_file(race.name, frame)
+    query, second = follow(definition.load(race.name), partitions=2)  # a new driver: state read back from it
+    try:
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    view = publish.current(second.race)  # what the live page reads
+    assert view is not None and view.meta["engine"] == "spark"
+    expected = _embedded(race.name).processor
+    _assert_same(second.processor, expected)
+    assert view.processor.accepted == expected.accepted
