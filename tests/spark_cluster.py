@@ -42,6 +42,18 @@ class Cluster:
     def alive_workers(self) -> int:
         return int(httpx.get(f"{self.web_url}/json/", timeout=5).json().get("aliveworkers", 0))
 
+    def executor_pids(self, app_id: str) -> list[int]:
+        """The executor JVMs the cluster's worker runs for one application (children of our worker)."""
+        pids = []
+        for proc in Path("/proc").iterdir():
+            try:
+                command = (proc / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError):
+                continue
+            if b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in command and app_id.encode() in command:
+                pids.append(int(proc.name))
+        return pids
+
 
 def routable_address() -> str:
     """This host's address as other hosts would reach it (not loopback), else 127.0.0.1 on a host with none."""

@@ -134,3 +134,35 @@ def test_a_followed_race_on_the_cluster_resumes_from_its_shared_checkpoint(on_cl
     expected = _embedded(race.name).processor
     _assert_same(second.processor, expected)
     assert view.processor.accepted == expected.accepted
+
+
+def test_a_killed_executor_loses_no_state(on_cluster: Any, cluster: Cluster) -> None:
+    """The executor holding the race's state is killed between micro-batches; the cluster starts another, which
+    reads the state from the shared checkpoint: the standings still equal the embedded ones."""
+    import signal
+
+    from apps.race import simrace
+    from apps.race.test_spark import _assert_same, _embedded
+    from shipml.apps.race import definition, rawlog
+    from shipml.apps.race.spark_path import follow
+    from shipml.core.spark import session
+
+    race = simrace.define("clusterkill", 30)
+    frames = simrace.chunks(race, minutes=30, every_s=180.0)
+    for frame in frames[:5]:
+        rawlog.write_file(race.name, frame)
+    query, gathered = follow(definition.load(race.name), partitions=2)
+    try:
+        query.processAllAvailable()
+        app_id = session().sparkContext.applicationId
+        killed = cluster.executor_pids(app_id)
+        assert len(killed) == 1
+        os.kill(killed[0], signal.SIGKILL)
+        for frame in frames[5:]:
+            rawlog.write_file(race.name, frame)
+        query.processAllAvailable()  # on a new executor, the state store loaded from the checkpoint
+        survivors = cluster.executor_pids(app_id)
+    finally:
+        query.stop()
+    assert survivors and killed[0] not in survivors
+    _assert_same(gathered.processor, _embedded(race.name).processor)
