@@ -122,13 +122,14 @@ def spark(race: str, as_json: Annotated[bool, typer.Option("--json")] = False, t
           = False) -> None:
     """A race's standings by the Spark streaming job over its stored raw pings (``SHIPML_SPARK_MASTER``)."""
     from .definition import load
+    from .spark_path import checkpoint_dir, spark_standings
     from .spark_path import follow as follow_race
-    from .spark_path import spark_standings
 
     try:
         if follow:
-            query, _ = follow_race(load(race), partitions)
-            typer.echo(f"{race}: Spark query running (checkpoint and state under the race's folder); Ctrl-C stops")
+            query, followed = follow_race(load(race), partitions)
+            typer.echo(f"{race}: Spark query running (checkpoint and state in "
+                       f"{checkpoint_dir(followed.race, partitions)}); Ctrl-C stops")
             query.awaitTermination()
             return
         standings = spark_standings(load(race), partitions)
