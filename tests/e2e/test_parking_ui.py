@@ -67,3 +67,16 @@ def test_parking_map_slider_and_address_search(ui: StreamlitPage, product: Produ
     expect(ui.page.locator(".st-key-parking_highlight")).to_contain_text("Outlined in blue: Justicia (01-04)")
     ui.wait_for_charts(".st-key-parking_day_curve")
     ui.screenshot("parking_address.png")
+
+    # a street that is not in the SER list is a "not found" with suggestions, never another street's success
+    search.fill("Gran Via")
+    search.press("Enter")
+    ui.wait_idle()
+    main = ui.page.locator("[data-testid='stMain']")
+    expect(main).to_contain_text("no street like 'Gran Via' in the SER street list")
+    expect(main.locator("[data-testid='stAlertContentSuccess']")).to_have_count(0)
+    suggestion = ui.page.get_by_role("button", name="Avenida De La Gran Via De San Francisco")
+    suggestion.click()  # takes the suggestion: the whole street, its neighbourhoods said
+    ui.wait_idle()
+    expect(main).to_contain_text("whole street: listed numbers")
+    ui.screenshot("parking_suggestion.png")

@@ -177,7 +177,8 @@ def search(query: str) -> AddressHit | None:
         st.success(f"**{hit.label}** is in {where}", icon=":material/location_on:")
     elif hit.match == "street":
         crossed = ", ".join(p.name for p in hit.extent.neighbourhoods if isinstance(p, Place))
-        st.info(f"**{hit.label}** — {hit.note}. It crosses {crossed}; the neighbourhood shown is {where}.",
+        st.info(f"**{hit.label}** — {hit.note[:1].lower()}{hit.note[1:]}. It crosses {crossed}; the "
+                f"neighbourhood shown is {where}.",
                 icon=":material/route:")
     else:
         st.warning(f"{hit.note}. Shown: **{hit.label}** in {where}.", icon=":material/wrong_location:")
