@@ -274,6 +274,9 @@ class Served(NamedTuple, Generic[M]):
     model: M
 
 
+NONE_POLL_SECONDS = 0.5  # how often a model with no champion yet is looked up again
+
+
 class Champion:
     """The loaded champion of one model. The alias is checked at most every ``poll_seconds``, off the request
     path (in a background thread, once a model is loaded), and a moved alias swaps the new version in, so a
@@ -301,8 +304,9 @@ class Champion:
             self._checking = False
 
     def get(self) -> tuple[int | None, Any]:
-        with self._lock:
-            due = time.monotonic() - self._checked >= self.poll_seconds and not self._checking
+        with self._lock:  # with nothing to serve yet (a first run under way), look again sooner
+            every = self.poll_seconds if self._current[1] is not None else min(self.poll_seconds, NONE_POLL_SECONDS)
+            due = time.monotonic() - self._checked >= every and not self._checking
             if due:
                 self._checked = time.monotonic()
                 self._checking = True
