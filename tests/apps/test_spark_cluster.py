@@ -166,3 +166,23 @@ def test_a_killed_executor_loses_no_state(on_cluster: Any, cluster: Cluster) -> 
         query.stop()
     assert survivors and killed[0] not in survivors
     _assert_same(gathered.processor, _embedded(race.name).processor)
+
+
+def test_ticket_files_only_the_driver_sees_are_refused_with_the_reason(on_cluster: Any, cluster: Cluster,
+                                                                      tmp_path: Path) -> None:
+    if not cluster.isolated:
+        pytest.skip("the worker shares this host's files unless it runs in its own mount namespace (root, unshare)")
+    from datetime import date
+
+    import polars as pl
+
+    from shipml.apps.parking.bundle import reference
+    from shipml.apps.parking.spaces import neighbourhood_names
+    from shipml.apps.parking.spark_tickets import SparkTickets
+    from shipml.apps.parking.synthetic import simulate_tickets
+    from shipml.core.spark import SparkUnavailable
+
+    per = reference().per_neighbourhood.filter(pl.col("neighbourhood_id") == 101)
+    simulate_tickets(tmp_path, date(2024, 3, 4), date(2024, 3, 5), per, scale=0.05)  # the driver's own disk
+    with pytest.raises(SparkUnavailable, match="every node needs them at the same path, on shared storage"):
+        SparkTickets.read(tmp_path, neighbourhood_names(per))

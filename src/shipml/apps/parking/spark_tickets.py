@@ -79,14 +79,20 @@ class SparkTickets:
     def read(cls, paths: Path | Iterable[Path], neighbourhood_names: Mapping[str, int]) -> SparkTickets:
         from pyspark import StorageLevel
 
-        from shipml.core.spark import session
+        from shipml.core.spark import SparkUnavailable, session
 
         files = [str(f.resolve()) for f in _expand(paths)]
         spark = session("shipml-parking")
         rows = (spark.sparkContext.parallelize([(f,) for f in files], len(files)).toDF(["path"])
                 .mapInPandas(_reader(dict(neighbourhood_names)), KIND_ROWS).persist(StorageLevel.MEMORY_AND_DISK))
+        try:
+            reports = rows.where("report is not null").select("report").collect()
+        except Exception as exc:  # an executor's failure, raised here from the JVM
+            rows.unpersist()
+            raise SparkUnavailable(f"reading {len(files)} ticket file(s) on Spark failed (every node needs them at "
+                                   "the same path, on shared storage); see the log") from exc
         report = RejectReport()
-        for (text,) in rows.where("report is not null").select("report").collect():
+        for (text,) in reports:
             part = json.loads(text)
             one = RejectReport(rows_read=part["rows_read"], rows_kept=part["rows_kept"], notes=part["notes"])
             for reason, count in part["rejected"].items():
