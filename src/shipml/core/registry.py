@@ -58,10 +58,11 @@ def _configured(tracking_uri: str, artifacts: str) -> Any:
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    c = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    # MLflow creates (migrates) its database on first use; two first users at once (the worker's threads running the
-    # first runs, the API) race on its schema: the first use happens here, one process and one thread at a time
+    # MLflow creates (migrates) its database on first use, the client's constructor included; two first users at once
+    # (the worker's threads running the first runs, the API) race on its schema: it happens here, one process and one
+    # thread at a time
     with _INIT, files.locked(get_settings().resolved_home / ".mlflow-init.lock"):
+        c = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         c.search_experiments(max_results=1)
         c.search_registered_models(max_results=1)
     return c
