@@ -17,8 +17,8 @@ idle (``[data-testid="stApp"][data-test-script-state="notRunning"]``) while the 
 page's own scripts. The load counts only once the waiting logic of ``StreamlitPage.wait_idle`` accepts it (idle, a
 0.6 s settle, still idle and showing content); the settle is not in the figure. Beside it, where the time went: the
 HTML answered (``responseEnd``), the Streamlit app element appeared, the script started running; and the API
-requests made during the load (the API's own ``/metrics`` histogram by route, GET only, diffed around the load: the
-server-side time, without the UI's HTTP client).
+requests made during the load (the API's own ``/metrics`` histogram by method and route, diffed around the load:
+the server-side time, without the UI's HTTP client; the simulated race's pings left out).
 
 Stops the product with Ctrl-C (SIGINT to the process group) and reports how long that took and whether any process
 of the home was left.
@@ -150,17 +150,19 @@ def first_start(proc: subprocess.Popen[bytes], t0: float, api: str, ui: str, hom
     return out
 
 
-def api_gets(api: str) -> dict[str, tuple[float, float]]:
-    """(requests, seconds) so far by GET route, from the API's /metrics."""
+def api_requests(api: str) -> dict[str, tuple[float, float]]:
+    """(requests, seconds) so far by method and route, from the API's /metrics; without /metrics itself and the
+    simulated race's pings (posted by its simulator, not by a page)."""
     text = httpx.get(f"{api}/metrics", timeout=30).text
     out: dict[str, list[float]] = {}
     for family in text_string_to_metric_families(text):
         if family.name != "shipml_http_request_seconds":
             continue
         for sample in family.samples:
-            if sample.labels.get("method") != "GET" or sample.labels.get("route") == "/metrics":
+            route = sample.labels.get("route", "")
+            if route == "/metrics" or route.endswith("/pings"):
                 continue
-            entry = out.setdefault(sample.labels["route"], [0.0, 0.0])
+            entry = out.setdefault(f"{sample.labels.get('method')} {route}", [0.0, 0.0])
             if sample.name.endswith("_count"):
                 entry[0] = sample.value
             elif sample.name.endswith("_sum"):
@@ -182,7 +184,7 @@ def open_page(browser: Any, ui: str, api: str, path: str) -> dict[str, Any]:
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(WATCH)
     page = context.new_page()
-    before = api_gets(api)
+    before = api_requests(api)
     t0 = time.perf_counter()
     page.goto(f"{ui}{path}")
     page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
@@ -200,7 +202,7 @@ def open_page(browser: Any, ui: str, api: str, path: str) -> dict[str, Any]:
     nav = page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0];"
                         " return {html: n.responseEnd, loaded: n.loadEventEnd}; })()")
     exceptions = page.locator('[data-testid="stException"]').count()
-    after = api_gets(api)
+    after = api_requests(api)
     context.close()
     return {"first_ready_ms": marks["firstReady"], "stable_ready_ms": marks["readyAt"], "flips": marks["flips"],
             "html_ms": nav["html"], "load_event_ms": nav["loaded"], "app_element_ms": marks["app"],
