@@ -18,7 +18,8 @@ page's own scripts. The load counts only once the waiting logic of ``StreamlitPa
 0.6 s settle, still idle and showing content); the settle is not in the figure. Beside it, where the time went: the
 HTML answered (``responseEnd``), the Streamlit app element appeared, the script started running; and the API
 requests made during the load (the API's own ``/metrics`` histogram by method and route, diffed around the load:
-the server-side time, without the UI's HTTP client; the simulated race's pings left out).
+the server-side time, without the UI's HTTP client; the simulated race's pings left out). Last, the cost of one
+cheap request asked the way the UI asks (``httpx.get``, a new client each call) against one kept client.
 
 Stops the product with Ctrl-C (SIGINT to the process group) and reports how long that took and whether any process
 of the home was left.
@@ -210,6 +211,23 @@ def open_page(browser: Any, ui: str, api: str, path: str) -> dict[str, Any]:
             "api": api_during(before, after)}
 
 
+def client_overhead(api: str, n: int = 30) -> tuple[float, float]:
+    """Median ms of a cheap answer (``/api/health``, computed at most once a second) asked the way the UI
+    asks (``httpx.get``: a new client, so a new connection and SSL context, each call) and with one kept client."""
+    url = f"{api}/api/health"
+    each, kept = [], []
+    with httpx.Client(timeout=30) as client:
+        client.get(url)
+        for _ in range(n):
+            t = time.perf_counter()
+            httpx.get(url, timeout=30)
+            each.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            client.get(url)
+            kept.append((time.perf_counter() - t) * 1000)
+    return statistics.median(each), statistics.median(kept)
+
+
 def stop(proc: subprocess.Popen[bytes], home: Path) -> tuple[float, int | None, list[int]]:
     """Ctrl-C the process group: seconds until ``shipml up`` exited, its exit code, processes of the home left."""
     t0 = time.perf_counter()
@@ -280,6 +298,9 @@ def main() -> None:
                     for name, path in pages():
                         loads[name].append(open_page(browser, ui, api, path))
                 browser.close()
+            each, kept = client_overhead(api)
+            emit(NAME, "GET /api/health as the UI asks (httpx.get: a new client per call), median", each, "ms",
+                 with_one_kept_client_ms=round(kept, 2), load_average=load())
             for name, path in pages():
                 runs = loads[name]
                 firsts = [r["first_ready_ms"] for r in runs]
