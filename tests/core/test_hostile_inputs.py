@@ -127,3 +127,11 @@ def test_public_job_listings_carry_no_results_nor_params(api: TestClient) -> Non
 def test_a_source_keyword_the_app_declares_is_not_taken_for_a_file(api: TestClient, app: str, keyword: str) -> None:
     response = api.post(f"/api/{app}/ingest", params={"source": keyword}, headers=ADMIN)
     assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("source", ["a\x00b", "Ìý\x85÷¼\x15!3\x01 \x00\U000f4a7e", "data.csv\n"])
+def test_a_source_with_control_characters_is_a_422_not_a_500(api: TestClient, source: str) -> None:
+    """Found by schemathesis: a NUL in ?source= reached the file system's calls."""
+    response = api.post("/api/covid/ingest", params={"source": source}, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert "control characters" in response.json()["error"]["message"]

@@ -284,9 +284,14 @@ class StreamlitPage:
                 return charts.filter(c => c.querySelector('canvas, svg .mark-group')).length >= count;
             }""", arg=[selector, count], timeout=timeout * 1000)
 
-    def screenshot(self, name: str) -> Path:
-        """The whole page (Streamlit scrolls inside ``stMain``, so the viewport grows to fit it first)."""
+    def screenshot(self, name: str, *, whole: bool = True) -> Path:
+        """The whole page (Streamlit scrolls inside ``stMain``, so the viewport grows to fit it first), or with
+        ``whole=False`` what the viewport shows (a long document such as the API reference)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        if not whole:
+            path = SCREENSHOTS / name
+            self.page.screenshot(path=str(path))
+            return path
         height = self.page.evaluate(
             "() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
         self.page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from shipml.core.errors import Forbidden, NotFound, SourceOffline, SourceUnavailable
+from shipml.core.errors import Forbidden, InvalidInput, NotFound, SourceOffline, SourceUnavailable
 from shipml.settings import get_settings
 
 SCHEMES = ("http", "https")
@@ -105,6 +105,9 @@ def resolve_remote_source(source: str, keywords: Sequence[str] = KEYWORDS) -> st
     where the folders are), :class:`NotFound` for a path of the allowed folders that is not there."""
     if source in keywords:
         return source
+    if any(ord(c) < 32 or ord(c) == 127 for c in source):  # a NUL would reach the file system's calls as a 500
+        raise InvalidInput("a source may not contain control characters (NUL, newline, tab…): give a keyword, a URL "
+                           "or a path")
     if is_url(source):
         check_url(source)
         return source
