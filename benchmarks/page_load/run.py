@@ -10,7 +10,9 @@ First start, from ``Popen`` (each endpoint polled every 0.1 s): until ``/api/hea
 done: data and a first champion), and until every app is so.
 
 Then headless Chromium (``/usr/bin/chromium``, the e2e fixture's arguments), a fresh browser context per load, opens
-Home and every app page, ``--rounds`` rounds (round 1 is every page's first visit since the start). The time to main
+Home and every app page, ``--rounds`` rounds (round 1 is every page's first visit since the start); after each
+load, the same page once more in a new tab of that context (Streamlit's scripts and styles then come from the
+browser's cache, as for a returning visitor). The time to main
 content is read in the page, from navigation start (``performance.now()``): the first moment the Streamlit script is
 idle (``[data-testid="stApp"][data-test-script-state="notRunning"]``) while the main area shows at least one element
 (``[data-testid="stMain"] [data-testid="stElementContainer"]``), recorded by a MutationObserver installed before the
@@ -180,11 +182,8 @@ def api_during(before: dict[str, tuple[float, float]], after: dict[str, tuple[fl
     return dict(sorted(routes.items(), key=lambda kv: -kv[1]["ms"]))
 
 
-def open_page(browser: Any, ui: str, api: str, path: str) -> dict[str, Any]:
-    """One load in a fresh context: goto, then ``StreamlitPage.wait_idle``'s waiting; the in-page timings."""
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(WATCH)
-    page = context.new_page()
+def measure(page: Any, ui: str, api: str, path: str) -> dict[str, Any]:
+    """One load: goto, then ``StreamlitPage.wait_idle``'s waiting; the in-page timings."""
     before = api_requests(api)
     t0 = time.perf_counter()
     page.goto(f"{ui}{path}")
@@ -200,15 +199,31 @@ def open_page(browser: Any, ui: str, api: str, path: str) -> dict[str, Any]:
             break
     accepted = time.perf_counter() - t0
     marks = page.evaluate("window.__pl")
-    nav = page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0];"
-                        " return {html: n.responseEnd, loaded: n.loadEventEnd}; })()")
+    nav = page.evaluate("""(() => {
+        const n = performance.getEntriesByType('navigation')[0];
+        const r = performance.getEntriesByType('resource');
+        return {html: n.responseEnd, loaded: n.loadEventEnd, resources: r.length,
+                kb: r.reduce((s, e) => s + (e.transferSize || 0), 0) / 1024}; })()""")
     exceptions = page.locator('[data-testid="stException"]').count()
     after = api_requests(api)
-    context.close()
     return {"first_ready_ms": marks["firstReady"], "stable_ready_ms": marks["readyAt"], "flips": marks["flips"],
             "html_ms": nav["html"], "load_event_ms": nav["loaded"], "app_element_ms": marks["app"],
-            "script_running_ms": marks["running"], "accepted_by_wait_idle_s": accepted, "exceptions": exceptions,
+            "script_running_ms": marks["running"], "resources": nav["resources"],
+            "transferred_kb": round(nav["kb"]), "accepted_by_wait_idle_s": accepted, "exceptions": exceptions,
             "api": api_during(before, after)}
+
+
+def open_page(browser: Any, ui: str, api: str, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A load in a fresh context (empty browser cache), then the same page again in a new tab of that context (the
+    browser's cache warm: a returning visitor)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(WATCH)
+    try:
+        fresh = measure(context.new_page(), ui, api, path)
+        again = measure(context.new_page(), ui, api, path)
+    finally:
+        context.close()
+    return fresh, again
 
 
 def client_overhead(api: str, n: int = 30) -> tuple[float, float]:
@@ -292,11 +307,14 @@ def main() -> None:
             emit(NAME, "shipml up → every app ready", max(start["apps"].values()), "s", **common)
             time.sleep(5)  # let the last first run's aftermath (its job record, the API's champion reload) pass
             loads: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in pages()}
+            revisits: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in pages()}
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for _ in range(args.rounds):
                     for name, path in pages():
-                        loads[name].append(open_page(browser, ui, api, path))
+                        fresh, again = open_page(browser, ui, api, path)
+                        loads[name].append(fresh)
+                        revisits[name].append(again)
                 browser.close()
             each, kept = client_overhead(api)
             emit(NAME, "GET /api/health as the UI asks (httpx.get: a new client per call), median", each, "ms",
@@ -308,6 +326,12 @@ def main() -> None:
                 emit(NAME, f"{path} ({name}): navigation start → script idle with main content, median of "
                      f"{len(runs)} fresh contexts", statistics.median(firsts), "ms", target="< 1000 ms",
                      rounds_ms=[round(v) for v in firsts], rounds=rounds, load_average=load())
+                warm = [r["first_ready_ms"] for r in revisits[name]]
+                emit(NAME, f"{path} ({name}): the same, again in a new tab of the same context (browser cache warm), "
+                     f"median of {len(warm)}", statistics.median(warm), "ms", target="< 1000 ms",
+                     rounds_ms=[round(v) for v in warm],
+                     rounds=[{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()}
+                             for r in revisits[name]], load_average=load())
         finally:
             took, code, left = stop(proc, home)
         emit(NAME, "Ctrl-C → shipml up exited", took, "s", exit_code=code, processes_left=left,
