@@ -177,11 +177,15 @@ def run_mqtt(max_seconds: float | None = None, ready: threading.Event | None = N
 
     def on_connect(c: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
         c.subscribe(s.mqtt_topic, qos=1)
-        log.info("MQTT: connected to %s, subscribed to %s (%s)", url.netloc, s.mqtt_topic, reason)
+        log.info("MQTT: connected to %s, subscribing to %s (%s)", url.netloc, s.mqtt_topic, reason)
+
+    def on_subscribe(_c: Any, _u: Any, _mid: Any, _reasons: Any, _p: Any = None) -> None:
+        # ready once the broker has confirmed the subscription: a message published before that would not be ours
         if ready is not None:
             ready.set()
 
     client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
     client.on_message = lambda _c, _u, msg: subscriber.on_message(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
     client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
     started = beat_at = time.monotonic()
