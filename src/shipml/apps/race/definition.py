@@ -11,14 +11,11 @@ Everything of race ``R`` lives in ``$SHIPML_HOME/race/R/``::
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import json
 import secrets
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -116,16 +113,7 @@ def read_participants(source: str | Path | bytes | pl.DataFrame) -> pl.DataFrame
     return frame.with_columns(pl.col("wave").cast(pl.String))
 
 
-@contextmanager
-def _locked(folder: Path, *, shared: bool = False) -> Iterator[None]:
-    """One writer of a race's definition at a time, and no reader while one writes, across processes (an fcntl
-    lock on ``.define.lock``: exclusive for a writer, shared for readers)."""
-    with (folder / ".define.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+DEFINE_LOCK = ".define.lock"  # one writer of a race's definition at a time, and no reader while one writes
 
 
 def _previous_key(folder: Path) -> str | None:
@@ -165,7 +153,7 @@ def define(definition: RaceDefinition, course: str | Path | bytes, participants:
     buffer = io.BytesIO()
     participants.write_parquet(buffer)
     people = buffer.getvalue()
-    with _locked(folder):
+    with files.locked(folder / DEFINE_LOCK):
         key = definition.ingest_key or _previous_key(folder) or secrets.token_urlsafe(24)
         target = folder / f"course{suffix}"
         files.write_bytes(target, course)
@@ -193,7 +181,7 @@ class Race:
             known = ", ".join(race_names()) or "none yet"
             raise NotFound(f"no race '{name}'; races: {known}")
         self.folder = folder
-        with _locked(folder, shared=True):  # the three files of one definition, not of two
+        with files.locked(folder / DEFINE_LOCK, shared=True):  # the three files of one definition, not of two
             self.definition = RaceDefinition.model_validate_json(path.read_text())
             d = self.definition
             self.participants = pl.read_parquet(folder / "participants.parquet")
