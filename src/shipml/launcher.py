@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from shipml.apps import installed
 from shipml.core import db
+from shipml.core.app import App
 from shipml.settings import get_settings
 
 UI_MAIN = Path(__file__).parent / "ui" / "main.py"
@@ -111,10 +113,11 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]], console: Console) -> None:
 class FirstRuns:
     """The apps' first runs, queued as jobs once the API answers; each app's lines are printed when it is ready."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, api_url: str) -> None:
         from shipml.core import jobs, platform
 
         self.console = console
+        self.api_url = api_url
         self.pending: dict[str, str] = {}
         full = get_settings().first_run_full_training
         for app in installed():
@@ -123,6 +126,10 @@ class FirstRuns:
                 self.pending[app.name] = jobs.submit(app.name, "prepare", dedup=True, full_training=full)
 
     def announce(self) -> None:
+        """Say which apps are preparing; warm the others' pages at once."""
+        for app in installed():
+            if app.name not in self.pending:
+                warm(app, self.api_url)
         if self.pending:
             self.console.print(f"  preparing {', '.join(self.pending)} in the background: each page shows its "
                                "progress", soft_wrap=True)
@@ -142,6 +149,24 @@ class FirstRuns:
             for line in (record["result"] or {}).get("said", []):
                 say(line)
             say(f"[green]✓ {name} ready[/green]")
+            warm(next(app for app in installed() if app.name == name), self.api_url)
+
+
+def warm(app: App, api_url: str) -> None:
+    """Ask the app's :attr:`~shipml.core.app.App.warm` paths once, in the background, so that its first visitor does
+    not pay the API's cold caches; an answer that fails is left to the page to show."""
+    if not app.warm:
+        return
+
+    def run() -> None:
+        with httpx.Client(base_url=f"{api_url}/api/{app.name}", timeout=60) as client:
+            for path in app.warm:
+                try:
+                    client.get(path() if callable(path) else path)
+                except httpx.HTTPError:
+                    pass
+
+    threading.Thread(target=run, name=f"warm-{app.name}", daemon=True).start()
 
 
 def prepare_apps(console: Console) -> None:
@@ -195,7 +220,7 @@ def _serve(console: Console, prepare: bool, children: dict[str, Supervised], sto
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
     # queued before anything answers: from its first answer, each app's status says that it is preparing
-    first_runs = FirstRuns(console) if prepare else None
+    first_runs = FirstRuns(console, api_url) if prepare else None
     for name, cmd in _children().items():
         if stopping:
             return 0

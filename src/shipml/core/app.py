@@ -136,6 +136,9 @@ class App:
         first_run: the data and first champion ``shipml up`` gets ready before serving (:class:`FirstRun`).
         prepare: an app's own first-run step beyond data and models (the race defines its demo race).
         page: the app's Streamlit page script.
+        warm: API paths under ``/api/<name>`` (with their query; a callable for one that depends on the day) that the
+            page asks on a first visit; ``shipml up`` asks each once the app is ready, so that the first visitor does
+            not pay the cold caches (loading the champion, a first computation).
         commands: extra CLI verbs (entry point of a ``typer.Typer``), mounted as ``shipml <name> ...``.
         source_keywords: the words (not paths) the app's ingest takes as a source through the API (``?source=``);
             any other source there is a URL or a file under the allowed folders (:mod:`shipml.core.sources`).
@@ -162,6 +165,7 @@ class App:
     first_run: FirstRun | None = None
     prepare: EntryPoint | None = None
     page: Path | None = None
+    warm: Sequence[str | Callable[[], str]] = ()
     commands: EntryPoint | None = None
     retrain_after_ingest: bool = True
     settings: type | None = None

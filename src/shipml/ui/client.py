@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from threading import Lock
 from typing import Any, TypeVar, overload
 
 import httpx
@@ -51,6 +52,24 @@ def api_url() -> str:
     return get_settings().api_url.rstrip("/")
 
 
+_clients: dict[str, httpx.Client] = {}
+_clients_lock = Lock()
+
+
+def _client() -> httpx.Client:
+    """One pooled client per API URL for the UI process: a new client per request opened a new connection each time
+    (27–36 ms a request instead of about 1 ms, several requests a page). Streamlit runs sessions in threads; httpx's
+    client is safe to share between them."""
+    url = api_url()
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = httpx.Client(base_url=url, timeout=TIMEOUT,
+                                                   limits=httpx.Limits(max_connections=32,
+                                                                       max_keepalive_connections=8))
+        return client
+
+
 def _error_from(response: httpx.Response) -> ApiError:
     try:
         error = response.json().get("error") or {}
@@ -63,13 +82,12 @@ def _error_from(response: httpx.Response) -> ApiError:
 
 
 def _request(path: str, params: Params, ok: tuple[int, ...] = (200,), body: Any = None) -> Any:
-    url = f"{api_url()}{path}"
     query = {k: v for k, v in params.items() if v is not None}
     try:
         if body is None:
-            response = httpx.get(url, params=query, timeout=TIMEOUT)
+            response = _client().get(path, params=query)
         else:
-            response = httpx.post(url, params=query, json=body, timeout=TIMEOUT)
+            response = _client().post(path, params=query, json=body)
     except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
         raise ApiUnreachable(f"The API at {api_url()} did not answer {path} in time; "
                              "it may be busy. Try again in a moment.") from exc

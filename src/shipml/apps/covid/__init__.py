@@ -9,6 +9,7 @@ from shipml.core.app import App, FirstRun, Schedule
 
 DATASET = "covid.daily"
 MODEL = "covid_cases_forecast"
+FORECAST_DAYS = 14  # what the page shows
 
 APP = App(
     name="covid",
@@ -22,5 +23,6 @@ APP = App(
     schedules=(Schedule("ingest", every_minutes=lambda: settings().refresh_minutes),),
     first_run=FirstRun(source=lambda: settings().source, refresh_at_start=True),
     page=Path(__file__).parent / "page.py",
+    warm=(f"/forecast?days={FORECAST_DAYS}",),
     settings=CovidSettings,
 )

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import streamlit as st
 from pydantic import BaseModel
 
-from shipml.apps.covid import charts, controls
+from shipml.apps.covid import FORECAST_DAYS, charts, controls
 from shipml.apps.covid.schemas import (
     DateRange,
     Demographics,
@@ -27,7 +27,6 @@ from shipml.apps.covid.schemas import (
 from shipml.ui import client
 
 API = "/api/covid"
-FORECAST_DAYS = 14
 FORECAST_HISTORY_DAYS = 56
 SPARKLINE_DAYS = 30
 BAD_REFRESH = ("rejected", "failed")

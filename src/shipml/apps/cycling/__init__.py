@@ -23,5 +23,6 @@ APP = App(
     # the default source, a scrape of procyclingstats.com, takes ~35 min the first time: queued, on synthetic meanwhile
     first_run=FirstRun(source=lambda: settings().source, background={"scrape": PCS}),
     page=Path(__file__).parent / "page.py",
+    warm=("/riders?limit=1000", "/map", "/races"),
     settings=CyclingSettings,
 )

@@ -10,6 +10,7 @@ API (:mod:`.api`), the Spark path (:mod:`.spark`) and the map page (``page.py``)
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from shipml.apps.parking.settings import ParkingSettings, settings
@@ -34,6 +35,16 @@ EVAL_OPTIONS = (
 DATASET = "parking_occupancy"
 MODEL = "parking_availability"
 
+
+
+def _first_day(path: str) -> str:
+    """``path`` for the day the page opens on (the next fully regulated day), as its first visitor asks it."""
+    from shipml.apps.parking.calendar import next_full_day
+
+    day = next_full_day(date.today())
+    return path.format(day=day.isoformat())
+
+
 APP = App(
     name="parking",
     title="Parking forecast",
@@ -49,5 +60,6 @@ APP = App(
     # the two fast candidates first, so the first start stays within about a minute
     first_run=FirstRun(source=lambda: settings().source, quick="shipml.apps.parking.tasks:quick_spec"),
     page=Path(__file__).parent / "page.py",
+    warm=("/streets", lambda: _first_day("/map?at={day}T12:00"), lambda: _first_day("/map/day?date={day}")),
     settings=ParkingSettings,
 )

@@ -63,6 +63,13 @@ def regulated_window(day: date) -> tuple[datetime, datetime] | None:
     return datetime.combine(day, REGULATION_START), datetime.combine(day, end)
 
 
+def next_full_day(day: date) -> date:
+    """The first day from ``day`` with parking regulated until 21:00 (a weekday, not a holiday, not August)."""
+    while (window := regulated_window(day)) is None or window[1].hour < 21:
+        day += timedelta(days=1)
+    return day
+
+
 def is_regulated(at: datetime) -> bool:
     """Whether parking is paid at a naive local time."""
     window = regulated_window(at.date())

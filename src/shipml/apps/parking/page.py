@@ -18,7 +18,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from shipml.apps.parking.calendar import regulated_window
+from shipml.apps.parking.calendar import next_full_day
 from shipml.apps.parking.schemas import AddressHit, AvailabilityMap, DayCurve, DayMap, Place, StreetMap
 from shipml.ui import client
 
@@ -130,13 +130,6 @@ def day_chart(curve: DayCurve) -> Any:
     line = alt.Chart(frame).mark_line(point=True).encode(x=x, y="free:Q", tooltip=["hour", alt.Tooltip(
         "free:Q", format=".0%"), alt.Tooltip("lo:Q", format=".0%"), alt.Tooltip("hi:Q", format=".0%")])
     return alt.layer(band, line).properties(height=260)
-
-
-def next_full_day(day: date) -> date:
-    """The first day from ``day`` with parking regulated until 21:00 (a weekday, not a holiday, not August)."""
-    while (window := regulated_window(day)) is None or window[1].hour < 21:
-        day += timedelta(days=1)
-    return day
 
 
 def _suggest(text: str) -> None:
