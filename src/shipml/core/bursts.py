@@ -8,6 +8,7 @@ Both live on the event loop of the request that uses them (a test client's loop,
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections import Counter
 from collections.abc import Coroutine
@@ -17,8 +18,11 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from shipml.core import db, jobs
+from shipml.core import db, execution, jobs
 from shipml.core.tables import Job, utcnow
+from shipml.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 _TICK = 0.05  # seconds between two looks at which awaited jobs have finished
 _CLOCK_MARGIN = timedelta(seconds=5)
@@ -34,11 +38,18 @@ class _Pending:
 class Coalescer:
     """Submissions of the job ``app.name``: each caller awaits its own id; the ids are given only once the whole
     batch is recorded and queued, and an error (queue down, cap reached) reaches every caller of the batch.
-    ``private``: the callers are the public, see :func:`jobs.submit_many`."""
+    ``private``: the callers are the public, see :func:`jobs.submit_many`.
+
+    ``cheap``: the jobs take milliseconds (a prediction from a loaded model), so this API process runs the batch it
+    has just queued itself (``cheap_jobs_in_api``, on by default) rather than waiting for a worker to take the
+    message: the same :func:`execution.run`, so each job is claimed once: whoever claims it first runs it, the
+    other skips it; an API process that dies mid-batch leaves ``running`` jobs whose heartbeat stops, which the
+    worker's reaper requeues."""
 
     def __init__(self, app: str, name: str, *, window: float = 0.02, max_batch: int = 500,
-                 private: bool = False) -> None:
+                 private: bool = False, cheap: bool = False) -> None:
         self.app, self.name, self.window, self.max_batch, self.private = app, name, window, max_batch, private
+        self.cheap = cheap
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pending] = weakref.WeakKeyDictionary()
 
     async def submit(self, params: dict[str, Any]) -> str:
@@ -79,6 +90,12 @@ class Coalescer:
         for (_, future), job_id in zip(items, ids, strict=True):
             if not future.done():
                 future.set_result(job_id)
+        if self.cheap and get_settings().cheap_jobs_in_api:
+            try:
+                await run_in_threadpool(execution.run, ids)
+            except Exception:  # the records are queued: the worker runs what this process could not
+                log.warning("running %d %s.%s jobs in the API failed; the worker takes them", len(ids), self.app,
+                            self.name, exc_info=True)
 
 
 def _finished_since(oldest: datetime, after: datetime | None) -> set[str]:

@@ -38,7 +38,7 @@ def run(message: str | list[str]) -> None:
     job_ids = [message] if isinstance(message, str) else list(message)
     records = _claim(job_ids)
     if not records:
-        log.info("job(s) %s not queued any more; skipped", ", ".join(job_ids[:3]))
+        log.debug("job(s) %s not queued any more (run elsewhere); skipped", ", ".join(job_ids[:3]))
         return
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=([r.id for r in records], stop,
@@ -61,15 +61,13 @@ def run(message: str | list[str]) -> None:
 
 
 def _claim(job_ids: list[str]) -> list[Job]:
-    """Mark the still-queued jobs among these ``running`` (in one transaction) and return their records."""
-    now, claimed = utcnow(), []
+    """Mark the still-queued jobs among these ``running`` (in one statement) and return their records."""
+    now = utcnow()
     with db.session() as s:
-        for job_id in job_ids:
-            if s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")  # type: ignore[attr-defined]
-                         .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1,
-                                 dedup_key=None)
-                         ).rowcount:
-                claimed.append(job_id)
+        claimed = list(s.scalars(
+            update(Job).where(Job.id.in_(job_ids), Job.status == "queued")
+            .values(status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1, dedup_key=None)
+            .returning(Job.id)).all())
         return list(s.scalars(select(Job).where(Job.id.in_(claimed))).all()) if claimed else []
 
 

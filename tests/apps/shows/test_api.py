@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from platform_fixtures import ADMIN_TOKEN, Worker
+from platform_fixtures import ADMIN_TOKEN, Worker, wait_for
 from shipml.apps import get
 from shipml.apps.shows import catalog, ratings, tasks
 from shipml.core import jobs, platform
@@ -159,7 +159,37 @@ def test_public_writes_are_rate_limited_per_client(api, monkeypatch):
     get_settings.cache_clear()
 
 
-def test_requests_made_while_the_worker_is_down_complete_after_it_restarts(api, worker):
+@pytest.fixture
+def worker_only(monkeypatch):
+    """Predictions left to the worker (the API does not run cheap jobs itself)."""
+    from shipml.settings import get_settings
+
+    monkeypatch.setenv("SHIPML_CHEAP_JOBS_IN_API", "false")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("SHIPML_CHEAP_JOBS_IN_API")
+    get_settings.cache_clear()
+
+
+def test_with_no_worker_the_api_answers_a_burst_itself_and_each_job_runs_once(api, worker):
+    """The API runs the predictions it has just queued; the queue message the worker later takes finds them done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    liked = _titles(2)
+    with ThreadPoolExecutor(6) as pool:
+        bodies = [a.json() for a in pool.map(
+            lambda _: api.post("/api/shows/recommendations", json={"shows": liked}), range(12))]
+    answers = [_poll(api, b["prediction_id"]) for b in bodies]
+    assert [a["status"] for a in answers] == ["done"] * 12
+    worker.start()  # takes the batches' queue messages: every job is claimed already
+    wait_for(lambda: jobs.get_huey().pending_count() == 0, timeout=60, what="the worker to take the messages")
+    records = [jobs.get(b["prediction_id"]) for b in bodies]
+    assert [(r["status"], r["attempts"]) for r in records] == [("done", 1)] * 12, worker.output()
+    assert [r["result"] for r in records] == [{k: v for k, v in a.items() if k not in ("prediction_id", "status")}
+                                              for a in answers]
+
+
+def test_requests_made_while_the_worker_is_down_complete_after_it_restarts(api, worker, worker_only):
     ids = [api.post("/api/shows/recommendations", json={"shows": _titles(2)}).json()["prediction_id"]
            for _ in range(5)]
     assert all(api.get(f"/api/shows/recommendations/{i}").json()["status"] == "pending" for i in ids)

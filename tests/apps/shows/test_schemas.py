@@ -88,8 +88,13 @@ def test_the_poll_answer_is_one_of_three_by_status(api) -> None:  # type: ignore
     assert set(done["required"]) == {"prediction_id", "status", "model_version", "shows", "message", "new_to_model"}
 
 
-def test_each_read_parses_into_its_model(api) -> None:  # type: ignore[no-untyped-def]
-    """Search hits, a 404's suggestions, the 202, a pending poll (no worker runs), similar shows and a saved rating."""
+def test_each_read_parses_into_its_model(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Search hits, a 404's suggestions, the 202, a pending poll (no worker runs, and the API leaves predictions to
+    it), similar shows and a saved rating."""
+    from shipml.settings import get_settings
+
+    monkeypatch.setenv("SHIPML_CHEAP_JOBS_IN_API", "false")
+    get_settings.cache_clear()
     title = _titles(1)[0]
     hits = parse(list[ShowHit], api.get("/api/shows/search", params={"q": title}).json())
     assert hits[0].title == title and 0 < hits[0].score <= 1

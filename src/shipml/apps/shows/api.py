@@ -43,7 +43,7 @@ router = APIRouter()
 _answers = ReadCache()  # rendered answers by catalog stamp and request
 # a burst of requests is one write and one queue message; a request is its requester's: listed to no one else, its
 # answer read back with its (random, 128-bit) prediction id only
-_predictions = Coalescer("shows", "predict", private=True)
+_predictions = Coalescer("shows", "predict", private=True, cheap=True)
 _finished = Finished()
 
 
