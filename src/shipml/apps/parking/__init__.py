@@ -30,6 +30,8 @@ EVAL_OPTIONS = (
     Option("min-history", "history a series needs before an origin, e.g. 14d or 2w (default 2w; 1w for the seasonal "
                           "naive alone)"),
     Option("models", "models, comma-separated (default: all five)"),
+    Option("engine", "embedded (this process) or spark (SHIPML_SPARK_MASTER: each series × origin a task; for many "
+                     "series × origins on a cluster); default: spark if SHIPML_PARKING_ENGINE=spark"),
 )
 
 DATASET = "parking_occupancy"

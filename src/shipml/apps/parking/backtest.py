@@ -30,7 +30,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -174,14 +175,42 @@ def _refuse(series: pl.DataFrame, grid: Grid, horizon: int, min_history_days: in
                  "windows": possible})
 
 
-def backtest(series: pl.DataFrame, grid: Grid, *, horizon: int, origins: int = 14,
-             models: Sequence[str] = DEFAULT_MODELS, regulated: bool = False, level: int = 80,
-             factories: dict[str, Callable[[], Forecaster]] | None = None,
-             min_history_days: int | None = None, what: str = "the data") -> list[dict[str, Any]]:
-    """Rolling-origin backtest of ``models`` on the same series and origins; one row per model (see the module).
+ENGINES = ("embedded", "spark")
 
-    Raises :class:`NotEnoughData` when fewer full horizons than series can be scored.
-    """
+
+@dataclass(frozen=True)
+class Window:
+    """One origin: the series scored there (``keep``), their truth over the horizon and their MASE scale."""
+
+    origin: datetime
+    keep: tuple[str, ...]
+    truth: pl.DataFrame
+    scale: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every engine scores: the whole-day series and, per origin, the series, truths and scales."""
+
+    series: pl.DataFrame
+    grid: Grid
+    horizon: int
+    level: int
+    regulated: bool
+    min_days: int
+    windows: tuple[Window, ...]
+
+    @property
+    def n_series(self) -> int:
+        """Series scored at one origin at least."""
+        return len({uid for w in self.windows for uid in w.keep})
+
+
+def plan(series: pl.DataFrame, grid: Grid, *, horizon: int, origins: int = 14,
+         models: Sequence[str] = DEFAULT_MODELS, regulated: bool = False, level: int = 80,
+         factories: Mapping[str, Callable[[], Forecaster]] | None = None,
+         min_history_days: int | None = None, what: str = "the data") -> Plan:
+    """Whole days, origins, series per origin, truths and scales; raises :class:`NotEnoughData` (see the module)."""
     unknown = [m for m in models if m not in MODELS and m not in (factories or {})]
     if unknown:
         raise InvalidInput(f"unknown model {', '.join(unknown)}; choose from {', '.join(MODELS)}")
@@ -192,32 +221,78 @@ def backtest(series: pl.DataFrame, grid: Grid, *, horizon: int, origins: int = 1
     if series.is_empty():
         raise NotEnoughData(f"{what} hold no complete day")
     full_scale = mase_scale(series, grid.weekly, regulated=regulated).rename({"scale": "full"})
-    windows = _windows(series, grid, origins_of(series, grid, origins, horizon), horizon, min_days)
-    truths = []
-    for origin, keep in windows:
-        truths.append(series.filter(pl.col("ds").is_between(origin, window_end(grid, origin, horizon)),
-                                    pl.col("unique_id").is_in(keep)))
-    scorable = sum(t.filter(_scored_mask(t, regulated)).height for t in truths)
-    possible = sum(len(keep) for _, keep in windows)
+    windows = []
+    for origin, keep in _windows(series, grid, origins_of(series, grid, origins, horizon), horizon, min_days):
+        history = series.filter(pl.col("ds") < origin, pl.col("unique_id").is_in(keep))
+        scale = mase_scale(history, grid.weekly, regulated=regulated).join(
+            full_scale, on="unique_id", how="right").select("unique_id", scale=pl.coalesce("scale", "full"))
+        truth = series.filter(pl.col("ds").is_between(origin, window_end(grid, origin, horizon)),
+                              pl.col("unique_id").is_in(keep))
+        windows.append(Window(origin, tuple(keep), truth, scale))
+    scorable = sum(w.truth.filter(_scored_mask(w.truth, regulated)).height for w in windows)
+    possible = sum(len(w.keep) for w in windows)
     if possible < series["unique_id"].n_unique() or scorable == 0:
         raise _refuse(series, grid, horizon, min_days, possible, scorable, what)
-    points: dict[str, list[pl.DataFrame]] = {m: [] for m in models}
-    seconds: dict[str, list[float]] = {m: [] for m in models}
-    used_series: set[str] = set()
-    for (origin, keep), truth in zip(windows, truths, strict=True):
-        history = series.filter(pl.col("ds") < origin, pl.col("unique_id").is_in(keep))
-        used_series |= set(keep)
-        scale = mase_scale(history, grid.weekly, regulated=regulated).join(
-            full_scale, on="unique_id", how="right").select(
-            "unique_id", scale=pl.coalesce("scale", "full"))
-        for name in models:
-            model = (factories or {}).get(name, lambda name=name: make_forecaster(name))()
-            started = time.perf_counter()
-            forecast = model.fit(history, grid).predict(horizon, level)
-            seconds[name].append(time.perf_counter() - started)
-            points[name].append(_score_frame(forecast, truth, scale, origin, regulated))
-    return [_summarise(name, pl.concat(points[name]), seconds[name], len(used_series), len(windows), min_days)
-            for name in models]
+    return Plan(series, grid, horizon, level, regulated, min_days, tuple(windows))
+
+
+def forecaster(name: str, factories: Mapping[str, Callable[[], Forecaster]] | None = None) -> Forecaster:
+    """A fresh, unfitted model: the caller's factory for ``name``, else the forecaster of that name."""
+    factory = (factories or {}).get(name)
+    return factory() if factory is not None else make_forecaster(name)
+
+
+def score_task(p: Plan, window: int, model: Forecaster, unique_id: str | None = None) -> tuple[pl.DataFrame, float]:
+    """The kernel: ``model`` fitted on the history before one origin (every series scored there, or one of them)
+    and its forecast scored; the scored points and the seconds the fit and forecast took."""
+    w = p.windows[window]
+    ids = list(w.keep) if unique_id is None else [unique_id]
+    history = p.series.filter(pl.col("ds") < w.origin, pl.col("unique_id").is_in(ids))
+    truth = w.truth if unique_id is None else w.truth.filter(pl.col("unique_id") == unique_id)
+    started = time.perf_counter()
+    forecast = model.fit(history, p.grid).predict(p.horizon, p.level)
+    seconds = time.perf_counter() - started
+    return _score_frame(forecast, truth, w.scale, w.origin, p.regulated), seconds
+
+
+def summarise(p: Plan, name: str, scored: pl.DataFrame, seconds: Sequence[float]) -> dict[str, Any]:
+    """One model's row from its scored points (``unique_id``, ``origin``, ``scale``, ``err``, ``inside``) over
+    every origin and its seconds per origin (every series fitted and forecast)."""
+    return _summarise(name, scored, list(seconds), p.n_series, len(p.windows), p.min_days)
+
+
+def backtest(series: pl.DataFrame, grid: Grid, *, horizon: int, origins: int = 14,
+             models: Sequence[str] = DEFAULT_MODELS, regulated: bool = False, level: int = 80,
+             factories: dict[str, Callable[[], Forecaster]] | None = None,
+             min_history_days: int | None = None, what: str = "the data",
+             engine: str = "embedded") -> list[dict[str, Any]]:
+    """Rolling-origin backtest of ``models`` on the same series and origins; one row per model (see the module).
+
+    ``engine``: ``embedded`` fits every (origin, model) in this process; ``spark`` fans the same fits out on Spark
+    (:func:`shipml.apps.parking.spark.backtest_on_spark`: a per-series model per (series, origin), a global one per
+    origin) and gives the same rows (``fit_seconds`` aside). Spark pays off with many series × origins × slow
+    per-series models (MSTL, AutoETS, Prophet) and a cluster (``SHIPML_SPARK_MASTER``); on one machine and a few
+    dozen series the embedded engine is as fast or faster.
+
+    Raises :class:`NotEnoughData` when fewer full horizons than series can be scored.
+    """
+    if engine not in ENGINES:
+        raise InvalidInput(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    p = plan(series, grid, horizon=horizon, origins=origins, models=models, regulated=regulated, level=level,
+             factories=factories, min_history_days=min_history_days, what=what)
+    if engine == "spark":
+        from shipml.apps.parking.spark import backtest_on_spark
+
+        return backtest_on_spark(p, models, factories)
+    rows = []
+    for name in models:
+        scored, seconds = [], []
+        for i in range(len(p.windows)):
+            points, took = score_task(p, i, forecaster(name, factories))
+            scored.append(points)
+            seconds.append(took)
+        rows.append(summarise(p, name, pl.concat(scored), seconds))
+    return rows
 
 
 def _score_frame(forecast: pl.DataFrame, truth: pl.DataFrame, scale: pl.DataFrame, origin: datetime,
@@ -239,8 +314,9 @@ def _score_frame(forecast: pl.DataFrame, truth: pl.DataFrame, scale: pl.DataFram
 
 def _summarise(name: str, scored: pl.DataFrame, seconds: list[float], n_series: int, n_origins: int,
                min_days: int) -> dict[str, Any]:
+    scored = scored.sort(["origin", "unique_id", "ds"])  # the same sums in the same order, whatever the engine
     per = scored.filter(pl.col("scale") > 0).group_by(["unique_id", "origin"]).agg(
-        mase=pl.col("err").mean() / pl.col("scale").first())
+        mase=pl.col("err").mean() / pl.col("scale").first()).sort(["unique_id", "origin"])
     return {
         "model": name,
         "mase": float(per["mase"].mean()) if per.height else float("nan"),  # type: ignore[arg-type]
@@ -259,11 +335,12 @@ def evaluate_occupancy(path: Path | str, id_col: str, time_col: str, capacity_co
                        names: Sequence[str] | None = None, freq: str = "30min", horizon: str | int = "1d", *,
                        origins: int = 14, models: Sequence[str] = DEFAULT_MODELS,
                        regulated: bool = False, separator: str = ",",
-                       min_history: str | int | None = None) -> list[dict[str, Any]]:
+                       min_history: str | int | None = None, engine: str = "embedded") -> list[dict[str, Any]]:
     """Backtest every model on any occupancy file; one row per model (``model``, ``mase``, ``mae``,
     ``fit_seconds``, ``series``, ``origins``, ``coverage``, ``points``, ``min_history_days``).
 
-    ``min_history``: days (``14``, ``14d``) or weeks (``2w``); default two weeks, one for the naive alone."""
+    ``min_history``: days (``14``, ``14d``) or weeks (``2w``); default two weeks, one for the naive alone.
+    ``engine``: ``embedded`` or ``spark`` (see :func:`backtest`)."""
     min_days = parse_days(min_history, default_min_history(models))
     data: OccupancyData = read_occupancy(Path(path), id_col=id_col, time_col=time_col, capacity_col=capacity_col,
                                          occupied_col=occupied_col, free_col=free_col,
@@ -271,4 +348,4 @@ def evaluate_occupancy(path: Path | str, id_col: str, time_col: str, capacity_co
                                          separator=separator)
     steps = horizon_steps(horizon, data.grid, freq)
     return backtest(data.series, data.grid, horizon=steps, origins=origins, models=models, regulated=regulated,
-                    min_history_days=min_days, what="this file")
+                    min_history_days=min_days, what="this file", engine=engine)

@@ -70,22 +70,30 @@ def _fit(unfitted: Family, data: Occupancy) -> Family:
     return family
 
 
+def backtest_engine(engine: str | None = None) -> str:
+    """The backtest's engine: ``engine`` if given, else ``spark`` when ``SHIPML_PARKING_ENGINE=spark``."""
+    return engine or ("spark" if settings().engine == "spark" else "embedded")
+
+
 def backtest_configs(configs: Mapping[str, dict[str, Any]], frame: pl.DataFrame, origins: int,
-                     progress: Progress = no_progress) -> dict[str, dict[str, Any]]:
+                     progress: Progress = no_progress, engine: str | None = None) -> dict[str, dict[str, Any]]:
     """Every configuration on the same origins (whole days only: a partial last day is never a holdout), one day
     ahead, scored on regulated hours only; each row says how many points and origins it scored."""
     from shipml.apps.parking.backtest import backtest
 
     factories = {name: (lambda params=params: make(params)) for name, params in configs.items()}
-    progress(0.1, f"backtesting {', '.join(configs)} on {origins} origin(s)")
+    how = backtest_engine(engine)
+    progress(0.1, f"backtesting {', '.join(configs)} on {origins} origin(s) ({how})")
     rows = backtest(series_of(frame), GRID, horizon=GRID.slots_per_day, origins=origins, models=list(configs),
                     regulated=True, factories=factories,  # type: ignore[arg-type]
-                    min_history_days=BACKTEST_MIN_HISTORY_DAYS, what="the ticket data")
+                    min_history_days=BACKTEST_MIN_HISTORY_DAYS, what="the ticket data", engine=how)
     return {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in rows}
 
 
-def model_spec(models: Sequence[str] | None = None, origins: int | None = None) -> ModelSpec[Occupancy, Family]:
-    """The one registered model of the app: a Family with a member per neighbourhood."""
+def model_spec(models: Sequence[str] | None = None, origins: int | None = None,
+               engine: str | None = None) -> ModelSpec[Occupancy, Family]:
+    """The one registered model of the app: a Family with a member per neighbourhood (``engine``: the backtest's,
+    default :func:`backtest_engine`)."""
     s = settings()
     n = origins or s.backtest_origins
     return ModelSpec(
@@ -94,7 +102,7 @@ def model_spec(models: Sequence[str] | None = None, origins: int | None = None) 
                 "in-sample weekly seasonal naive, mean over (neighbourhood, origin)",
         load=_load, candidates=lambda: candidates(models),
         make=_make,
-        evaluate=lambda configs, data, progress: backtest_configs(configs, data.frame, n, progress),
+        evaluate=lambda configs, data, progress: backtest_configs(configs, data.frame, n, progress, engine),
         fit=_fit,
         tolerance=0.1,  # MASE moves from one week of tickets to the next; a broken fit is far worse
     )
@@ -102,11 +110,12 @@ def model_spec(models: Sequence[str] | None = None, origins: int | None = None) 
 
 def evaluate(progress: Progress = no_progress, occupancy: str | None = None, **options: Any) -> list[dict[str, Any]]:
     """``shipml eval parking``: the backtest of every model on an occupancy file (``--occupancy``), else the
-    lifecycle's candidates on the latest ticket data."""
+    lifecycle's candidates on the latest ticket data; on ``--engine`` (default :func:`backtest_engine`)."""
+    engine = options.pop("engine", None)
     if occupancy is None:
         from shipml.core.training import evaluate as lifecycle_evaluate
 
-        return lifecycle_evaluate(model_spec(), progress)
+        return lifecycle_evaluate(model_spec(engine=engine), progress)
     from shipml.apps.parking.backtest import DEFAULT_MODELS, evaluate_occupancy
 
     names = options.pop("names", None)
@@ -119,7 +128,7 @@ def evaluate(progress: Progress = no_progress, occupancy: str | None = None, **o
         freq=options.pop("freq", None) or "30min", horizon=options.pop("horizon", None) or "1d",
         origins=int(options.pop("origins", None) or 14),
         models=[m.strip() for m in models.split(",")] if models else DEFAULT_MODELS,
-        min_history=options.pop("min_history", None))
+        min_history=options.pop("min_history", None), engine=backtest_engine(engine))
     keys = ("model", "mase", "mae", "coverage", "points", "origins", "series", "min_history_days", "fit_seconds")
     return [{k: row[k] for k in keys if k in row} for row in rows]
 
