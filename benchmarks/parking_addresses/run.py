@@ -90,7 +90,7 @@ def wrk(url: str, script: Path) -> dict[str, float]:
 
 def search_alone(every: list[str]) -> None:
     """The search and its rendering in this process, one query after another (no HTTP, no cache)."""
-    from shipml.apps.parking import api
+    from shipml.apps.parking import places_api as api
     from shipml.core.errors import NotFound
 
     api._address_bytes(0, "calle mayor", 5)

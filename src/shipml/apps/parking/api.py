@@ -17,13 +17,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, TypeAdapter
 from shapely.geometry import mapping
 
-from shipml.apps.parking.addresses import AddressMatch, Street
 from shipml.apps.parking.bundle import Reference, reference
 from shipml.apps.parking.calendar import MADRID, is_regulated
 from shipml.apps.parking.geo import Neighbourhood
 from shipml.apps.parking.model import Member
+from shipml.apps.parking.places_api import router as places_router
 from shipml.apps.parking.schemas import (
-    AddressHit,
     AddressPoint,
     Availability,
     AvailabilityMap,
@@ -40,17 +39,11 @@ from shipml.apps.parking.schemas import (
     NeighbourhoodSpaces,
     Place,
     Point,
-    StreetExtent,
-    StreetLabel,
-    StreetMap,
-    UnlistedPlace,
 )
-from shipml.apps.parking.streets import street_lines
 from shipml.apps.parking.tasks import MODEL
 from shipml.apps.parking.validation import parse_code
 from shipml.core import registry
-from shipml.core.errors import InvalidInput, NotFound, ShipmlError
-from shipml.core.readcache import recent
+from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.registry import Served
 from shipml.core.training import Family
 
@@ -126,10 +119,6 @@ def _fields(answer: BaseModel) -> dict[str, Any]:
     return {name: getattr(answer, name) for name in type(answer).model_fields}
 
 
-def _place(n: Neighbourhood) -> Place:
-    return Place(id=n.id, code=n.code, name=n.name, district=n.district)
-
-
 @router.get("/availability")
 def availability(
     at: Annotated[str, Query(description="ISO 8601; Madrid time when no offset is given", max_length=40)],
@@ -156,7 +145,7 @@ def availability(
         assert lat is not None and lon is not None
         n, point = ref.locator.locate(lat, lon), Point(lat=lat, lon=lon)
     member = _member(family, n)
-    return Availability(neighbourhood=_place(n), at=moment.isoformat(), spaces=member.spaces, point=point,
+    return Availability(neighbourhood=Place.of(n), at=moment.isoformat(), spaces=member.spaces, point=point,
                         **_fields(estimate(member, moment, int(family.params.get("level", 80)))),
                         synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
 
@@ -194,7 +183,7 @@ def _map_bytes(version: int, at: datetime) -> bytes:
                              message="no SER spaces in the spaces file")
         else:
             guess = estimate(member, at, level)
-        props = FeatureProperties(**_fields(_place(n)), spaces=member.spaces if member else 0, **_fields(guess))
+        props = FeatureProperties(**_fields(Place.of(n)), spaces=member.spaces if member else 0, **_fields(guess))
         features.append(Feature(id=n.id, properties=props, geometry=geometries[n.id]))
     body = AvailabilityMap(at=at.isoformat(), regulated=is_regulated(at), model=_model(version, family),
                            synthetic=bool(family.params.get("synthetic")), features=features)
@@ -240,25 +229,6 @@ def day_map(day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")])
     return Response(_day_map_bytes(version, day), media_type="application/json")
 
 
-@lru_cache(maxsize=4)
-def _streets_bytes(ref_key: int) -> bytes:
-    """The base layer, built once per reference (``ref_key`` ties the cache to it, as for :func:`_geometries`)."""
-    del ref_key
-    ref = reference()
-    lines = street_lines(ref.addresses)
-    body = StreetMap(source=ref.source, segments=[tuple(s) for s in lines.segments.tolist()],
-                     labels=[StreetLabel(name=name, short=short, lon=round(lon, 5), lat=round(lat, 5), length_m=length)
-                             for name, short, lon, lat, length in lines.labels])
-    return body.model_dump_json().encode()
-
-
-@router.get("/streets", response_model=StreetMap)
-def streets() -> Response:
-    """The map's base layer: the SER streets drawn from the bundled street index (no tiles, no token, no network)
-    as line segments, and labels for the longest streets. Built once per data version."""
-    return Response(_streets_bytes(id(recent("parking.reference", reference))), media_type="application/json")
-
-
 @router.get("/day")
 def day_curve(neighbourhood: Annotated[str, Query(max_length=80)],
               day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")]) -> DayCurve:
@@ -270,66 +240,8 @@ def day_curve(neighbourhood: Annotated[str, Query(max_length=80)],
     start = datetime.combine(day, datetime.min.time())
     hours = [Hour(hour=h, at=(start + timedelta(hours=h)).isoformat(),
                   **_fields(estimate(member, start + timedelta(hours=h), level))) for h in range(24)]
-    return DayCurve(neighbourhood=_place(n), date=day, spaces=member.spaces, hours=hours,
+    return DayCurve(neighbourhood=Place.of(n), date=day, spaces=member.spaces, hours=hours,
                     synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
-
-
-def _places(ref: Reference, ids: tuple[int, ...]) -> list[Place | UnlistedPlace]:
-    return [_place(ref.locator.by_id[i]) if i in ref.locator.by_id else UnlistedPlace(id=i) for i in ids]
-
-
-@lru_cache(maxsize=4096)
-def _extent(ref_key: int, street: Street) -> StreetExtent:
-    """A street's extent, built once per street and reference (the index is one per data version; ``ref_key``
-    only ties the cache to the cached reference object, as for :func:`_geometries`)."""
-    del ref_key
-    ref = reference()
-    return StreetExtent(numbers=street.numbers, bbox=street.bbox, neighbourhoods=_places(ref, street.neighbourhood_ids),
-                        positions=[list(p) for p in ref.addresses.positions(street)])
-
-
-def _address_hit(ref: Reference, hit: AddressMatch) -> AddressHit:
-    assert hit.extent is not None
-    n = ref.locator.by_id.get(hit.neighbourhood_id)
-    return AddressHit(label=hit.label, street=hit.street, number=hit.number, asked_number=hit.asked_number,
-                      match=hit.match, note=hit.note, lat=hit.lat, lon=hit.lon, score=round(hit.score, 1),
-                      neighbourhood=_place(n) if n else UnlistedPlace(id=hit.neighbourhood_id),
-                      extent=_extent(id(ref), hit.extent))
-
-
-_HITS: TypeAdapter[list[AddressHit]] = TypeAdapter(list[AddressHit])
-
-
-def _address_bytes(ref_key: int, q: str, limit: int) -> bytes:
-    """A search's answer rendered as JSON (``ref_key`` ties :func:`_address_answer`'s cache to the reference)."""
-    del ref_key
-    ref = reference()
-    return _HITS.dump_json([_address_hit(ref, hit) for hit in ref.addresses.search(q, limit=limit)])
-
-
-@lru_cache(maxsize=2048)
-def _address_answer(ref_key: int, q: str, limit: int) -> bytes | ShipmlError:
-    """A search's answer or its 4xx, kept per reference (data version) and query."""
-    try:
-        return _address_bytes(ref_key, q, limit)
-    except (NotFound, InvalidInput) as exc:
-        return exc.with_traceback(None)
-
-
-@router.get("/addresses", response_model=list[AddressHit],
-            responses={404: {"description": "no street name like q in the SER street list; the error's details "
-                                            "hold 'suggestions' (street names)"}})
-async def addresses(q: Annotated[str, Query(min_length=1, max_length=120, description="street and number")],
-                    limit: Annotated[int, Query(ge=1, le=20)] = 5) -> Response:
-    """The streets of the SER zone that ``q`` names (typos forgiven), best first, each with its point, its
-    neighbourhood, its extent, and how it matched (``match``: exact, nearest_number, street or approximate, and a
-    ``note`` in words). A query naming no listed street is a 404 with suggestions, never another street.
-    (``async``: a search takes well under a millisecond, less than a hop to the thread pool.)"""
-    # the reference reads the parking settings from the environment (~1 ms): looked up at most once a check period
-    answer = _address_answer(id(recent("parking.reference", reference)), q, limit)
-    if isinstance(answer, ShipmlError):
-        raise type(answer)(answer.message, details=answer.details)  # a fresh one: a kept traceback would grow
-    return Response(answer, media_type="application/json")
 
 
 @router.get("/neighbourhoods")
@@ -337,6 +249,9 @@ def neighbourhoods() -> list[NeighbourhoodSpaces]:
     """Every SER neighbourhood with its spaces (0 where the spaces file has none)."""
     ref = reference()
     per = {r["neighbourhood_id"]: r for r in ref.per_neighbourhood.iter_rows(named=True)}
-    return [NeighbourhoodSpaces(**_fields(_place(n)), spaces=int(per[n.id]["capacity"]) if n.id in per else 0,
+    return [NeighbourhoodSpaces(**_fields(Place.of(n)), spaces=int(per[n.id]["capacity"]) if n.id in per else 0,
                                 zone=per[n.id]["zone"] if n.id in per else None)
             for n in ref.locator.neighbourhoods]
+
+
+router.include_router(places_router)  # the address search and the map's base layer (:mod:`.places_api`)

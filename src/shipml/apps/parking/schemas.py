@@ -17,9 +17,12 @@ Times are Madrid wall-clock times without an offset (``2024-03-04T11:00:00``). E
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from shipml.apps.parking.geo import Neighbourhood
 
 
 def _none(value: object) -> bool:
@@ -47,6 +50,10 @@ class Place(Answer):
     code: str = Field(description="'DD-NN' code, e.g. '01-01'")
     name: str
     district: str
+
+    @classmethod
+    def of(cls, n: Neighbourhood) -> Place:
+        return cls(id=n.id, code=n.code, name=n.name, district=n.district)
 
 
 class UnlistedPlace(Answer):
