@@ -23,12 +23,17 @@ def ready(status: AppStatus) -> bool:
 
 
 def wait_until_ready(app: str, title: str) -> None:
-    """Show the first run's progress and stop drawing the page until the app is ready (rerun every few seconds)."""
+    """Show the first run's progress and stop drawing the page until the app is ready (rerun every few seconds).
+    Once ready, an app stays so: a session does not ask again on every rerun (a slider move is one)."""
+    seen = f"shipml_ready_{app}"
+    if st.session_state.get(seen):
+        return
     try:
         status = client.get_fresh(f"/api/{app}/status", model=AppStatus)
     except client.ApiError:
         return  # the page itself says what is wrong with the API
     if ready(status):
+        st.session_state[seen] = True
         return
     preparing = status.preparing
     assert preparing is not None
