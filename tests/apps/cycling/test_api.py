@@ -34,9 +34,9 @@ def _top_rider(api):
     return api.get("/api/cycling/riders", params={"limit": 1}).json()["riders"][0]
 
 
-def test_training_logs_both_models_and_promotes_the_better(trained):
+def test_training_logs_every_model_and_promotes_the_best(trained):
     table = trained["table"]
-    assert set(table) == {"cosine_baseline", "factor_als"}
+    assert set(table) == {"cosine_baseline", "factor_als", "factor_evidence"}
     assert all({tasks.METRIC, "specialty_ratio", "holdout_spearman", "holdout_spearman_knn"} <= set(t)
                for t in table.values())
     best = max(table, key=lambda name: table[name][tasks.METRIC])

@@ -35,9 +35,10 @@ def test_all_shared_data_gives_one_consistent_pair_of_tables(shared):
     # Counts measured on shared/data/cycling (2026 copy) with this importer, by
     # `load_shared(...)` then group_by("source", "kind").len() and null counts on the riders table.
     results, riders = shared
-    assert results.height == 14_153 and riders.height == 1_898
+    assert results.height == 18_591 and riders.height == 1_898
     assert results.group_by("source", "kind").len().sort("source", "kind").rows() == [
-        ("pcs_md", "gc", 3_754), ("pcs_md", "one_day", 4_759), ("pcs_md", "stage", 3_741),
+        ("pcs_md", "gc", 3_754), ("pcs_md", "kom", 1_311), ("pcs_md", "one_day", 4_759),
+        ("pcs_md", "points", 2_054), ("pcs_md", "stage", 3_741), ("pcs_md", "youth", 1_073),
         # 1,922 TT rows − 2 repeated in results.csv − 21 also on a Markdown page (kept from the page)
         ("pcs_tt", "one_day", 516), ("pcs_tt", "stage", 1_383)]
     assert riders["rider"].is_unique().all()  # one row per slug: never one rider under two names
@@ -46,7 +47,7 @@ def test_all_shared_data_gives_one_consistent_pair_of_tables(shared):
     assert riders["birth_date"].is_not_null().sum() == 1_195  # riders_info DOBs (a 2022 snapshot)
     assert riders["birth_year"].is_not_null().sum() == 1_290  # + TT birth years + years pinned by ages
     assert riders["team"].is_not_null().sum() == 1_889  # riders seen only in the TT CSVs have no team
-    per_rider = results.group_by("rider").len()["len"]
+    per_rider = results.filter(pl.col("kind").is_in(["one_day", "stage", "gc"])).group_by("rider").len()["len"]
     assert ((per_rider >= 5).sum(), (per_rider >= 25).sum()) == (905, 82)
 
 
@@ -77,7 +78,7 @@ def test_one_day_and_stage_race_pages(cycling_dir):
     assert one_day.group_by("status").len().sort("status").rows() == [("DNF", 11), ("finished", 164)]
     stage_race = parse_results_page(_page(cycling_dir, "czech-tour_2024")).results
     assert stage_race.group_by("kind", "stage").len().sort("kind").rows() == [
-        ("gc", None, 119), ("stage", "stage-4", 137)]
+        ("gc", None, 119), ("kom", None, 18), ("points", None, 35), ("stage", "stage-4", 137), ("youth", None, 33)]
     assert (stage_race["race"][0], stage_race["race_name"][0], stage_race["race_class"][0]) == (
         "czech-tour", "Czech Tour", "2.1")
     # the page's name of the edition: the 2022 Czech Tour was the "Sazka Tour"
@@ -87,10 +88,12 @@ def test_one_day_and_stage_race_pages(cycling_dir):
 def test_status_rows_of_the_rnk_column(cycling_dir):
     tdf = parse_results_page(_page(cycling_dir, "tour-de-france_2022")).results
     # Quintana's 2022 Tour was annulled: PCS strikes his ranks through (~~15~~); that is a DSQ
-    assert tdf.filter(pl.col("rider") == "nairo-quintana")["status"].to_list() == ["DSQ", "DSQ"]
-    # the 2025 Vuelta's final stage was neutralised: all NR (no result), so only its GC is imported
+    assert tdf.filter(pl.col("rider") == "nairo-quintana").select("kind", "status").rows() == [
+        ("stage", "DSQ"), ("gc", "DSQ"), ("points", "DSQ"), ("kom", "DSQ")]
+    # the 2025 Vuelta's final stage was neutralised: all NR (no result), so only its GC (and standings) are imported
     vuelta = parse_results_page(_page(cycling_dir, "vuelta-a-espana_2025")).results
-    assert vuelta.group_by("kind").len().rows() == [("gc", 153)]
+    assert "stage" not in set(vuelta["kind"])
+    assert vuelta.filter(pl.col("kind") == "gc").height == 153
 
 
 def test_markdown_and_tt_csv_agree_where_they_overlap(cycling_dir):
@@ -185,7 +188,7 @@ def test_ingest_of_the_shared_folder_stores_both_tables_once(platform, cycling_d
     first = data.ingest(str(cycling_dir))
     assert first["status"] == "stored"
     snap, results, riders = data.load()
-    assert (snap.rows, results.height, riders.height, snap.synthetic) == (14_153, 14_153, 1_898, False)
+    assert (snap.rows, results.height, riders.height, snap.synthetic) == (18_591, 18_591, 1_898, False)
     assert data.ingest(str(cycling_dir))["status"] == "unchanged"
     broken = _copy_layout(cycling_dir, tmp_path / "broken")
     (broken / "pcs_tt_2020_2025" / "results.csv").write_text("rider_url,race_url\n")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ from scipy.stats import spearmanr
 
 from shipml.apps.cycling.schema import dominant_specialty
 from shipml.apps.cycling.similarity import SimilarityModel, Vectors, row_vector
-from shipml.apps.cycling.weighting import COLUMN_KEYS, finished, weighted_matrix
+from shipml.apps.cycling.weighting import COLUMN_KEYS, MATRIX_KINDS, finished, weighted_matrix
 
 ModelFactory = Callable[[], SimilarityModel]
 RESULT_BUCKETS: tuple[tuple[int, int | None], ...] = ((5, 9), (10, 24), (25, None))
@@ -76,7 +76,8 @@ def user_knn_scores(unit_riders: Vectors, values: sparse.csr_matrix, rows: np.nd
 def holdout_split(results: pl.DataFrame, fraction: float = 0.1, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split into (training results, held-out cells).
 
-    Held-out cells are a seeded random ``fraction`` of the distinct finished (race column, rider) cells, one row
+    Held-out cells are a seeded random ``fraction`` of the distinct finished (race column, rider) cells of the
+    matrix kinds (one-day, stage, GC; the points/KOM/youth standings stay in training), one row
     each with the best rank; the training results are all rows of ``results`` outside those cells (unfinished
     rows included).
     """
@@ -84,7 +85,7 @@ def holdout_split(results: pl.DataFrame, fraction: float = 0.1, seed: int = 0) -
     with_key = results.with_columns(pl.col("stage").fill_null("").alias("_stage"))
     cell_keys = ["race", "year", "kind", "_stage", "rider"]
     cells = (
-        with_key.filter(finished("rank", "status"))
+        with_key.filter(finished("rank", "status") & pl.col("kind").is_in(MATRIX_KINDS))
         .group_by(cell_keys).agg(pl.col("rank").min())
         .sort(cell_keys)
     )
@@ -131,7 +132,7 @@ def holdout_ranking(model_factory: ModelFactory, results: pl.DataFrame, fraction
 
 
 def specialty_agreement(model: SimilarityModel, specialties: dict[str, str], min_results: int = 5,
-                        n: int = 10, seed: int = 0) -> dict[str, Any]:
+                        n: int = 10, seed: int = 0, queried: Collection[str] | None = None) -> dict[str, Any]:
     """Share of each rider's ``n`` nearest neighbours with the same dominant specialty, vs random riders.
 
     The share is taken over the neighbours the model returns (at most ``n``: riders with a positive cosine); a
@@ -143,11 +144,14 @@ def specialty_agreement(model: SimilarityModel, specialties: dict[str, str], min
         min_results: only riders with at least this many finished results are queried.
         n: neighbours per rider.
         seed: seed of the bootstrap over queried riders that gives ``specialty_ratio_ci`` (2.5–97.5 %).
+        queried: only these riders are queried (e.g. a validation or a test half of the riders); their
+            neighbours still come from every labelled rider.
     """
     labelled = np.array([specialties.get(r) is not None for r in model.riders])
     pool = Counter(specialties[r] for r, ok in zip(model.riders, labelled, strict=True) if ok)
     size = sum(pool.values())
-    queries = np.flatnonzero(labelled & (model.counts >= min_results))
+    asked = np.array([queried is None or r in queried for r in model.riders], dtype=bool)
+    queries = np.flatnonzero(labelled & (model.counts >= min_results) & asked)
     shares, randoms, per_rider = [], [], []
     for i in queries:
         rider = model.riders[i]

@@ -8,7 +8,9 @@ Every model shares one interface (:class:`~.similarity.SimilarityModel`, after i
 * :class:`~.factor_model.FactorModel` (in :mod:`.factor_model`) — matrix factorisation: ``"svd"`` (truncated
   SVD), ``"explicit_als"`` (least squares on the observed cells only, with rider and column biases: a missing
   result is missing, not a zero) or ``"implicit_als"`` (implicit's ALS; the weighted score is the confidence of
-  "this rider shows up here").
+  "this rider shows up here");
+* :class:`~.factor_model.EvidenceBlend` — the factor vector beside a second view, the rider's specialty evidence
+  from their top results per kind of race and the points/KOM/youth standings (:mod:`.views`).
 
 Two options shared by the models: ``pool_editions`` describes a rider by race *profiles* — (race, kind, time
 trial or not), all editions summed with their recency weights — rather than by single editions, so riders who
@@ -31,12 +33,12 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from shipml.apps.cycling.factor_model import FactorModel
+from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel
 from shipml.apps.cycling.similarity import SimilarityModel, Vectors, centre_columns
 from shipml.apps.cycling.weighting import ORIGINAL, Weighting, weighted_matrix
 from shipml.core.errors import InvalidInput
 
-__all__ = ["CosineBaseline", "FactorModel", "SimilarityModel", "Vectors", "fit_results", "from_params",
+__all__ = ["CosineBaseline", "EvidenceBlend", "FactorModel", "SimilarityModel", "Vectors", "fit_results", "from_params",
            "original_cosine"]
 
 
@@ -71,7 +73,8 @@ def from_params(params: Mapping[str, Any]) -> SimilarityModel:
     Raises:
         InvalidInput: an unknown kind or parameter, or a value the model refuses.
     """
-    kinds: dict[str, type[SimilarityModel]] = {CosineBaseline.kind: CosineBaseline, FactorModel.kind: FactorModel}
+    kinds: dict[str, type[SimilarityModel]] = {CosineBaseline.kind: CosineBaseline, FactorModel.kind: FactorModel,
+                                               EvidenceBlend.kind: EvidenceBlend}
     values = dict(params)
     kind = values.pop("kind", None)
     if kind not in kinds:

@@ -3,10 +3,14 @@
 Race, year and class are in the header (``# 2024 » 111th Tour de France (2.UWT)``), the date under "Race
 information", then tables. The first table is the page's own result (a one-day race, or the final stage of a
 stage race); a stage race page also holds the general classification (the first later table with ``Prev`` and
-``Time`` columns), parsed as ``kind="gc"``. The Rnk column holds a rank or a status: DNF/DNS/OTL/DSQ as such, a
-struck-through rank (``~~93~~``, result annulled) as DSQ, DF (finished, no rank) as finished without a rank; NR
-(no result, e.g. a neutralised stage) rows are skipped. The pages carry no nationality; their Age column (age on
-race day) pins down many riders' birth years (:func:`birth_years_from_ages`).
+``Time`` columns), parsed as ``kind="gc"``, and the other final standings the page lists in its menu
+(``- [POINTS](…)``, ``- [KOM](…)``, ``- [YOUTH](…)``: the later tables with a ``Prev`` column, in menu order),
+parsed as ``kind="points"``, ``"kom"`` and ``"youth"``: side information (a KOM or points standing says what a
+rider is good at), never the rider's specialty label (the pages' "Specialty" column is never read). The Rnk
+column holds a rank or a status: DNF/DNS/OTL/DSQ as such, a struck-through rank (``~~93~~``, result annulled) as
+DSQ, DF (finished, no rank) as finished without a rank; NR (no result, e.g. a neutralised stage) rows are skipped.
+The pages carry no nationality; their Age column (age on race day) pins down many riders' birth years
+(:func:`birth_years_from_ages`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ _CELL = re.compile(r"(?<!\\)\|")
 _RIDER_LINK = re.compile(r"\[([^\]]*)\]\([^)\s]*/rider/([^/)\s?#]+)[^)]*\)")
 _LINK_TEXT = re.compile(r"\[([^\]]*)\]\(")
 _STRUCK = re.compile(r"~~\d+~~")
+_MENU = re.compile(r"^- \[([A-Z]+)\]\(https?://")
+STANDINGS: dict[str, str] = {"POINTS": "points", "KOM": "kom", "YOUTH": "youth"}  # menu entry → result kind
 _SEEN_SCHEMA: dict[str, pl.DataType] = {"rider": pl.String(), "name": pl.String(), "team": pl.String(),
                                         "age": pl.Int32(), "rank": pl.Int32(), "status": pl.String()}
 Table = tuple[list[str], list[list[str]]]
@@ -93,8 +99,23 @@ def parse_results_page(text: str, origin: str = "page") -> ResultPages:
             raise RejectedData(f"{origin}: stage race page without a GC table (Rnk, Prev, Rider, Time)")
         frames = [_frame(own, base, kind="stage", stage=stage, time_trial="(ITT)" in subtitle),
                   _frame(_table_rows(gc, origin, "GC table"), base, kind="gc", stage=None, time_trial=False)]
+        frames += [_frame(_table_rows(table, origin, f"{kind} table"), base, kind=kind, stage=None, time_trial=False)
+                   for kind, table in _standings(lines, tables)]
     seen = own.select("rider", "name", "age").with_columns(date=pl.lit(day, pl.Date))
     return ResultPages(pl.concat(frames), seen)
+
+
+def _standings(lines: list[str], tables: list[Table]) -> list[tuple[str, Table]]:
+    """(kind, table) of the points, KOM and youth standings of a stage race page. The menu names the
+    classifications in page order (GC, POINTS, KOM, YOUTH, TEAMS, as far as the race has them); their final
+    standings are the tables with a ``Prev`` column, in the same order. Day tables (no ``Prev``) and the teams
+    standing (no ``Rider``) are left out; a page whose standings do not match its menu gives none."""
+    menu = [m[1] for line in lines if (m := _MENU.match(line)) and m[1] not in ("STAGE",)]
+    general = [t for t in tables[1:] if "Prev" in t[0]]
+    if len(menu) != len(general):
+        return []
+    return [(STANDINGS[name], table) for name, table in zip(menu, general, strict=True)
+            if name in STANDINGS and "Rider" in table[0] and "Rnk" in table[0]]
 
 
 def birth_years_from_ages(seen: pl.DataFrame) -> pl.DataFrame:

@@ -5,8 +5,9 @@ produces exactly these columns and types; :func:`validate_results` and :func:`va
 boundary: they raise :class:`RejectedData` whose message names the column, the value and where it is.
 
 results — one row per rider per classification of a race edition:
-    ``race`` (slug), ``race_name`` (the edition's name), ``year``, ``kind`` (one_day | stage | gc),
-    ``stage`` (slug such as "stage-21" or "prologue"; null for one_day and gc), ``race_class`` ("1.UWT",
+    ``race`` (slug), ``race_name`` (the edition's name), ``year``, ``kind`` (one_day | stage | gc, or a stage
+    race's final standing in another classification: points | kom | youth), ``stage`` (slug such as "stage-21"
+    or "prologue"; null for every other kind), ``race_class`` ("1.UWT",
     "2.Pro", "NC", "WC", …), ``date``, ``rider`` (slug), ``rank`` (null when not finished or no rank was
     given), ``status`` (finished | DNF | DNS | OTL | DSQ), ``team``, ``time_trial``, ``source``.
 
@@ -53,7 +54,9 @@ RIDERS_SCHEMA: dict[str, pl.DataType] = {
     **{column: pl.Float64() for column in POINT_COLUMNS},
     "sources": pl.String(),
 }
-KINDS: tuple[str, ...] = ("one_day", "stage", "gc")
+KINDS: tuple[str, ...] = ("one_day", "stage", "gc", "points", "kom", "youth")
+# Final standings of a stage race's other classifications: side information for the models, not matrix columns.
+STANDING_KINDS: tuple[str, ...] = ("points", "kom", "youth")
 STATUSES: tuple[str, ...] = ("finished", "DNF", "DNS", "OTL", "DSQ")
 SOURCES: tuple[str, ...] = ("pcs_md", "pcs_tt", "pcs_scrape", "synthetic")
 RESULT_KEY: tuple[str, ...] = ("race", "year", "kind", "stage", "rider")
@@ -123,7 +126,7 @@ def validate_results(results: pl.DataFrame) -> pl.DataFrame:
     _first_bad("results", results, (pl.col("kind") == "stage") & pl.col("stage").is_null(), "stage",
                "is null on a stage row (a stage result needs its stage slug)")
     _first_bad("results", results, (pl.col("kind") != "stage") & pl.col("stage").is_not_null(), "stage",
-               "is set on a one_day/gc row (only stage rows have a stage slug)")
+               "is set on a row that is not a stage result (only stage rows have a stage slug)")
     _first_bad("results", results, pl.col("rank") < 1, "rank", "is not positive")
     _first_bad("results", results, (pl.col("status") != "finished") & pl.col("rank").is_not_null(), "rank",
                "is set on a row that was not finished")

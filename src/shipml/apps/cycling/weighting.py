@@ -32,9 +32,11 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+from shipml.apps.cycling.views import specialty_evidence
 from shipml.core.errors import InvalidInput
 
 COLUMN_KEYS: tuple[str, ...] = ("race", "year", "kind", "stage")
+MATRIX_KINDS: tuple[str, ...] = ("one_day", "stage", "gc")  # points/KOM/youth standings are side information
 CLASS_GROUPS: tuple[str, ...] = ("UWT", "Pro", ".1", ".2", "other")
 
 
@@ -227,6 +229,8 @@ class RiderRaceMatrix:
         teams: each rider's latest team (from the most recent result that names one).
         latest_year: the year recency is measured from.
         weighting: the rules the matrix was built with.
+        evidence: riders × :data:`~.views.EVIDENCE` specialty evidence from the same results and the points/KOM/
+            youth standings (:func:`~.views.specialty_evidence`); None for a matrix made by hand.
     """
 
     values: sparse.csr_matrix
@@ -236,6 +240,7 @@ class RiderRaceMatrix:
     teams: tuple[str | None, ...]
     latest_year: int
     weighting: Weighting = field(default=ORIGINAL)
+    evidence: np.ndarray | None = None
 
     @cached_property
     def rider_index(self) -> dict[str, int]:
@@ -291,6 +296,8 @@ def weighted_matrix(results: pl.DataFrame, weighting: Weighting = ORIGINAL, min_
         latest_year: the year recency is measured from; defaults to the latest year in ``results``.
     """
     keys = list(COLUMN_KEYS)
+    side = results
+    results = results.filter(pl.col("kind").is_in(MATRIX_KINDS))
     if latest_year is None:
         latest_year = int(results["year"].max()) if results.height else 0  # type: ignore[arg-type]
     cells = (
@@ -332,4 +339,5 @@ def weighted_matrix(results: pl.DataFrame, weighting: Weighting = ORIGINAL, min_
         teams=tuple(teams.get(r) for r in riders),
         latest_year=latest_year,
         weighting=weighting,
+        evidence=specialty_evidence(side, riders),
     )
