@@ -43,7 +43,8 @@ def test_all_shared_data_gives_one_consistent_pair_of_tables(shared):
         ("pcs_tt", "one_day", 516), ("pcs_tt", "stage", 1_383)]
     assert riders["rider"].is_unique().all()  # one row per slug: never one rider under two names
     assert set(riders["rider"]) == set(results["rider"])  # every result has its rider, every rider a result
-    assert riders["nationality"].is_not_null().sum() == 119  # only the TT riders.csv has nationalities
+    # nationalities: the TT riders.csv (119) and the saved PCS pages' result tables, startlists and rankings
+    assert riders["nationality"].is_not_null().sum() == 536
     assert riders["birth_date"].is_not_null().sum() == 1_195  # riders_info DOBs (a 2022 snapshot)
     assert riders["birth_year"].is_not_null().sum() == 1_290  # + TT birth years + years pinned by ages
     assert riders["team"].is_not_null().sum() == 1_889  # riders seen only in the TT CSVs have no team
@@ -60,7 +61,7 @@ def test_known_riders_and_results(shared):
     pogacar = _rider(riders, "tadej-pogacar")
     assert (pogacar["name"], pogacar["birth_date"], pogacar["nationality"]) == (
         "Tadej Pogačar", date(1998, 9, 21), "SI")  # DOB from riders_info, nationality from the TT riders
-    assert pogacar["sources"] == "pcs_md,pcs_riders_info,pcs_tt"
+    assert pogacar["sources"] == "pcs_html,pcs_md,pcs_riders_info,pcs_tt"
     # PCS's spelling wins over the TT file's title-cased "Mathieu Van Der Poel"
     assert _rider(riders, "mathieu-van-der-poel")["name"] == "Mathieu van der Poel"
     # Vingegaard's slug was "jonas-vingegaard-rasmussen" in the 2022 riders_info: no DOB, birth year from TT

@@ -6,6 +6,8 @@
   birth years.
 * ``pcs_tt_2020_2025/`` — time-trial results (races.csv, results.csv, riders.csv with country names).
 * ``pcs_riders_info/riders_info.csv`` — a 2022 snapshot of 9,016 riders: birth date, specialty points.
+* ``pcs_html_fixtures/`` — saved PCS pages (the procyclingstats package's): nationalities of the riders their
+  result tables, startlists, rankings and rider pages name (:func:`.nationality.read_saved_pages`).
 
 Riders are merged by slug, each field from the best source that has it (scraper > TT riders.csv, 2025 >
 riders_info, 2022 > result pages); only riders with at least one result are kept. Results are
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from shipml.apps.cycling.nationality import SAVED_PAGES, read_saved_pages
 from shipml.apps.cycling.result_pages import birth_years_from_ages, read_results_pages
 from shipml.apps.cycling.schema import (
     COUNTRY_CODES,
@@ -72,6 +75,9 @@ def load_shared(folder: Path, progress: Progress | None = None) -> tuple[pl.Data
     if (folder / INFO_FILE).is_file():
         progress(0.88, "reading riders_info.csv")
         observations.append(read_riders_info(folder / INFO_FILE))
+    if (folder / SAVED_PAGES).is_dir():
+        progress(0.9, "reading nationalities from the saved PCS pages")
+        observations.append(read_saved_pages(folder / SAVED_PAGES))
     progress(0.94, "merging riders")
     combined = combine_results(results)
     riders = merge_riders(pl.concat(observations, how="vertical"), combined)

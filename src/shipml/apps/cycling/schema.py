@@ -74,13 +74,16 @@ COUNTRY_CODES: dict[str, str] = {
     "South Africa": "ZA", "Spain": "ES", "Sweden": "SE", "Switzerland": "CH", "Turkey": "TR", "Uganda": "UG",
     "Ukraine": "UA", "United States": "US", "USA": "US", "Uruguay": "UY", "Uzbekistan": "UZ", "Venezuela": "VE",
 }
-# Lower wins when two sources disagree. Results: scraped pages, then the Markdown pages (they name the team),
+# Lower wins when two sources disagree (pcs_html: nationalities read from saved PCS pages, see .nationality).
+# Results: scraped pages, then the Markdown pages (they name the team),
 # then the TT CSVs. Rider fields: the scraper, then TT riders.csv (2025), riders_info (2022), and last what the
 # result pages imply; names prefer PCS's own spelling (riders_info, result pages) to the TT CSV's title-cased
 # one ("Mathieu Van Der Poel").
 RESULT_PRIORITY: dict[str, int] = {"pcs_scrape": 0, "synthetic": 0, "pcs_md": 1, "pcs_tt": 2}
-RIDER_PRIORITY: dict[str, int] = {"pcs_scrape": 0, "synthetic": 0, "pcs_tt": 1, "pcs_riders_info": 2, "pcs_md": 3}
-NAME_PRIORITY: dict[str, int] = {"pcs_scrape": 0, "synthetic": 0, "pcs_riders_info": 1, "pcs_md": 2, "pcs_tt": 3}
+RIDER_PRIORITY: dict[str, int] = {"pcs_scrape": 0, "synthetic": 0, "pcs_tt": 1, "pcs_html": 1, "pcs_riders_info": 2,
+                                  "pcs_md": 3}
+NAME_PRIORITY: dict[str, int] = {"pcs_scrape": 0, "synthetic": 0, "pcs_riders_info": 1, "pcs_md": 2, "pcs_tt": 3,
+                                 "pcs_html": 4}
 # Rider observations: the riders columns (minus ``sources``) plus where they came from.
 OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
     **{c: t for c, t in RIDERS_SCHEMA.items() if c != "sources"}, "source": pl.String()}

@@ -1,0 +1,49 @@
+"""Nationality from the saved PCS pages (offline) and from each rider's page through the scraper's page source.
+
+No network is reachable here: the rider pages are served by ``FixtureSite`` (conftest), a fake HTTP transport for
+procyclingstats.com that answers with the procyclingstats package's saved pages and 404 for any other URL. Everything
+else (the page cache, the rate limit, the package's parser) is the real code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from shipml.apps.cycling.nationality import fill_from_rider_pages, read_saved_pages
+from shipml.apps.cycling.pages_source import PageSource, Politeness
+
+
+def _pages(site, tmp_path: Path, clock) -> PageSource:
+    return PageSource(site, tmp_path / "cache", Politeness(), clock=clock, sleep=clock.sleep)
+
+
+def test_saved_pages_name_riders_with_their_nationality(html_fixtures: Path):
+    seen = dict(read_saved_pages(html_fixtures).select("rider", "nationality").iter_rows())
+    # from result tables (Ronde van Vlaanderen 2022, Tour de France stages), startlists, rankings and rider pages
+    assert len(seen) == 750
+    assert (seen["greg-van-avermaet"], seen["tadej-pogacar"], seen["alberto-contador"], seen["david-canada"]) == (
+        "BE", "SI", "ES", "ES")
+    assert all(len(code) == 2 and code.isupper() for code in seen.values())
+
+
+def test_rider_pages_fill_the_missing_nationalities_and_a_rerun_reads_the_cache(fixture_site, clock, tmp_path):
+    riders = pl.DataFrame({"rider": ["alberto-contador", "david-canada", "no-such-rider", "tadej-pogacar"],
+                           "nationality": [None, None, None, "SI"]})
+    filled, done = fill_from_rider_pages(riders, _pages(fixture_site, tmp_path, clock))
+    assert dict(filled.iter_rows()) == {"alberto-contador": "ES", "david-canada": None, "no-such-rider": None,
+                                        "tadej-pogacar": "SI"}  # only david-canada's page of 2000 is saved
+    assert done == {"asked": 3, "filled": 1, "missing": 2}
+    assert fixture_site.calls == [f"https://www.procyclingstats.com/rider/{s}"
+                                  for s in ("alberto-contador", "david-canada", "no-such-rider")]
+    assert clock.sleeps  # requests are spaced by the rate limit
+    again, _ = fill_from_rider_pages(riders, _pages(fixture_site, tmp_path, clock))
+    assert again.equals(filled) and len(fixture_site.calls) == 3  # resumed from the cache: nothing fetched
+
+
+def test_a_limit_spreads_a_first_run_over_several(fixture_site, clock, tmp_path):
+    riders = pl.DataFrame({"rider": ["alberto-contador", "no-such-rider"], "nationality": [None, None]},
+                          schema={"rider": pl.String, "nationality": pl.String})
+    _, done = fill_from_rider_pages(riders, _pages(fixture_site, tmp_path, clock), limit=1)
+    assert done == {"asked": 1, "filled": 1, "missing": 0}
