@@ -47,3 +47,28 @@ def test_a_limit_spreads_a_first_run_over_several(fixture_site, clock, tmp_path)
                           schema={"rider": pl.String, "nationality": pl.String})
     _, done = fill_from_rider_pages(riders, _pages(fixture_site, tmp_path, clock), limit=1)
     assert done == {"asked": 1, "filled": 1, "missing": 0}
+
+
+def test_a_folder_import_with_rider_pages_fills_nationality_and_offline_keeps_its_own(
+        cycling_dir, fixture_site, clock, tmp_path, monkeypatch):
+    """``SHIPML_CYCLING_RIDER_PAGES``: the riders a folder names without a nationality are looked up on their pages
+    (here the saved ones: the stand-in site answers 404 for the rest); with the site unreachable the import still
+    stores the folder's own nationalities and says how many riders lack one."""
+    from shipml.apps.cycling.data import read_source
+    from shipml.apps.cycling.importers import load_shared
+    from shipml.core.errors import SourceUnavailable
+
+    _, plain = load_shared(cycling_dir)
+    lacking = plain.filter(pl.col("nationality").is_null())["rider"].to_list()
+    monkeypatch.setenv("SHIPML_CYCLING_RIDER_PAGES", "true")
+
+    read = read_source(str(cycling_dir), pages=_pages(fixture_site, tmp_path / "online", clock))
+    assert len(fixture_site.calls) == len(lacking) > 0  # one page per rider without a nationality, no more
+    assert read.riders["nationality"].null_count() == read.skipped["riders_without_nationality"] <= len(lacking)
+
+    def unreachable(url: str) -> str:
+        raise SourceUnavailable(f"{url}: no route to host")
+
+    offline = read_source(str(cycling_dir), pages=_pages(unreachable, tmp_path / "offline", clock))
+    assert offline.riders.equals(plain)
+    assert offline.skipped == {"riders_without_nationality": len(lacking)}

@@ -13,7 +13,10 @@ import polars as pl
 from shipml.apps.cycling import DATASET as DATASET_RESULTS  # the app's declaration names it
 from shipml.apps.cycling import scraper
 from shipml.apps.cycling.importers import load_shared
+from shipml.apps.cycling.nationality import fill_from_rider_pages
+from shipml.apps.cycling.pages_source import PageSource
 from shipml.apps.cycling.schema import validate_results, validate_riders
+from shipml.apps.cycling.settings import settings
 from shipml.apps.cycling.synthetic import synthetic_results
 from shipml.core import datasets
 from shipml.core.errors import RejectedData, SourceUnavailable
@@ -53,8 +56,10 @@ class Read:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def read_source(source: str, progress: Progress = no_progress) -> Read:
-    """Read and validate both tables from ``"synthetic"``, ``"scrape"`` or a folder.
+def read_source(source: str, progress: Progress = no_progress, pages: PageSource | None = None) -> Read:
+    """Read and validate both tables from ``"synthetic"``, ``"scrape"`` or a folder; with ``rider_pages`` set, a
+    folder's riders without a nationality get it from their procyclingstats.com pages (``pages``: where pages come
+    from, by default the network through the cache).
 
     Raises:
         RejectedData: the data failed validation.
@@ -75,7 +80,15 @@ def read_source(source: str, progress: Progress = no_progress) -> Read:
         raise SourceUnavailable(f"no folder at {folder} (expected 'synthetic', 'scrape' or a folder laid out "
                                 "like shared/data/cycling)")
     results, riders = load_shared(folder, lambda f, m: progress(0.05 + 0.8 * f, m))
-    return Read(results, riders, str(folder.resolve()), False)
+    skipped: dict[str, int] = {}
+    if settings().rider_pages:
+        try:
+            riders, done = fill_from_rider_pages(riders, pages, lambda f, m: progress(0.85 + 0.04 * f, m))
+            riders = validate_riders(riders)
+        except SourceUnavailable:  # offline: the folder's own nationalities; the cached pages are kept for next time
+            done = {"missing": int(riders["nationality"].null_count())}
+        skipped = {"riders_without_nationality": done["missing"]}
+    return Read(results, riders, str(folder.resolve()), False, skipped)
 
 
 def ingest(source: str, progress: Progress = no_progress) -> dict[str, object]:

@@ -13,6 +13,9 @@ class CyclingSettings(BaseSettings):
 
     source: str = Field("scrape", description="'scrape' (procyclingstats.com; offline: synthetic), 'synthetic', "
                                               "or a folder laid out like shared/data/cycling")
+    rider_pages: bool = Field(False, description="after a folder import, read the procyclingstats.com page of each "
+                                                 "rider without a nationality (cached, ~1 request/s; a scrape reads "
+                                                 "them anyway); offline, the folder's own nationalities are kept")
 
 
 def settings() -> CyclingSettings:
