@@ -126,3 +126,12 @@ def test_the_cli_takes_the_engine(platform, tmp_path):
     on_spark = run("--engine", "spark")
     assert _without_seconds(on_spark) == _without_seconds(run())
     assert on_spark[0]["origins"] == 5 and on_spark[0]["series"] == 3
+
+
+def test_the_engine_follows_the_parking_engine_setting_unless_given(monkeypatch):
+    from shipml.apps.parking.tasks import backtest_engine
+
+    monkeypatch.delenv("SHIPML_PARKING_ENGINE", raising=False)
+    assert backtest_engine() == "embedded" and backtest_engine("spark") == "spark"
+    monkeypatch.setenv("SHIPML_PARKING_ENGINE", "spark")  # the ingest counts tickets on Spark: so does the backtest
+    assert backtest_engine() == "spark" and backtest_engine("embedded") == "embedded"
