@@ -98,9 +98,10 @@ def backtest(series: pl.DataFrame, grid: Grid, *, horizon: int, origins: int = 1
 
     ``engine``: ``embedded`` fits every (origin, model) in this process; ``spark`` fans the same fits out on Spark
     (:func:`shipml.apps.parking.spark.backtest_on_spark`: a per-series model per (series, origin), a global one per
-    origin) and gives the same rows (``fit_seconds`` aside). Spark pays off with many series × origins × slow
-    per-series models (MSTL, AutoETS, Prophet) and a cluster (``SHIPML_SPARK_MASTER``); on one machine and a few
-    dozen series the embedded engine is as fast or faster.
+    origin) and gives the same rows (``fit_seconds`` aside). Use Spark for many series × origins with slow models
+    (MSTL, AutoETS, Prophet: seconds per fit) on a cluster (``SHIPML_SPARK_MASTER``), where the fits spread over
+    its cores; it costs a session start (25–50 s here) and ~0.1 s per Spark task. On one machine it buys at most
+    its cores: on 2 shared cores (Birmingham, 29 car parks × 14 origins) ``local[2]`` was not reliably faster.
 
     Raises :class:`NotEnoughData` when fewer full horizons than series can be scored.
     """

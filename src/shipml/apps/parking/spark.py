@@ -12,7 +12,8 @@ origin) of a per-series model and one per origin of a global one (``global_light
 calibrated model: they learn across series), is spread over the executors, each task runs the embedded engine's own
 kernel (:func:`~shipml.apps.parking.backtest.score_task`), and the scored points come back to the driver, which
 summarises them as the embedded engine does: the same rows (a test checks it). Use it for many series × origins
-and slow per-series models on a cluster; on one machine with a few dozen series the embedded engine is as fast.
+and slow models on a cluster; on one machine with a few dozen series the embedded engine is about as fast
+(``benchmarks/parking_spark_backtest``).
 """
 
 from __future__ import annotations
