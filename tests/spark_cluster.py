@@ -1,6 +1,6 @@
-"""A real Spark standalone cluster for the tests: one master and one worker (1 core, 1 GB) started with
-``spark-class`` on free ports, the worker registered before it is used (polled on the master's JSON page), both
-stopped at the end.
+"""A real Spark standalone cluster for the tests: one master and one worker (1 core, 1 GB; or more workers, e.g. for
+a benchmark) started with ``spark-class`` on free ports, the workers registered before it is used (polled on the
+master's JSON page), all stopped at the end.
 
 As root (with ``unshare``), the worker runs in its own mount namespace: a fresh ``/tmp`` (tmpfs) with only the
 cluster's shared folder bind-mounted back at its path, so that, like a separate host, it sees none of the driver's
@@ -93,8 +93,8 @@ def _env(host: str) -> dict[str, str]:
 
 
 @contextmanager
-def standalone_cluster(timeout_s: float = 240.0) -> Iterator[Cluster]:
-    """A master and one worker; yields once the worker is registered; stops both (and the worker's executors)."""
+def standalone_cluster(timeout_s: float = 240.0, workers: int = 1) -> Iterator[Cluster]:
+    """A master and ``workers`` workers; yields once they are registered; stops them all (and their executors)."""
     base = Path(tempfile.mkdtemp(prefix="shipml-cluster-"))
     shared, logs = base / "shared", base / "logs"
     shared.mkdir()
@@ -107,17 +107,20 @@ def standalone_cluster(timeout_s: float = 240.0) -> Iterator[Cluster]:
     try:
         master = [str(spark_class()), "org.apache.spark.deploy.master.Master", "--host", host, "--port", str(port),
                   "--webui-port", str(web)]
-        worker_port, worker_web = free_port(host), free_port(host)
-        work_dir = "/tmp/spark-worker" if cluster.isolated else str(base / "worker")
-        worker = [str(spark_class()), "org.apache.spark.deploy.worker.Worker", cluster.master_url, "--host", host,
-                  "--port", str(worker_port), "--webui-port", str(worker_web), "--cores", "1", "--memory", "1g",
-                  "--work-dir", work_dir]
-        worker_env = {**_env(host), "SPARK_LOCAL_DIRS": f"{work_dir}/local"}
-        if cluster.isolated:
-            script = (f'mount --bind "{shared}" "{stage}" && mount -t tmpfs -o size=4g tmpfs /tmp && '
-                      f'mkdir -p "{shared}" "{work_dir}/local" && mount --move "{stage}" "{shared}" && exec "$@"')
-            worker = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "worker", *worker]
-        for name, command, env in (("master", master, _env(host)), ("worker", worker, worker_env)):
+        daemons = [("master", master, _env(host))]
+        for number in range(workers):
+            worker_port, worker_web = free_port(host), free_port(host)
+            work_dir = "/tmp/spark-worker" if cluster.isolated else str(base / f"worker{number or ''}")
+            worker = [str(spark_class()), "org.apache.spark.deploy.worker.Worker", cluster.master_url, "--host",
+                      host, "--port", str(worker_port), "--webui-port", str(worker_web), "--cores", "1", "--memory",
+                      "1g", "--work-dir", work_dir]
+            worker_env = {**_env(host), "SPARK_LOCAL_DIRS": f"{work_dir}/local"}
+            if cluster.isolated:
+                script = (f'mount --bind "{shared}" "{stage}" && mount -t tmpfs -o size=4g tmpfs /tmp && '
+                          f'mkdir -p "{shared}" "{work_dir}/local" && mount --move "{stage}" "{shared}" && exec "$@"')
+                worker = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "worker", *worker]
+            daemons.append((f"worker{number or ''}", worker, worker_env))
+        for name, command, env in daemons:
             with open(logs / f"{name}.log", "wb") as out:
                 cluster.procs.append(subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                                       start_new_session=True))
@@ -126,7 +129,7 @@ def standalone_cluster(timeout_s: float = 240.0) -> Iterator[Cluster]:
                 if proc.poll() is not None:
                     raise RuntimeError(f"a Spark daemon exited ({proc.returncode}); see {logs}")
             try:
-                if cluster.alive_workers() >= 1:
+                if cluster.alive_workers() >= workers:
                     break
             except (httpx.HTTPError, ValueError):
                 pass  # the master's web UI is not up yet (or answers before its JSON page is ready)

@@ -23,8 +23,6 @@ and state go under ``SHIPML_SPARK_CHECKPOINT`` (a shared URI, required on a clus
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import tempfile
 import time
@@ -33,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -44,54 +43,85 @@ from . import rawlog
 from .course import Checkpoint, Course
 from .definition import Race
 from .pings import PingBatch
-from .processor import STATE_ARRAYS, RaceProcessor
+from .processor import RaceProcessor
 from .rules import RaceRules
-from .snapshot import pack_runners, unpack_runners
+from .spark_blocks import (
+    CHANGING,
+    PING_FIELDS,
+    apply_changes,
+    pack,
+    pack_changes,
+    pack_state,
+    runner_bytes,
+    unpack,
+    unpack_state,
+)
 from .standings import Standings
 
 log = logging.getLogger(__name__)
 
-STATE = [name for name in STATE_ARRAYS if name not in ("start_t", "category")]
-_TYPES: dict[Any, str] = {np.float64: "double", np.float32: "float", np.int8: "byte", np.int16: "short"}
-ROWS = ("key long, file string, row int, part int, runner long, t double, lat double, lon double, hr double, "
-        "received double, kind byte")
-OUTPUT = ", ".join(["runner long"] + [f"{n} {_TYPES[STATE_ARRAYS[n][0]]}" for n in STATE]
-                   + ["splits array<float>", "counts string"])
-MAX_FILES_PER_BATCH = 400
+BLOCKS = "part int, key long, file string, block binary"  # one row per (raw file, group of runners)
+OUTPUT = "part int, changes binary"  # one row per group and micro-batch: the runners it changed, and its counts
+GROUP_STATE = "blob binary"
+STATE_FORMAT = 2  # in the checkpoint's name: a checkpoint of another format is not resumed (it starts over)
+MAX_BYTES_PER_BATCH = 256 << 20  # raw files per micro-batch, by size (a few million pings), however many files
+LISTED_ON_DRIVER = 100_000  # a micro-batch's files are looked up by the driver up to this many (see start_query)
 BINARY_FILE = "path string, modificationTime timestamp, length long, content binary"  # Spark's binaryFile rows
+_DTYPES = {"runner": np.int64, "t": np.float64, "lat": np.float64, "lon": np.float64, "hr": np.float64,
+           "received": np.float64, "kind": np.int8}
+
+
+def read_raw(uri: str) -> pl.DataFrame:
+    """A raw file the stream lists (``file:/…``), read where it lies: every node sees the raw folder at the same
+    path, so its bytes need not go through Spark (the file source then only lists the files; their content is not
+    read as long as the ``content`` column is not selected)."""
+    where = urlparse(uri)
+    if where.scheme not in ("", "file"):
+        raise SparkUnavailable(f"raw pings must be on a file system every node mounts, not {uri}")
+    return pl.read_ipc(where.path)
 
 
 def make_decoder(race: Race, partitions: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """Raw files (path, content) → one row per ping or command, with its runner (commands: by bib) and group."""
+    """Raw files (their paths) → one row per (file, group): that group's pings and admin commands of the file
+    as a ping block (runners by their slot in the group; commands by bib; unknown devices, slot -1, go to group 0
+    as do the file's counts of pings the edge did not store)."""
     devices, bibs = race.devices, dict(race.bib_index)
-    d = race.definition
-    origin = d.clock_origin.timestamp() if d.clock_origin is not None else 0.0
-    speedup = d.clock_speedup if d.clock_origin is not None else 1.0
 
-    def rows(raw: pl.DataFrame, path: str) -> pd.DataFrame:
+    def blocks(raw: pl.DataFrame, path: str) -> Iterator[tuple[int, int, str, bytes]]:
         name = path.rsplit("/", 1)[-1]
+        key = rawlog.key_of(Path(name))
+        kind = raw["kind"].to_numpy()
         runner = devices.indices(raw["device"])
-        command = raw["kind"].to_numpy() != rawlog.PING
+        command = (kind == rawlog.DNF_COMMAND) | (kind == rawlog.REINSTATE_COMMAND)
         if command.any():
             runner[command] = [bibs.get(b, -1) for b in raw["device"].to_numpy()[command]]
-        received = raw["received"].to_numpy()
-        return pd.DataFrame({
-            "key": np.full(raw.height, rawlog.key_of(Path(name)), dtype=np.int64), "file": name,
-            "row": np.arange(raw.height, dtype=np.int32), "part": np.mod(runner, partitions).astype(np.int32),
-            "runner": runner, "t": raw["t"].to_numpy(), "lat": raw["lat"].fill_null(np.nan).to_numpy(),
-            "lon": raw["lon"].fill_null(np.nan).to_numpy(), "hr": raw["hr"].fill_null(np.nan).to_numpy(),
-            "received": origin + speedup * (received - origin), "kind": raw["kind"].to_numpy()})
+        keep = np.flatnonzero((kind == rawlog.PING) | (command & (runner >= 0)))  # a command for no bib: nothing
+        runner, kind = runner[keep], kind[keep]
+        part = np.where(runner >= 0, runner % partitions, 0)
+        columns = {name: raw[name].fill_null(np.nan).to_numpy()[keep] for name in ("t", "lat", "lon", "hr")}
+        columns |= {"runner": np.where(runner >= 0, runner // partitions, -1), "kind": kind,
+                    "received": np.asarray(race.race_time(raw["received"].to_numpy()[keep]), dtype=np.float64)}
+        edges = rawlog.edge_counts(raw)
+        order = np.argsort(part, kind="stable")
+        groups, first = np.unique(part[order], return_index=True)
+        bounds = [*first.tolist(), order.size]
+        for g, lo, hi in zip(groups.tolist(), bounds[:-1], bounds[1:], strict=True):
+            rows = order[lo:hi]
+            yield g, key, name, pack({f: columns[f][rows] for f in PING_FIELDS}, {"edges": edges} if g == 0 else {})
+        if edges and 0 not in groups:
+            yield 0, key, name, pack({f: np.zeros(0, dtype=_DTYPES[f]) for f in PING_FIELDS}, {"edges": edges})
 
     def decode(files: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for frame in files:
-            for path, content in zip(frame["path"], frame["content"], strict=True):
-                yield rows(pl.read_ipc(io.BytesIO(content)), str(path))
+            out = [b for path in frame["path"] for b in blocks(read_raw(str(path)), str(path))]
+            yield pd.DataFrame(out, columns=["part", "key", "file", "block"])
 
     return decode
 
 
 def make_kernel(race: Race, partitions: int) -> Callable[..., Iterator[pd.DataFrame]]:
-    """The stateful per-group function: the embedded processor on runners ``part, part + partitions, …``."""
+    """The stateful per-group function: the embedded processor on runners ``part, part + partitions, …``; yields
+    one row, the runners whose state this micro-batch changed (with the group's cumulative counts)."""
     course_lat, course_lon = race.course.lat.copy(), race.course.lon.copy()
     checkpoints = [(c.name, c.distance_m) for c in race.course.checkpoints]
     rules = race.definition.rules().to_dict()
@@ -103,43 +133,40 @@ def make_kernel(race: Race, partitions: int) -> Callable[..., Iterator[pd.DataFr
         if "course" not in cache:  # once per Python worker
             cache["course"] = Course(course_lat, course_lon, checkpoints=[Checkpoint(n, d) for n, d in checkpoints])
         part = int(key[0])
-        ids = np.arange(part, start.size, partitions) if part >= 0 else np.arange(0)
+        ids = np.arange(part, start.size, partitions)
         slots = np.append(ids, earliest)  # the last slot only carries the race's earliest start (the first clock)
         p = RaceProcessor(cache["course"], slots.size, start_t=start[slots], rules=RaceRules.from_dict(rules),
                           categories=categories[slots], category_names=names)
         if state.exists:
-            unpack_runners(p, state.get[0])
-        rows = pd.concat(list(frames), ignore_index=True).sort_values(["key", "file", "row"], kind="stable")
-        runner = rows["runner"].to_numpy()
-        local = np.where(runner >= 0, runner // partitions, -1)
-        kind = rows["kind"].to_numpy()
+            unpack_state(p, state.get[0])
+        rows = pd.concat(list(frames), ignore_index=True).sort_values(["key", "file"], kind="stable")
+        blocks = [unpack(b) for b in rows["block"]]
+        pings = {f: np.concatenate([a[f] for a, _ in blocks]) for f in PING_FIELDS}
+        local, kind = pings["runner"], pings["kind"]
+        touched = np.unique(local[local >= 0])
+        before = runner_bytes(p, touched)
         begin = 0
-        for cut in [*np.flatnonzero(kind != rawlog.PING).tolist(), len(rows)]:
+        for cut in [*np.flatnonzero(kind != rawlog.PING).tolist(), local.size]:
             if cut > begin:
-                part_rows = rows.iloc[begin:cut]
-                p.process(PingBatch.of(local[begin:cut], part_rows["t"], part_rows["lat"], part_rows["lon"],
-                                       part_rows["hr"], part_rows["received"]))
-            if cut < len(rows) and local[cut] >= 0:
+                p.process(PingBatch(*(pings[f][begin:cut] for f in PING_FIELDS[:-1])))
+            if cut < local.size:
                 p.set_dnf([local[cut]], dnf=kind[cut] == rawlog.DNF_COMMAND)
             begin = cut + 1
-        state.update((pack_runners(p),))
-        touched = np.unique(local[local >= 0])
-        out = pd.DataFrame({"runner": ids[touched].astype(np.int64)})
-        for name in STATE:
-            out[name] = getattr(p, name)[touched]
-        out["splits"] = list(p.splits_s[touched])
-        out["counts"] = ""
+        for _, meta in blocks:
+            for reason, n in meta.get("edges", {}).items():  # pings the edge counted and did not store
+                p.rejected[reason] = p.rejected.get(reason, 0) + int(n)
+        state.update((pack_state(p),))
+        changed = touched[(runner_bytes(p, touched) != before).any(axis=1)]
         counts = {"part": part, "accepted": p.accepted, "rejected": p.rejected, "ignored": p.ignored,
-                  "clock": p.clock, "rows": len(rows), "first_key": int(rows["key"].min())}
-        if len(out):
-            yield out
-        yield pd.DataFrame([{"runner": -1, **dict.fromkeys(STATE, 0), "splits": [], "counts": json.dumps(counts)}])
+                  "clock": p.clock, "rows": int((kind == rawlog.PING).sum()), "first_key": int(rows["key"].min())}
+        yield pd.DataFrame({"part": [part], "changes": [pack_changes(p, changed, ids, counts)]})
 
     return kernel
 
 
 class Gathered:
-    """The driver's side: every runner's latest state from the query's output, as one processor."""
+    """The driver's side: every runner's latest state, from the runners each micro-batch changed, as one
+    processor."""
 
     def __init__(self, race: Race, on_batch: Callable[[Gathered], None] | None = None) -> None:
         self.race = race
@@ -147,33 +174,37 @@ class Gathered:
         self.parts: dict[int, dict[str, Any]] = {}  # each group's cumulative counts and clock
         self.on_batch = on_batch
         self.batches = 0
+        self.changed = 0  # runner updates received, over every batch
         self.lags: deque[float] = deque(maxlen=2000)  # stored → gathered, seconds, per micro-batch
         self.rates: deque[tuple[float, int]] = deque(maxlen=64)
 
     def __call__(self, frame: Any, batch_id: int) -> None:
-        self.take(frame.toPandas())
+        self.take([bytes(row["changes"]) for row in frame.collect()])
         self.batches += 1
         if self.on_batch is not None:
             self.on_batch(self)
 
-    def take(self, out: pd.DataFrame) -> None:
+    def take(self, changes: list[bytes]) -> None:
         p = self.processor
-        known = out[out["runner"] >= 0]
-        idx = known["runner"].to_numpy(dtype=np.int64)
-        for name in STATE:
-            getattr(p, name)[idx] = known[name].to_numpy()
-        if len(known):
-            p.splits_s[idx] = np.stack(known["splits"].to_numpy())
-        batch = [json.loads(counts) for counts in out.loc[out["runner"] < 0, "counts"]]
-        for c in batch:
-            self.parts[c["part"]] = c
+        batch = []
+        for blob in changes:
+            counts = apply_changes(p, blob)
+            self.changed += int(unpack(blob)[0]["runner"].size)
+            self.parts[counts["part"]] = counts
+            batch.append(counts)
         if batch:
             self.lags.append(time.time() - min(c["first_key"] for c in batch) / 1e6)
             self.rates.append((time.monotonic(), sum(c["rows"] for c in batch)))
-        p.accepted = sum(c["accepted"] for c in self.parts.values())
-        p.rejected = {k: sum(c["rejected"][k] for c in self.parts.values()) for k in p.rejected}
-        p.ignored = {k: sum(c["ignored"][k] for c in self.parts.values()) for k in p.ignored}
-        p.clock = max([p.clock, *(c["clock"] for c in self.parts.values())])
+        self.total()
+
+    def total(self) -> None:
+        """The race's counts and clock: the sums (the latest) over the groups."""
+        p, parts = self.processor, self.parts.values()
+        p.accepted = sum(c["accepted"] for c in parts)
+        p.rejected = {k: sum(c["rejected"].get(k, 0) for c in parts)
+                      for k in dict.fromkeys([*p.rejected, *(k for c in parts for k in c["rejected"])])}
+        p.ignored = {k: sum(c["ignored"].get(k, 0) for c in parts) for k in p.ignored}
+        p.clock = max([p.clock, *(c["clock"] for c in parts)])
         p.version += 1
 
 
@@ -181,13 +212,16 @@ def start_query(race: Race, checkpoint: str | Path, gathered: Gathered, *, parti
                 follow: bool = False, batch_seconds: float = 1.0) -> Any:
     """Start the streaming query (``follow``: every ``batch_seconds``; else until every stored file is applied)."""
     spark = session("shipml-race")
+    # each micro-batch names its files one by one; past 32 paths Spark would look them up with a job of one task
+    # per file (seconds for a few hundred small files): the driver stats them itself instead
+    spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", str(LISTED_ON_DRIVER))
     raw = rawlog.raw_dir(race.name)
     raw.mkdir(parents=True, exist_ok=True)
     files = (spark.readStream.format("binaryFile").schema(BINARY_FILE).option("pathGlobFilter", "*.arrow")
-             .option("maxFilesPerTrigger", MAX_FILES_PER_BATCH).load(f"{raw}/*"))
-    rows = files.select("path", "content").mapInPandas(make_decoder(race, partitions), ROWS)
-    states = rows.groupBy("part").applyInPandasWithState(make_kernel(race, partitions), OUTPUT, "blob binary",
-                                                          "update", "NoTimeout")
+             .option("maxBytesPerTrigger", MAX_BYTES_PER_BATCH).load(f"{raw}/*"))
+    blocks = files.select("path").mapInPandas(make_decoder(race, partitions), BLOCKS)
+    states = blocks.groupBy("part").applyInPandasWithState(make_kernel(race, partitions), OUTPUT, GROUP_STATE,
+                                                            "update", "NoTimeout")
     writer = (states.writeStream.foreachBatch(gathered).outputMode("update")
               .option("checkpointLocation", str(checkpoint)).queryName(f"race-{race.name}"))
     writer = writer.trigger(processingTime=f"{batch_seconds} seconds") if follow else writer.trigger(availableNow=True)
@@ -214,7 +248,7 @@ def spark_standings(race: Race, partitions: int = 4) -> Standings:
 def checkpoint_dir(race: Race, partitions: int) -> str:
     """The query's checkpoint: its state is split into ``partitions`` groups, so another split starts over. Under
     ``SHIPML_SPARK_CHECKPOINT`` when set (a cluster), else under the race's folder."""
-    name = f"spark-{race.definition.digest}-{partitions}"
+    name = f"spark{STATE_FORMAT}-{race.definition.digest}-{partitions}"
     return checkpoint_location("race", race.name, name) or str(race.folder / name)
 
 
@@ -250,16 +284,12 @@ def restore(gathered: Gathered, checkpoint: str | Path, partitions: int) -> None
     except Exception:  # no committed batch yet
         log.info("race %s: no Spark state to restore in %s", race.name, checkpoint, exc_info=True)
         return
-    driver = race.new_processor()
+    driver = gathered.processor
     for key, value in zip(stored["key"], stored["value"], strict=True):
         part = int(key["part"])
         ids = np.arange(part, race.runners, partitions)
-        one = RaceProcessor(race.course, ids.size + 1, start_t=0.0, category_names=race.category_names)
-        unpack_runners(one, value.get("groupState", value)["blob"])  # state format 2 wraps the user's state
-        for name in STATE:
-            getattr(driver, name)[ids] = getattr(one, name)[:ids.size]
-        driver.splits_s[ids] = one.splits_s[:ids.size]
-        gathered.parts[part] = {"part": part, "accepted": one.accepted, "rejected": one.rejected,
-                                "ignored": one.ignored, "clock": one.clock}
-    gathered.processor = driver
-    gathered.take(pd.DataFrame(columns=["runner", *STATE, "splits", "counts"]))
+        arrays, counts = unpack(value.get("groupState", value)["blob"])  # state format 2 wraps the user's state
+        for name in CHANGING:
+            getattr(driver, name)[ids] = arrays[name][:ids.size]  # the group's last slot is not a runner
+        gathered.parts[part] = {"part": part, **counts}
+    gathered.total()
