@@ -115,6 +115,8 @@ class RaceProcessor:
         self.offset = 0  # stream position after the last batch applied (set by the caller through ``process``)
         self.clock = float(np.nanmin(start)) if runners else 0.0  # latest reception time seen
         self.version = 0  # bumped by every change; standings are cached per version
+        # per runner, the version that last changed its state (see ``changed_since``); None: not tracked
+        self.changed_at: IntArray | None = np.zeros(runners, dtype=np.int64)
 
     @classmethod
     def over_arrays(cls, course: Course, arrays: Mapping[str, np.ndarray], *, rules: RaceRules,
@@ -133,7 +135,21 @@ class RaceProcessor:
             setattr(p, name, array)
         p.clock, p.version, p.accepted = float(clock), int(version), int(accepted)
         p.rejected, p.ignored = dict(rejected), dict(ignored)
+        p.changed_at = None  # a read-only view: changes are not tracked
         return p
+
+    def changed_since(self, version: int) -> IntArray | None:
+        """The runners whose state ``process`` or ``set_dnf`` changed after state ``version`` (ascending), or None
+        when that is not known (a view over published arrays). Arrays written directly bypass this: call
+        :meth:`touch` for them."""
+        if self.changed_at is None or self.changed_at.shape != (self.runners,):
+            return None
+        return np.flatnonzero(self.changed_at > version)
+
+    def touch(self, runners: npt.ArrayLike) -> None:
+        """Note runners whose state is about to change in the next version (done by ``process`` and ``set_dnf``)."""
+        if self.changed_at is not None and self.changed_at.shape == (self.runners,):
+            self.changed_at[np.asarray(runners, dtype=np.int64)] = self.version + 1
 
     # declared for type checkers; created in __init__ from STATE_ARRAYS
     start_t: FloatArray
@@ -237,6 +253,7 @@ class RaceProcessor:
         on = np.flatnonzero(match.on_course)
         r, t, x, y, hr, dt, prev_t, previous = r[on], t[on], x[on], y[on], hr[on], dt[on], prev_t[on], previous[on]
         progress = match.distance_m[on]
+        self.touch(r)
         finished = progress >= course.length_m - rules.finish_margin_m
         progress = np.where(finished, course.length_m, progress)
         self._record_splits(r, previous, progress, prev_t, dt)
@@ -260,6 +277,7 @@ class RaceProcessor:
     def _note_off_course(self, r: IntArray, t: FloatArray) -> None:
         if not r.size:
             return
+        self.touch(r)
         since = self.off_course_since[r]
         since = np.where(np.isnan(since), t, since)
         self.off_course_since[r] = since
@@ -290,6 +308,7 @@ class RaceProcessor:
         idx = np.asarray(runners, dtype=np.int64).ravel()
         if ((idx < 0) | (idx >= self.runners)).any():
             raise InvalidInput("no such runner")
+        self.touch(idx)
         if dnf:
             self.status[idx] = DNF
             self.dnf_reason[idx] = DNF_BY_ADMIN

@@ -8,7 +8,7 @@ one core) makes every page, category page and runner lookup after it a slice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +44,8 @@ def _optional(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
 
-def ranking_order(tier: IntArray, primary: npt.NDArray[np.float64], tie: npt.NDArray[np.float64]) -> IntArray:
+def ranking_order(tier: npt.NDArray[np.integer], primary: npt.NDArray[np.float64],
+                  tie: npt.NDArray[np.float64]) -> IntArray:
     """Runners by tier, then ``primary``, then ``tie``, then index: ``np.lexsort((tie, primary, tier))``, in
     about a quarter of its time (one unstable sort per tier; only runs of equal keys sorted again)."""
     parts = []
@@ -81,34 +82,61 @@ class Ranking:
     category_gap_s: npt.NDArray[np.floating] | None = None  # per runner, behind their category's leader
 
 
-def list_gaps(p: RaceProcessor, finish_s: npt.NDArray[np.floating], net_t: npt.NDArray[np.floating],
-              members: IntArray) -> npt.NDArray[np.float64]:
-    """The time gaps of a list's ranked runners (``members``, best first: the leader, the finishers, then the
-    runners out there), in its order; ``net_t`` is every runner's net time at their last point.
-
-    A gap is the time behind the list's leader at the same point: a finisher's net finish time minus the
-    leader's; a runner still out there, their net time at their last point minus the leader's time at that point
-    (the leader's checkpoint times and last point, interpolated). Pings come up to 10 s apart, so a runner ranked
-    behind may have been seen a little earlier than the one ahead; a gap is never less than the one above it (a
-    runner behind on the course is at least as far behind), so gaps rise down the list. Unknown: nan."""
-    if not members.size:
-        return np.zeros(0)
-    leader = int(members[0])
+def leader_curve(p: RaceProcessor, leader: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The leader's net time at each point of the course they passed: their checkpoint times and last point."""
     passed = np.isfinite(p.splits_s[leader])
     at_m = np.concatenate([[0.0], p.course.checkpoint_m[passed], [p.progress_m[leader]]])
-    at_s = np.concatenate([[0.0], p.splits_s[leader][passed].astype(np.float64), [net_t[leader]]])
+    at_s = np.concatenate([[0.0], p.splits_s[leader][passed].astype(np.float64),
+                           [p.progress_t[leader] - p.start_t[leader]]])
     keep = np.concatenate([[True], np.diff(at_m) > 0])  # the finish is both a checkpoint and the last point
-    finishers = int(np.count_nonzero(p.status[members] == FINISHED))  # the list's first tier
-    out_there = members[finishers:]
+    return at_m[keep], np.fmax.accumulate(at_s[keep])
+
+
+def _interpolate(x: npt.NDArray[np.float64], xp: npt.NDArray[np.float64],
+                 fp: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``np.interp``, always on its path for as many points as ``xp`` or more (it computes the slopes ahead of time
+    then, on the fly for fewer), so that a runner's value does not depend on how many are interpolated with it."""
+    if x.size >= xp.size:
+        return np.interp(x, xp, fp)
+    return np.interp(np.concatenate([x, np.zeros(xp.size - x.size)]), xp, fp)[:x.size]
+
+
+def behind_leader(p: RaceProcessor, finish_s: npt.NDArray[np.floating], leader: int,
+                  runners: IntArray) -> npt.NDArray[np.float64]:
+    """Each runner's own time behind a list's leader at the same point: a finisher's net finish time minus the
+    leader's (the leader has finished too: finishers are ranked first); a runner still out there, their net time at
+    their last point minus the leader's time at that point (:func:`leader_curve`, interpolated). Unknown: nan."""
+    out = np.empty(runners.size)
+    done = p.status[runners] == FINISHED
+    there = runners[~done]
+    at_m, at_s = leader_curve(p, leader)
     with np.errstate(invalid="ignore"):
-        gaps = np.concatenate([finish_s[members[:finishers]] - finish_s[leader], net_t[out_there] - np.interp(
-            p.progress_m[out_there], at_m[keep], np.fmax.accumulate(at_s[keep]))])
-    gaps[0] = 0.0
-    unknown = np.isnan(gaps)
-    rising = np.fmax.accumulate(gaps)  # nan ignored
+        out[done] = finish_s[runners[done]] - finish_s[leader]
+        out[~done] = (p.progress_t[there] - p.start_t[there]) - _interpolate(p.progress_m[there], at_m, at_s)
+    return out
+
+
+def rising_gaps(behind: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A list's gaps from its runners' own times behind the leader (in list order, the leader first; changed in
+    place): pings come up to 10 s apart, so a runner ranked behind may have been seen a little earlier than the one
+    ahead; a gap is never less than the one above it (a runner behind on the course is at least as far behind)."""
+    if not behind.size:
+        return behind
+    behind[0] = 0.0
+    unknown = np.isnan(behind)
+    rising = np.fmax.accumulate(behind)  # nan ignored
     if unknown.any():
         rising[unknown] = np.nan
     return rising
+
+
+def list_gaps(p: RaceProcessor, finish_s: npt.NDArray[np.floating], members: IntArray) -> npt.NDArray[np.float64]:
+    """The time gaps of a list's ranked runners (``members``, best first: the leader, the finishers, then the
+    runners out there), in its order: the time behind the list's leader at the same point
+    (:func:`behind_leader`), rising down the list (:func:`rising_gaps`). Unknown: nan."""
+    if not members.size:
+        return np.zeros(0)
+    return rising_gaps(behind_leader(p, finish_s, int(members[0]), members))
 
 
 def time_gaps(p: RaceProcessor, finish_s: npt.NDArray[np.floating], order: IntArray, ranked: int,
@@ -116,40 +144,72 @@ def time_gaps(p: RaceProcessor, finish_s: npt.NDArray[np.floating], order: IntAr
                                                                             npt.NDArray[np.float64]]:
     """Every runner's gap to the overall leader and to their category's leader (:func:`list_gaps`; nan unranked),
     computed once per state version."""
-    net_t = p.progress_t - p.start_t
     overall = np.full(p.runners, np.nan)
-    overall[order[:ranked]] = list_gaps(p, finish_s, net_t, order[:ranked])
+    overall[order[:ranked]] = list_gaps(p, finish_s, order[:ranked])
     in_category = np.full(p.runners, np.nan)
     for members in category_order.values():
         counted = members[:int(np.count_nonzero(rank[members] > 0))]  # the ranked come first
-        in_category[counted] = list_gaps(p, finish_s, net_t, counted)
+        in_category[counted] = list_gaps(p, finish_s, counted)
     return overall, in_category
+
+
+def ranking_keys(p: RaceProcessor, runners: IntArray | None = None) -> tuple[npt.NDArray[np.int8],
+                                                                               npt.NDArray[np.float64],
+                                                                               npt.NDArray[np.float64]]:
+    """The sort keys of every runner (or of ``runners``): tier (finished, out there, not started, DNF), then
+    ``primary`` (net finish time; minus the distance), then ``tie`` (when that distance was reached); the runner's
+    index breaks what is left. The unranked tiers have one key for all: they are listed by index."""
+    sel = slice(None) if runners is None else runners
+    status = p.status[sel]
+    tier = np.full(status.shape, _TIER_OUT_THERE, dtype=np.int8)
+    tier[status == FINISHED] = _TIER_FINISHED
+    tier[status == NOT_STARTED] = _TIER_NOT_STARTED
+    tier[status == DNF] = _TIER_DNF
+    finish = p.splits_s[sel, -1].astype(np.float64) if p.splits_s.shape[1] else np.full(tier.size, np.nan)
+    primary = np.where(tier == _TIER_FINISHED, np.nan_to_num(finish), -p.progress_m[sel])
+    primary = np.where(tier >= _TIER_NOT_STARTED, 0.0, primary)
+    tie = np.where(tier == _TIER_OUT_THERE, np.nan_to_num(p.progress_t[sel], nan=np.inf), 0.0)
+    return tier, primary, tie
+
+
+def finish_times(p: RaceProcessor) -> npt.NDArray[np.float64]:
+    """Every runner's net finish time (nan while not finished)."""
+    return p.splits_s[:, -1].astype(np.float64) if p.splits_s.shape[1] else np.full(p.runners, np.nan)
+
+
+def category_positions(in_order: npt.NDArray[np.integer], categories: int) -> tuple[IntArray, IntArray]:
+    """Where each category's runners stand in the overall order (``in_order``: the category at each position),
+    category after category, and each category's bounds in that."""
+    positions = np.argsort(in_order, kind="stable").astype(np.int64)
+    return positions, np.concatenate([[0], np.cumsum(np.bincount(in_order, minlength=categories))])
+
+
+def ranking_of_order(p: RaceProcessor, order: IntArray, ranked: int, finish_s: npt.NDArray[np.floating],
+                     in_order: npt.NDArray[np.integer] | None = None,
+                     positions: tuple[IntArray, IntArray] | None = None) -> Ranking:
+    """Ranks, category lists and ranks from the order of every runner (``ranked`` of them ranked; ``in_order``:
+    the category at each position, and its :func:`category_positions`, when known); no gaps."""
+    categories = len(p.category_names)
+    in_order = p.category[order] if in_order is None else in_order
+    ranks = np.zeros(p.runners, dtype=np.int64)  # 0: unranked
+    ranks[order[:ranked]] = np.arange(1, ranked + 1)
+    at, bounds = category_positions(in_order, categories) if positions is None else positions
+    by_category = order[at]
+    category_order = {c: by_category[bounds[c]:bounds[c + 1]] for c in range(categories)}
+    counted = np.bincount(in_order[:ranked], minlength=categories)  # the ranked come first
+    category_rank = np.zeros(p.runners, dtype=np.int64)
+    for c, members in category_order.items():
+        category_rank[members[:counted[c]]] = np.arange(1, counted[c] + 1)
+    return Ranking(order, ranked, ranks, category_rank, category_order, finish_s)
 
 
 def rank_runners(processor: RaceProcessor) -> Ranking:
     """Rank the runners of one state version (one full sort)."""
-    p = processor
-    finish_s = p.splits_s[:, -1].astype(np.float64) if p.splits_s.shape[1] else np.full(p.runners, np.nan)
-    tier = np.full(p.runners, _TIER_OUT_THERE, dtype=np.int64)
-    tier[p.status == FINISHED] = _TIER_FINISHED
-    tier[p.status == NOT_STARTED] = _TIER_NOT_STARTED
-    tier[p.status == DNF] = _TIER_DNF
-    primary = np.where(tier == _TIER_FINISHED, np.nan_to_num(finish_s), -p.progress_m)
-    primary = np.where(tier >= _TIER_NOT_STARTED, 0.0, primary)
-    tie = np.where(tier == _TIER_OUT_THERE, np.nan_to_num(p.progress_t, nan=np.inf), 0.0)
+    tier, primary, tie = ranking_keys(processor)
     order = ranking_order(tier, primary, tie)
-    ranked = int((tier <= _TIER_OUT_THERE).sum())
-    ranks = np.zeros(p.runners, dtype=np.int64)  # 0: unranked
-    ranks[order[:ranked]] = np.arange(1, ranked + 1)
-    by_category = order[np.argsort(p.category[order], kind="stable")]
-    bounds = np.searchsorted(p.category[by_category], np.arange(len(p.category_names) + 1))
-    category_order = {c: by_category[bounds[c]:bounds[c + 1]] for c in range(len(p.category_names))}
-    category_rank = np.zeros(p.runners, dtype=np.int64)
-    for members in category_order.values():
-        counted = members[ranks[members] > 0]
-        category_rank[counted] = np.arange(1, counted.size + 1)
-    gap_s, category_gap_s = time_gaps(p, finish_s, order, ranked, category_order, ranks)
-    return Ranking(order, ranked, ranks, category_rank, category_order, finish_s, gap_s, category_gap_s)
+    r = ranking_of_order(processor, order, int(np.count_nonzero(tier <= _TIER_OUT_THERE)), finish_times(processor))
+    gap_s, category_gap_s = time_gaps(processor, r.finish_s, r.order, r.ranked, r.category_order, r.rank)
+    return replace(r, gap_s=gap_s, category_gap_s=category_gap_s)
 
 
 class Standings:
