@@ -7,7 +7,9 @@ embedded engine (this process, one thread), then the Spark engine on ``--master`
 per-series model is one task per (car park, origin), a global one (``direct_lightgbm``) one task per origin. The
 session is started and warmed (one trivial job) before the Spark runs, and its start is reported on its own; each
 Spark figure still includes starting the Python workers and their first imports. Everything runs one thread per
-process (``OMP_NUM_THREADS=1``, ``POLARS_MAX_THREADS=1``); the load average is printed beside each figure.
+process (``OMP_NUM_THREADS=1``, ``POLARS_MAX_THREADS=1``); the load average is printed beside each figure, and
+``cpu_s`` is the CPU time of this process and its live descendants (the JVM, the Python workers) during the run:
+on a busy machine the wall time says little, the CPU time what the fan-out costs.
 
     nice -n 19 .venv/bin/python benchmarks/parking_spark_backtest/run.py [--models seasonal_naive,mstl,direct_lightgbm]
         [--origins 14] [--master local[2]] [--partitions N]
@@ -29,7 +31,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import SHARED, emit  # noqa: E402
+from _common import SHARED, emit, tree_cpu_s  # noqa: E402
 
 NAME = "parking_spark_backtest"
 MODELS = ("seasonal_naive", "mstl", "direct_lightgbm")
@@ -74,18 +76,19 @@ def main() -> None:
         tasks = len(backtest_tasks(p, [model]))
         common = {"model": model, "master": args.master, "tasks": tasks,
                   "series": p.n_series, "origins": len(p.windows)}
-        load_before = _load()
+        load_before, cpu = _load(), tree_cpu_s(os.getpid())
         started = time.perf_counter()
         embedded = backtest(data.series, data.grid, horizon=h, origins=args.origins, models=[model])[0]
         emit(NAME, f"birmingham {model} backtest embedded", time.perf_counter() - started, "s",
-             points=embedded["points"], load=f"{load_before} -> {_load()}", **common)
-        load_before = _load()
+             points=embedded["points"], cpu_s=round(tree_cpu_s(os.getpid()) - cpu, 1),
+             load=f"{load_before} -> {_load()}", **common)
+        load_before, cpu = _load(), tree_cpu_s(os.getpid())  # this process, the JVM and its Python workers
         started = time.perf_counter()  # the plan again, as backtest() makes it before either engine
         on_spark = backtest_on_spark(plan(data.series, data.grid, horizon=h, origins=args.origins, models=[model]),
                                      [model], partitions=args.partitions)[0]
         seconds = time.perf_counter() - started
         emit(NAME, f"birmingham {model} backtest on Spark", seconds, "s", points=on_spark["points"],
-             load=f"{load_before} -> {_load()}", **common)
+             cpu_s=round(tree_cpu_s(os.getpid()) - cpu, 1), load=f"{load_before} -> {_load()}", **common)
         emit(NAME, f"birmingham {model} Spark rows equal the embedded ones", float(_same(embedded, on_spark)), "bool",
              mase=embedded["mase"], spark_mase=on_spark["mase"], mae=embedded["mae"], coverage=embedded["coverage"],
              **common)
