@@ -22,6 +22,11 @@ What it measures, and what it refuses to measure (every row says how much it sco
   the mean over (series, origin). A history too short for one week-apart pair takes the series' scale over all its
   whole days. MAE is over all scored points. ``fit_seconds`` is the mean time to fit and forecast every series at
   one origin; ``coverage`` is the share of scored points inside the model's 80 % interval.
+
+Three parts, so that engines differ only in where the fits run: the **plan** (:mod:`.backtest_plan`: whole days,
+origins, truths, scales, refusal), the **kernel** (:func:`score_task`: one model fitted at one origin on every
+series, or on one series, and scored) and the **summary** (:func:`summarise`). The ``embedded`` engine runs the
+kernel here per (model, origin); ``spark`` (:func:`shipml.apps.parking.spark.backtest_on_spark`) on executors.
 """
 
 from __future__ import annotations
