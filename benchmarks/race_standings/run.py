@@ -9,8 +9,9 @@ changed runners merged into the last order) and ``rank_runners`` (the full sort)
 ranks and gaps. Every round checks that the two are equal (order, ranks, category ranks, gaps). CPU time of this
 process, median over the rounds; the load average is printed beside each figure (the machine is shared).
 
-Publication: ``publish`` writes every array of the version into a new folder; with ``previous`` it hard-links the
-arrays unchanged since the last publication. Wall time, median over the rounds, on the same cycles.
+Publication (into a scratch folder under the system's temporary folder): ``publish`` writes every array of the version
+into a new folder; with ``previous`` it hard-links the files of the arrays unchanged since the last publication.
+Wall time, median over the rounds, on the same versions.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/race_standings/run.py [--runners N] [--rounds R]
 """
@@ -19,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,8 +37,9 @@ from shipml.apps.race import demo  # noqa: E402
 from shipml.apps.race.course import Course  # noqa: E402
 from shipml.apps.race.pings import PingBatch  # noqa: E402
 from shipml.apps.race.processor import FINISHED, RUNNING, RaceProcessor  # noqa: E402
+from shipml.apps.race.publish import Publication, publish  # noqa: E402
 from shipml.apps.race.ranking_update import RankingKeeper  # noqa: E402
-from shipml.apps.race.standings import Ranking, rank_runners  # noqa: E402
+from shipml.apps.race.standings import Ranking, Standings, rank_runners  # noqa: E402
 
 NAME = "race_standings"
 RACE_T = 2_700.0  # 45 minutes in
@@ -85,6 +90,12 @@ def cpu_ms(work, *args):  # type: ignore[no-untyped-def]
     return out, (time.process_time() - began) * 1000
 
 
+def wall_ms(work, *args, **kwargs):  # type: ignore[no-untyped-def]
+    began = time.perf_counter()
+    out = work(*args, **kwargs)
+    return out, (time.perf_counter() - began) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runners", type=int, default=1_000_000)
@@ -95,8 +106,13 @@ def main() -> None:
     keeper = RankingKeeper()
     keeper.rank(p)
     t = RACE_T
+    scratch = Path(tempfile.mkdtemp(prefix="race_standings_"))
+    # publish() reads only the race's folder and definition digest: a stand-in, not a defined race of 1M runners
+    in_full = SimpleNamespace(folder=scratch / "full", definition=SimpleNamespace(digest="benchmark"))
+    linking = SimpleNamespace(folder=scratch / "linked", definition=SimpleNamespace(digest="benchmark"))
+    publication = Publication()
     for share in (0.10, 0.01):
-        update_ms, full_ms, equal = [], [], True
+        update_ms, full_ms, written_ms, linked_ms, equal = [], [], [], [], True
         for _ in range(args.rounds):
             t += 1.0
             report = p.process(pings(p, speed, share, t, rng))
@@ -106,13 +122,19 @@ def main() -> None:
             full, ms = cpu_ms(rank_runners, p)
             full_ms.append(ms)
             equal = equal and same(updated, full)
+            table = Standings(p, updated)
+            written_ms.append(wall_ms(publish, in_full, p, table, {})[1])
+            linked_ms.append(wall_ms(publish, linking, p, table, {}, previous=publication)[1])
         extra = {"runners": p.runners, "share_changed": share, "changed_last_round": changed,
                  "finished": int((p.status == FINISHED).sum()), "rounds": args.rounds, "equal_to_full": equal,
                  "load_average": os.getloadavg()[0]}
         emit(NAME, f"ranking update, {share:.0%} of runners changed (CPU, median)", statistics.median(update_ms),
              "ms", **extra)
         emit(NAME, "full ranking on the same versions (CPU, median)", statistics.median(full_ms), "ms", **extra)
-
+        emit(NAME, "publication, every array written (wall, median)", statistics.median(written_ms), "ms", **extra)
+        emit(NAME, "publication, unchanged arrays hard-linked (wall, median)", statistics.median(linked_ms), "ms",
+             linked=publication.linked, **extra)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 if __name__ == "__main__":
     main()

@@ -31,6 +31,7 @@ from . import definition, publish, rawlog
 from .definition import Race
 from .pings import PingBatch
 from .processor import RaceProcessor
+from .ranking_update import RankingKeeper
 from .settings import settings
 from .snapshot import load_state, save_state, saved_offset
 from .standings import Standings
@@ -70,6 +71,8 @@ class RaceWorker:
         self.rates: deque[tuple[float, int]] = deque(maxlen=64)
         self.published_version = -1
         self.standings: Standings | None = None
+        self.keeper = RankingKeeper()  # each version's ranking from the last one's
+        self.publication = publish.Publication()  # files of unchanged arrays linked from the last folder
         # a restart may resume from a state older than the board (the saved one, after a reboot): versions continue
         # above the last one published (never reused with other content), and nothing is published until the state
         # has caught up with what readers saw
@@ -133,9 +136,9 @@ class RaceWorker:
         p = self.processor
         if p.version == self.published_version or p.offset < self.catch_up_to:
             return
-        self.standings = Standings(p)
+        self.standings = Standings(p, self.keeper.rank(p))
         publish.publish(self.race, p, self.standings, {"pings_per_s": self.rate(), "lag_p99_s": self.lag_p99(),
-                                                       "restorable": True})
+                                                       "restorable": True}, previous=self.publication)
         if self.published_version < 0:
             log.info("race %s: first publication %.2f s after the worker started, %.2f s after the process did "
                      "(version %d, key %d)", self.race.name, time.monotonic() - self.started, _process_age_s(),

@@ -35,8 +35,10 @@ def live_dir(race: Race) -> Path:
     return race.folder / "live"
 
 
-def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: dict[str, Any]) -> Path:
-    """Write the current standings as a new version folder and point ``CURRENT`` at it."""
+def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: dict[str, Any],
+            previous: Publication | None = None) -> Path:
+    """Write the current standings as a new version folder and point ``CURRENT`` at it; with the ``previous``
+    publication of the same processor, its files of the arrays unchanged since are hard-linked, not written."""
     base = live_dir(race)
     base.mkdir(parents=True, exist_ok=True)
     name = f"v{time.time_ns()}-{processor.version}-{os.getpid()}"
@@ -47,13 +49,21 @@ def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: di
     by_category = np.concatenate([standings.category_order[c] for c in range(len(processor.category_names))]
                                  or [np.zeros(0, np.int64)])
     bounds = np.cumsum([0] + [standings.category_order[c].size for c in range(len(processor.category_names))])
+    ranking = {"order": standings.order, "rank": standings.rank, "category_rank": standings.category_rank,
+               "by_category": by_category, "gap_s": standings.gaps(overall=True),
+               "category_gap_s": standings.gaps(overall=False), "category_bounds": np.asarray(bounds, dtype=np.int64)}
+    unchanged = previous.unchanged(processor, ranking) if previous is not None else set()
     arrays.update(order=standings.order.astype(np.int32), rank=standings.rank.astype(np.int32),
                   category_rank=standings.category_rank.astype(np.int32), by_category=by_category.astype(np.int32),
-                  category_bounds=np.asarray(bounds, dtype=np.int64),
+                  category_bounds=ranking["category_bounds"],
                   gap_s=standings.gaps(overall=True).astype(np.float32),
                   category_gap_s=standings.gaps(overall=False).astype(np.float32))
+    linked = []
     for key, array in arrays.items():
-        np.save(folder / f"{key}.npy", array)
+        if key in unchanged and previous is not None and _link(previous.folder / f"{key}.npy", folder / f"{key}.npy"):
+            linked.append(key)
+        else:
+            np.save(folder / f"{key}.npy", array)
     full = {**meta, "version": processor.version, "clock": processor.clock, "ranked": standings.ranked,
             "accepted": processor.accepted, "rejected": processor.rejected, "ignored": processor.ignored,
             "published_at": time.time(), "offset": processor.offset, "digest": race.definition.digest,
@@ -67,7 +77,55 @@ def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: di
     pointer.replace(base / "CURRENT")
     for old in sorted((p for p in base.glob("v*") if p.is_dir()), key=lambda p: p.name)[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)  # a reader's memory maps stay valid after unlink
+    if previous is not None:
+        previous.record(final, processor, ranking, linked)
     return final
+
+
+def _link(source: Path, target: Path) -> bool:
+    try:
+        os.link(source, target)
+    except OSError:  # gone, or a file system without hard links: written instead
+        return False
+    return True
+
+
+class Publication:
+    """What a processor's last publication wrote, so that the next one hard-links the files of the arrays that did
+    not change since (a reader still maps one complete folder: a file is never written again once published).
+
+    A state array is unchanged when the runners the processor changed since (:meth:`.RaceProcessor.changed_since`)
+    hold the values the previous folder has for them; the ranking's arrays, when they are the same arrays."""
+
+    def __init__(self) -> None:
+        self.folder = Path()
+        self.processor: RaceProcessor | None = None
+        self.version = -1
+        self.ranking: dict[str, np.ndarray] = {}
+        self.linked: list[str] = []  # what the last publication linked rather than wrote
+
+    def unchanged(self, processor: RaceProcessor, ranking: dict[str, np.ndarray]) -> set[str]:
+        changed = processor.changed_since(self.version) if processor is self.processor else None
+        if changed is None or not self.folder.is_dir():
+            return set()
+        same = {key for key, array in ranking.items() if self.ranking.get(key) is array}  # the same ranking
+        if np.array_equal(ranking["category_bounds"], self.ranking.get("category_bounds", [])):
+            same.add("category_bounds")
+        for key in ARRAYS:
+            array = getattr(processor, key)
+            try:
+                old = np.load(self.folder / f"{key}.npy", mmap_mode="r")
+            except (OSError, ValueError):
+                continue
+            if old.shape == array.shape and old.dtype == array.dtype and (
+                    not changed.size or np.array_equal(array[changed], old[changed], equal_nan=True)):
+                same.add(key)
+        return same
+
+    def record(self, folder: Path, processor: RaceProcessor, ranking: dict[str, np.ndarray],
+               linked: list[str]) -> None:
+        self.folder, self.processor, self.version, self.ranking, self.linked = (folder, processor, processor.version,
+                                                                                ranking, linked)
 
 
 @dataclass
