@@ -130,7 +130,8 @@ def load_average() -> str:
 def run_json(code: str, args: list[str], env: dict[str, str]) -> dict[str, object]:
     out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
     if out.returncode != 0:
-        raise RuntimeError(f"{args}: exit {out.returncode}\n{out.stderr[-4000:]}")
+        causes = [line for line in out.stderr.splitlines() if "Error" in line or "Caused by" in line]
+        raise RuntimeError(f"{args}: exit {out.returncode}\n" + "\n".join(causes[:40]) + out.stderr[-2000:])
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -1,5 +1,6 @@
 """The Spark path (Structured Streaming, local[*]) gives the embedded processor's standings on the same stored
-raw pings, in one run and across a restart from its checkpoint."""
+raw pings (trails and the edge's counts included), in one run and across a restart from its checkpoint, and sends
+the driver only the runners a micro-batch changed."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def _assert_same(q: RaceProcessor, p: RaceProcessor) -> None:
     for name in ("progress_m", "progress_t", "last_t", "status", "speed_mps", "dnf_reason"):
         np.testing.assert_array_equal(getattr(q, name), getattr(p, name), err_msg=name)
     np.testing.assert_array_equal(q.splits_s, p.splits_s)
+    for name in ("trail_t", "trail_m", "trail_head"):  # the runner's track the live page draws
+        np.testing.assert_array_equal(getattr(q, name), getattr(p, name), err_msg=name)
     got, expected = Standings(q), Standings(p)
     np.testing.assert_array_equal(got.order, expected.order)
     np.testing.assert_array_equal(got.rank, expected.rank)
@@ -44,10 +47,13 @@ def test_spark_equals_the_embedded_processor(platform: Any) -> None:
         if i == len(frames) // 2:
             ingest.command(race, "7", dnf=True)  # an admin DNF in the middle of the stream
     rawlog.write_file(race.name, frames[3].with_columns(device=rawlog.pl.lit("nobody")))  # unknown devices
+    received = float(frames[-1]["received"][0])
+    rawlog.write_file(race.name, rawlog.count_rows({"unknown_device": 7, "over_rate": 3}, received))  # the edge's
     p = _embedded(race.name).processor
     q = spark_standings(definition.load(race.name), partitions=3).processor
     _assert_same(q, p)
-    assert q.status[race.bib_index["7"]] == 3 and p.accepted > 10_000 and p.rejected["unknown_device"] > 0
+    assert q.status[race.bib_index["7"]] == 3 and p.accepted > 10_000 and p.rejected["unknown_device"] > 7
+    assert q.rejected["over_rate"] == 3
     assert (p.status == 2).any() and (p.status == 1).any()  # the race has finishers and runners still out
 
 
@@ -60,13 +66,19 @@ def test_spark_resumes_from_its_checkpoint_with_the_same_standings(platform: Any
     checkpoint = tmp_path / "checkpoint"
     first = Gathered(definition.load(race.name))
     start_query(first.race, checkpoint, first, partitions=2).awaitTermination()
+    rawlog.write_file(race.name, frames[half - 1])  # pings already applied: every one a duplicate (or ignored)
+    again = Gathered(first.race)
+    restore(again, checkpoint, partitions=2)
+    start_query(again.race, checkpoint, again, partitions=2).awaitTermination()
+    assert again.batches == 1 and again.changed == 0  # nobody's standing changed: no runner sent to the driver
+    assert again.processor.rejected["duplicate"] > first.processor.rejected["duplicate"]
     for frame in frames[half:]:
         rawlog.write_file(race.name, frame)
     second = Gathered(definition.load(race.name))  # a new driver: what came before is read back from the state
     restore(second, checkpoint, partitions=2)
-    _assert_same(second.processor, first.processor)
+    _assert_same(second.processor, again.processor)
     start_query(second.race, checkpoint, second, partitions=2).awaitTermination()
-    assert second.batches >= 1
+    assert second.batches >= 1 and 0 < second.changed <= race.runners * second.batches
     _assert_same(second.processor, _embedded(race.name).processor)
 
 

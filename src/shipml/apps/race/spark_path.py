@@ -219,7 +219,10 @@ def start_query(race: Race, checkpoint: str | Path, gathered: Gathered, *, parti
     raw.mkdir(parents=True, exist_ok=True)
     files = (spark.readStream.format("binaryFile").schema(BINARY_FILE).option("pathGlobFilter", "*.arrow")
              .option("maxBytesPerTrigger", MAX_BYTES_PER_BATCH).load(f"{raw}/*"))
-    blocks = files.select("path").mapInPandas(make_decoder(race, partitions), BLOCKS)
+    # files grouped per task: one decoding task per core (Spark would make one per ~4 MB of files counted with an
+    # "open cost" each, tens of tasks for a few hundred small files, each a round trip to a Python worker)
+    cores = spark.sparkContext.defaultParallelism
+    blocks = files.select("path").coalesce(cores).mapInPandas(make_decoder(race, partitions), BLOCKS)
     states = blocks.groupBy("part").applyInPandasWithState(make_kernel(race, partitions), OUTPUT, GROUP_STATE,
                                                             "update", "NoTimeout")
     writer = (states.writeStream.foreachBatch(gathered).outputMode("update")
