@@ -33,8 +33,9 @@ class ParkingSettings(BaseSettings):
                                       description="a refresh rejecting more rows than this keeps the last good data")
     refresh_minutes: int = Field(1440, ge=1, le=1440, description="ingest period (on the clock)")
     engine: Literal["polars", "spark"] = Field(
-        "polars", description="what counts the tickets per hour: polars on this machine, or Spark "
-                              "(SHIPML_SPARK_MASTER; years of tickets, files on shared storage)")
+        "polars", description="where the heavy parts run: polars on this machine, or Spark (SHIPML_SPARK_MASTER) for "
+                              "the ticket counts per hour (years of tickets, files on shared storage) and the "
+                              "backtests of eval and train (series × origins fanned out)")
 
 
 def settings() -> ParkingSettings:
