@@ -62,3 +62,46 @@ def test_it_serves_the_ticket_data_as_a_lifecycle_candidate():
     assert (member.lo <= member.yhat + 1e-9).all() and (member.yhat <= member.hi + 1e-9).all()
     share, lo, hi, method = member.occupied_share(datetime(2024, 5, 7, 11))
     assert method == "forecast" and lo <= share <= hi and 0.2 < share < 1.0
+
+
+def test_recent_weeks_is_last_week_at_the_last_level_with_four_weeks_of_shape():
+    from shipml.apps.parking.direct import RECENT_WEIGHTS, day_features
+
+    days = 42
+    shape = np.array([1.0, 2.0, 3.0, 2.0])
+    level = 1.02 ** np.arange(days)  # every day 2 % busier than the day before
+    y = level[:, None] * shape[None, :]
+    recent = day_features(y, date(2024, 1, 1))["recent"]
+    assert np.isnan(recent[:7]).all()
+    # steady growth: each week before, brought to the last 7 days' level, is exactly last week
+    np.testing.assert_allclose(recent[28:], y[21:-7], rtol=1e-3)
+    # one odd day four weeks before moves the forecast by its weight only, not as last week's odd day would
+    odd = y.copy()
+    odd[10] *= 2.0
+    moved = day_features(odd, date(2024, 1, 1))["recent"][38] / recent[38] - 1
+    assert 0.5 * RECENT_WEIGHTS[3] < moved.mean() < 1.5 * RECENT_WEIGHTS[3]
+    last_week = day_features(odd, date(2024, 1, 1))["recent"][17].mean() / recent[17].mean() - 1
+    assert last_week > 0.3  # last week's odd day weighs most
+
+
+def test_the_mstl_share_moves_the_forecast_toward_mstl_and_keeps_the_interval_around_it():
+    from statsforecast.models import MSTL
+
+    series = parks()
+    alone = DirectLightGbm(n_estimators=60, mstl_weight=0.0).fit(series, GRID).predict(GRID.slots_per_day)
+    mixed = DirectLightGbm(n_estimators=60, mstl_weight=0.25).fit(series, GRID).predict(GRID.slots_per_day)
+    c = series.filter(pl.col("unique_id") == "c")["y"].to_numpy()
+    mstl = MSTL(season_length=[GRID.slots_per_day, GRID.weekly]).forecast(y=c[-12 * GRID.weekly:],
+                                                                        h=GRID.slots_per_day)["mean"]
+    got = mixed.filter(pl.col("unique_id") == "c")["yhat"].to_numpy()
+    want = 0.75 * alone.filter(pl.col("unique_id") == "c")["yhat"].to_numpy() + 0.25 * mstl
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    width = (alone["hi"] - alone["lo"]).to_numpy()
+    np.testing.assert_allclose((mixed["hi"] - mixed["lo"]).to_numpy(), width, rtol=1e-9)
+
+
+def test_less_than_two_weeks_is_forecast_without_mstl():
+    short = parks(days=13)
+    alone = DirectLightGbm(n_estimators=20, mstl_weight=0.0).fit(short, GRID).predict(GRID.slots_per_day)
+    mixed = DirectLightGbm(n_estimators=20, mstl_weight=0.25).fit(short, GRID).predict(GRID.slots_per_day)
+    assert alone.equals(mixed)

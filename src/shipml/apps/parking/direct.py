@@ -1,21 +1,29 @@
-"""A day-ahead LightGBM blended per series with the weekly seasonal naive, with conformal intervals.
+"""A day-ahead LightGBM blended with a denoised last week and with MSTL, with conformal intervals.
 
 :class:`DirectLightGbm` sees each series as a matrix of days × slots (a day is the grid's slots), so every feature of
 a day is known at its first slot — a direct forecast of the whole day, no recursion inside it (a horizon of more
 than one day is forecast day by day on the days before). Features: the same slot 1, 7 and 14 days before, the
 means of the day before, and of the days 7 and 8 before, the weekly trend (2·y₇ − y₁₄, y₇ − y₁₄), last week scaled
-by yesterday's change (y₇ · m₁ / m₈), the slot and the weekday. The target is divided by each series' mean of its
-last 28 days (per-series scaling: one global model learns from every series); objective ``l1`` (the MAE the
-backtest scores); one thread per fit.
+by yesterday's change (y₇ · m₁ / m₈), ``recent`` (below), the slot and the weekday. The target is divided by each
+series' mean of its last 28 days (per-series scaling: one global model learns from every series); objective ``l1``
+(the MAE the backtest scores); one thread per fit.
 
-**Chosen per series by backtest.** The last ``calibration_days`` whole days are held out once: a model fitted on
-the days before forecasts each of them one day ahead (from the real days before it). Per series, the weight of
-the seasonal naive in ``yhat = (1 − w)·LightGBM + w·naive`` is the one of ``WEIGHTS`` with the lowest MAE there,
-so a series the model serves worse than last week keeps last week. The model is then refitted on all the days.
+``recent`` (:func:`recent_weeks`) is the same slot 1–4 weeks before, each brought to the level of the last 7 days
+(× the last 7 days' mean / that week's mean) and weighted 0.5 / 0.25 / 0.15 / 0.1: last week with the noise of
+one odd day damped by three earlier weeks.
 
-**Intervals**: split-conformal. The blended forecast's errors on the held-out days, divided by each series' MASE
-scale (its weekly naive's mean error), give per slot of the week (weekday × slot) the quantiles of the ``level``
-interval (pooled over every series; a slot of the week with fewer than ``MIN_PER_SLOT`` errors takes the
+**The blend, chosen by backtest.** The last ``calibration_days`` whole days are held out once: a model fitted on
+the days before forecasts each of them one day ahead (from the real days before it). The weight of the partner
+(``recent``; ``partner="y7"``: the seasonal naive) in ``(1 − w)·LightGBM + w·partner`` is the one of ``WEIGHTS``
+with the lowest mean error there in MASE units (one for every series, ``blend="pooled"``; or per series). The
+model is then refitted on all the days. Last, ``mstl_weight`` of statsforecast's MSTL (daily and weekly seasons,
+on the last ``mstl_weeks``) is mixed in: ``yhat = (1 − m)·blend + m·MSTL``. MSTL alone is worse than the naive,
+but its errors differ from the LightGBM's; ``m`` is fixed (0.2, chosen on validation origins, see
+``benchmarks/README.md``): choosing it per fit would need an MSTL fit per held-out day.
+
+**Intervals**: split-conformal. The blend's errors on the held-out days (before MSTL is mixed in), divided by each
+series' MASE scale (its weekly naive's mean error), give per slot of the week (weekday × slot) the quantiles of the
+``level`` interval (pooled over every series; a slot of the week with fewer than ``MIN_PER_SLOT`` errors takes the
 quantiles of its slot of the day, then of all). The interval is ``yhat + q · scale``.
 
 Measured on Birmingham in ``benchmarks/README.md``.
@@ -32,12 +40,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from shipml.apps.parking.series import FORECAST_SCHEMA, Grid
+from shipml.apps.parking.series import FORECAST_SCHEMA, Grid, fill_gaps
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # of the seasonal naive in the blend
 MIN_PER_SLOT = 20
 FEATURES = ("y1", "y7", "y14", "m1", "m7", "m8", "lin7", "r7", "g7", "slot", "weekday")
 EXTENDED = (*FEATURES, "y21", "y28", "sw", "busy")
+WITH_RECENT = (*FEATURES, "recent")
+RECENT_WEIGHTS = (0.5, 0.25, 0.15, 0.1)  # of the same slot 1, 2, 3, 4 weeks before, in ``recent``
 
 
 def _lag(a: np.ndarray, k: int) -> np.ndarray:
@@ -64,10 +74,34 @@ def day_features(y: np.ndarray, first: date) -> dict[str, np.ndarray]:
         f["sw"] = np.nanmean(np.stack([f["y7"], f["y14"], f["y21"], f["y28"]]), axis=0)
         usual = np.nanmean(np.stack([_lag(day_mean, k) for k in (8, 15, 22, 29)]), axis=0)
     f["busy"] = (f["m1"] + 1e-3) / (usual + 1e-3)
+    f["recent"] = recent_weeks(y, day_mean[:, 0])
     f["slot"] = np.ones((days, 1)) * np.arange(slots)[None, :]
     weekday = np.array([(first + timedelta(days=i)).weekday() for i in range(days)], dtype=float)
     f["weekday"] = weekday[:, None] * np.ones((1, slots))
     return f
+
+
+def recent_weeks(y: np.ndarray, day_mean: np.ndarray) -> np.ndarray:
+    """The same slot 1–4 weeks before, each scaled to the level of the last 7 days (its week's mean → the last
+    week's mean: the series' own growth since), weighted by ``RECENT_WEIGHTS`` (NaN-aware); NaN where none."""
+    days = y.shape[0]
+    known = np.isfinite(day_mean)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(known, day_mean, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(known)])
+    start = np.maximum(np.arange(days) - 7, 0)
+    n = counts[np.arange(days)] - counts[start]
+    with np.errstate(invalid="ignore", divide="ignore"):  # the mean of the (known) days t − 7 … t − 1
+        week = np.where(n > 0, (sums[np.arange(days)] - sums[start]) / np.maximum(n, 1), np.nan)
+    total = np.zeros_like(y)
+    weight = np.zeros_like(y)
+    for k, w in enumerate(RECENT_WEIGHTS, start=1):
+        then = _lag(week[:, None], 7 * (k - 1))[:, 0] if k > 1 else week  # the mean of the week of t − 7k
+        part = _lag(y, 7 * k) * ((week + 1e-3) / (then + 1e-3))[:, None]
+        ok = np.isfinite(part)
+        total += np.where(ok, part, 0.0) * w
+        weight += ok * w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), np.nan)
 
 
 @dataclass
@@ -82,16 +116,20 @@ class _Series:
 
 
 class DirectLightGbm:
-    """See the module. ``blend``: ``"pooled"`` (one naive weight for every series, chosen on the held-out days),
-    ``"series"`` (one per series) or ``"none"`` (the LightGBM alone; intervals still conformal)."""
+    """See the module. ``blend``: ``"pooled"`` (one partner weight for every series, chosen on the held-out days),
+    ``"series"`` (one per series) or ``"none"`` (the LightGBM alone; intervals still conformal). The defaults
+    (``features="recent"``, ``partner="recent"``, ``mstl_weight=0.2``) were chosen on validation origins; the
+    model before issue 19's second round is ``features="base", partner="y7", mstl_weight=0``."""
 
     name = "direct_lightgbm"
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
                  objective: str = "l1", seed: int = 0, blend: str = "pooled", calibration_days: int = 28,
-                 history_weeks: int = 52, features: str = "base", partner: str = "y7") -> None:
+                 history_weeks: int = 52, features: str = "recent", partner: str = "recent",
+                 mstl_weight: float = 0.2, mstl_weeks: int = 12) -> None:
         self.blend, self.calibration_days, self.history_weeks = blend, calibration_days, history_weeks
-        self.features = EXTENDED if features == "extended" else FEATURES
+        self.mstl_weight, self.mstl_weeks = mstl_weight, mstl_weeks
+        self.features = {"extended": EXTENDED, "recent": WITH_RECENT}.get(features, FEATURES)
         self.partner = partner
         self.params: dict[str, Any] = {"n_estimators": n_estimators, "learning_rate": learning_rate,
                                        "num_leaves": num_leaves, "objective": objective, "random_state": seed,
@@ -212,6 +250,22 @@ class DirectLightGbm:
                 out[(weekday, slot)] = (float(lo), float(hi))
         return out
 
+    def _mstl(self, s: _Series, h: int) -> np.ndarray | None:
+        """MSTL (daily and weekly seasons) on the last ``mstl_weeks`` of the series, ``h`` slots after its end;
+        None without a weight or with less than two weeks."""
+        if self.mstl_weight <= 0:
+            return None
+        from statsforecast.models import MSTL
+
+        per_day, weekly = self.grid.slots_per_day, self.grid.weekly
+        end = (s.last.date() - s.first).days * per_day + self.grid.slots.index(s.last.time()) + 1
+        flat = s.y.ravel()[:end][-self.mstl_weeks * weekly:]
+        if len(flat) < 2 * weekly:
+            return None
+        if not np.isfinite(flat).all():
+            flat = fill_gaps(flat, weekly, per_day)
+        return np.asarray(MSTL(season_length=[per_day, weekly]).forecast(y=flat, h=h)["mean"])
+
     def predict(self, h: int, level: int = 80) -> pl.DataFrame:
         quantiles = self._quantiles(level)
         frames = []
@@ -232,6 +286,9 @@ class DirectLightGbm:
             times = self.grid.after(s.last, h)
             rows = [((t.date() - s.first).days, self.grid.slots.index(t.time())) for t in times]
             yhat = np.array([blended[d, k] for d, k in rows]) * s.scale
+            mstl = self._mstl(s, h)
+            if mstl is not None:
+                yhat = (1 - self.mstl_weight) * yhat + self.mstl_weight * mstl * s.scale
             q = np.array([quantiles.get((t.weekday(), k), (0.0, 0.0)) for t, (_, k) in zip(times, rows,
                                                                                             strict=True)])
             lo = yhat + q[:, 0] * s.mase_scale if len(q) else yhat
