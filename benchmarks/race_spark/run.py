@@ -229,7 +229,10 @@ def on_cluster(base: Path, home: Path, race: str, reference: Path, partitions: i
             shutil.copytree(home / "race" / race, shared_home / "race" / race)
             env = {**base_env(shared_home), "SHIPML_SPARK_MASTER": cluster.master_url,
                    "SHIPML_SPARK_DRIVER_HOST": cluster.host, "SHIPML_SPARK_BIND_ADDRESS": cluster.host,
-                   "SHIPML_SPARK_CHECKPOINT": f"file://{cluster.shared}/checkpoints"}
+                   "SHIPML_SPARK_CHECKPOINT": f"file://{cluster.shared}/checkpoints",
+                   # the workers share this host's address but not their /tmp (each its own mount namespace): an
+                   # executor must fetch the other's shuffle files from it, not read them from "the same host's" disk
+                   "PYSPARK_SUBMIT_ARGS": "--conf spark.shuffle.readHostLocalDisk=false pyspark-shell"}
             spark_figure(f"standalone, {workers} worker(s) of 1 core", race, env, reference, partitions, workers,
                          embedded, pings, extra_cpu=[p.pid for p in cluster.procs], files=files, runners=runners,
                          workers_isolated=cluster.isolated)

@@ -1,16 +1,18 @@
 """The Spark path: the race's processor as a Spark Structured Streaming job over the stored raw pings.
 
-    raw/<minute>/<key>-….arrow  ──binaryFile stream──▶ decode (mapInPandas): one row per ping, with its runner
+    raw/<minute>/<key>-….arrow  ──binaryFile stream (paths only)──▶ decode (mapInPandas, one task per core): each
+        file read where it lies, one row per (file, group of runners) holding that group's pings as a ping block
         ──groupBy(runner % partitions).applyInPandasWithState──▶ the embedded kernel per group of runners
-        ──foreachBatch──▶ the driver's copy of every runner's state → standings (and, when following, published)
+        ──foreachBatch──▶ the runners each batch changed, into the driver's copy → standings (and, following, published)
 
 The processor's result for a runner depends only on that runner's pings in stream order (and the race's rules
 and course), so the stream is split by runner: each group keeps its runners' state in Spark's state store (the
-arrays of :class:`~.processor.RaceProcessor`, packed by :func:`~.snapshot.pack_runners`) and applies each
-micro-batch with the same :meth:`~.processor.RaceProcessor.process` the embedded service runs. Rows are put back
-in stream order (file key, file name, row) inside each group; raw files carry their key as modification time,
-which is the order Spark's file source takes them in. On the same stored pings the standings equal the embedded
-processor's (a test checks it).
+arrays of :class:`~.processor.RaceProcessor` laid end to end, see :mod:`.spark_blocks`) and applies each
+micro-batch with the same :meth:`~.processor.RaceProcessor.process` the embedded service runs. Blocks are put back
+in stream order (file key, file name) inside each group, rows keep their order within a block; raw files carry
+their key as modification time, which is the order Spark's file source takes them in. Only the runners whose
+arrays a batch changed go back to the driver. On the same stored pings the standings, trails and counts equal the
+embedded processor's (tests check it). What it costs against the embedded path: ``benchmarks/race_spark/run.py``.
 
 When: a race that outgrows one machine (several million runners, or re-processing a day of raw pings while the
 live processor keeps going). How: ``SHIPML_SPARK_MASTER=spark://host:7077 shipml race spark RACE`` recomputes the
