@@ -31,7 +31,7 @@ from shipml.core.errors import InvalidInput
 if TYPE_CHECKING:
     import pandas as pd
 
-    from shipml.apps.parking.backtest import Plan
+    from shipml.apps.parking.backtest_plan import Plan
 
 PER_SERIES = ("seasonal_naive", "mstl", "auto_ets", "prophet_original")
 SPARK_SCHEMA = "unique_id string, ds timestamp, yhat double, lo double, hi double"
@@ -76,7 +76,7 @@ def per_series(model: Forecaster) -> bool:
 def backtest_tasks(p: Plan, models: Sequence[str], factories: Factories = None) -> list[tuple[str, int, str | None]]:
     """(model, window, series) for each fit: every series apart for a per-series model, all together (``None``)
     for a global one; the global ones first, so the longest tasks start first."""
-    from shipml.apps.parking.backtest import forecaster
+    from shipml.apps.parking.backtest_kernel import forecaster
 
     split = {name: per_series(forecaster(name, factories)) for name in models}
     together = [(name, w, None) for name in models if not split[name] for w in range(len(p.windows))]
@@ -87,7 +87,7 @@ def backtest_tasks(p: Plan, models: Sequence[str], factories: Factories = None) 
 
 def _runner(plan: Any, factories: Factories) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     def run(tasks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:  # on the executors: a slice of the tasks
-        from shipml.apps.parking.backtest import forecaster, score_task
+        from shipml.apps.parking.backtest_kernel import forecaster, score_task
 
         p: Plan = plan.value
         alone: dict[Any, pl.DataFrame] | None = None
@@ -115,7 +115,7 @@ def backtest_on_spark(p: Plan, models: Sequence[str], factories: Factories = Non
     """The backtest's rows for ``models`` on the plan ``p``, every fit a Spark task (see the module); the same rows
     as the embedded engine. ``partitions``: slices of the task table, each a Spark task (default: two per core;
     every slice costs a Spark task's overhead, ~0.1 s, and more slices balance uneven fits better)."""
-    from shipml.apps.parking.backtest import summarise
+    from shipml.apps.parking.backtest_kernel import summarise
     from shipml.core.spark import SparkUnavailable, session
 
     spark = session("shipml-parking")

@@ -6,7 +6,6 @@ since batches are applied per runner in arrival order, it ends in the same state
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -88,30 +87,6 @@ def load_state(path: str | Path) -> RaceProcessor:
     processor.clock = meta["clock"]
     processor.version = meta["version"]
     return processor
-
-
-def pack_runners(processor: RaceProcessor) -> bytes:
-    """The per-runner arrays, counts and clock of a processor as bytes (the Spark path's state per group)."""
-    p = processor
-    counts = {"accepted": p.accepted, "rejected": p.rejected, "ignored": p.ignored, "clock": p.clock}
-    buffer = io.BytesIO()
-    np.savez(buffer, meta=np.array(json.dumps(counts)), splits_s=p.splits_s,
-             **{name: getattr(p, name) for name in [*STATE_ARRAYS, *TRAIL_ARRAYS]})
-    return buffer.getvalue()
-
-
-def unpack_runners(processor: RaceProcessor, blob: bytes) -> None:
-    """Put back what :func:`pack_runners` took, into a processor of the same runners and course."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        for name in STATE_ARRAYS:
-            getattr(processor, name)[:] = data[name]
-        processor.splits_s[:] = data["splits_s"]
-        _put_trails(processor, data)
-        counts = json.loads(str(data["meta"]))
-    processor.accepted = counts["accepted"]
-    processor.rejected = dict(counts["rejected"])
-    processor.ignored = dict(counts["ignored"])
-    processor.clock = counts["clock"]
 
 
 def _put_trails(processor: RaceProcessor, data: Any) -> None:
