@@ -53,6 +53,9 @@ def configurations() -> dict[str, Callable[[], Any]]:
         "direct_recent_both": lambda: DirectLightGbm(features="recent", partner="recent", mstl_weight=0.0),
         **{f"direct_recent_mstl{w}": (lambda w=w: DirectLightGbm(features="recent", partner="recent", mstl_weight=w))
            for w in (0.1, 0.2, 0.3)},
+        **{f"direct_recent_mstl0.2_{k}w": (lambda k=k: DirectLightGbm(features="recent", partner="recent",
+                                                                      mstl_weight=0.2, mstl_weeks=k))
+           for k in (6, 12)},
     }
     for name, factory in pooled.EXPERIMENTS.items():
         out[name] = factory

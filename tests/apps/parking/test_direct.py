@@ -91,7 +91,7 @@ def test_the_mstl_share_moves_the_forecast_toward_mstl_and_keeps_the_interval_ar
     alone = DirectLightGbm(n_estimators=60, mstl_weight=0.0).fit(series, GRID).predict(GRID.slots_per_day)
     mixed = DirectLightGbm(n_estimators=60, mstl_weight=0.25).fit(series, GRID).predict(GRID.slots_per_day)
     c = series.filter(pl.col("unique_id") == "c")["y"].to_numpy()
-    mstl = MSTL(season_length=[GRID.slots_per_day, GRID.weekly]).forecast(y=c[-12 * GRID.weekly:],
+    mstl = MSTL(season_length=[GRID.slots_per_day, GRID.weekly]).forecast(y=c[-6 * GRID.weekly:],
                                                                         h=GRID.slots_per_day)["mean"]
     got = mixed.filter(pl.col("unique_id") == "c")["yhat"].to_numpy()
     want = 0.75 * alone.filter(pl.col("unique_id") == "c")["yhat"].to_numpy() + 0.25 * mstl

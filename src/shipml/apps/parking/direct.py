@@ -18,8 +18,9 @@ the days before forecasts each of them one day ahead (from the real days before 
 with the lowest mean error there in MASE units (one for every series, ``blend="pooled"``; or per series). The
 model is then refitted on all the days. Last, ``mstl_weight`` of statsforecast's MSTL (daily and weekly seasons,
 on the last ``mstl_weeks``) is mixed in: ``yhat = (1 − m)·blend + m·MSTL``. MSTL alone is worse than the naive,
-but its errors differ from the LightGBM's; ``m`` is fixed (0.2, chosen on validation origins, see
-``benchmarks/README.md``): choosing it per fit would need an MSTL fit per held-out day.
+but its errors differ from the LightGBM's; ``m`` and the window are fixed (0.2 and 6 weeks, chosen on validation
+origins, see ``benchmarks/README.md``; 6 weeks also bound MSTL's cost on years of hourly tickets): choosing
+them per fit would need an MSTL fit per held-out day.
 
 **Intervals**: split-conformal. The blend's errors on the held-out days (before MSTL is mixed in), divided by each
 series' MASE scale (its weekly naive's mean error), give per slot of the week (weekday × slot) the quantiles of the
@@ -118,15 +119,15 @@ class _Series:
 class DirectLightGbm:
     """See the module. ``blend``: ``"pooled"`` (one partner weight for every series, chosen on the held-out days),
     ``"series"`` (one per series) or ``"none"`` (the LightGBM alone; intervals still conformal). The defaults
-    (``features="recent"``, ``partner="recent"``, ``mstl_weight=0.2``) were chosen on validation origins; the
-    model before issue 19's second round is ``features="base", partner="y7", mstl_weight=0``."""
+    (``features="recent"``, ``partner="recent"``, ``mstl_weight=0.2``, ``mstl_weeks=6``) were chosen on validation
+    origins; the model before issue 19's second round is ``features="base", partner="y7", mstl_weight=0``."""
 
     name = "direct_lightgbm"
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
                  objective: str = "l1", seed: int = 0, blend: str = "pooled", calibration_days: int = 28,
                  history_weeks: int = 52, features: str = "recent", partner: str = "recent",
-                 mstl_weight: float = 0.2, mstl_weeks: int = 12) -> None:
+                 mstl_weight: float = 0.2, mstl_weeks: int = 6) -> None:
         self.blend, self.calibration_days, self.history_weeks = blend, calibration_days, history_weeks
         self.mstl_weight, self.mstl_weeks = mstl_weight, mstl_weeks
         self.features = {"extended": EXTENDED, "recent": WITH_RECENT}.get(features, FEATURES)
