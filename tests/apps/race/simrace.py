@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import polars as pl
 
-from shipml.apps.race import rawlog, tasks
+from shipml.apps.race import demo, rawlog, tasks
+from shipml.apps.race.course import Course
 from shipml.apps.race.definition import Race
+from shipml.apps.race.pings import PingBatch
+from shipml.apps.race.processor import RaceProcessor
 from shipml.apps.race.simulate import DEFAULT_FIT, Simulator
 
 SPEEDUP = 200.0
@@ -32,3 +37,26 @@ def chunks(race: Race, minutes: float, every_s: float = 20.0) -> list[pl.DataFra
             "ele": [None] * n, "hr": cols["hr"], "received": np.full(n, received), "source": ["test"] * n,
             "kind": np.zeros(n, dtype=np.int8)}, schema=rawlog.RAW_SCHEMA))
     return frames
+
+
+def simulated_field(gun: float, runners: int = 1000, minutes: int = 40, every_s: float = 30.0
+                    ) -> Iterator[tuple[int, RaceProcessor]]:
+    """A simulated field on the demo course (GPS noise, dropouts, clock skew, ping phases, categories) processed
+    every ``every_s`` of race time for ``minutes``: yields (step from 1, the processor after that step's pings)."""
+    lat, lon = demo.course_latlon()
+    course = Course(lat, lon, name="demo", checkpoint_every_m=2500.0)
+    people = demo.participants(runners, seed=3)
+    categories = people["category"].cast(str).to_list()
+    names = sorted(set(categories))
+    p = RaceProcessor(course, people.height, start_t=gun, categories=[names.index(c) for c in categories],
+                      category_names=tuple(names))
+    devices = people["device"].to_list()
+    index = {d: i for i, d in enumerate(devices)}
+    sim = Simulator(course, devices, gun, api_url="http://unused", race="demo", fit=dict(DEFAULT_FIT), seed=11,
+                    pace_factor=demo.pace_factors(categories))
+    for step, now in enumerate(np.arange(gun + every_s, gun + minutes * 60 + 1, every_s), start=1):
+        cols = sim.pings_until(float(now))
+        order = np.argsort(cols["t"], kind="stable")
+        p.process(PingBatch.of([index[d] for d in cols["device"][order]], cols["t"][order], cols["lat"][order],
+                               cols["lon"][order], cols["hr"][order]))
+        yield step, p

@@ -3,15 +3,12 @@ category), on a race built by hand and on a simulated field of a thousand runner
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from apps.race.handmade import GUN, batch, ping_rows
-from shipml.apps.race import demo
+from apps.race.simrace import simulated_field
 from shipml.apps.race.course import Course
-from shipml.apps.race.pings import PingBatch
 from shipml.apps.race.processor import RaceProcessor
-from shipml.apps.race.simulate import DEFAULT_FIT, Simulator
 from shipml.apps.race.standings import Standing, Standings
 
 LEAD, CHASER, PACK, FINISHER = range(4)
@@ -49,26 +46,12 @@ Boards = dict[int | None, list[Standing]]  # every line of each list (overall: N
 def boards() -> list[Boards]:
     """A thousand simulated runners on the demo course (GPS noise, dropouts, clock skew, ping phases), processed
     every 30 s of race time for 40 min; the boards (overall and per category) after every 2 min."""
-    lat, lon = demo.course_latlon()
-    course = Course(lat, lon, name="demo", checkpoint_every_m=2500.0)
-    people = demo.participants(1000, seed=3)
-    categories = people["category"].cast(str).to_list()
-    names = sorted(set(categories))
-    p = RaceProcessor(course, people.height, start_t=GUN, categories=[names.index(c) for c in categories],
-                      category_names=tuple(names))
-    devices = people["device"].to_list()
-    index = {d: i for i, d in enumerate(devices)}
-    sim = Simulator(course, devices, GUN, api_url="http://unused", race="demo", fit=dict(DEFAULT_FIT), seed=11,
-                    pace_factor=demo.pace_factors(categories))
     out = []
-    for step, now in enumerate(np.arange(GUN + 30, GUN + 40 * 60 + 1, 30.0), start=1):
-        cols = sim.pings_until(float(now))
-        order = np.argsort(cols["t"], kind="stable")
-        p.process(PingBatch.of([index[d] for d in cols["device"][order]], cols["t"][order], cols["lat"][order],
-                               cols["lon"][order], cols["hr"][order]))
+    for step, p in simulated_field(GUN):
         if step % 4 == 0:  # a board is read before the next batch changes the processor under it
             table = Standings(p)
-            out.append({c: table.page(limit=p.runners, category=c) for c in [None, *range(len(names))]})
+            out.append({c: table.page(limit=p.runners, category=c)
+                        for c in [None, *range(len(p.category_names))]})
     return out
 
 

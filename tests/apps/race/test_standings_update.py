@@ -11,12 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.race.handmade import GUN
+from apps.race.simrace import simulated_field
 from shipml.apps.race import demo
 from shipml.apps.race.course import Course
-from shipml.apps.race.pings import PingBatch
 from shipml.apps.race.processor import DNF, FINISHED, NOT_STARTED, RUNNING, RaceProcessor
 from shipml.apps.race.ranking_update import RankingKeeper, search_within
-from shipml.apps.race.simulate import DEFAULT_FIT, Simulator
 from shipml.apps.race.standings import Ranking, rank_runners, ranking_keys
 
 SHARES = (0.0, 0.0005, 0.01, 0.1, 0.25, 0.6)
@@ -88,25 +87,10 @@ def test_the_update_equals_a_full_build_whatever_the_race(seed: int, runners: in
 
 def test_the_update_equals_a_full_build_on_a_simulated_field() -> None:
     """A thousand simulated runners (noise, dropouts, skew) processed every 30 s for 40 min, a few DNFs."""
-    lat, lon = demo.course_latlon()
-    course = Course(lat, lon, name="demo", checkpoint_every_m=2500.0)
-    people = demo.participants(1000, seed=3)
-    categories = people["category"].cast(str).to_list()
-    names = sorted(set(categories))
-    p = RaceProcessor(course, people.height, start_t=GUN, categories=[names.index(c) for c in categories],
-                      category_names=tuple(names))
-    devices = people["device"].to_list()
-    index = {d: i for i, d in enumerate(devices)}
-    sim = Simulator(course, devices, GUN, api_url="http://unused", race="demo", fit=dict(DEFAULT_FIT), seed=11,
-                    pace_factor=demo.pace_factors(categories))
     keeper = RankingKeeper(full_build_above=1.0)  # most runners ping within 30 s: merge them all the same
-    for step, now in enumerate(np.arange(GUN + 30, GUN + 40 * 60 + 1, 30.0)):
-        cols = sim.pings_until(float(now))
-        order = np.argsort(cols["t"], kind="stable")
-        p.process(PingBatch.of([index[d] for d in cols["device"][order]], cols["t"][order], cols["lat"][order],
-                               cols["lon"][order], cols["hr"][order]))
-        if step % 7 == 3:
-            p.set_dnf([step])
+    for step, p in simulated_field(GUN):
+        if step % 7 == 4:
+            p.set_dnf([step - 1])
         assert_same(keeper.rank(p), rank_runners(p), p)
     assert keeper.updates > 0 and (p.status == FINISHED).any()
 
