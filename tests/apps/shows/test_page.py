@@ -4,12 +4,10 @@ suggestion, and the "not recognised" error goes with "Start over". (The browser 
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
@@ -33,20 +31,9 @@ def synthetic_api(module_platform) -> Iterator[TestClient]:  # type: ignore[no-u
 
 @pytest.fixture
 def page(synthetic_api: TestClient, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    """The page, its API calls answered by the app in-process (the UI's client is otherwise unchanged)."""
-    base = client.api_url()
-
-    def answer(response: httpx.Response) -> httpx.Response:
-        response.request = httpx.Request(response.request.method, response.request.url)
-        return response
-
-    def fake_get(url: str, params: Any = None, timeout: Any = None) -> httpx.Response:
-        return answer(synthetic_api.get(url.removeprefix(base), params=params))
-
-    def fake_post(url: str, params: Any = None, json: Any = None, timeout: Any = None) -> httpx.Response:
-        return answer(synthetic_api.post(url.removeprefix(base), params=params, json=json))
-
-    monkeypatch.setattr(client, "httpx", types.SimpleNamespace(**{**vars(httpx), "get": fake_get, "post": fake_post}))
+    """The page, its API calls answered by the app in-process: the UI's pooled HTTP client is the test client of
+    the real API (everything else in the UI's client is unchanged)."""
+    monkeypatch.setattr(client, "_client", lambda: synthetic_api)
     client.clear_cache()
     return AppTest.from_file(str(PAGE), default_timeout=30).run()
 
