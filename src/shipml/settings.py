@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     job_stale_seconds: float = 30.0
     job_max_attempts: int = 2
     cheap_jobs_in_api: bool = Field(
-        True, description="the API process runs a burst of cheap jobs it has just queued (shows predictions) itself, "
-                          "instead of leaving them all to the worker; each job still runs once")
+        False, description="the API process runs a burst of cheap jobs it has just queued (shows predictions) itself, "
+                           "instead of leaving them all to the worker; each job still runs once (off: no gain "
+                           "measured on 2 cores, see benchmarks/README.md)")
     champion_poll_seconds: float = 5.0
     health_cache_seconds: float = 1.0
     version_check_seconds: float = Field(

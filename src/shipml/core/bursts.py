@@ -41,7 +41,7 @@ class Coalescer:
     ``private``: the callers are the public, see :func:`jobs.submit_many`.
 
     ``cheap``: the jobs take milliseconds (a prediction from a loaded model), so this API process runs the batch it
-    has just queued itself (``cheap_jobs_in_api``, on by default) rather than waiting for a worker to take the
+    has just queued itself (with ``cheap_jobs_in_api``; off by default) rather than waiting for a worker to take the
     message: the same :func:`execution.run`, so each job is claimed once: whoever claims it first runs it, the
     other skips it; an API process that dies mid-batch leaves ``running`` jobs whose heartbeat stops, which the
     worker's reaper requeues."""

@@ -160,18 +160,18 @@ def test_public_writes_are_rate_limited_per_client(api, monkeypatch):
 
 
 @pytest.fixture
-def worker_only(monkeypatch):
-    """Predictions left to the worker (the API does not run cheap jobs itself)."""
+def cheap_jobs_in_api(monkeypatch):
+    """The API runs the cheap jobs it has just queued itself (``SHIPML_CHEAP_JOBS_IN_API``)."""
     from shipml.settings import get_settings
 
-    monkeypatch.setenv("SHIPML_CHEAP_JOBS_IN_API", "false")
+    monkeypatch.setenv("SHIPML_CHEAP_JOBS_IN_API", "true")
     get_settings.cache_clear()
     yield
     monkeypatch.delenv("SHIPML_CHEAP_JOBS_IN_API")
     get_settings.cache_clear()
 
 
-def test_with_no_worker_the_api_answers_a_burst_itself_and_each_job_runs_once(api, worker):
+def test_with_no_worker_the_api_answers_a_burst_itself_and_each_job_runs_once(api, worker, cheap_jobs_in_api):
     """The API runs the predictions it has just queued; the queue message the worker later takes finds them done."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -189,7 +189,7 @@ def test_with_no_worker_the_api_answers_a_burst_itself_and_each_job_runs_once(ap
                                               for a in answers]
 
 
-def test_requests_made_while_the_worker_is_down_complete_after_it_restarts(api, worker, worker_only):
+def test_requests_made_while_the_worker_is_down_complete_after_it_restarts(api, worker):
     ids = [api.post("/api/shows/recommendations", json={"shows": _titles(2)}).json()["prediction_id"]
            for _ in range(5)]
     assert all(api.get(f"/api/shows/recommendations/{i}").json()["status"] == "pending" for i in ids)
