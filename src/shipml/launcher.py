@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from shipml.apps import installed
+from shipml.apps import get, installed
 from shipml.core import db
 from shipml.core.app import App
 from shipml.settings import get_settings
@@ -149,7 +149,7 @@ class FirstRuns:
             for line in (record["result"] or {}).get("said", []):
                 say(line)
             say(f"[green]✓ {name} ready[/green]")
-            warm(next(app for app in installed() if app.name == name), self.api_url)
+            warm(get(name), self.api_url)
 
 
 def warm(app: App, api_url: str) -> None:
