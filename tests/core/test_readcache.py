@@ -54,3 +54,79 @@ def test_a_version_is_looked_up_again_once_its_time_is_up(platform, monkeypatch)
     monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "0")
     get_settings.cache_clear()
     assert recent("demo", lookup) == 2 and recent("demo", lookup) == 3
+
+
+def _versioned_app(version):
+    """A small API with one versioned read, in front of it the same middleware as the real API."""
+    from fastapi import FastAPI, Query
+    from fastapi.testclient import TestClient
+
+    from shipml.core.readcache import VersionedReads, versioned
+
+    app, calls = FastAPI(), []
+
+    @app.get("/read")
+    @versioned(lambda: version[0])
+    def read(n: int = Query(1, ge=1, le=5)) -> dict:
+        calls.append(n)
+        return {"n": n, "version": version[0], "calls": len(calls)}
+
+    @app.get("/plain")
+    def plain() -> dict:
+        calls.append("plain")
+        return {"ok": True}
+
+    app.add_middleware(VersionedReads, routes=app.routes)
+    return TestClient(app), calls
+
+
+def test_a_versioned_read_is_repeated_until_its_version_moves(platform):
+    version = [1]
+    client, calls = _versioned_app(version)
+    first = client.get("/read?n=2")
+    assert client.get("/read?n=2").content == first.content and calls == [2]
+    assert first.json() == {"n": 2, "version": 1, "calls": 1}
+    assert client.get("/read?n=3").json()["n"] == 3 and calls == [2, 3]  # another query: its own answer
+    version[0] = 2
+    assert client.get("/read?n=2").json() == {"n": 2, "version": 2, "calls": 3}
+    assert client.get("/read?n=2").headers["content-type"] == "application/json" and len(calls) == 3
+    client.get("/plain"), client.get("/plain")
+    assert calls.count("plain") == 2  # not versioned: answered every time
+
+
+def test_an_unknown_version_or_an_error_is_never_repeated(platform):
+    version = [None]
+    client, calls = _versioned_app(version)
+    client.get("/read?n=1"), client.get("/read?n=1")
+    assert calls == [1, 1]  # the version is not known fresh: the normal way each time
+    version[0] = 7
+    for _ in range(2):
+        bad = client.get("/read?n=9")
+        assert bad.status_code == 422 and "n" in bad.text
+    client.get("/read?n=1"), client.get("/read?n=1")
+    assert calls == [1, 1, 1]
+
+
+def test_kept_bodies_are_bounded_by_bytes():
+    from shipml.core.readcache import Bodies
+
+    bodies = Bodies(size=100, max_bytes=1000)
+    for i in range(20):
+        bodies.put(i, bytes(90))
+    kept = [i for i in range(20) if bodies.get(i) is not None]
+    assert kept == list(range(9, 20))  # 11 × 90 bytes fit in 1,000; the oldest went first
+    bodies.put("big", bytes(101))  # over a tenth of the budget: not kept
+    assert bodies.get("big") is None
+
+
+def test_fresh_only_reads_what_recent_holds(platform, monkeypatch):
+    from shipml.core.readcache import fresh
+
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "3600")
+    get_settings.cache_clear()
+    assert fresh("fresh-demo") is None
+    recent("fresh-demo", lambda: "v1")
+    assert fresh("fresh-demo") == "v1"
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "0")
+    get_settings.cache_clear()
+    assert fresh("fresh-demo") is None

@@ -26,6 +26,7 @@ from shipml.core.access import AdminDep, IsAdminDep
 from shipml.core.app import App, resolve
 from shipml.core.middleware import Metrics, RequestMiddleware
 from shipml.core.outages import DATABASE, QUEUE, outages
+from shipml.core.readcache import VersionedReads
 from shipml.core.schemas import AppStatus, ChampionMoved, HealthAnswer, JobAccepted, JobRecord, ModelVersion
 from shipml.settings import get_settings
 
@@ -225,7 +226,6 @@ def create_app(apps: Sequence[App]) -> FastAPI:
     # /docs and /redoc with their JS and CSS served from the package: they render offline
     app = FastAPIOffline(title="shipml", version="0.1.0", lifespan=lifespan)
     metrics = Metrics()
-    app.add_middleware(RequestMiddleware, metrics=metrics)
     error_policy.install(app)
 
     @app.get("/metrics", include_in_schema=False)
@@ -238,4 +238,6 @@ def create_app(apps: Sequence[App]) -> FastAPI:
         if a.router is not None:
             app.include_router(resolve(a.router), prefix=f"/api/{a.name}", tags=[a.name])
     error_policy.document(app)
+    app.add_middleware(VersionedReads, routes=app.routes)  # inside: what RequestMiddleware does applies to it too
+    app.add_middleware(RequestMiddleware, metrics=metrics)
     return app

@@ -5,6 +5,10 @@ stamp) and the request's own values; the same key gets the same JSON bytes witho
 them. A new version makes a new key; old keys age out least recently used first. The versions themselves are looked up
 at most once per ``version_check_seconds`` (:func:`recent`), so an answer is at most that old, as the served model is
 at most ``champion_poll_seconds`` old.
+
+A read marked :func:`versioned` is answered one step earlier, by :class:`VersionedReads` in front of the router: a
+repeat of the same query string while the same version is current gets the bytes of the first answer without routing,
+validation or a thread hop (a request whose version is not known fresh goes the normal way, which looks it up).
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shipml.settings import get_settings
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Callable[..., Any])
 _versions_lock = threading.Lock()
 _versions: dict[tuple[str, Hashable], tuple[float, Any]] = {}
 
@@ -42,28 +49,124 @@ def recent(key: Hashable, lookup: Callable[[], T]) -> T:
     return value
 
 
-class ReadCache:
-    def __init__(self, size: int = 512) -> None:
-        self._size = size
+def fresh(key: Hashable) -> Any | None:
+    """What :func:`recent` holds for ``key`` in this database while it is still fresh, else None; never looks
+    anything up (it is called on the event loop)."""
+    settings = get_settings()
+    with _versions_lock:
+        kept = _versions.get((settings.db_url, key))
+    if kept is None or time.monotonic() - kept[0] >= settings.version_check_seconds:
+        return None
+    return kept[1]
+
+
+class Bodies:
+    """Rendered bodies by key, least recently used out first, at most ``size`` of them and ``max_bytes`` in all (a
+    body larger than a tenth of that is not kept)."""
+
+    def __init__(self, size: int = 512, max_bytes: int = 64 << 20) -> None:
+        self._size, self._max_bytes = size, max_bytes
         self._lock = threading.Lock()
         self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._bytes = 0
 
-    def answer(self, key: Hashable, build: Callable[[], Any]) -> Response:
-        """The JSON answer for ``key``: cached, or ``build()`` rendered and kept (an error raised by ``build`` is
-        not kept)."""
+    def get(self, key: Hashable) -> bytes | None:
         with self._lock:
             body = self._bodies.get(key)
             if body is not None:
                 self._bodies.move_to_end(key)
-        if body is None:
-            body = json.dumps(jsonable_encoder(build()), ensure_ascii=False, allow_nan=False,
-                              separators=(",", ":")).encode()
-            with self._lock:
-                self._bodies[key] = body
-                while len(self._bodies) > self._size:
-                    self._bodies.popitem(last=False)
-        return Response(body, media_type="application/json")
+            return body
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self._max_bytes // 10:
+            return
+        with self._lock:
+            old = self._bodies.pop(key, None)
+            self._bytes += len(body) - (len(old) if old is not None else 0)
+            self._bodies[key] = body
+            while len(self._bodies) > self._size or self._bytes > self._max_bytes:
+                self._bytes -= len(self._bodies.popitem(last=False)[1])
 
     def clear(self) -> None:
         with self._lock:
             self._bodies.clear()
+            self._bytes = 0
+
+
+class ReadCache:
+    def __init__(self, size: int = 512, max_bytes: int = 64 << 20) -> None:
+        self._bodies = Bodies(size, max_bytes)
+
+    def answer(self, key: Hashable, build: Callable[[], Any]) -> Response:
+        """The JSON answer for ``key``: cached, or ``build()`` rendered and kept (an error raised by ``build`` is
+        not kept)."""
+        body = self._bodies.get(key)
+        if body is None:
+            body = json.dumps(jsonable_encoder(build()), ensure_ascii=False, allow_nan=False,
+                              separators=(",", ":")).encode()
+            self._bodies.put(key, body)
+        return Response(body, media_type="application/json")
+
+    def clear(self) -> None:
+        self._bodies.clear()
+
+
+def versioned(version: Callable[[], Hashable | None]) -> Callable[[E], E]:
+    """Marks a GET endpoint whose 200 answer is a function of its query string and of ``version()`` alone (no
+    header, no caller, no clock), so that :class:`VersionedReads` may repeat it. ``version()`` runs on the event loop:
+    it only reads what :func:`fresh` holds, and says None when that is not fresh (the request then goes the normal
+    way). Put it under the route decorator."""
+
+    def mark(endpoint: E) -> E:
+        endpoint.read_version = version  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+class VersionedReads:
+    """ASGI: repeats the answer of a :func:`versioned` read for the same path, query string and version, before
+    routing (the request id, metrics and error policy around it still apply). Only 200 answers are kept: an error
+    is answered anew each time."""
+
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], size: int = 1024, max_bytes: int = 64 << 20
+                 ) -> None:
+        self.app = app
+        self.reads = {route.path: route for route in routes  # type: ignore[attr-defined]
+                      if callable(getattr(getattr(route, "endpoint", None), "read_version", None))}
+        self.bodies = Bodies(size, max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.reads.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        version = route.endpoint.read_version()  # type: ignore[attr-defined]
+        key = None if version is None else (get_settings().db_url, scope["path"], scope["query_string"], version)
+        kept = None if key is None else self.bodies.get(key)
+        if kept is not None:
+            scope["route"] = route  # for the metrics' route label
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(kept)).encode())]})
+            await send({"type": "http.response.body", "body": kept})
+            return
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        status, parts = 0, []
+
+        async def keep(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                if not content_type.startswith(b"application/json"):
+                    status = -1  # not a JSON answer: not kept
+            elif message["type"] == "http.response.body" and status == 200:
+                parts.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self.bodies.put(key, b"".join(parts))
+            await send(message)
+
+        await self.app(scope, receive, keep)

@@ -33,7 +33,7 @@ from shipml.apps.covid.schemas import (
 from shipml.apps.covid.tasks import MODEL
 from shipml.core import datasets, matching, registry, sources
 from shipml.core.errors import InvalidInput
-from shipml.core.readcache import ReadCache, recent
+from shipml.core.readcache import ReadCache, fresh, recent, versioned
 
 router = APIRouter()
 _answers = ReadCache()  # rendered answers by snapshot and request
@@ -112,7 +112,14 @@ def list_metrics() -> list[Metric]:
     return [Metric(**_meta(m)) for m in catalog.values()]
 
 
+def _version() -> tuple[int, str] | None:
+    """The current snapshot's version while it is known fresh (for :func:`versioned` reads)."""
+    snap = fresh(data.DATASET)
+    return None if snap is None else (snap.version, snap.content_hash)
+
+
 @router.get("/series", response_model=Series)
+@versioned(_version)
 def series(query: Annotated[SeriesQuery, Query()]) -> Response:
     """Metrics per day between ``from`` and ``to`` (both included). ``covers`` is the range of the data;
     ``note`` says when the asked range reaches outside it (empty lists when it misses it entirely)."""

@@ -35,7 +35,7 @@ from shipml.core import jobs, registry
 from shipml.core.access import PublicWrite
 from shipml.core.bursts import Coalescer, Finished
 from shipml.core.errors import InvalidInput, NotFound
-from shipml.core.readcache import ReadCache, recent
+from shipml.core.readcache import ReadCache, fresh, recent, versioned
 from shipml.core.validation import DB_INT_MAX
 from shipml.settings import get_settings
 
@@ -99,6 +99,7 @@ def _prediction(prediction_id: str) -> dict[str, Any]:
 
 
 @router.get("/search", response_model=list[ShowHit])
+@versioned(lambda: fresh("shows.catalog"))
 def search(q: Annotated[str, Query(min_length=1, max_length=200)],
            limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
     """Titles matching ``q``, typos forgiven; an exact title comes first. (Rendered once per catalog version.)"""
