@@ -36,7 +36,7 @@ def _top_rider(api):
 
 def test_training_logs_every_model_and_promotes_the_best(trained):
     table = trained["table"]
-    assert set(table) == {"cosine_baseline", "factor_als", "factor_evidence"}
+    assert set(table) == {"cosine_baseline", "factor_als", "factor_evidence", "factor_evidence_walk"}
     assert all({tasks.METRIC, "specialty_ratio", "holdout_spearman", "holdout_spearman_knn"} <= set(t)
                for t in table.values())
     best = max(table, key=lambda name: table[name][tasks.METRIC])

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel
+from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel, WalkBlend
 from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, fit_results, from_params, original_cosine
 from shipml.apps.cycling.weighting import GRADED_REST, ORIGINAL, PERCENTILE, RaceColumn, Weighting, weighted_matrix
 from shipml.core.errors import InvalidInput, NotFound
@@ -45,6 +45,7 @@ MODELS = {
     "plain_cosine_per_edition": lambda: CosineBaseline(center=False, weighting=ORIGINAL, pool_editions=False),
     "svd": FactorModel,
     "evidence_blend": EvidenceBlend,
+    "walk_blend": WalkBlend,
     "explicit_als": lambda: FactorModel("explicit_als", factors=4, regularization=1.0, pool_editions=False),
     "implicit_als": lambda: FactorModel("implicit_als", factors=4, regularization=0.01),
 }
@@ -139,7 +140,7 @@ def test_fitted_models_pickle_small_and_answer_the_same(fitted: SimilarityModel)
 
 def test_params_describe_the_model_and_its_weighting(fitted: SimilarityModel):
     params = fitted.params
-    assert params["kind"] in {"cosine", "factors", "factors_evidence"}
+    assert params["kind"] in {"cosine", "factors", "factors_evidence", "factors_evidence_walk"}
     assert params["weighting.bins"] == fitted.weighting.as_params()["bins"]
     assert params["min_results"] == 5
 

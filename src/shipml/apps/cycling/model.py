@@ -10,7 +10,9 @@ Every model shares one interface (:class:`~.similarity.SimilarityModel`, after i
   result is missing, not a zero) or ``"implicit_als"`` (implicit's ALS; the weighted score is the confidence of
   "this rider shows up here");
 * :class:`~.factor_model.EvidenceBlend` — the factor vector beside a second view, the rider's specialty evidence
-  from their top results per kind of race and the points/KOM/youth standings (:mod:`.views`).
+  from their top results per kind of race and the points/KOM/youth standings (:mod:`.views`);
+* :class:`~.factor_model.WalkBlend` — that blend beside a third view, where placing-weighted random walks over the
+  rider–race graph end (:mod:`.graph`).
 
 Two options shared by the models: ``pool_editions`` describes a rider by race *profiles* — (race, kind, time
 trial or not), all editions summed with their recency weights — rather than by single editions, so riders who
@@ -33,13 +35,13 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel
+from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel, WalkBlend
 from shipml.apps.cycling.similarity import SimilarityModel, Vectors, centre_columns
 from shipml.apps.cycling.weighting import ORIGINAL, Weighting, weighted_matrix
 from shipml.core.errors import InvalidInput
 
-__all__ = ["CosineBaseline", "EvidenceBlend", "FactorModel", "SimilarityModel", "Vectors", "fit_results", "from_params",
-           "original_cosine"]
+__all__ = ["CosineBaseline", "EvidenceBlend", "FactorModel", "SimilarityModel", "Vectors", "WalkBlend", "fit_results",
+           "from_params", "original_cosine"]
 
 
 class CosineBaseline(SimilarityModel):
@@ -74,7 +76,7 @@ def from_params(params: Mapping[str, Any]) -> SimilarityModel:
         InvalidInput: an unknown kind or parameter, or a value the model refuses.
     """
     kinds: dict[str, type[SimilarityModel]] = {CosineBaseline.kind: CosineBaseline, FactorModel.kind: FactorModel,
-                                               EvidenceBlend.kind: EvidenceBlend}
+                                               EvidenceBlend.kind: EvidenceBlend, WalkBlend.kind: WalkBlend}
     values = dict(params)
     kind = values.pop("kind", None)
     if kind not in kinds:

@@ -18,7 +18,7 @@ import polars as pl
 from shipml.apps.cycling import MODEL, data  # MODEL: the app's declaration names it
 from shipml.apps.cycling.evaluation import evaluate as evaluate_model
 from shipml.apps.cycling.evaluation import specialty_labels
-from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel
+from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel, WalkBlend
 from shipml.apps.cycling.model import CosineBaseline, SimilarityModel, fit_results, from_params
 from shipml.apps.cycling.settings import settings
 from shipml.core.progress import Progress, no_progress
@@ -48,6 +48,7 @@ def candidates() -> dict[str, dict[str, Any]]:
         "cosine_baseline": CosineBaseline().params,
         "factor_als": FactorModel().params,
         "factor_evidence": EvidenceBlend().params,
+        "factor_evidence_walk": WalkBlend().params,
     }
 
 
