@@ -33,7 +33,7 @@ from .pings import PingBatch
 from .processor import RaceProcessor
 from .ranking_update import RankingKeeper
 from .settings import settings
-from .snapshot import load_state, save_state, saved_offset
+from .snapshot import BackgroundSave, load_state, save_state, saved_offset
 from .standings import Standings
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class RaceWorker:
         self.standings: Standings | None = None
         self.keeper = RankingKeeper()  # each version's ranking from the last one's
         self.publication = publish.Publication()  # files of unchanged arrays linked from the last folder
+        self.saver = BackgroundSave()  # saves written from the last publication's files, off the cycle
         # a restart may resume from a state older than the board (the saved one, after a reboot): versions continue
         # above the last one published (never reused with other content), and nothing is published until the state
         # has caught up with what readers saw
@@ -154,9 +155,17 @@ class RaceWorker:
                 out.write(json.dumps(line) + "\n")
 
     def save(self, force: bool = False) -> None:
-        if force or time.monotonic() - self.saved_at >= settings().save_every_seconds:
+        """Every ``save_every_seconds`` (or now, ``force``, and then in full before returning): the state as last
+        published is saved in the background from the publication's files; a state not published is saved here."""
+        if not force and (time.monotonic() - self.saved_at < settings().save_every_seconds or self.saver.busy):
+            return
+        self.saver.wait()
+        frozen = None if force else self.publication.frozen(self.processor)
+        if frozen is None:
             save_state(self.processor, state_path(self.race))
-            self.saved_at = time.monotonic()
+        else:
+            self.saver.start(frozen, state_path(self.race))
+        self.saved_at = time.monotonic()
 
     def rate(self) -> float:
         now = time.monotonic()

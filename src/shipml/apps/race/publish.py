@@ -127,6 +127,23 @@ class Publication:
         self.folder, self.processor, self.version, self.ranking, self.linked = (folder, processor, processor.version,
                                                                                 ranking, linked)
 
+    def frozen(self, processor: RaceProcessor) -> RaceProcessor | None:
+        """The state of ``processor`` as this publication holds it, over the folder's files (memory-mapped: nothing
+        is copied, and the files never change), when the processor has not changed since it was published; else
+        None. A state save can be written from it in the background while the processor goes on."""
+        if processor is not self.processor or processor.version != self.version:
+            return None
+        try:  # opened now: a map stays valid when the folder is deleted later
+            arrays = {key: np.load(self.folder / f"{key}.npy", mmap_mode="r") for key in ARRAYS}
+        except (OSError, ValueError):
+            return None
+        p = RaceProcessor.over_arrays(processor.course, arrays, rules=processor.rules,
+                                      category_names=processor.category_names, clock=processor.clock,
+                                      version=processor.version, accepted=processor.accepted,
+                                      rejected=processor.rejected, ignored=processor.ignored)
+        p.offset = processor.offset
+        return p
+
 
 @dataclass
 class LiveView:
