@@ -43,8 +43,9 @@ def test_all_shared_data_gives_one_consistent_pair_of_tables(shared):
         ("pcs_tt", "one_day", 516), ("pcs_tt", "stage", 1_383)]
     assert riders["rider"].is_unique().all()  # one row per slug: never one rider under two names
     assert set(riders["rider"]) == set(results["rider"])  # every result has its rider, every rider a result
-    # nationalities: the TT riders.csv (119) and the saved PCS pages' result tables, startlists and rankings
-    assert riders["nationality"].is_not_null().sum() == 536
+    # nationalities: the TT riders.csv (119) and the saved PCS pages' result tables, startlists and rankings (536),
+    # and the flags beside rider links in those pages' HTML (78 more)
+    assert riders["nationality"].is_not_null().sum() == 614
     assert riders["birth_date"].is_not_null().sum() == 1_195  # riders_info DOBs (a 2022 snapshot)
     assert riders["birth_year"].is_not_null().sum() == 1_290  # + TT birth years + years pinned by ages
     assert riders["team"].is_not_null().sum() == 1_889  # riders seen only in the TT CSVs have no team

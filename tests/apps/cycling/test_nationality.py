@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from shipml.apps.cycling.nationality import fill_from_rider_pages, read_saved_pages
+from shipml.apps.cycling.nationality import fill_from_rider_pages, flagged_riders, read_saved_pages
 from shipml.apps.cycling.pages_source import PageSource, Politeness
 
 
@@ -22,10 +22,25 @@ def _pages(site, tmp_path: Path, clock) -> PageSource:
 def test_saved_pages_name_riders_with_their_nationality(html_fixtures: Path):
     seen = dict(read_saved_pages(html_fixtures).select("rider", "nationality").iter_rows())
     # from result tables (Ronde van Vlaanderen 2022, Tour de France stages), startlists, rankings and rider pages
-    assert len(seen) == 750
+    # (750 riders in the parsed pages), and the flags beside rider links in the HTML: 136 more
+    assert len(seen) == 886
     assert (seen["greg-van-avermaet"], seen["tadej-pogacar"], seen["alberto-contador"], seen["david-canada"]) == (
         "BE", "SI", "ES", "ES")
+    # the team time trial's parsed form has no nationality; the rankings' HTML was saved after its parsed form
+    assert (seen["sam-oomen"], seen["reto-hollenstein"], seen["chris-harper"], seen["mauri-vansevenant"]) == (
+        "NL", "CH", "AU", "BE")
     assert all(len(code) == 2 and code.isupper() for code in seen.values())
+
+
+def test_html_flags_are_read_only_beside_one_rider_link():
+    html = """<table>
+      <tr><td><span class="flag nl"></span> <a href="rider/sam-oomen">Oomen</a></td><td>Sunweb</td></tr>
+      <tr><td><span class="flag fr"></span> <a href="race/tour-de-france/2024">Tour</a></td>
+          <td><a href="rider/tadej-pogacar">Pogačar</a></td></tr>
+      <tr><td><span class="flag be"></span><span class="flag nl"></span><a href="rider/two-flags">?</a></td></tr>
+      <tr><td><span class="flag it"></span><a href="rider/a-b">A</a> <a href="rider/c-d">C</a></td></tr>
+    </table><ul><li><span class="flag si"></span><a href="rider/primoz-roglic/2024">Roglič</a></li></ul>"""
+    assert list(flagged_riders(html)) == [("sam-oomen", "NL"), ("primoz-roglic", "SI")]
 
 
 def test_rider_pages_fill_the_missing_nationalities_and_a_rerun_reads_the_cache(fixture_site, clock, tmp_path):

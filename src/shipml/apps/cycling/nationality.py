@@ -2,7 +2,10 @@
 
 * :func:`read_saved_pages` — the procyclingstats package's saved PCS pages (``pcs_html_fixtures``): their parsed
   form (``<page>.json``, the package's ``parse()`` of ``<page>.txt``) lists nationalities in result tables,
-  startlists and rankings (``rider_url`` + ``nationality``) and on rider pages. Read by :mod:`.importers`.
+  startlists and rankings (``rider_url`` + ``nationality``) and on rider pages; the saved HTML itself
+  (``<page>.txt``) names more: a rider link beside one flag (``span.flag xx``, in the same cell) gives that rider's
+  country, which finds the riders of a team time trial (whose parsed form has no nationality) and of pages
+  saved after their parsed form was made (the rankings). Read by :mod:`.importers`.
 * :func:`fill_from_rider_pages` — for the riders still without one, each rider's page through a
   :class:`~.pages_source.PageSource` (cached, rate-limited, retried with short timeouts; a rerun reads the cache
   and fetches only what is left, so a stopped run resumes), parsed by :func:`.scraper.rider_profile`.
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from selectolax.parser import HTMLParser
 
 from shipml.apps.cycling.pages_source import PageSource
 from shipml.apps.cycling.schema import OBSERVATION_SCHEMA, conform
@@ -27,9 +31,18 @@ SOURCE = "pcs_html"
 
 
 def read_saved_pages(folder: Path) -> pl.DataFrame:
-    """Rider observations (slug and nationality only) from every ``*.json`` of a folder of saved PCS pages; a
-    rider named twice keeps the first nationality in file order. An unreadable file is skipped."""
+    """Rider observations (slug and nationality only) from every ``*.json`` of a folder of saved PCS pages, then
+    from every ``*.txt`` (the HTML, :func:`flagged_riders`); a rider named twice keeps the first nationality (the
+    parsed pages first, each in file order). An unreadable file is skipped."""
     found: dict[str, str] = {}
+    for path in sorted(Path(folder).glob("*.txt")):
+        try:
+            html = path.read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            continue
+        for slug, country in flagged_riders(html):
+            found.setdefault(slug, country)
+    from_html, found = found, {}
     for path in sorted(Path(folder).glob("*.json")):
         try:
             parsed = json.loads(path.read_text(encoding="utf-8"))
@@ -39,11 +52,28 @@ def read_saved_pages(folder: Path) -> pl.DataFrame:
             parsed = {**parsed, "rider_url": "rider/" + path.stem.removeprefix("rider_").split("_")[0]}
         for slug, country in _named(parsed):
             found.setdefault(slug, country)
+    for slug, country in from_html.items():
+        found.setdefault(slug, country)
     frame = pl.DataFrame({"rider": list(found), "nationality": list(found.values())},
                          schema={"rider": pl.String(), "nationality": pl.String()})
     return conform(frame.with_columns(
         *[pl.lit(None, t).alias(c) for c, t in OBSERVATION_SCHEMA.items() if c not in ("rider", "nationality")]
     ).with_columns(source=pl.lit(SOURCE)), OBSERVATION_SCHEMA)
+
+
+def flagged_riders(html: str) -> Iterator[tuple[str, str]]:
+    """(slug, ISO code) for every rider link of a PCS page that shares its parent element (a table cell, a list
+    item) with exactly one flag (``<span class="flag nl">``) and no other rider link. A flag elsewhere in the row (the
+    country of a race in a team's or rider's results) is not the rider's and is not read."""
+    for span in HTMLParser(html).css("span.flag"):
+        classes = str(span.attributes.get("class") or "").split()
+        parent = span.parent
+        if parent is None or len(classes) != 2 or len(classes[1]) != 2 or len(parent.css("span.flag")) != 1:
+            continue
+        slugs = {slug for a in parent.css('a[href^="rider/"]')
+                 if (slug := str(a.attributes.get("href") or "").removeprefix("rider/").split("/")[0])}
+        if len(slugs) == 1 and " " not in (slug := slugs.pop()):
+            yield slug, classes[1].upper()
 
 
 def _named(value: Any) -> Iterator[tuple[str, str]]:
