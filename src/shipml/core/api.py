@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -27,7 +27,15 @@ from shipml.core.app import App, resolve
 from shipml.core.middleware import Metrics, RequestMiddleware
 from shipml.core.outages import DATABASE, QUEUE, outages
 from shipml.core.readcache import VersionedReads
-from shipml.core.schemas import AppStatus, ChampionMoved, HealthAnswer, JobAccepted, JobRecord, ModelVersion
+from shipml.core.schemas import (
+    AppStatus,
+    ChampionMoved,
+    ComponentHealth,
+    HealthAnswer,
+    JobAccepted,
+    JobRecord,
+    ModelVersion,
+)
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -37,19 +45,22 @@ PUBLIC_JOB_FIELDS = ("id", "app", "name", "status", "progress", "message", "erro
                      "started_at", "finished_at")
 
 
-def _public_job(record: dict[str, Any], admin: bool) -> dict[str, Any]:
+def _public_job(record: Mapping[str, Any], admin: bool) -> JobRecord:
     """What a job record shows: everyone sees its status and progress (with its message and error); only admins see
     its params and result. A job's result is its submitter's: an admin's in the admin's views, a stranger's
     recommendation at its own address (``/api/shows/recommendations/{id}``), for the holder of its id."""
     if admin:
-        return record
+        return JobRecord.model_validate(record)
     shown = {k: record[k] for k in PUBLIC_JOB_FIELDS}
     for k in ("message", "error"):  # an app's message may name a file: never with its server folder
         shown[k] = sources.scrub_paths(shown[k])
-    return shown
+    return JobRecord.model_validate(shown)
 
 
-def _check(fn: Callable[[], Any], part: str | None = None) -> dict[str, Any]:
+Detail = Mapping[str, object]  # what a part of health adds to ``ok``: its backend, queue length, app status…
+
+
+def _check(fn: Callable[[], Detail | None], part: str | None = None) -> ComponentHealth:
     """One part of health. The reason of a failure goes to the log (an outage once per outage, see
     :mod:`shipml.core.outages`; anything else with its traceback); the answer names only the kind."""
     try:
@@ -57,28 +68,39 @@ def _check(fn: Callable[[], Any], part: str | None = None) -> dict[str, Any]:
     except Exception as exc:
         if error_policy.is_outage(exc):
             outages.down(part or error_policy.outage_part(exc) or "backing service", exc)
-            return {"ok": False, "error": "unavailable"}
+            return ComponentHealth(ok=False, error="unavailable")
         log.warning("health check %s failed", getattr(fn, "__name__", fn), exc_info=True)
-        return {"ok": False, "error": type(exc).__name__}
+        return ComponentHealth(ok=False, error=type(exc).__name__)
     if part is not None:
         outages.up(part)
-    return {"ok": True, **(detail or {})}
+    return ComponentHealth.model_validate({**(detail or {}), "ok": True})
 
 
-def _database() -> dict[str, Any]:
+def _database() -> Detail:
     with db.get_engine().connect() as conn:
         conn.execute(text("SELECT 1"))
     return {"backend": db.get_engine().dialect.name}
 
 
-def _queue() -> dict[str, Any]:
+def _queue() -> Detail:
     huey = jobs.get_huey()
     return {"backend": "redis" if get_settings().redis_url else "sqlite", "pending": huey.pending_count()}
 
 
-def _registry() -> dict[str, Any]:
+def _registry() -> Detail:
     registry.client().search_registered_models(max_results=1)
     return {"backend": get_settings().tracking_uri.split(":", 1)[0]}
+
+
+def _services(apps: Sequence[App]) -> dict[str, ComponentHealth]:
+    """Each enabled service's health; when they cannot be read at all, one entry ``all`` says why."""
+    listed: dict[str, ComponentHealth] = {}
+
+    def read() -> None:
+        listed.update({key: ComponentHealth.model_validate(beat) for key, beat in services.status(list(apps)).items()})
+
+    failed = _check(read)
+    return listed if failed.ok else {"all": failed}
 
 
 HEALTH_MAX_STALE = 5  # cache periods
@@ -92,24 +114,23 @@ class _Health:
     def __init__(self, apps: Sequence[App]) -> None:
         self._apps = list(apps)
         self._lock = threading.Lock()
-        self._last: dict[str, Any] | None = None
+        self._last: HealthAnswer | None = None
         self._at = -1e9
         self._refreshing = False
 
-    def compute(self) -> dict[str, Any]:
+    def compute(self) -> HealthAnswer:
         components = {"database": _check(_database, DATABASE), "queue": _check(_queue, QUEUE),
                       "registry": _check(_registry, "registry")}
         app_status = {a.name: _check(partial(platform.status, a)) for a in self._apps}
-        service_status = _check(lambda: {"apps": services.status(self._apps)})
-        services_ok = service_status["ok"] and all(v["ok"] for v in service_status.get("apps", {}).values())
-        ok = services_ok and all(c["ok"] for c in (*components.values(), *app_status.values()))
-        body = {"status": "ok" if ok else "degraded", "components": components, "apps": app_status,
-                "services": service_status.get("apps", {"all": service_status})}
+        service_status = _services(self._apps)
+        ok = all(c.ok for c in (*components.values(), *app_status.values(), *service_status.values()))
+        answer = HealthAnswer(status="ok" if ok else "degraded", components=components, apps=app_status,
+                              services=service_status)
         with self._lock:
-            self._last, self._at, self._refreshing = body, time.monotonic(), False
-        return body
+            self._last, self._at, self._refreshing = answer, time.monotonic(), False
+        return answer
 
-    async def body(self) -> dict[str, Any]:
+    async def answer(self) -> HealthAnswer:
         ttl = get_settings().health_cache_seconds
         with self._lock:
             age = time.monotonic() - self._at
@@ -130,7 +151,6 @@ class _Health:
             log.exception("health refresh failed")
             with self._lock:
                 self._refreshing = False
-
 
 
 def _accepted(job_id: str) -> JobAccepted:
@@ -180,8 +200,9 @@ def platform_router(apps: Sequence[App]) -> APIRouter:
         """Database, queue, registry, and each app's data freshness and champion version (refreshed in the
         background at most once per ``SHIPML_HEALTH_CACHE_SECONDS``: a storm of probes is not a storm of
         registry queries). 503 when any part is down."""
-        body = await health.body()
-        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+        answer = await health.answer()
+        return JSONResponse(answer.model_dump(mode="json", exclude_unset=True),
+                            status_code=200 if answer.status == "ok" else 503)
 
     @router.get("/jobs", response_model_exclude_unset=True)
     def list_jobs(app: Annotated[str | None, Query(max_length=64)] = None,
@@ -192,11 +213,11 @@ def platform_router(apps: Sequence[App]) -> APIRouter:
         """Jobs, newest first. Without the admin token: status and progress only, and no job the public submitted
         (a recommendation request is its requester's business; its id is the key to its answer)."""
         listed = jobs.list_jobs(app=app, status=status, limit=limit, offset=offset, include_private=admin)
-        return [JobRecord.model_validate(_public_job(j, admin)) for j in listed]
+        return [_public_job(j, admin) for j in listed]
 
     @router.get("/jobs/{job_id}", response_model_exclude_unset=True)
     def get_job(job_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")], admin: IsAdminDep = False) -> JobRecord:
-        return JobRecord.model_validate(_public_job(jobs.get(job_id), admin))
+        return _public_job(jobs.get(job_id), admin)
 
     @router.get("/models")
     def models() -> list[ModelVersion]:
