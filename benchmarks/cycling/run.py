@@ -3,8 +3,9 @@ candidate and the original recipe), holdout Spearman, and similar-riders latency
 (`POST /api/cycling/similar` with filters, sequential requests from a second process).
 
 Issue 22: the evidence weight of `factors_evidence` is chosen on a validation half of the riders (slug hash even)
-and its agreement reported on the other half (odd), beside the factor model's on the same halves; neighbours
-always come from every labelled rider. `--split-only` runs only that part.
+and its agreement reported on the other half (odd), beside the factor model's and `factors_evidence_walk`'s (its
+defaults were chosen on the same validation half: `walk_grid.py`) on the same halves; neighbours always come from
+every labelled rider. `--split-only` runs only that part.
 
     .venv/bin/python benchmarks/cycling/run.py [--split-only]
 """
@@ -57,13 +58,14 @@ def half(rider: str) -> str:
 def split_figures(results, riders) -> None:  # type: ignore[no-untyped-def]
     """Evidence weight chosen on the validation half, agreement reported on the test half."""
     from shipml.apps.cycling.evaluation import specialty_agreement, specialty_labels
-    from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel
+    from shipml.apps.cycling.factor_model import EvidenceBlend, FactorModel, WalkBlend
     from shipml.apps.cycling.model import fit_results
 
     labels = specialty_labels(riders)
     halves = {name: {r for r in riders["rider"] if half(r) == name} for name in ("validation", "test")}
     models = {"factor_als": FactorModel(), **{f"factors_evidence w={w:g}": EvidenceBlend(evidence_weight=w)
-                                              for w in EVIDENCE_WEIGHTS}}
+                                              for w in EVIDENCE_WEIGHTS},
+              "factors_evidence_walk (defaults)": WalkBlend()}
     chosen: tuple[float, str] = (-1.0, "")
     for name, model in models.items():
         fit_results(model, results)
@@ -72,7 +74,7 @@ def split_figures(results, riders) -> None:  # type: ignore[no-untyped-def]
             emit(NAME, f"{name}: specialty agreement / random rate, {part} half of the riders", f["specialty_ratio"],
                  "x", ci95=[round(x, 3) for x in f["specialty_ratio_ci"]], riders_queried=f["specialty_riders"],
                  agreement=round(f["specialty_agreement"], 4), random_rate=round(f["random_rate"], 4))
-            if part == "validation" and name != "factor_als":
+            if part == "validation" and name.startswith("factors_evidence w="):
                 chosen = max(chosen, (f["specialty_ratio"], name))
     emit(NAME, "evidence weight chosen on the validation half", chosen[0], "x", chosen=chosen[1])
 
