@@ -12,11 +12,17 @@ from apps.race import simrace
 from shipml.apps.race import publish, rawlog
 from shipml.apps.race.live import RaceWorker
 from shipml.apps.race.publish import current
+from shipml.apps.race.side import SIDE, SideStore
 from shipml.apps.race.standings import Standings
 
 
 def _arrays(folder: Path) -> dict[str, np.ndarray]:
-    return {p.stem: np.load(p) for p in sorted(folder.glob("*.npy"))}
+    """A folder's arrays: its files, but the side records as the arrays they stand for (how they are cut into
+    shards and changed rows depends on the folders before)."""
+    side = SideStore.open(folder)
+    assert side is not None
+    return {**{p.stem: np.load(p) for p in sorted(folder.glob("*.npy")) if not p.stem.startswith("side")},
+            **side.arrays()}
 
 
 def test_unchanged_arrays_are_linked_and_every_folder_reads_as_a_full_one(platform: Any) -> None:
@@ -53,6 +59,10 @@ def test_unchanged_arrays_are_linked_and_every_folder_reads_as_a_full_one(platfo
     view, arrays = first_view
     for key in publish.ARRAYS:
         np.testing.assert_array_equal(getattr(view.processor, key), arrays[key], err_msg=key)
+    for i in range(race.runners):
+        for key, value in view.runner_side(i).items():
+            np.testing.assert_array_equal(value, arrays[key][i], err_msg=key)
+    assert len(arrays) == len(publish.ARRAYS) + len(SIDE) + 7  # and the ranking's 7
     np.testing.assert_array_equal(view.standings.order, arrays["order"])
 
 

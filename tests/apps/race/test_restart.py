@@ -12,8 +12,11 @@ import numpy as np
 from apps.race import simrace
 from shipml.apps.race import definition, publish, rawlog
 from shipml.apps.race.live import RaceWorker
+from shipml.apps.race.processor import STATE_ARRAYS
 from shipml.apps.race.publish import current
+from shipml.apps.race.side import SIDE
 from shipml.apps.race.standings import Standings
+from shipml.apps.race.trail import TRAIL_ARRAYS
 
 
 class _Bare:
@@ -68,8 +71,11 @@ def _assert_uninterrupted(race: definition.Race) -> None:
     assert (p.accepted, p.rejected, p.ignored) == (expected.accepted, expected.rejected, expected.ignored)
     np.testing.assert_array_equal(p.progress_m, expected.progress_m)
     np.testing.assert_array_equal(p.splits_s, expected.splits_s)
-    np.testing.assert_array_equal(p.trail_m, expected.trail_m)
     np.testing.assert_array_equal(view.standings.order, Standings(expected).order)
+    restored = publish.published_state(definition.load(race.name))  # every array, side records put together
+    assert restored is not None
+    for name in (*STATE_ARRAYS, *TRAIL_ARRAYS, "splits_s"):
+        np.testing.assert_array_equal(getattr(restored, name), getattr(expected, name), err_msg=name)
     assert expected.accepted > 1000 and (expected.status == 1).sum() > 0  # a race under way, not an empty one
 
 
@@ -122,15 +128,18 @@ def test_a_publication_of_the_spark_path_is_not_taken_for_the_embedded_state(pla
 
 
 def test_a_publication_from_before_trails_and_restore_arrays_is_still_read(platform: Any) -> None:
-    """The API's view is built by RaceProcessor.over_arrays and Standings(processor, Ranking): arrays a publication
-    lacks (written before trails and the restore-only arrays existed) start at their initial values."""
+    """The API's view is built by RaceProcessor.over_arrays and Standings(processor, Ranking): a folder written
+    before side records (every array a file of its own) is read, and arrays it lacks (written before trails and
+    the restore-only arrays existed) read as their initial values."""
     race = simrace.define("older", 40)
     for frame in simrace.chunks(race, minutes=6):
         rawlog.write_file(race.name, frame)
     processed = _uninterrupted(race, 2**62)
     folder = publish.publish(race, processed, Standings(processed), {})
-    for name in ("trail_t", "trail_m", "trail_head", *publish.RESTORE_ONLY):
-        (folder / f"{name}.npy").unlink()
+    for side_file in folder.glob("side*.npy"):  # as a folder of then: last position as files, no trail
+        side_file.unlink()
+    for name in ("last_x", "last_y"):
+        np.save(folder / f"{name}.npy", getattr(processed, name))
     view = current(definition.load(race.name))
     assert view is not None
     p = view.processor
@@ -138,6 +147,10 @@ def test_a_publication_from_before_trails_and_restore_arrays_is_still_read(platf
     np.testing.assert_array_equal(p.progress_m, processed.progress_m)
     assert (p.trail_head == -1).all() and p.trail_t.shape == processed.trail_t.shape
     assert (p.dnf_reason == 0).all() and np.isnan(p.off_course_since).all()
+    np.testing.assert_array_equal(p.last_x, processed.last_x)
+    i = int(np.argmax(processed.progress_m))
+    side = view.runner_side(i)
+    assert set(side) == set(SIDE) and side["last_x"] == processed.last_x[i] and side["trail_head"] == -1
     fresh = Standings(processed)
     np.testing.assert_array_equal(view.standings.order, fresh.order)
     line = lambda s: (s.runner, s.rank, s.category_rank, s.distance_m, s.finish_s)  # noqa: E731

@@ -27,7 +27,7 @@ from .course import Course
 from .matching import match_to_course
 from .pings import IGNORE_REASONS, OUTCOME_CODE, OUTCOMES, REJECT_REASONS, PingBatch, rounds
 from .rules import RaceRules
-from .trail import new_trails, record
+from .trail import TRAIL_ARRAYS, new_trails, record
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +123,15 @@ class RaceProcessor:
                     category_names: tuple[str, ...], clock: float, version: int, accepted: int,
                     rejected: Mapping[str, int], ignored: Mapping[str, int]) -> RaceProcessor:
         """A processor over given state arrays (published, memory-mapped: used as they are, not copied), e.g. to
-        read standings from. A state or trail array missing from ``arrays`` (a publication older than it) starts at
-        its initial value; ``splits_s`` must be there."""
+        read standings from. A state or trail array missing from ``arrays`` (a publication older than it, or one
+        that keeps it apart) reads as its initial value for every runner (read-only, no memory); ``splits_s`` must
+        be there."""
         p = cls(course, 0, start_t=0.0, rules=rules, category_names=category_names)  # 0 runners: allocates nothing
         p.runners = int(arrays["start_t"].shape[0])
-        fresh: dict[str, np.ndarray] = {name: np.full(p.runners, initial, dtype=dtype)
+        fresh: dict[str, np.ndarray] = {name: np.broadcast_to(np.array(initial, dtype=dtype), (p.runners,))
                                         for name, (dtype, initial) in STATE_ARRAYS.items() if name not in arrays}
-        if "trail_head" not in arrays:
-            fresh.update(new_trails(p.runners))
+        fresh.update({name: np.broadcast_to(np.array(initial, dtype=dtype), (p.runners, *shape))
+                      for name, (dtype, initial, shape) in TRAIL_ARRAYS.items() if name not in arrays})
         for name, array in {**fresh, **arrays}.items():
             setattr(p, name, array)
         p.clock, p.version, p.accepted = float(clock), int(version), int(accepted)

@@ -1,11 +1,13 @@
 """The standings the processor publishes and the API reads: one folder of ``.npy`` arrays per state version.
 
-    live/v<ns>-<version>-<pid>/  order, rank, category ranks, every runner's progress, times, speed, splits, position,
-                             recent trail (see :mod:`.trail`)
+    live/v<ns>-<version>-<pid>/  order, rank, category ranks, every runner's progress, times, speed, splits; and
+                             their position, recent trail (see :mod:`.trail`) and restore-only arrays as side
+                             records (:mod:`.side`: shards rewritten now and then, plus the rows changed since)
     live/CURRENT             the name of the newest complete folder (replaced atomically)
 
 The API memory-maps the arrays of the current folder once per version (:func:`current`) and answers every page
 and runner lookup with slices of them, through the same :class:`~.standings.Standings` code the processor uses.
+Files never change once written: an array (or side shard) unchanged since the last folder is hard-linked from it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +25,13 @@ import numpy as np
 
 from .definition import Race
 from .processor import STATE_ARRAYS, RaceProcessor
+from .side import SIDE, SideStore, SideWriter
 from .standings import Ranking, Standings
 from .trail import TRAIL_ARRAYS
 
-ARRAYS = ("start_t", "category", "status", "progress_m", "progress_t", "last_t", "last_x", "last_y", "speed_mps",
-          "splits_s", "trail_t", "trail_m", "trail_head", "dnf_reason", "last_hr", "off_course_since")
+#: the per-runner arrays of the standings, one file each (the others are side records, :mod:`.side`)
+ARRAYS = ("start_t", "category", "status", "progress_m", "progress_t", "last_t", "speed_mps", "splits_s")
 KEEP = 3
-RESTORE_ONLY = ("dnf_reason", "last_hr", "off_course_since")  # read by a restarting processor, not by the API
 
 
 def live_dir(race: Race) -> Path:
@@ -64,6 +67,8 @@ def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: di
             linked.append(key)
         else:
             np.save(folder / f"{key}.npy", array)
+    side = previous.side if previous is not None else SideWriter()
+    side.write(folder, processor)
     full = {**meta, "version": processor.version, "clock": processor.clock, "ranked": standings.ranked,
             "accepted": processor.accepted, "rejected": processor.rejected, "ignored": processor.ignored,
             "published_at": time.time(), "offset": processor.offset, "digest": race.definition.digest,
@@ -72,6 +77,7 @@ def publish(race: Race, processor: RaceProcessor, standings: Standings, meta: di
     final = base / name
     shutil.rmtree(final, ignore_errors=True)
     folder.rename(final)
+    side.commit(final)
     pointer = base / "CURRENT.partial"
     pointer.write_text(name)
     pointer.replace(base / "CURRENT")
@@ -103,6 +109,7 @@ class Publication:
         self.version = -1
         self.ranking: dict[str, np.ndarray] = {}
         self.linked: list[str] = []  # what the last publication linked rather than wrote
+        self.side = SideWriter()  # its side records
 
     def unchanged(self, processor: RaceProcessor, ranking: dict[str, np.ndarray]) -> set[str]:
         changed = processor.changed_since(self.version) if processor is self.processor else None
@@ -127,43 +134,65 @@ class Publication:
         self.folder, self.processor, self.version, self.ranking, self.linked = (folder, processor, processor.version,
                                                                                 ranking, linked)
 
-    def frozen(self, processor: RaceProcessor) -> RaceProcessor | None:
-        """The state of ``processor`` as this publication holds it, over the folder's files (memory-mapped: nothing
-        is copied, and the files never change), when the processor has not changed since it was published; else
-        None. A state save can be written from it in the background while the processor goes on."""
+    def frozen(self, processor: RaceProcessor) -> Callable[[], RaceProcessor] | None:
+        """The state of ``processor`` as this publication holds it, when the processor has not changed since it
+        was published (else None): the folder's files are opened now (memory-mapped; a map stays valid when the
+        folder is deleted later, and the files never change), and the returned call makes the state from them
+        (the side records put together: a copy), e.g. in the background while the processor goes on."""
         if processor is not self.processor or processor.version != self.version:
             return None
-        try:  # opened now: a map stays valid when the folder is deleted later
+        try:
             arrays = {key: np.load(self.folder / f"{key}.npy", mmap_mode="r") for key in ARRAYS}
+            side = SideStore.open(self.folder)
         except (OSError, ValueError):
+            return None
+        if side is None:
             return None
         p = RaceProcessor.over_arrays(processor.course, arrays, rules=processor.rules,
                                       category_names=processor.category_names, clock=processor.clock,
                                       version=processor.version, accepted=processor.accepted,
                                       rejected=processor.rejected, ignored=processor.ignored)
         p.offset = processor.offset
-        return p
+
+        def make() -> RaceProcessor:
+            for name, array in side.arrays().items():
+                setattr(p, name, array)
+            return p
+
+        return make
 
 
 @dataclass
 class LiveView:
-    """The published standings of one version, ready to serve (arrays memory-mapped)."""
+    """The published standings of one version, ready to serve (arrays memory-mapped). Its processor has the
+    standings' arrays; a runner's side record (position, trail) is :meth:`runner_side`."""
 
     race: Race
     meta: dict[str, Any]
     standings: Standings
+    side: SideStore | None = None
 
     @property
     def processor(self) -> RaceProcessor:
         return self.standings.processor
 
+    def runner_side(self, runner: int) -> dict[str, Any]:
+        """One runner's side arrays (:data:`.side.SIDE`) as of this version."""
+        if self.side is None:  # a folder from before side records: every array is in the processor
+            return {name: getattr(self.processor, name)[runner] for name in SIDE}
+        row = self.side.row(runner)
+        return {name: row[name] for name in SIDE}
+
 
 def _view(race: Race, folder: Path) -> LiveView:
     meta = json.loads((folder / "meta.json").read_text())
     # plain arrays over the maps (a memmap indexes through Python: a third of a leaderboard page's time)
-    arrays = {p.stem: np.load(p, mmap_mode="r").view(np.ndarray) for p in folder.glob("*.npy")}
+    arrays = {p.stem: np.load(p, mmap_mode="r").view(np.ndarray) for p in folder.glob("*.npy")
+              if not p.stem.startswith("side")}
+    side = SideStore.open(folder)
+    wanted = ARRAYS if side is not None else (*ARRAYS, *SIDE)  # an older folder has every array as a file
     p = RaceProcessor.over_arrays(  # a read-only processor over the published arrays
-        race.course, {key: arrays[key] for key in ARRAYS if key in arrays}, rules=race.definition.rules(),
+        race.course, {key: arrays[key] for key in wanted if key in arrays}, rules=race.definition.rules(),
         category_names=race.category_names, clock=meta["clock"], version=meta["version"],
         accepted=meta["accepted"], rejected=meta["rejected"], ignored=meta["ignored"])
     bounds = arrays["category_bounds"]
@@ -171,7 +200,7 @@ def _view(race: Race, folder: Path) -> LiveView:
         order=arrays["order"], ranked=int(meta["ranked"]), rank=arrays["rank"], category_rank=arrays["category_rank"],
         category_order={c: arrays["by_category"][bounds[c]:bounds[c + 1]] for c in range(len(race.category_names))},
         finish_s=arrays["splits_s"][:, -1], gap_s=arrays.get("gap_s"), category_gap_s=arrays.get("category_gap_s")))
-    return LiveView(race, meta, s)
+    return LiveView(race, meta, s, side)
 
 
 def boot_id() -> str:
@@ -196,8 +225,10 @@ def published_state(race: Race) -> RaceProcessor | None:
                 or not meta.get("boot_id") or meta["boot_id"] != boot_id()):
             return None
         p = race.new_processor()
+        side = SideStore.open(folder)
+        arrays = side.arrays() if side is not None else {}
         for key in (*STATE_ARRAYS, "splits_s", *TRAIL_ARRAYS):
-            array = np.load(folder / f"{key}.npy")
+            array = arrays[key] if key in arrays else np.load(folder / f"{key}.npy")
             target = getattr(p, key)
             if array.shape != target.shape:
                 return None

@@ -123,16 +123,17 @@ def runner(race: Race, bib: str, track: bool = True) -> dict[str, Any]:
         splits.append({"checkpoint": checkpoint.name, "distance_m": round(checkpoint.distance_m, 1),
                        "time_s": _round(value) if np.isfinite(value) else None,
                        "at": iso(start + value) if np.isfinite(value) else None})
+    side = view.runner_side(i)  # position and trail: the runner's side record of this version
     position = None
-    if np.isfinite(p.last_x[i]):
-        lat, lon = race.course.unproject([p.last_x[i]], [p.last_y[i]])
+    if np.isfinite(side["last_x"]):
+        lat, lon = race.course.unproject([side["last_x"]], [side["last_y"]])
         on_lat, on_lon = race.course.position_at([p.progress_m[i]])
         position = {"lat": float(lat[0]), "lon": float(lon[0]), "course_lat": float(on_lat[0]),
                     "course_lon": float(on_lon[0]), "at": iso(float(p.last_t[i]))}
     body.update(start=iso(start), splits=splits, position=position, device=race.participants["device"][i],
                 course_length_m=round(race.course.length_m, 1))
     if track:
-        since, along = trail.recent(p.trail_t[i], p.trail_m[i], int(p.trail_head[i]))
+        since, along = trail.recent(side["trail_t"], side["trail_m"], int(side["trail_head"]))
         lat, lon = race.course.position_at(along)
         body["track"] = [{"t": iso(start + s), "lat": round(float(a), 7), "lon": round(float(o), 7)}
                          for s, a, o in zip(since.tolist(), lat.tolist(), lon.tolist(), strict=True)]

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,9 @@ def save_state(processor: RaceProcessor, path: str | Path) -> Path:
 
 class BackgroundSave:
     """State saves in a thread, one at a time, so that a processor's cycle does not wait ~1 s for a durable write
-    of its whole state (at a million runners: 160 MB, fsynced). The processor given must not change while it is
-    written: a frozen one (:meth:`.publish.Publication.frozen`, over published files)."""
+    of its whole state (at a million runners: 160 MB, fsynced). What is saved is made in the thread by a call that
+    returns a processor nothing changes while it is written (:meth:`.publish.Publication.frozen`: over published
+    files)."""
 
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
@@ -68,14 +70,14 @@ class BackgroundSave:
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, processor: RaceProcessor, path: str | Path) -> bool:
-        """Save ``processor`` to ``path`` in the background; False (nothing started) while a save is running."""
+    def start(self, make: Callable[[], RaceProcessor], path: str | Path) -> bool:
+        """Save ``make()`` to ``path`` in the background; False (nothing started) while a save is running."""
         if self.busy:
             return False
 
         def run() -> None:
             try:
-                save_state(processor, path)
+                save_state(make(), path)
                 self.saves += 1
             except Exception as exc:  # the next save tries again; the last good file stays (atomic replace)
                 self.error = exc
