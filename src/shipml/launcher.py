@@ -30,7 +30,10 @@ def ui_command(port: int) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(UI_MAIN), "--server.port", str(port),
             "--server.address", s.api_host, "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--client.toolbarMode", "minimal"]
+            "--client.toolbarMode", "minimal",
+            # no full garbage collection after every script run: 0.06–0.3 s a run on the UI's heap, holding the GIL
+            # before the run's last message goes out (benchmarks/page_load, issue 20); Python's own GC still runs
+            "--runner.postScriptGC", "false"]
 
 
 def _children() -> dict[str, list[str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -35,7 +34,8 @@ def render(app_pages: Mapping[str, Page]) -> None:
         st.error(exc.message, icon=":material/cloud_off:")
         st.stop()
 
-    failed = _latest_failed()
+    jobs = _jobs()  # the latest 200 jobs: for the status line, and the table below when it is not filtered
+    failed = _latest_failed(jobs) if isinstance(jobs, list) else []
     if health.status != "ok":
         st.warning("The platform is degraded: see the red items below.", icon=":material/warning:")
     elif failed:
@@ -55,7 +55,7 @@ def render(app_pages: Mapping[str, Page]) -> None:
             _component(label, icon, health.components.get(key) or ComponentHealth(ok=False, error="no answer"))
 
     st.subheader("Recent jobs")
-    _recent_jobs(list(app_pages))
+    _recent_jobs(list(app_pages), jobs)
 
 
 def _app_card(name: str, health: ComponentHealth, page: Page | None) -> None:
@@ -140,21 +140,25 @@ def _component(label: str, icon: str, component: ComponentHealth) -> None:
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 
-def _recent_jobs(apps: list[str]) -> None:
+def _jobs(**filters: str) -> list[JobRecord] | str:
+    """The latest 200 jobs (newest first) matching ``filters``, or the API's error message."""
+    try:
+        return client.get_fresh("/api/jobs", model=list[JobRecord], limit=200, **filters)
+    except client.ApiError as exc:
+        return exc.message
+
+
+def _recent_jobs(apps: list[str], unfiltered: list[JobRecord] | str) -> None:
     """The latest job of each kind (so a failed refresh stays in sight however many predictions follow), with
-    filters by app and status, and every recent job below."""
+    filters by app and status, and every recent job below. ``unfiltered``: the jobs already asked for the status
+    line (not asked again when no filter is set)."""
     left, right, _ = st.columns([1, 1, 3])
     app = left.selectbox("App", ["all", *apps], key="jobs_app")
     status = right.selectbox("Status", ["all", *JOB_STATUSES], key="jobs_status")
-    params: dict[str, Any] = {"limit": 200}
-    if app != "all":
-        params["app"] = app
-    if status != "all":
-        params["status"] = status
-    try:
-        jobs = client.get_fresh("/api/jobs", model=list[JobRecord], **params)
-    except client.ApiError as exc:
-        st.error(exc.message)
+    filters = {k: v for k, v in (("app", app), ("status", status)) if v != "all"}
+    jobs = _jobs(**filters) if filters else unfiltered
+    if isinstance(jobs, str):
+        st.error(jobs)
         return
     if not jobs:
         st.info("No jobs match. Scheduled refreshes and retraining show up here.", icon=":material/info:")
@@ -169,12 +173,8 @@ def _recent_jobs(apps: list[str]) -> None:
         _jobs_table(jobs[:50])
 
 
-def _latest_failed() -> list[str]:
-    """The kinds of job (``covid.ingest``) whose latest run failed."""
-    try:
-        jobs = client.get_fresh("/api/jobs", model=list[JobRecord], limit=200)
-    except client.ApiError:
-        return []
+def _latest_failed(jobs: list[JobRecord]) -> list[str]:
+    """The kinds of job (``covid.ingest``) whose latest run failed, among ``jobs`` (newest first)."""
     latest: dict[str, JobRecord] = {}
     for j in jobs:  # newest first
         latest.setdefault(f"{j.app}.{j.name}", j)

@@ -147,7 +147,7 @@ def forecast_chart(actual: Series, forecast: Sequence[ForecastPoint], model_vers
 
 
 def bar_chart(items: Sequence[MetricValue], value_title: str, keep_order: bool = False,
-              strip: str = "", height: int | None = None) -> alt.Chart:
+              strip: str = "", height: int | None = None) -> alt.LayerChart:
     """Horizontal bars, one per item (``label``, ``value``); sorted by value unless ``keep_order``.
 
     ``strip`` removes a common prefix from the labels (``"Cases aged "`` → ``"18–29"``).
@@ -158,8 +158,8 @@ def bar_chart(items: Sequence[MetricValue], value_title: str, keep_order: bool =
         "name_ru": [i.name_ru for i in items],
     })
     order: Any = list(frame["label"]) if keep_order else "-x"
-    bars = (
-        alt.Chart(frame)
+    bars = (  # the table on the layer, not on each part: Altair hashes a part's table (its repr) when layering
+        alt.Chart()
         .mark_bar(cornerRadiusEnd=3)
         .encode(
             y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
@@ -169,7 +169,7 @@ def bar_chart(items: Sequence[MetricValue], value_title: str, keep_order: bool =
         )
     )
     labels = bars.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("value:Q", format=",.0f"))
-    return (bars + labels).properties(height=height or 50 + 30 * max(len(frame), 3))
+    return alt.LayerChart(data=frame, layer=[bars, labels], height=height or 50 + 30 * max(len(frame), 3))
 
 
 def range_totals(series: Series) -> list[MetricValue]:

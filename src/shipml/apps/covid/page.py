@@ -24,7 +24,7 @@ from shipml.apps.covid.schemas import (
     SeriesQuery,
     Summary,
 )
-from shipml.ui import client
+from shipml.ui import client, vega
 
 API = "/api/covid"
 FORECAST_HISTORY_DAYS = 56
@@ -116,7 +116,7 @@ def time_series(catalog: list[Metric], first: date, last: date) -> tuple[date, d
             note = f" ({answer.note})" if answer.note else ""
             st.info(f"No values for {labels} between {start:%d.%m.%Y} and {end:%d.%m.%Y}{note}.")
         else:
-            st.altair_chart(charts.series_chart(table, choice.log_scale), key="covid_series_chart",
+            vega.altair_chart(charts.series_chart(table, choice.log_scale), key="covid_series_chart",
                             alt=f"Line chart of {labels}, {smoothing}, {start:%d %b %Y} to {end:%d %b %Y}")
     left, right = st.columns([4, 1], vertical_alignment="center")
     count = len(choice.metrics)
@@ -144,7 +144,7 @@ def forecast_section(last_day: date) -> None:
     actual = series(["cases"], start=since)
     points = answer.forecast
     with st.container(key="covid_forecast"):
-        st.altair_chart(charts.forecast_chart(actual, points, answer.version), key="covid_forecast_chart",
+        vega.altair_chart(charts.forecast_chart(actual, points, answer.version), key="covid_forecast_chart",
                         alt=f"New cases over the last {FORECAST_HISTORY_DAYS} days and the forecast")
     total = sum(p.cases for p in points)
     kind = answer.params.kind.replace("_", " ")
@@ -169,7 +169,7 @@ def districts_section(start: date, end: date) -> None:
         st.info(f"No new cases reported in any of the {len(totals)} districts on {period}.", icon=":material/map:")
         return
     with st.container(key="covid_districts"):
-        st.altair_chart(charts.bar_chart(with_cases, "new cases", strip="Cases in "), key="covid_districts_chart",
+        vega.altair_chart(charts.bar_chart(with_cases, "new cases", strip="Cases in "), key="covid_districts_chart",
                         alt=f"New cases per municipal district, {period}")
     if quiet:
         st.caption(f"No new cases in {len(quiet)} other district{'s' if len(quiet) > 1 else ''}: "
@@ -190,7 +190,7 @@ def demographics_section(start: date, end: date) -> None:
                 st.info(f"No {group} breakdown in the data for {period}.", icon=":material/info:")
                 continue
             with st.container(key=f"covid_{group}"):
-                st.altair_chart(charts.bar_chart(items, "cases", keep_order=group == "age", strip=strip),
+                vega.altair_chart(charts.bar_chart(items, "cases", keep_order=group == "age", strip=strip),
                                 key=f"covid_{group}_chart", alt=f"Cases by {group}, {period}")
 
 

@@ -107,7 +107,7 @@ def map_chart(frame: pd.DataFrame, labels: int = 5, height: int = 460) -> alt.La
 
     Clicking a dot selects its ``rider`` in the point selection :data:`MAP_PICK`."""
     groups = ["chosen rider", "similar", "other riders"]
-    base = alt.Chart(frame).encode(
+    base = alt.Chart().encode(  # the table on the layer: Altair hashes each part's table (its repr) when layering
         x=alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False, grid=False, domain=False)),
         y=alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False, grid=False, domain=False)),
     )
@@ -129,7 +129,7 @@ def map_chart(frame: pd.DataFrame, labels: int = 5, height: int = 460) -> alt.La
         align="left", dx=11, dy=-9, fontSize=13, fontWeight="bold", color=CHOSEN_COLOUR).encode(text="name:N")
     top = base.transform_filter("isValid(datum.rank) && datum.rank <= " + str(labels)).mark_text(
         align="left", dx=7, dy=-6, fontSize=11, color="#555").encode(text="name:N")
-    return (dots + top + chosen).properties(height=height)
+    return alt.LayerChart(data=frame, layer=[dots, top, chosen], height=height)
 
 
 def class_mix_chart(mix: Mapping[str, float], height: int = 30) -> alt.LayerChart:
@@ -141,7 +141,7 @@ def class_mix_chart(mix: Mapping[str, float], height: int = 30) -> alt.LayerChar
         mid=lambda f: (f["start"] + f["end"]) / 2,
         label=lambda f: [f"{s:.0%} {c}" if s >= 0.12 else f"{s:.0%}" if s >= 0.04 else ""
                          for s, c in zip(f["share"], f["class"], strict=True)])
-    base = alt.Chart(frame).encode(y=alt.value(height / 2))
+    base = alt.Chart().encode(y=alt.value(height / 2))
     bars = base.mark_bar(height=height).encode(
         x=alt.X("start:Q", title=None, scale=alt.Scale(domain=[0, 1]), axis=None), x2="end:Q",
         color=alt.Color("class:N", title=None, legend=None, scale=alt.Scale(
@@ -149,17 +149,17 @@ def class_mix_chart(mix: Mapping[str, float], height: int = 30) -> alt.LayerChar
         tooltip=[alt.Tooltip("class:N", title="race class"), alt.Tooltip("share:Q", format=".0%")],
     )
     text = base.mark_text(color="white", fontSize=12, fontWeight="bold").encode(x="mid:Q", text="label:N")
-    return (bars + text).properties(height=height)
+    return alt.LayerChart(data=frame, layer=[bars, text], height=height)
 
 
 def similarity_bars(items: Sequence[SimilarRace] | Sequence[SimilarTeam], key: str,
-                    label: Callable[[str], str] = str, height: int | None = None) -> alt.Chart:
+                    label: Callable[[str], str] = str, height: int | None = None) -> alt.LayerChart:
     """Horizontal bars of ``similarity`` (most similar on top), one per item named by ``label(item.<key>)``."""
     rows = [i.model_dump() for i in items]
     frame = pd.DataFrame({"name": [label(str(r[key])) for r in rows],
                           "similarity": [float(r["similarity"]) for r in rows]})
     bars = (
-        alt.Chart(frame)
+        alt.Chart()
         .mark_bar(cornerRadiusEnd=3, color="#4a90c2")
         .encode(
             y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
@@ -169,4 +169,4 @@ def similarity_bars(items: Sequence[SimilarRace] | Sequence[SimilarTeam], key: s
         )
     )
     text = bars.mark_text(align="left", dx=4, fontSize=11).encode(text=alt.Text("similarity:Q", format=".0%"))
-    return (bars + text).properties(height=height or 70 + 32 * max(len(frame), 3))
+    return alt.LayerChart(data=frame, layer=[bars, text], height=height or 70 + 32 * max(len(frame), 3))

@@ -25,7 +25,7 @@ from shipml.apps.cycling.schemas import (
     SimilarRiders,
     SimilarTeams,
 )
-from shipml.ui import client
+from shipml.ui import client, vega
 
 API = "/api/cycling"
 AGES = (18, 45)  # the age slider's bounds (widened to the data); the full range means "any age"
@@ -140,7 +140,7 @@ def rider_card(me: ChosenRider) -> None:
         head[3].metric("Small-race share", f"{confidence.small_race_share:.0%}",
                        help="Share of results in .1/.2 races, where the field is weaker.")
         if mix:
-            st.altair_chart(charts.class_mix_chart(mix), key="cycling_mix_chart",
+            vega.altair_chart(charts.class_mix_chart(mix), key="cycling_mix_chart",
                             alt=f"Results by race class: {charts.class_mix(mix)}")
         if me.low_confidence:
             reasons = "; ".join(confidence.reasons) or "little evidence"
@@ -195,7 +195,7 @@ def rider_map(map_points: RiderMap, chosen: str | None, neighbours: list[Neighbo
     st.markdown("**Map of all riders**")
     frame = charts.map_frame(points, chosen, neighbours)
     with st.container(key="cycling_map"):
-        st.altair_chart(charts.map_chart(frame), key="cycling_map_chart", width="stretch",
+        vega.altair_chart(charts.map_chart(frame), key="cycling_map_chart", width="stretch",
                         on_select=partial(pick_from_map, pickable), selection_mode=charts.MAP_PICK,
                         alt=f"Map of {len(points)} riders' profiles with {len(neighbours)} similar riders")
     st.caption(f"Every rider's profile squeezed into two dimensions (PCA: these two axes keep "
@@ -243,7 +243,7 @@ def races_tab() -> None:
         st.info("No other race to compare with.", icon=":material/info:")
         return
     with st.container(key="cycling_races_result"):
-        st.altair_chart(charts.similarity_bars(similar, "race", charts.race_label), key="cycling_races_chart",
+        vega.altair_chart(charts.similarity_bars(similar, "race", charts.race_label), key="cycling_races_chart",
                         alt=f"The {len(similar)} races most similar to {charts.race_label(race)}")
     fewer = f" Only {len(similar)} races share riders with this one." if len(similar) < n else ""
     st.caption(f"Two races are similar when the same riders do well in both.{fewer}")
@@ -268,7 +268,7 @@ def teams_tab(riders: list[Rider]) -> None:
                "their riders have similar profiles.")
     if similar:
         with st.container(key="cycling_teams_result"):
-            st.altair_chart(charts.similarity_bars(similar, "team"), key="cycling_teams_chart",
+            vega.altair_chart(charts.similarity_bars(similar, "team"), key="cycling_teams_chart",
                             alt=f"The {len(similar)} teams most similar to {team}")
 
 

@@ -20,7 +20,7 @@ from shipml.apps.race.schemas import (
     RunnerDetail,
     SearchHits,
 )
-from shipml.ui import client
+from shipml.ui import client, vega
 
 API = "/api/race"
 REFRESH_S = 2
@@ -119,7 +119,7 @@ def live(race: str, top: int, category: str | None) -> None:
             chart = alt.Chart(pd.DataFrame(points)).mark_line(point=True).encode(
                 x=alt.X("time:T", title="race time"), y=alt.Y("km:Q", title="km"), color="runner:N")
             with st.container(key="race_progress"):
-                st.altair_chart(chart)
+                vega.altair_chart(chart)
     with right:
         st.subheader("Rejected pings")
         st.caption("By reason: " + (", ".join(f"{k.replace('_', ' ')} **{v:,}**" for k, v in stats.rejected.items())
@@ -165,7 +165,7 @@ def followed(race: str, course: CourseMap) -> None:
     left, right = st.columns([2, 3])
     with left:
         with st.container(key="race_map"):
-            st.altair_chart(alt.layer(*layers).properties(height=380))
+            vega.altair_chart(alt.layer(*layers).properties(height=380))
     with right:
         for r in runners:
             st.markdown(f"**{r.bib} · {r.name}** ({r.category}) — rank {r.rank or '—'}, "
