@@ -88,14 +88,21 @@ def wrk_latency(url: str, seconds: int = 15, connections: int = 8) -> dict[str, 
 
 
 @contextmanager
-def serving(env: dict[str, str], worker: bool = False) -> Iterator[str]:
+class Served(str):
+    """The API's base URL, with the API process's id (``api_pid``, for its CPU time)."""
+
+    api_pid: int
+
+
+def serving(env: dict[str, str], worker: bool = False) -> Iterator[Served]:
     """Run `shipml api` (and `shipml worker`) with ``env`` until the block ends; yields the API's base URL once
     /api/health answers 200."""
     port = free_port()
     commands = [["api", "--port", str(port)]] + ([["worker"]] if worker else [])
     procs = [subprocess.Popen([sys.executable, "-m", "shipml.cli", *args], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True) for args in commands]
-    base = f"http://127.0.0.1:{port}"
+    base = Served(f"http://127.0.0.1:{port}")
+    base.api_pid = procs[0].pid
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -4,7 +4,8 @@ Prepares one home (covid from datasets_data.csv; cycling and shows ingested and 
 `shipml api` as `shipml up` does (its default number of API processes, or ``--api-workers N``) with a worker, then:
 
 - wrk (2 threads, 15 s) at 8 and at 64 connections on /api/health, /api/covid/series, POST /api/cycling/similar
-  and /api/shows/search: p50, p99, requests/s, and errors (socket errors plus non-2xx answers);
+  and /api/shows/search: p50, p99, requests/s, errors (socket errors plus non-2xx answers), and the API process's
+  CPU time per request (user + system, from /proc: far less sensitive to other load than the latencies);
 - 2,000 recommendation requests submitted at once (asyncio + aiohttp, a connection each), each polled with
   ``?wait=10`` (long polling) until it is done: the time until the last one is done, and how many were not done.
 
@@ -30,7 +31,7 @@ import httpx
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import SHARED, emit, serving  # noqa: E402
+from _common import SHARED, emit, serving, tree_cpu_s  # noqa: E402
 
 NAME = "api_load"
 BURST = 2000
@@ -133,12 +134,16 @@ def main() -> None:
                 if label not in only:
                     continue
                 for connections in (8, 64):
+                    cpu = tree_cpu_s(base.api_pid)
                     r = wrk(url, connections, lua)
+                    cpu_ms = (tree_cpu_s(base.api_pid) - cpu) * 1000 / max(r["requests"], 1)
                     extra = {"endpoint": label, "connections": connections, "requests": r["requests"],
                              "errors": r["errors"], "api_workers": args.api_workers or "default"}
                     emit(NAME, f"{label} p50 at {connections} connections", r["p50"], "ms", **extra)
                     emit(NAME, f"{label} p99 at {connections} connections", r["p99"], "ms", **extra)
                     emit(NAME, f"{label} throughput at {connections} connections", r["rps"], "req/s", **extra)
+                    emit(NAME, f"{label} API CPU per request at {connections} connections", round(cpu_ms, 3), "ms",
+                         **extra)
             if "burst" in only:
                 titles = [s["title"] for q in ("Naruto", "Death Note", "Bleach", "One Piece", "Gintama", "Monster",
                                                "Fullmetal", "Cowboy", "Haikyuu", "Shingeki")
