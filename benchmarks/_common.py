@@ -87,13 +87,13 @@ def wrk_latency(url: str, seconds: int = 15, connections: int = 8) -> dict[str, 
     return {"p50": ms("50%"), "p99": ms("99%"), "rps": rps}
 
 
-@contextmanager
 class Served(str):
     """The API's base URL, with the API process's id (``api_pid``, for its CPU time)."""
 
     api_pid: int
 
 
+@contextmanager
 def serving(env: dict[str, str], worker: bool = False) -> Iterator[Served]:
     """Run `shipml api` (and `shipml worker`) with ``env`` until the block ends; yields the API's base URL once
     /api/health answers 200."""
