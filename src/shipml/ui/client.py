@@ -14,6 +14,8 @@ a renamed field fails mypy and the tests rather than a page at run time.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import lru_cache
 from threading import Lock
@@ -23,6 +25,7 @@ import httpx
 import humanize
 import streamlit as st
 from pydantic import TypeAdapter
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from shipml.settings import get_settings
 
@@ -131,6 +134,34 @@ def post(path: str, body: Any, *, model: Any = None, **params: Any) -> Any:
     return _as(model, _request(path, params, ok=(200, 201, 202), body=body))
 
 
+def _frozen(params: Params) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in params.items()))
+
+
+_prefetcher = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shipml-prefetch")
+
+
+def prefetch(path: str, **params: Any) -> None:
+    """Start asking for what :func:`get` ``(path, **params)`` will return, in the background, and return at once.
+
+    A page names up front the answers it will need that do not depend on each other: they come in side by side
+    instead of one after another. The later :func:`get` of the same path and params takes the answer from the
+    cache, or waits for the request under way (Streamlit's cache computes a key once); an error is left to that
+    :func:`get` to report (it asks again)."""
+    frozen = _frozen(params)
+    ctx = get_script_run_ctx(suppress_warning=True)
+
+    def ask() -> None:
+        if ctx is not None:  # the session's context: Streamlit's cache expects one in the thread that fills it
+            add_script_run_ctx(threading.current_thread(), ctx)
+        try:
+            _cached(path, frozen)
+        except ApiError:
+            pass
+
+    _prefetcher.submit(ask)
+
+
 @overload
 def get(path: str, *, model: type[T], **params: Any) -> T: ...
 @overload
@@ -144,8 +175,7 @@ def get(path: str, *, model: Any = None, **params: Any) -> Any:
         ApiUnreachable: the API does not answer.
         ApiError: the API answered with an error; ``message`` is its ``error.message``.
     """
-    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in params.items()))
-    return _as(model, _cached(path, frozen))
+    return _as(model, _cached(path, _frozen(params)))
 
 
 @overload

@@ -42,9 +42,21 @@ def fetch(path: str, model: type[T], *, fresh: bool = False, query: BaseModel | 
     return client.get_or_stop(f"{API}{path}", model=model, fresh=fresh, **asked, **params)
 
 
+def ahead(path: str, *, query: BaseModel | None = None, **params: Any) -> None:
+    """Start asking for what ``fetch(path, …)`` with the same ``query`` and params will get (in the background:
+    :func:`client.prefetch`), so that answers the page needs later come in beside the ones it waits for now."""
+    asked = query.model_dump(mode="json", by_alias=True, exclude_none=True) if query else {}
+    client.prefetch(f"{API}{path}", **asked, **params)
+
+
 def series(metric: list[str], start: date | None = None, end: date | None = None, rolling: int = 1) -> Series:
     """``/series`` of these metrics over these days."""
     return fetch("/series", Series, query=SeriesQuery(metric=metric, start=start, end=end, rolling=rolling))
+
+
+def series_ahead(metric: list[str], start: date | None = None) -> None:
+    """:func:`ahead` for ``series(metric, start)``."""
+    ahead("/series", query=SeriesQuery(metric=metric, start=start, end=None, rolling=1))
 
 
 def source_line(summary: Summary, refreshes: list[RefreshRecord]) -> None:
@@ -117,7 +129,7 @@ def time_series(catalog: list[Metric], first: date, last: date) -> tuple[date, d
             st.info(f"No values for {labels} between {start:%d.%m.%Y} and {end:%d.%m.%Y}{note}.")
         else:
             vega.altair_chart(charts.series_chart(table, choice.log_scale), key="covid_series_chart",
-                            alt=f"Line chart of {labels}, {smoothing}, {start:%d %b %Y} to {end:%d %b %Y}")
+                              alt=f"Line chart of {labels}, {smoothing}, {start:%d %b %Y} to {end:%d %b %Y}")
     left, right = st.columns([4, 1], vertical_alignment="center")
     count = len(choice.metrics)
     days = f"{len(table):,} day{'s' if len(table) != 1 else ''}"
@@ -145,7 +157,7 @@ def forecast_section(last_day: date) -> None:
     points = answer.forecast
     with st.container(key="covid_forecast"):
         vega.altair_chart(charts.forecast_chart(actual, points, answer.version), key="covid_forecast_chart",
-                        alt=f"New cases over the last {FORECAST_HISTORY_DAYS} days and the forecast")
+                          alt=f"New cases over the last {FORECAST_HISTORY_DAYS} days and the forecast")
     total = sum(p.cases for p in points)
     kind = answer.params.kind.replace("_", " ")
     st.caption(f"Champion model `{answer.model}` v{answer.version} ({kind}): about "
@@ -170,7 +182,7 @@ def districts_section(start: date, end: date) -> None:
         return
     with st.container(key="covid_districts"):
         vega.altair_chart(charts.bar_chart(with_cases, "new cases", strip="Cases in "), key="covid_districts_chart",
-                        alt=f"New cases per municipal district, {period}")
+                          alt=f"New cases per municipal district, {period}")
     if quiet:
         st.caption(f"No new cases in {len(quiet)} other district{'s' if len(quiet) > 1 else ''}: "
                    f"{', '.join(quiet)}.")
@@ -191,7 +203,7 @@ def demographics_section(start: date, end: date) -> None:
                 continue
             with st.container(key=f"covid_{group}"):
                 vega.altair_chart(charts.bar_chart(items, "cases", keep_order=group == "age", strip=strip),
-                                key=f"covid_{group}_chart", alt=f"Cases by {group}, {period}")
+                                  key=f"covid_{group}_chart", alt=f"Cases by {group}, {period}")
 
 
 def refresh_history(refreshes: list[RefreshRecord]) -> None:
@@ -209,13 +221,19 @@ def refresh_history(refreshes: list[RefreshRecord]) -> None:
 
 def main() -> None:
     st.title("Covid-19 in the Kaliningrad region")
+    ahead("/metrics")  # what does not depend on the answers below: asked now, side by side with them
+    ahead("/districts")
+    ahead("/forecast", days=FORECAST_DAYS)
     summary = fetch("/summary", Summary, fresh=True)
+    if summary.headline:
+        series_ahead([i.id for i in summary.headline], start=summary.date - timedelta(days=SPARKLINE_DAYS - 1))
     refreshes = fetch("/refreshes", list[RefreshRecord], fresh=True, limit=50)
     catalog = fetch("/metrics", list[Metric])
     first, last = summary.date, summary.date
     if catalog:  # the days the data covers (one day of one metric is enough to be told)
         covers = series([catalog[0].id], start=summary.date).covers
         first, last = covers.start, covers.end
+    series_ahead(["cases"], start=last - timedelta(days=FORECAST_HISTORY_DAYS - 1))  # the forecast's history
     source_line(summary, refreshes)
     headline(summary)
     start, end = time_series(catalog, first, last)

@@ -141,7 +141,7 @@ def rider_card(me: ChosenRider) -> None:
                        help="Share of results in .1/.2 races, where the field is weaker.")
         if mix:
             vega.altair_chart(charts.class_mix_chart(mix), key="cycling_mix_chart",
-                            alt=f"Results by race class: {charts.class_mix(mix)}")
+                              alt=f"Results by race class: {charts.class_mix(mix)}")
         if me.low_confidence:
             reasons = "; ".join(confidence.reasons) or "little evidence"
             st.warning(f"**LOW CONFIDENCE**: {reasons}. Treat these neighbours as a rough guess.",
@@ -196,8 +196,8 @@ def rider_map(map_points: RiderMap, chosen: str | None, neighbours: list[Neighbo
     frame = charts.map_frame(points, chosen, neighbours)
     with st.container(key="cycling_map"):
         vega.altair_chart(charts.map_chart(frame), key="cycling_map_chart", width="stretch",
-                        on_select=partial(pick_from_map, pickable), selection_mode=charts.MAP_PICK,
-                        alt=f"Map of {len(points)} riders' profiles with {len(neighbours)} similar riders")
+                          on_select=partial(pick_from_map, pickable), selection_mode=charts.MAP_PICK,
+                          alt=f"Map of {len(points)} riders' profiles with {len(neighbours)} similar riders")
     st.caption(f"Every rider's profile squeezed into two dimensions (PCA: these two axes keep "
                f"{map_points.explained_variance:.0%} of the variation), so distances are only a "
                "rough picture. Hover a dot for details; click one to find riders like them.")
@@ -244,7 +244,7 @@ def races_tab() -> None:
         return
     with st.container(key="cycling_races_result"):
         vega.altair_chart(charts.similarity_bars(similar, "race", charts.race_label), key="cycling_races_chart",
-                        alt=f"The {len(similar)} races most similar to {charts.race_label(race)}")
+                          alt=f"The {len(similar)} races most similar to {charts.race_label(race)}")
     fewer = f" Only {len(similar)} races share riders with this one." if len(similar) < n else ""
     st.caption(f"Two races are similar when the same riders do well in both.{fewer}")
 
@@ -269,11 +269,13 @@ def teams_tab(riders: list[Rider]) -> None:
     if similar:
         with st.container(key="cycling_teams_result"):
             vega.altair_chart(charts.similarity_bars(similar, "team"), key="cycling_teams_chart",
-                            alt=f"The {len(similar)} teams most similar to {team}")
+                              alt=f"The {len(similar)} teams most similar to {team}")
 
 
 def main() -> None:
     st.title("Cycling: similar riders")
+    for path, params in (("/riders", {"limit": 1000}), ("/map", {}), ("/races", {})):  # asked side by side
+        client.prefetch(f"{API}{path}", **params)
     source_line(fetch("/last-update", LastUpdate))
     tabs = st.tabs(["Similar riders", "Similar races", "Similar teams"])
     with tabs[0]:
