@@ -259,6 +259,6 @@ def create_app(apps: Sequence[App]) -> FastAPI:
         if a.router is not None:
             app.include_router(resolve(a.router), prefix=f"/api/{a.name}", tags=[a.name])
     error_policy.document(app)
-    app.add_middleware(VersionedReads, routes=app.routes)  # inside: what RequestMiddleware does applies to it too
+    app.add_middleware(VersionedReads)  # inside: what RequestMiddleware does applies to it too
     app.add_middleware(RequestMiddleware, metrics=metrics)
     return app

@@ -17,12 +17,11 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shipml.settings import get_settings
@@ -126,28 +125,35 @@ def versioned(version: Callable[[], Hashable | None]) -> Callable[[E], E]:
 
 class VersionedReads:
     """ASGI: repeats the answer of a :func:`versioned` read for the same path, query string and version, before
-    routing (the request id, metrics and error policy around it still apply). Only 200 answers are kept: an error
-    is answered anew each time."""
+    routing (the request id, metrics and error policy around it still apply), marked ``X-Cache: hit``. A read is
+    known by its path once the router has sent one request there (a path without parameters: routers are not
+    searched ahead, since they may include one another lazily). Only 200 JSON answers are kept: an error is answered
+    anew each time."""
 
-    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], size: int = 1024, max_bytes: int = 64 << 20
-                 ) -> None:
+    def __init__(self, app: ASGIApp, size: int = 1024, max_bytes: int = 64 << 20) -> None:
         self.app = app
-        self.reads = {route.path: route for route in routes  # type: ignore[attr-defined]
-                      if callable(getattr(getattr(route, "endpoint", None), "read_version", None))}
+        self.reads: dict[str, tuple[Callable[[], Hashable | None], object]] = {}  # path → (version, route)
         self.bodies = Bodies(size, max_bytes)
 
+    def _learn(self, scope: Scope) -> None:
+        version = getattr(scope.get("endpoint"), "read_version", None)
+        if callable(version) and not scope.get("path_params"):
+            self.reads[scope["path"]] = (version, scope.get("route"))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.reads.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
-        if route is None:
+        read = self.reads.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if read is None:
             await self.app(scope, receive, send)
+            if scope["type"] == "http" and scope["method"] == "GET":
+                self._learn(scope)
             return
-        version = route.endpoint.read_version()  # type: ignore[attr-defined]
+        version, route = read[0](), read[1]
         key = None if version is None else (get_settings().db_url, scope["path"], scope["query_string"], version)
         kept = None if key is None else self.bodies.get(key)
         if kept is not None:
             scope["route"] = route  # for the metrics' route label
             await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"),
+                        "headers": [(b"content-type", b"application/json"), (b"x-cache", b"hit"),
                                     (b"content-length", str(len(kept)).encode())]})
             await send({"type": "http.response.body", "body": kept})
             return

@@ -163,11 +163,12 @@ def test_a_repeated_series_is_answered_before_routing_and_follows_new_data(loade
     monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "3600")
     get_settings.cache_clear()
     params = {"metric": "cases", "from": "2021-05-01", "to": "2021-05-03", "rolling": 1}
-    first, again = (loaded.get("/api/covid/series", params=params) for _ in range(2))
-    assert first.status_code == again.status_code == 200 and first.content == again.content
+    first, kept, again = (loaded.get("/api/covid/series", params=params) for _ in range(3))
+    assert first.status_code == kept.status_code == again.status_code == 200
+    assert first.content == again.content and "x-cache" not in first.headers and again.headers["x-cache"] == "hit"
     assert first.headers["x-request-id"] != again.headers["x-request-id"]  # still through the request middleware
     scraped = loaded.get("/metrics").text
-    assert 'route="/api/covid/series",status="200"} 2.0' in scraped  # the repeat is counted by its route
+    assert 'route="/api/covid/series",status="200"} 3.0' in scraped  # the repeat is counted by its route
 
     # a caller's mistake is still answered by validation each time, never repeated from an earlier answer
     assert loaded.get("/api/covid/series", params={**params, "rolling": 0}).status_code == 422
@@ -176,7 +177,8 @@ def test_a_repeated_series_is_answered_before_routing_and_follows_new_data(loade
     revised = tmp_path / "datasets_data.csv"
     revised.write_text((covid_dir / "datasets_data.csv").read_text().replace("\n2021-05-02,62,", "\n2021-05-02,64,"))
     assert data.refresh(str(revised))["status"] == "stored"
-    assert loaded.get("/api/covid/series", params=params).content == first.content  # the version is still fresh
+    stale = loaded.get("/api/covid/series", params=params)  # the version is still fresh: the kept answer
+    assert stale.content == first.content and stale.headers["x-cache"] == "hit"
     monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "0")
     get_settings.cache_clear()
     assert first.json()["values"]["cases"] == [60, 62, 60]
