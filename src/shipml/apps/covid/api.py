@@ -105,17 +105,18 @@ def _num(value: Any) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-@router.get("/metrics")
-def list_metrics() -> list[Metric]:
-    """Every metric: id, original Russian name, English label, unit, group."""
-    _, _, catalog = _current()
-    return [Metric(**_meta(m)) for m in catalog.values()]
-
-
 def _version() -> tuple[int, str] | None:
     """The current snapshot's version while it is known fresh (for :func:`versioned` reads)."""
     snap = fresh(data.DATASET)
     return None if snap is None else (snap.version, snap.content_hash)
+
+
+@router.get("/metrics")
+@versioned(_version)
+def list_metrics() -> list[Metric]:
+    """Every metric: id, original Russian name, English label, unit, group."""
+    _, _, catalog = _current()
+    return [Metric(**_meta(m)) for m in catalog.values()]
 
 
 @router.get("/series", response_model=Series)
@@ -142,6 +143,7 @@ def _series(snap: datasets.Snapshot, derived: pl.DataFrame, catalog: dict[str, m
 
 
 @router.get("/summary")
+@versioned(_version)
 def summary() -> Summary:
     """The latest day's headline numbers with changes vs the previous day and the same day a week before."""
     snap, derived, catalog = _current()
@@ -167,6 +169,7 @@ def summary() -> Summary:
 
 
 @router.get("/districts")
+@versioned(_version)
 def districts() -> Districts:
     """The latest value per municipal district."""
     _, derived, catalog = _current()
@@ -180,6 +183,7 @@ def districts() -> Districts:
 
 
 @router.get("/demographics")
+@versioned(_version)
 def demographics(query: Annotated[DateRange, Query()]) -> Demographics:
     """Cases by age group and by sex, summed over the date range, where the data has them (with ``covers``
     and ``note`` as in ``/series``)."""
