@@ -7,7 +7,7 @@ import pytest
 
 import sample_jobs  # noqa: F401  (registers the test jobs here too)
 from shipml.core import jobs
-from shipml.core.bursts import Coalescer, Finished
+from shipml.core.bursts import Coalescer, Finished, States
 from shipml.core.errors import QueueUnavailable
 from shipml.settings import get_settings
 
@@ -89,3 +89,58 @@ def test_waiters_wake_when_their_jobs_finish_and_time_out_otherwise(worker):
     worker.start()
     run(wait_all(60))
     assert {jobs.get(i)["status"] for i in ids} == {"done"}, worker.output()
+
+
+def test_concurrent_reads_of_job_states_are_one_query(platform):
+    """Many requests asking for job states at once are answered by one query; an unknown id reads as None."""
+    from sqlalchemy import event
+
+    from shipml.core import db
+
+    ids = jobs.submit_many("test", "square", [{"x": i} for i in range(50)])
+    unknown = jobs.new_id()
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if "job" in statement.lower() and statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    states = States()
+
+    async def read_all():
+        return await asyncio.gather(*(states.get(i) for i in [*ids, unknown, ids[0]]))
+
+    event.listen(db.get_engine(), "before_cursor_execute", count)
+    try:
+        found = run(read_all())
+    finally:
+        event.remove(db.get_engine(), "before_cursor_execute", count)
+    assert len(statements) == 1, statements
+    assert [s.id for s in found[:50]] == ids and found[50] is None and found[51] == found[0]
+    assert {(s.app, s.name, s.status, s.result, s.error) for s in found[:50]} == {("test", "square", "queued", None,
+                                                                                 None)}
+
+
+def test_a_waiter_is_handed_the_finished_state_done_or_failed(worker):
+    """What the wait hands back is the job's final state (result, or error), read with the other waiters'."""
+    finished = Finished()
+    ids = jobs.submit_many("test", "square", [{"x": 3}, {"x": -1}])
+    created = jobs.states(ids)
+    worker.start()
+
+    async def wait_all():
+        return await asyncio.gather(*(finished.wait(i, created[i].created_at, 60) for i in ids))
+
+    done, failed = run(wait_all())
+    assert (done.status, done.result, done.error) == ("done", {"square": 9, "batch": 2}, None), worker.output()
+    assert (failed.status, failed.error) == ("failed", "ValueError: -1 is negative")
+
+
+def test_a_wait_that_times_out_hands_back_nothing(platform):
+    finished = Finished()
+    job_id = jobs.submit_many("test", "square", [{"x": 1}])[0]
+
+    async def wait():
+        return await finished.wait(job_id, jobs.states([job_id])[job_id].created_at, 0.2)
+
+    assert run(wait()) is None

@@ -1,8 +1,10 @@
 """Many small jobs at once, as one API process sees them: concurrent submissions of one kind coalesced into one
-:func:`jobs.submit_many` (one write, one queue message, run by a worker as one batch), and clients waiting for
-their results served by one query per tick for all of them, not one query per client per poll.
+:func:`jobs.submit_many` (one write, one queue message, run by a worker as one batch); clients reading their jobs'
+states served by one query for all the reads asked at once (:class:`States`), and clients waiting for their results
+by one query per tick for all of them, which hands each its finished state (:class:`Finished`): no query per client
+per poll.
 
-Both live on the event loop of the request that uses them (a test client's loop, or the server's).
+All live on the event loop of the request that uses them (a test client's loop, or the server's).
 """
 
 from __future__ import annotations
@@ -98,14 +100,64 @@ class Coalescer:
                             self.name, exc_info=True)
 
 
-def _finished_since(oldest: datetime, after: datetime | None) -> set[str]:
-    """Ids of the jobs created since ``oldest`` that are done or failed, finished after ``after`` when given (one
-    query on the indexed creation time, whatever the number of waiters)."""
+class _Reading:
+    def __init__(self) -> None:
+        self.wanted: dict[str, list[asyncio.Future[jobs.JobState | None]]] = {}
+        self.reader: asyncio.Task[None] | None = None
+
+
+class States:
+    """The states of jobs asked by many concurrent requests, read with one query for all of them: the ids asked
+    while a query runs are read together by the next (no window: a lone request is read at once). ``None`` for an
+    unknown id; an error of the read reaches every caller of that read."""
+
+    def __init__(self) -> None:
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Reading] = weakref.WeakKeyDictionary()
+
+    async def get(self, job_id: str) -> jobs.JobState | None:
+        loop = asyncio.get_running_loop()
+        reading = self._loops.setdefault(loop, _Reading())
+        future: asyncio.Future[jobs.JobState | None] = loop.create_future()
+        reading.wanted.setdefault(job_id, []).append(future)
+        if reading.reader is None:
+            reading.reader = loop.create_task(self._read(reading))
+        return await future
+
+    @staticmethod
+    async def _read(reading: _Reading) -> None:
+        try:
+            while reading.wanted:
+                wanted, reading.wanted = reading.wanted, {}
+                try:
+                    found = await run_in_threadpool(jobs.states, list(wanted))
+                except Exception as exc:
+                    for futures in wanted.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for job_id, futures in wanted.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(found.get(job_id))
+        finally:
+            reading.reader = None
+            for futures in reading.wanted.values():  # the loop is closing: nobody is left to read them
+                for future in futures:
+                    future.cancel()
+            reading.wanted = {}
+
+
+def _finished_since(oldest: datetime, after: datetime | None, waited: frozenset[str]) -> list[jobs.JobState]:
+    """The states of the waited jobs that are done or failed: finished after ``after`` when given (one query on the
+    indexed creation time since ``oldest``, whatever the number of waiters, then the records of the waited ones
+    among them, 500 to a query)."""
     query = select(Job.id).where(Job.created_at >= oldest, Job.status.in_(("done", "failed")))
     if after is not None:
         query = query.where(Job.finished_at >= after)
     with db.session() as s:
-        return set(s.scalars(query))
+        finished = waited.intersection(s.scalars(query))
+    return [state for state in jobs.states(finished).values() if state.finished] if finished else []
 
 
 class _Waiting:
@@ -113,16 +165,20 @@ class _Waiting:
         self.events: dict[str, asyncio.Event] = {}
         self.created: dict[str, datetime] = {}
         self.waiters: Counter[str] = Counter()
+        self.outcomes: dict[str, jobs.JobState | Exception] = {}
         self.ticker: asyncio.Task[None] | None = None
 
 
 class Finished:
-    """Wait (up to a timeout) until a job is done or failed."""
+    """Wait (up to a timeout) until a job is done or failed; the finished job's state is handed back, read with
+    the others' (no read of its own)."""
 
     def __init__(self) -> None:
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waiting] = weakref.WeakKeyDictionary()
 
-    async def wait(self, job_id: str, created_at: datetime, timeout: float) -> None:
+    async def wait(self, job_id: str, created_at: datetime, timeout: float) -> jobs.JobState | None:
+        """The job's state once it is done or failed, or ``None`` if it is not after ``timeout`` seconds. An error
+        of the read that would have seen it finished is raised."""
         loop = asyncio.get_running_loop()
         waiting = self._loops.setdefault(loop, _Waiting())
         event = waiting.events.setdefault(job_id, asyncio.Event())
@@ -135,11 +191,16 @@ class Finished:
         except TimeoutError:
             pass
         finally:
+            outcome = waiting.outcomes.get(job_id)
             waiting.waiters[job_id] -= 1
             if waiting.waiters[job_id] <= 0:
                 del waiting.waiters[job_id]
                 waiting.events.pop(job_id, None)
                 waiting.created.pop(job_id, None)
+                waiting.outcomes.pop(job_id, None)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     @staticmethod
     async def _tick(waiting: _Waiting) -> None:
@@ -147,10 +208,21 @@ class Finished:
             after: datetime | None = None  # the first look takes every finished job; later ones what is new
             while waiting.events:
                 started = utcnow()
-                finished = await run_in_threadpool(_finished_since, min(waiting.created.values()), after)
-                after = started - _CLOCK_MARGIN  # the worker's clock may lag this one a little
-                for job_id in finished & waiting.events.keys():
-                    waiting.events[job_id].set()
+                try:
+                    finished = await run_in_threadpool(_finished_since, min(waiting.created.values()), after,
+                                                       frozenset(waiting.events))
+                except Exception as exc:  # the database did not answer: so is every waiter told
+                    log.warning("looking up finished jobs failed", exc_info=True)
+                    for job_id, event in waiting.events.items():
+                        waiting.outcomes[job_id] = exc
+                        event.set()
+                    after = None
+                else:
+                    after = started - _CLOCK_MARGIN  # the worker's clock may lag this one a little
+                    for state in finished:
+                        if state.id in waiting.events:
+                            waiting.outcomes[state.id] = state
+                            waiting.events[state.id].set()
                 await asyncio.sleep(_TICK)
         finally:
             waiting.ticker = None

@@ -9,9 +9,9 @@ import threading
 import traceback
 from collections.abc import Callable
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from shipml.core import db
 from shipml.core.job_registry import JobContext, batch_function, function
@@ -55,9 +55,20 @@ def run(message: str | list[str]) -> None:
                 outcomes += [(r.id, _execute(r)) for r in batch]
     finally:
         stop.set()
+    _record(outcomes)
+
+
+def _record(outcomes: list[tuple[str, dict[str, Any]]]) -> None:
+    """Write the jobs' final values in one transaction: one statement executed with the rows of all jobs that end
+    with the same columns (done, failed), not one statement built per job."""
+    now = utcnow()
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for job_id, values in outcomes:
+        by_columns.setdefault(tuple(sorted(values)), []).append({"job_id": job_id, "finished_at": now, **values})
+    table = cast(Table, Job.__table__)
     with db.session() as s:
-        for job_id, values in outcomes:
-            s.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow(), **values))
+        for rows in by_columns.values():  # the columns set are the rows' keys (but job_id)
+            s.connection().execute(update(table).where(table.c.id == bindparam("job_id")), rows)
 
 
 def _claim(job_ids: list[str]) -> list[Job]:

@@ -17,6 +17,8 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -37,8 +39,9 @@ log = logging.getLogger(__name__)
 STATUSES = ("queued", "running", "done", "failed")
 
 # the registry lives in job_registry (execution needs it, and this module needs execution); apps use it from here
-__all__ = ["STATUSES", "JobContext", "JobFn", "ManyFn", "batch_function", "enqueue", "function", "get", "get_huey",
-           "job", "list_jobs", "pending", "registered", "submit", "submit_many", "submit_periodic", "wait"]
+__all__ = ["STATUSES", "JobContext", "JobFn", "JobState", "ManyFn", "batch_function", "enqueue", "function", "get",
+           "get_huey", "job", "list_jobs", "pending", "registered", "states", "submit", "submit_many",
+           "submit_periodic", "wait"]
 
 
 def _make_huey(settings: Settings) -> Huey:
@@ -194,6 +197,39 @@ def get(job_id: str) -> dict[str, Any]:
         if j is None:
             raise NotFound(f"no job with id '{job_id}'")
         return _describe(j)
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """What a client waiting for a job needs of its record (no params, progress or times but the creation)."""
+
+    id: str
+    app: str
+    name: str
+    status: str
+    result: Any
+    error: str | None
+    created_at: datetime
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+
+_STATES_PER_QUERY = 500  # ids per ``IN (…)``: far under SQLite's and PostgreSQL's limits on bound parameters
+
+
+def states(job_ids: Collection[str]) -> dict[str, JobState]:
+    """The states of these jobs, by id (an unknown id is absent): one query per 500 ids, one session for all."""
+    wanted = list(dict.fromkeys(job_ids))
+    found: dict[str, JobState] = {}
+    columns = (Job.id, Job.app, Job.name, Job.status, Job.result, Job.error, Job.created_at)
+    with db.session() as s:
+        for start in range(0, len(wanted), _STATES_PER_QUERY):
+            for row in s.execute(select(*columns).where(Job.id.in_(wanted[start:start + _STATES_PER_QUERY]))):
+                found[row.id] = JobState(row.id, row.app, row.name, row.status, row.result, row.error,
+                                         row.created_at)
+    return found
 
 
 def list_jobs(app: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0,

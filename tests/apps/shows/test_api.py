@@ -111,6 +111,44 @@ def test_nothing_recognised_is_404_with_suggestions_and_unknown_id_is_404(api):
     assert api.get("/api/shows/recommendations/" + "0" * 32).status_code == 404
 
 
+def test_a_job_of_another_kind_is_no_prediction(api):
+    """A job id that is not a shows prediction is 404, with or without waiting, whatever its status."""
+    from shipml.core import db
+    from shipml.core.tables import Job, utcnow
+
+    others = {jobs.new_id(): ("covid", "refresh", "done"), jobs.new_id(): ("shows", "train", "queued")}
+    with db.session() as s:
+        s.add_all([Job(id=i, app=app, name=name, params={}, status=status, progress=0.0, attempts=0,
+                       created_at=utcnow(), result={"shows": []} if status == "done" else None)
+                   for i, (app, name, status) in others.items()])
+    for job_id in others:
+        for params in ({}, {"wait": 0.2}):
+            response = api.get(f"/api/shows/recommendations/{job_id}", params=params)
+            assert response.status_code == 404 and "no prediction" in response.json()["error"]["message"]
+
+
+def test_a_failed_prediction_is_answered_failed_with_its_error_beside_a_done_one(api, worker):
+    """One batch, one prediction refused by the worker (a show no catalog has): that one fails with its reason,
+    the other is done; both answered by long polling."""
+    liked = [s["id"] for s in catalog.search("Throne", 2)]
+    good, bad = jobs.submit_many("shows", "predict", [{"show_ids": liked, "user_id": ratings.new_user_id()},
+                                                      {"show_ids": [987654321], "user_id": ratings.new_user_id()}],
+                                 private=True)
+    worker.start()
+
+    def answer(prediction_id):
+        for _ in range(5):
+            body = api.get(f"/api/shows/recommendations/{prediction_id}", params={"wait": 30}).json()
+            if body["status"] != "pending":
+                return body
+        return body
+
+    done, failed = answer(good), answer(bad)
+    assert done["status"] == "done" and len(done["shows"]) == 20, worker.output()
+    assert failed == {"prediction_id": bad, "status": "failed", "error": "no show with id 987654321"}
+    assert api.get(f"/api/shows/recommendations/{bad}").json() == failed  # and without waiting
+
+
 def test_an_unknown_title_next_to_known_ones_is_reported_not_added(api):
     """A public request does not write to the catalog: the title comes back as not recognised."""
     before = catalog.count()

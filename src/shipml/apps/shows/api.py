@@ -5,8 +5,7 @@ ingest, train and eval are the platform's (built from the app's declaration). Ev
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -33,7 +32,7 @@ from shipml.apps.shows.schemas import (
 from shipml.apps.shows.tasks import MODEL
 from shipml.core import jobs, registry
 from shipml.core.access import PublicWrite
-from shipml.core.bursts import Coalescer, Finished
+from shipml.core.bursts import Coalescer, Finished, States
 from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.readcache import ReadCache, fresh, recent, versioned
 from shipml.core.validation import DB_INT_MAX
@@ -45,6 +44,7 @@ _answers = ReadCache()  # rendered answers by catalog stamp and request
 # answer read back with its (random, 128-bit) prediction id only
 _predictions = Coalescer("shows", "predict", private=True, cheap=True)
 _finished = Finished()
+_states = States()
 
 
 @router.post("/recommendations", status_code=202, dependencies=[PublicWrite])
@@ -76,24 +76,22 @@ async def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
     """``pending`` until the worker has computed it, then ``done`` with the shows (or ``failed`` with why). With
     ``wait``, a pending answer is held until it is ready or ``wait`` seconds have passed: one request instead of
     many polls."""
-    job = await run_in_threadpool(_prediction, prediction_id)
-    if wait > 0 and job["status"] in ("queued", "running"):
-        await _finished.wait(prediction_id, datetime.fromisoformat(job["created_at"]), wait)
-        job = await run_in_threadpool(_prediction, prediction_id)
-    if job["status"] in ("queued", "running"):
+    job = await _prediction(prediction_id)
+    if wait > 0 and not job.finished:  # the finished state comes with the others' (no read of its own)
+        job = await _finished.wait(prediction_id, job.created_at, wait) or job
+    if not job.finished:
         return RecommendationAnswer(RecommendationPending(prediction_id=prediction_id, status="pending"))
-    if job["status"] == "failed":
+    if job.status == "failed":
         return RecommendationAnswer(RecommendationFailed(prediction_id=prediction_id, status="failed",
-                                                         error=job["error"]))
-    return RecommendationAnswer(RecommendationDone(prediction_id=prediction_id, status="done", **job["result"]))
+                                                         error=job.error))
+    return RecommendationAnswer(RecommendationDone(prediction_id=prediction_id, status="done", **job.result))
 
 
-def _prediction(prediction_id: str) -> dict[str, Any]:
-    try:
-        job = jobs.get(prediction_id)
-    except NotFound:
-        job = None
-    if job is None or (job["app"], job["name"]) != ("shows", "predict"):
+async def _prediction(prediction_id: str) -> jobs.JobState:
+    """The prediction's job state, read with the concurrent polls' (one query for all); another app's job or an
+    unknown id is no prediction."""
+    job = await _states.get(prediction_id)
+    if job is None or (job.app, job.name) != ("shows", "predict"):
         raise NotFound(f"no prediction with id '{prediction_id}'")
     return job
 
