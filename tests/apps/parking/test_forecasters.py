@@ -57,6 +57,17 @@ def test_prophet_as_the_original_on_one_small_series():
     assert (truth["y"] - truth["yhat"]).abs().mean() < 10  # type: ignore[operator]
 
 
+def test_prophet_gives_the_same_interval_every_time_and_leaves_numpy_as_it_was():
+    series = weekly_series(weeks=3, ids=("a",), noise=1.0)
+    model = ProphetOriginal().fit(series.filter(pl.col("ds") < datetime(2024, 1, 21, 8)), GRID)
+    np.random.seed(123)
+    expected_next = np.random.random()
+    np.random.seed(123)
+    first, second = (model.predict(GRID.slots_per_day) for _ in range(2))
+    assert first.equals(second)  # the interval is drawn by sampling: seeded, it is the same
+    assert np.random.random() == expected_next  # the caller's generator was put back
+
+
 def test_filled_values_are_never_scored():
     series = weekly_series(weeks=4, noise=1.0)
     last_day = series["ds"].max().date()  # type: ignore[union-attr]

@@ -157,7 +157,14 @@ class ProphetOriginal:
         for (uid,), group in future.group_by(["unique_id"], maintain_order=True):
             model = self.models[str(uid)]
             model.interval_width = level / 100
-            fc = model.predict(group.select("ds").to_pandas())
+            # Prophet draws its interval from numpy's global generator: seeded here (and the caller's state put
+            # back), so that the same fit gives the same interval, and so the same coverage, every time
+            state = np.random.get_state()
+            np.random.seed(0)
+            try:
+                fc = model.predict(group.select("ds").to_pandas())
+            finally:
+                np.random.set_state(state)
             out.append(pl.DataFrame({"unique_id": str(uid), "ds": group["ds"], "yhat": fc["yhat"].to_numpy(),
                                      "lo": fc["yhat_lower"].to_numpy(), "hi": fc["yhat_upper"].to_numpy()}))
         return pl.concat(out).cast(FORECAST_SCHEMA)  # type: ignore[arg-type]
