@@ -136,6 +136,7 @@ def test_eval_on_any_ratings_file_with_the_apps_own_options(platform, tmp_path):
     out = shipml("eval", "shows", "--json", "--ratings", str(path), "--user-col", "member", "--item-col", "show",
                  "--rating-col", "stars", "--min-rating", "4")
     table = {row["model"]: row for row in map(json.loads, out.splitlines())}
-    assert set(table) == {"popularity", "item_knn_graph", "ease", "als", "by_profile_length"}
+    assert set(table) == {"popularity", "item_knn_graph", "ease", "als", "by_profile_length",
+                          "by_profile_length_rerank"}
     assert table["ease"][tasks.METRIC] > table["popularity"][tasks.METRIC]
     assert all(row["catalog_items"] == 20 for row in table.values())  # only the likes (>= 4 stars) were read

@@ -1,4 +1,4 @@
-"""Show recommenders: one interface (:class:`Recommender`), four models and three for short profiles.
+"""Show recommenders: one interface (:class:`Recommender`), four models and five for short profiles.
 
 * :class:`Popularity` — the most liked shows; the floor every model must beat.
 * :class:`ItemKnnGraph` — the original app's recipe, kept exactly for comparison: cosine between shows on
@@ -8,7 +8,9 @@
   the promoted default (see :mod:`.evaluation` and ``benchmarks/shows_models``).
 * :class:`~shipml.apps.shows.recommenders_matrix.Als` — implicit-feedback ALS (implicit), with exact fold-in.
 * for short profiles (:mod:`.recommenders_short`): :class:`Rp3Beta`, :class:`ShortEase` (EASE fitted to predict a
-  user's other likes from 5 of them) and :class:`ByProfileLength` (ShortEase for up to 5 liked items, EASE above).
+  user's other likes from 5 of them) and :class:`ByProfileLength` (ShortEase for up to 5 liked items, EASE above);
+  (:mod:`.recommenders_rerank`) :class:`ShortRerank` (ShortEase's top 50 re-ranked by LightGBM LambdaRank trained
+  on random 5-subsets of the fit users' likes) and :class:`ByProfileLengthRerank` (it for up to 5, EASE above).
 
 Every model answers from the liked items alone (fold-in), in well under a millisecond on the TV catalog: what a
 query needs is precomputed at fit time (neighbour lists, the dense item-item matrix, the factor Gram matrix).
@@ -24,11 +26,13 @@ from scipy import sparse
 
 from shipml.apps.shows.recommenders_base import Recommender, Scored, as_likes_matrix, top_items
 from shipml.apps.shows.recommenders_matrix import Als, Ease
+from shipml.apps.shows.recommenders_rerank import ByProfileLengthRerank, ShortRerank
 from shipml.apps.shows.recommenders_short import ByProfileLength, Rp3Beta, ShortEase
 from shipml.core.errors import InvalidInput
 
-__all__ = ["Als", "ByProfileLength", "Ease", "ItemKnnGraph", "MODELS", "Popularity", "Recommender", "Rp3Beta",
-           "Scored", "ShortEase", "as_likes_matrix", "cosine_neighbours", "make", "top_items"]
+__all__ = ["Als", "ByProfileLength", "ByProfileLengthRerank", "Ease", "ItemKnnGraph", "MODELS", "Popularity",
+           "Recommender", "Rp3Beta", "Scored", "ShortEase", "ShortRerank", "as_likes_matrix", "cosine_neighbours",
+           "make", "top_items"]
 
 
 class Popularity(Recommender):
@@ -122,7 +126,7 @@ class ItemKnnGraph(Recommender):
 
 
 MODELS: dict[str, type[Recommender]] = {m.name: m for m in (Popularity, ItemKnnGraph, Ease, Als, Rp3Beta, ShortEase,
-                                                              ByProfileLength)}
+                                                              ByProfileLength, ShortRerank, ByProfileLengthRerank)}
 
 
 def make(params: dict[str, Any]) -> Recommender:

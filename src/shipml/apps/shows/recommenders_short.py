@@ -84,6 +84,23 @@ class Rp3Beta(_DenseItemItem):
         self._weights = weights.astype(np.float32)
 
 
+def short_weights(x: sparse.csr_matrix, l2: float, given: int) -> np.ndarray:
+    """ShortEase's closed form (see the module) on a binary users × items matrix: ``[items, items]`` float64 weights
+    with a zero diagonal."""
+    n = np.asarray(x.sum(axis=1)).ravel()
+    many = n > given
+    q = np.where(many, given / np.maximum(n, 1.0), 1.0)
+    r = np.where(many, given * (given - 1) / np.maximum(n * (n - 1), 1.0), 1.0)
+    pairs_given = np.asarray((x.T @ sparse.diags(r) @ x).toarray())
+    pairs_given[np.diag_indices_from(pairs_given)] = np.asarray(x.T @ q).ravel()
+    one_hidden = np.asarray((x.T @ sparse.diags(q - r) @ x).toarray())
+    np.fill_diagonal(one_hidden, 0.0)
+    pairs_given[np.diag_indices_from(pairs_given)] += l2
+    weights = np.linalg.solve(pairs_given, one_hidden)
+    np.fill_diagonal(weights, 0.0)
+    return np.asarray(weights)
+
+
 class ShortEase(_DenseItemItem):
     """An item-item model fitted to predict a user's other likes from a random ``given`` of them (closed form; see
     the module). ``l2`` is on the scale of the expected co-occurrences, far smaller than EASE's."""
@@ -98,19 +115,7 @@ class ShortEase(_DenseItemItem):
 
     def _fit(self, likes: sparse.csr_matrix) -> None:
         self._activate()
-        x = _binary_active(likes, self._active)
-        n = np.asarray(x.sum(axis=1)).ravel()
-        many = n > self.given
-        q = np.where(many, self.given / np.maximum(n, 1.0), 1.0)
-        r = np.where(many, self.given * (self.given - 1) / np.maximum(n * (n - 1), 1.0), 1.0)
-        pairs_given = np.asarray((x.T @ sparse.diags(r) @ x).toarray())
-        pairs_given[np.diag_indices_from(pairs_given)] = np.asarray(x.T @ q).ravel()
-        one_hidden = np.asarray((x.T @ sparse.diags(q - r) @ x).toarray())
-        np.fill_diagonal(one_hidden, 0.0)
-        pairs_given[np.diag_indices_from(pairs_given)] += self.l2
-        weights = np.linalg.solve(pairs_given, one_hidden)
-        np.fill_diagonal(weights, 0.0)
-        self._weights = weights.astype(np.float32)
+        self._weights = short_weights(_binary_active(likes, self._active), self.l2, self.given).astype(np.float32)
 
 
 class ByProfileLength(Recommender):
@@ -118,16 +123,17 @@ class ByProfileLength(Recommender):
     (``long_l2``) for more. Both are fitted on the same likes; reasons come from the model that answered."""
 
     name = "by_profile_length"
-    hyperparameters = ("max_short", "short_l2", "short_given", "long_l2")
+    hyperparameters: tuple[str, ...] = ("max_short", "short_l2", "short_given", "long_l2")
 
     def __init__(self, max_short: int = 5, short_l2: float = 3.0, short_given: int = 5,
                  long_l2: float = 200.0) -> None:
         if max_short < 1:
             raise InvalidInput("max_short must be at least 1")
         self.max_short = int(max_short)
-        self.short = ShortEase(short_l2, short_given)
+        first = ShortEase(short_l2, short_given)
+        self.short: Recommender = first
         self.long = Ease(long_l2)
-        self.short_l2, self.short_given, self.long_l2 = self.short.l2, self.short.given, self.long.l2
+        self.short_l2, self.short_given, self.long_l2 = first.l2, first.given, self.long.l2
 
     def _fit(self, likes: sparse.csr_matrix) -> None:
         self.short.fit(likes)
