@@ -169,8 +169,10 @@ def _recent_jobs(apps: list[str], unfiltered: list[JobRecord] | str) -> None:
     with st.container(key="recent_jobs"):
         st.caption("The latest job of each kind")
         _jobs_table(list(latest.values()))
-    with st.expander(f"All recent jobs ({len(jobs)})"):
-        _jobs_table(jobs[:50])
+    every = st.expander(f"All recent jobs ({len(jobs)})", key="home_all_jobs", on_change="rerun")
+    with every:
+        if every.open:  # drawn once opened, not on every visit
+            _jobs_table(jobs[:50])
 
 
 def _latest_failed(jobs: list[JobRecord]) -> list[str]:

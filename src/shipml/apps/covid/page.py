@@ -207,7 +207,11 @@ def demographics_section(start: date, end: date) -> None:
 
 
 def refresh_history(refreshes: list[RefreshRecord]) -> None:
-    with st.expander("Refresh history", icon=":material/history:"):
+    history = st.expander("Refresh history", icon=":material/history:", key="covid_refresh_history",
+                          on_change="rerun")
+    with history:
+        if not history.open:  # drawn once opened: its table grid is 1.3 MiB of a first visit's JavaScript
+            return
         if not refreshes:
             st.caption("No refresh recorded yet.")
             return
