@@ -27,7 +27,8 @@ UI_MAIN = Path(__file__).parent / "ui" / "main.py"
 
 def ui_command(port: int) -> list[str]:
     s = get_settings()
-    return [sys.executable, "-m", "streamlit", "run", str(UI_MAIN), "--server.port", str(port),
+    # Streamlit's command line, with what the pages import loaded before it serves (ui/serve.py)
+    return [sys.executable, "-m", "shipml.ui.serve", "run", str(UI_MAIN), "--server.port", str(port),
             "--server.address", s.api_host, "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             "--client.toolbarMode", "minimal",
