@@ -140,3 +140,10 @@ def test_eval_on_any_ratings_file_with_the_apps_own_options(platform, tmp_path):
                           "by_profile_length_rerank"}
     assert table["ease"][tasks.METRIC] > table["popularity"][tasks.METRIC]
     assert all(row["catalog_items"] == 20 for row in table.values())  # only the likes (>= 4 stars) were read
+
+
+def test_the_first_start_compares_every_candidate_but_the_slow_re_ranker():
+    quick, full = tasks.quick_spec(), tasks.model_spec()
+    assert set(full.candidates()) - set(quick.candidates()) == {"by_profile_length_rerank"}
+    assert (quick.name, quick.metric, quick.holdout) == (full.name, full.metric, full.holdout)  # the same lifecycle
+    assert get("shows").first_run.quick == "shipml.apps.shows.tasks:quick_spec"

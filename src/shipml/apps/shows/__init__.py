@@ -33,7 +33,7 @@ APP = App(
     eval_options=EVAL_OPTIONS,
     jobs="shipml.apps.shows.tasks:register_jobs",
     schedules=(Schedule("train", every_minutes=lambda: settings().retrain_minutes),),
-    first_run=FirstRun(source=lambda: settings().source),
+    first_run=FirstRun(source=lambda: settings().source, quick="shipml.apps.shows.tasks:quick_spec"),
     page=Path(__file__).parent / "page.py",
     settings=ShowsSettings,
 )

@@ -8,6 +8,7 @@ same functions in-process; the API submits them as jobs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -128,6 +129,14 @@ def model_spec() -> ModelSpec[pl.DataFrame, ShowsModel]:
     )
 
 
+def quick_spec() -> ModelSpec[pl.DataFrame, ShowsModel]:
+    """The first start's candidates: all but the re-ranker, whose fit (a LightGBM ranker on augmented samples) takes
+    ~30 s of the ~2 minutes a full comparison takes on the anime likes. The full comparison, queued right after the
+    first champion, promotes the re-ranker through the normal lifecycle when it wins."""
+    slow = ByProfileLengthRerank.name
+    return replace(model_spec(), candidates=lambda: {k: v for k, v in candidates().items() if k != slow})
+
+
 def evaluate(ratings: str | None = None, user_col: str = "user", item_col: str = "item",
              rating_col: str | None = None, min_rating: float | None = None, given: int | None = None,
              progress: Progress = no_progress) -> list[dict[str, Any]]:
@@ -227,6 +236,12 @@ def predict_many(contexts: list[jobs.JobContext]) -> list[Any]:
             for c in contexts]
 
 
+def _warm() -> None:
+    """Load the served champion (a worker's first predictions would otherwise wait for it)."""
+    registry.champion(MODEL).get()
+
+
 def register_jobs() -> None:
-    """The app's own job: ``shows.predict`` (ingest, train and eval are the platform's)."""
-    jobs.job("shows", "predict", many=predict_many)(predict_job)
+    """The app's own job: ``shows.predict`` (ingest, train and eval are the platform's); a starting worker loads
+    the champion before the first request."""
+    jobs.job("shows", "predict", many=predict_many, warm=_warm)(predict_job)
