@@ -46,16 +46,22 @@ ManyFn = Callable[[list[JobContext]], list[Any]]
 
 _JOBS: dict[str, JobFn] = {}
 _MANY: dict[str, ManyFn] = {}
+_WARM: dict[str, Callable[[], object]] = {}
 
 
-def job(app: str, name: str, *, many: ManyFn | None = None) -> Callable[[JobFn], JobFn]:
+def job(app: str, name: str, *, many: ManyFn | None = None,
+        warm: Callable[[], object] | None = None) -> Callable[[JobFn], JobFn]:
     """Register ``fn(ctx, **params)`` as the job ``app.name``. ``many(contexts)``, when given, runs a batch of them
-    at once (see :func:`submit_many`) and returns one result per context, or the exception that failed it."""
+    at once (see :func:`submit_many`) and returns one result per context, or the exception that failed it.
+    ``warm()``, when given, is called once by a starting worker, off its queue (loading what the job needs, such as
+    a model), so that the first jobs after a start do not pay for it."""
 
     def register(fn: JobFn) -> JobFn:
         _JOBS[f"{app}.{name}"] = fn
         if many is not None:
             _MANY[f"{app}.{name}"] = many
+        if warm is not None:
+            _WARM[f"{app}.{name}"] = warm
         return fn
 
     return register
@@ -69,6 +75,11 @@ def function(key: str) -> JobFn | None:
 def batch_function(key: str) -> ManyFn | None:
     """The batch form registered with the job ``app.name``, if it has one."""
     return _MANY.get(key)
+
+
+def warmers() -> dict[str, Callable[[], object]]:
+    """The registered jobs' warm-up functions, by job."""
+    return dict(_WARM)
 
 
 def registered() -> list[str]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 
-from shipml.core import db, jobs, platform, reaper
+from shipml.core import db, job_registry, jobs, platform, reaper
 from shipml.core.app import App
 from shipml.settings import Settings, get_settings
 
@@ -25,6 +26,18 @@ def _reaper(settings: Settings, stop: threading.Event) -> None:
                 log.warning("job %s was queued but its message was lost; requeued", job_id)
         except Exception:
             log.warning("reaper pass failed", exc_info=True)
+
+
+def _warm() -> None:
+    """Warm what the registered jobs need (their ``warm``), one after the other, off the queue."""
+    for key, warm in job_registry.warmers().items():
+        started = time.monotonic()
+        try:
+            warm()
+        except Exception:  # the job itself will say what is wrong
+            log.warning("warming the job %s failed", key, exc_info=True)
+        else:
+            log.info("warmed %s in %.1f s", key, time.monotonic() - started)
 
 
 def run_worker(apps: Sequence[App], extra_modules: Iterable[str] = ()) -> None:
@@ -46,6 +59,7 @@ def run_worker(apps: Sequence[App], extra_modules: Iterable[str] = ()) -> None:
     reaper.requeue_lost(settings)
     stop = threading.Event()
     threading.Thread(target=_reaper, args=(settings, stop), daemon=True).start()
+    threading.Thread(target=_warm, daemon=True).start()
     consumer = jobs.get_huey().create_consumer(workers=settings.worker_threads, worker_type="thread",
                                                periodic=settings.worker_periodic, initial_delay=0.05, max_delay=0.2)
     try:

@@ -112,6 +112,13 @@ def test_nothing_recognised_is_404_with_suggestions_and_unknown_id_is_404(api):
     assert api.get("/api/shows/recommendations/" + "0" * 32).status_code == 404
 
 
+def test_a_starting_worker_loads_the_champion_before_the_first_request(trained, worker):
+    worker.start()
+    wait_for(lambda: "warmed shows.predict" in worker.log.read_text(), timeout=60,
+             what="the worker to load the champion")
+    assert jobs.counts_by_status()["queued"] == 0  # no request asked for it
+
+
 def test_a_job_of_another_kind_is_no_prediction(api):
     """A job id that is not a shows prediction is 404, with or without waiting, whatever its status."""
     from shipml.core import db
