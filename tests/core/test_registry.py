@@ -67,3 +67,18 @@ def test_served_champion_follows_an_alias_move_without_restart(snapshot):
         time.sleep(0.2)
     version, model = served.get()
     assert (version, model.predict(None)) == (2, 2)
+
+
+def test_a_promotion_made_by_this_process_is_served_by_it_at_once(snapshot, monkeypatch):
+    from shipml.settings import get_settings
+
+    monkeypatch.setenv("SHIPML_CHAMPION_POLL_SECONDS", "3600")  # no poll would see the move in this test
+    get_settings.cache_clear()
+    _train(1, mae=2.0, snapshot=snapshot)
+    served = registry.champion("demo_model")
+    assert served.get()[0] == 1  # loaded, as a worker's warm-up loads it
+    promoted, _ = _train(2, mae=1.0, snapshot=snapshot)  # a training in the same process promotes v2
+    version, model = served.get()
+    assert promoted and (version, model.predict(None)) == (2, 2)
+    registry.set_champion("demo_model", 1)  # a move by hand in this process, too
+    assert served.get()[0] == 1

@@ -222,6 +222,7 @@ def record_decision(name: str, version: int, *, promoted: bool, reason: str) -> 
     c = client()
     if promoted:
         c.set_registered_model_alias(name, CHAMPION, str(version))
+        _moved_here(name)
     c.set_model_version_tag(name, str(version), "promotion", "promoted" if promoted else "kept champion")
     c.set_model_version_tag(name, str(version), "promotion_reason", reason)
     log.info("%s v%s: %s", name, version, reason)
@@ -238,6 +239,7 @@ def set_champion(name: str, version: int) -> None:
         raise NotFound(f"model '{name}' has no version {version}") from exc
     c.set_registered_model_alias(name, CHAMPION, str(version))
     c.set_model_version_tag(name, str(version), "promotion", "set by hand")
+    _moved_here(name)
 
 
 def load_version(name: str, version: int) -> Any:
@@ -319,6 +321,15 @@ class Champion:
                 threading.Thread(target=self._refresh, daemon=True).start()
         return self._current
 
+    def moved(self) -> None:
+        """The alias was moved by this process: a model it already serves is swapped now, not at the next poll (a
+        worker that trained and promoted a model answers its next job with it)."""
+        if self._current[1] is None:
+            return  # nothing loaded: the next get loads the latest
+        with self._lock:
+            self._checked, self._checking = time.monotonic(), True
+            self._refresh()
+
     def require(self, kind: type[M], *, app: str, missing: str | None = None) -> Served[M]:
         """The served champion as a ``kind``, or :class:`NotFound` (404): ``"<missing>; run `shipml train <app>`"``.
 
@@ -340,3 +351,8 @@ def _champion(name: str, tracking_uri: str, poll_seconds: float) -> Champion:
 def champion(name: str) -> Champion:
     s = get_settings()
     return _champion(name, s.tracking_uri, s.champion_poll_seconds)
+
+
+def _moved_here(name: str) -> None:
+    if _champion.cache_info().currsize:  # only a process that serves models holds any
+        champion(name).moved()
