@@ -41,8 +41,7 @@ def shares(names: list[str], counts: np.ndarray, unit: np.ndarray, labels: dict[
         keep = (sims > 0) & labelled
         keep[i] = False
         sims = np.where(keep, sims, -np.inf)
-        top = np.argpartition(-sims, n - 1)[:n]
-        top = [j for j in top if np.isfinite(sims[j])]
+        top = [j for j in np.argpartition(-sims, n - 1)[:n] if np.isfinite(sims[j])]
         own = labels[names[i]]
         out[names[i]] = (float(np.mean([labels[names[j]] == own for j in top])) if top else 0.0,
                          (pool[own] - 1) / (size - 1))
