@@ -252,6 +252,32 @@ def main() -> None:
         stacked = np.hstack([unit(np.hstack([factor_part, views[m]])) for m in members])
         report(f"ensemble of walk blends (evidence 2, walk 1): {label}", shares(names, counts, unit(stacked), labels),
                walk)
+    # abandons: one-day races a rider started and did not finish (DNF/DNS/OTL rows; the matrix ignores them)
+    from shipml.apps.cycling.factor_model import EvidenceBlend
+
+    blend = unit(EvidenceBlend(evidence_weight=2.0).fit(matrix).rider_vectors)
+    row = {r: i for i, r in enumerate(names)}
+    profiles = matrix.race_profiles()
+    profile_of = {}
+    for j, key in enumerate(matrix.column_keys):
+        profile_of[(key.race, key.kind)] = int(profiles[j].indices[0]) if not matrix.columns["time_trial"][j] else None
+    dnf = results.filter((pl.col("status") != "finished") & (pl.col("kind") == "one_day")).select("rider", "race")
+    cells = [(row[r], profile_of[(race, "one_day")]) for r, race in dnf.iter_rows()
+             if r in row and profile_of.get((race, "one_day")) is not None]
+    abandons = sparse.csr_matrix((np.ones(len(cells)), ([c[0] for c in cells], [c[1] for c in cells])),
+                                 shape=(len(names), profiles.shape[1]))
+    emit_note = f"{len(cells)} abandons of the model's riders in one-day races"
+    print(emit_note, file=sys.stderr)
+    graph = sparse.csr_matrix(matrix.values @ profiles)
+    mean_edge = float(graph.data.mean())
+    for v in (0.25, 0.5, 1.0):
+        augmented = sparse.hstack([graph, v * mean_edge * abandons]).tocsr()
+        view = walk_view(augmented, 2.0, 0.7)
+        report(f"walk graph + abandon nodes (one-day DNF/DNS at v = {v:g} x the mean edge)",
+               shares(names, counts, unit(np.hstack([blend, view])), labels), walk)
+    for a in (0.25, 0.5):
+        report(f"walk blend + abandons view (unit rows of one-day DNF/DNS per race) x {a:g}",
+               shares(names, counts, unit(np.hstack([unit_walk, a * unit(abandons.toarray())])), labels), walk)
     # team-mates as a negative signal: cosine minus c × the share of races two riders rode in the same team
     rides = ok.filter(pl.col("team").is_not_null() & pl.col("kind").is_in(["one_day", "stage", "gc"])).select(
         "rider", key=pl.concat_str(["race", pl.col("year").cast(pl.String), "team"], separator="|")).unique()
