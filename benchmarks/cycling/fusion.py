@@ -62,7 +62,7 @@ def main() -> None:
         for weights in ({"factors": 1, "evidence": 1, "walk": 1}, {"factors": 1, "evidence": 2, "walk": 1},
                         {"factors": 0.5, "evidence": 1, "walk": 1}, {"blend": 1, "evidence": 0.5},
                         {"blend": 1, "walk": 0.5}, {"blend": 1, "evidence": 0.5, "walk": 0.5}):
-            fused = sum(w / (k + r[v]) for v, w in weights.items())
+            fused = np.sum([w / (k + r[v]) for v, w in weights.items()], axis=0)
             label = ", ".join(f"{v} {w:g}" for v, w in weights.items())
             report(f"reciprocal rank fusion k={k}: {label}", sims_shares(names, counts, fused, labels), walk)
 

@@ -119,9 +119,9 @@ def main() -> None:
         emit(NAME, "shipml train cycling end to end (evaluate every candidate, fit, log to MLflow, promote)",
              float(out.stdout.strip().splitlines()[-1]), "s")
         with serving(env) as base:
-            out = subprocess.run([sys.executable, "-c", HTTP_CLIENT, base, "1000"], capture_output=True, text=True,
-                                 check=True).stdout.split()
-            p50, p99 = float(out[0]), float(out[1])
+            timings = subprocess.run([sys.executable, "-c", HTTP_CLIENT, base, "1000"], capture_output=True,
+                                     text=True, check=True).stdout.split()
+            p50, p99 = float(timings[0]), float(timings[1])
             emit(NAME, "POST /api/cycling/similar p50 over HTTP (1,000 sequential requests, half with an age "
                  "filter)", p50, "ms")
             emit(NAME, "POST /api/cycling/similar p99 over HTTP (same)", p99, "ms")
