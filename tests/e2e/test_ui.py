@@ -81,6 +81,8 @@ def test_covid_dashboard_on_real_data(ui: StreamlitPage, product: Product) -> No
     ui.wait_for_charts(SERIES)
     shown = metric_value(ui, ".st-key-covid_headline_cases")
     assert float(shown.replace(",", "")) == cases["value"], shown
+    lines = ui.page.locator("[class*='st-key-covid_headline_'] img[alt*='last 30 days']")
+    expect(lines).to_have_count(len(summary["headline"]))  # a sparkline per tile (drawn as an image)
     expect(ui.page.get_by_text("last day in data")).to_contain_text("07 June 2023")
     expect(ui.page.locator("[data-testid='stMain']")).not_to_contain_text("SYNTHETIC")
     ui.wait_for_charts(count=5)  # series, forecast, districts, age, sex

@@ -107,8 +107,10 @@ def headline(summary: Summary) -> None:
                 delta=None if day is None else charts.fmt_number(day, signed=True),
                 delta_color="inverse" if item.id in charts.RISE_IS_BAD else "normal",
                 help=f"{item.label}{origin}. Change vs a week before: {week}.",
-                chart_data=[v for v in spark.values.get(item.id, []) if v is not None] or None,
             )
+            line = charts.sparkline(spark.values.get(item.id, []), charts.short_label(item.id, item.label))
+            if line:
+                st.html(line)
             st.caption(f"week: {week}")
 
 
