@@ -179,9 +179,10 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="a copy of an older src/ folder (git archive REV src): its Spark "
                         "path measured too, in the same run, labelled 'before'")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home (its path is printed)")
+    parser.add_argument("--reuse", type=Path, help="a folder kept by --keep: its stored races, not written again")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    base = Path(tempfile.mkdtemp(prefix="shipml-race-spark-bench-"))
+    base = args.reuse or Path(tempfile.mkdtemp(prefix="shipml-race-spark-bench-"))
     home = base / "home"
     races = {"large": (args.runners, args.minutes, args.every_s),
              "small": (1_000, args.small_files * 4.0 / 60.0, 4.0)}
@@ -190,9 +191,13 @@ def main() -> None:
             if race in skip:
                 continue
             t0 = time.perf_counter()
-            files, pings = write_race(home, race, runners, minutes, every_s)
-            print(f"# {race}: {files} raw files, {pings:,} pings, {runners:,} runners, written in "
-                  f"{time.perf_counter() - t0:.0f} s; load {load_average()}", flush=True)
+            if args.reuse:
+                files = len(list((home / "race" / race / "raw").glob("*/*.arrow")))
+                print(f"# {race}: {files} raw files (stored before), load {load_average()}", flush=True)
+            else:
+                files, pings = write_race(home, race, runners, minutes, every_s)
+                print(f"# {race}: {files} raw files, {pings:,} pings, {runners:,} runners, written in "
+                      f"{time.perf_counter() - t0:.0f} s; load {load_average()}", flush=True)
             reference = base / f"{race}-embedded.npz"
             embedded = run_json(EMBEDDED, [race, str(reference)], base_env(home))
             stored = int(embedded["pings"])  # type: ignore[arg-type]
@@ -211,7 +216,7 @@ def main() -> None:
             if "cluster" not in skip:
                 on_cluster(base, home, race, reference, args.partitions, embedded, stored, files, runners)
     finally:
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"# kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)

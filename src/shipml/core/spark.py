@@ -24,6 +24,11 @@ from shipml.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+#: the JVMs' (driver's, executors') options: the client JIT only and the serial collector. Spark's queries here move
+#: few rows (blocks of pings, one row per group of series) and the work is in Python: a fresh process's JVM spent
+#: most of its CPU compiling itself (C2) and in G1's threads, 2–3× the CPU of this setting, cold and warm
+#: (``benchmarks/race_spark``). Given as ``spark.driver/executor.extraJavaOptions``, they replace these.
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 SHARED_SCHEMES = ("file", "hdfs", "viewfs", "s3a", "gs", "abfs", "abfss", "wasbs")
 
 
@@ -97,7 +102,9 @@ def _start(master: str, conf: dict[str, str], app_name: str) -> Any:
                .config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "4")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.sql.session.timeZone", "UTC"))
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.driver.extraJavaOptions", JAVA_OPTIONS)
+               .config("spark.executor.extraJavaOptions", JAVA_OPTIONS))
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -32,18 +32,24 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
-from shipml.core.spark import SparkUnavailable, checkpoint_location, delete_location, location_exists, session
+from shipml.core.spark import (
+    SparkUnavailable,
+    checkpoint_location,
+    delete_location,
+    is_local,
+    location_exists,
+    session,
+)
 
 from . import rawlog
 from .course import Checkpoint, Course
-from .definition import Race
 from .pings import PingBatch
 from .processor import RaceProcessor
 from .rules import RaceRules
@@ -58,7 +64,10 @@ from .spark_blocks import (
     unpack,
     unpack_state,
 )
-from .standings import Standings
+
+if TYPE_CHECKING:  # the driver's side only: a Python worker that unpickles the job's functions imports this module,
+    from .definition import Race  # and needs neither the race's definition (pydantic schemas) nor the standings
+    from .standings import Standings
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +96,15 @@ def make_decoder(race: Race, partitions: int) -> Callable[[Iterator[pd.DataFrame
     """Raw files (their paths) → one row per (file, group): that group's pings and admin commands of the file
     as a ping block (runners by their slot in the group; commands by bib; unknown devices, slot -1, go to group 0
     as do the file's counts of pings the edge did not store)."""
+    # what the function below (pickled to every decoding task) needs of the race; not the race itself
     devices, bibs = race.devices, dict(race.bib_index)
+    d = race.definition
+    origin = d.clock_origin.timestamp() if d.clock_origin is not None else 0.0
+    speedup = d.clock_speedup if d.clock_origin is not None else 1.0
+
+    def race_time(wall: np.ndarray) -> np.ndarray:  # Race.race_time
+        wall = np.asarray(wall, dtype=np.float64)
+        return wall if speedup == 1.0 else origin + speedup * (wall - origin)
 
     def blocks(raw: pl.DataFrame, path: str) -> Iterator[tuple[int, int, str, bytes]]:
         name = path.rsplit("/", 1)[-1]
@@ -97,13 +114,14 @@ def make_decoder(race: Race, partitions: int) -> Callable[[Iterator[pd.DataFrame
         command = (kind == rawlog.DNF_COMMAND) | (kind == rawlog.REINSTATE_COMMAND)
         if command.any():
             runner[command] = [bibs.get(b, -1) for b in raw["device"].to_numpy()[command]]
+        edges = rawlog.edge_counts(raw) if (kind == rawlog.EDGE_COUNT).any() else {}
         keep = np.flatnonzero((kind == rawlog.PING) | (command & (runner >= 0)))  # a command for no bib: nothing
         runner, kind = runner[keep], kind[keep]
         part = np.where(runner >= 0, runner % partitions, 0)
-        columns = {name: raw[name].fill_null(np.nan).to_numpy()[keep] for name in ("t", "lat", "lon", "hr")}
+        floats = raw.select(pl.col("t", "lat", "lon", "hr").fill_null(np.nan))  # one polars query, not four
+        columns = {name: floats[name].to_numpy()[keep] for name in ("t", "lat", "lon", "hr")}
         columns |= {"runner": np.where(runner >= 0, runner // partitions, -1), "kind": kind,
-                    "received": np.asarray(race.race_time(raw["received"].to_numpy()[keep]), dtype=np.float64)}
-        edges = rawlog.edge_counts(raw)
+                    "received": race_time(raw["received"].to_numpy()[keep])}
         order = np.argsort(part, kind="stable")
         groups, first = np.unique(part[order], return_index=True)
         bounds = [*first.tolist(), order.size]
@@ -210,20 +228,38 @@ class Gathered:
         p.version += 1
 
 
+_query_session: list[tuple[Any, Any]] = []  # (the process's session, the race queries' own on its context)
+
+
+def query_session() -> Any:
+    """A session of its own for the race's queries: the process's Spark context, with SQL settings apart from the
+    other users' (this module sets the shuffle partitions per query)."""
+    base = session("shipml-race")
+    if not _query_session or _query_session[0][0] is not base:
+        spark = base.newSession()
+        # each micro-batch names its files one by one; past 32 paths Spark would look them up with a job of one task
+        # per file (seconds for a few hundred small files): the driver stats them itself instead
+        spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", str(LISTED_ON_DRIVER))
+        _query_session[:] = [(base, spark)]
+    return _query_session[0][1]
+
+
 def start_query(race: Race, checkpoint: str | Path, gathered: Gathered, *, partitions: int = 4,
                 follow: bool = False, batch_seconds: float = 1.0) -> Any:
     """Start the streaming query (``follow``: every ``batch_seconds``; else until every stored file is applied)."""
-    spark = session("shipml-race")
-    # each micro-batch names its files one by one; past 32 paths Spark would look them up with a job of one task
-    # per file (seconds for a few hundred small files): the driver stats them itself instead
-    spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", str(LISTED_ON_DRIVER))
+    spark = query_session()
+    cores = spark.sparkContext.defaultParallelism
+    # each shuffle partition is a Python task and a state store loaded and committed every micro-batch, with data
+    # or not: on local[n] the groups go to n partitions at most (local[1]: one task where it was 4). On a cluster,
+    # whose executors may not all have joined yet, one per group. A checkpoint keeps the number it started with.
+    shuffle = min(partitions, cores) if is_local(spark.sparkContext.master) else partitions
+    spark.conf.set("spark.sql.shuffle.partitions", str(max(1, shuffle)))
     raw = rawlog.raw_dir(race.name)
     raw.mkdir(parents=True, exist_ok=True)
     files = (spark.readStream.format("binaryFile").schema(BINARY_FILE).option("pathGlobFilter", "*.arrow")
              .option("maxBytesPerTrigger", MAX_BYTES_PER_BATCH).load(f"{raw}/*"))
     # files grouped per task: one decoding task per core (Spark would make one per ~4 MB of files counted with an
     # "open cost" each, tens of tasks for a few hundred small files, each a round trip to a Python worker)
-    cores = spark.sparkContext.defaultParallelism
     blocks = files.select("path").coalesce(cores).mapInPandas(make_decoder(race, partitions), BLOCKS)
     states = blocks.groupBy("part").applyInPandasWithState(make_kernel(race, partitions), OUTPUT, GROUP_STATE,
                                                             "update", "NoTimeout")
@@ -235,6 +271,8 @@ def start_query(race: Race, checkpoint: str | Path, gathered: Gathered, *, parti
 
 def spark_standings(race: Race, partitions: int = 4) -> Standings:
     """Every stored raw ping of a race through the streaming job, from scratch; the standings at the end."""
+    from .standings import Standings
+
     gathered = Gathered(race)
     shared = checkpoint_location("race", race.name, f"recompute-{uuid.uuid4().hex}")
     with tempfile.TemporaryDirectory(prefix="shipml-race-spark-") as local:
@@ -265,6 +303,7 @@ def follow(race: Race, partitions: int = 4) -> tuple[Any, Gathered]:
     """
     from . import publish
     from .settings import settings
+    from .standings import Standings
 
     def published(g: Gathered) -> None:
         recent = [n for t, n in g.rates if time.monotonic() - t <= 10]
