@@ -107,7 +107,7 @@ def _start(master: str, conf: dict[str, str], app_name: str) -> Any:
                .config("spark.executor.extraJavaOptions", JAVA_OPTIONS))
     for key, value in conf.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    return builder.config("spark.python.daemon.module", __name__).getOrCreate()
 
 
 def session(app_name: str = "shipml") -> Any:
@@ -165,3 +165,32 @@ def delete_location(location: str) -> None:
     """Remove a path or URI and everything under it, as Spark sees it."""
     fs, path = _hadoop_path(location)
     fs.delete(path, True)
+
+
+def _python_daemon() -> None:
+    """The Python workers' daemon (``spark.python.daemon.module``, run as ``python -m shipml.core.spark``): Spark's
+    own (``pyspark.daemon``), with pyspark imported from the installed package, whose modules are compiled once,
+    rather than from the ``pyspark.zip`` Spark puts first on the workers' path, which holds no compiled modules: each
+    fresh daemon and worker compiled pyspark again (1.0 CPU-s to import what a pandas UDF needs, 0.4 compiled). Only
+    when the installed pyspark is the zip's version (a cluster's Spark may be another one): the zips then go to the
+    end of the path. The forked workers inherit it."""
+    import re
+    import zipfile
+    from importlib.metadata import version
+
+    zips = [p for p in sys.path if re.fullmatch(r"pyspark\.zip|py4j-.*\.zip", os.path.basename(p))]
+    try:
+        shipped = next(p for p in zips if os.path.basename(p) == "pyspark.zip")
+        with zipfile.ZipFile(shipped) as z:
+            found = re.search(r"__version__[^=]*=\s*[\"']([^\"']+)", z.read("pyspark/version.py").decode())
+        if found and found.group(1) == version("pyspark"):
+            sys.path[:] = [p for p in sys.path if p not in zips] + zips
+    except Exception:  # anything unexpected (no zip, no installed pyspark): Spark's path as it is
+        pass
+    from pyspark import daemon
+
+    daemon.manager()
+
+
+if __name__ == "__main__":
+    _python_daemon()
