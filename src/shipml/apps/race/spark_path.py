@@ -139,6 +139,9 @@ def make_decoder(race: Race, partitions: int) -> Callable[[Iterator[pd.DataFrame
     return decode
 
 
+_courses: dict[tuple[bytes, bytes, tuple[tuple[str, float], ...]], Course] = {}  # a Python worker's course
+
+
 def make_kernel(race: Race, partitions: int) -> Callable[..., Iterator[pd.DataFrame]]:
     """The stateful per-group function: the embedded processor on runners ``part, part + partitions, …``; yields
     one row, the runners whose state this micro-batch changed (with the group's cumulative counts)."""
@@ -147,15 +150,18 @@ def make_kernel(race: Race, partitions: int) -> Callable[..., Iterator[pd.DataFr
     rules = race.definition.rules().to_dict()
     start, categories, names = race.start_t.copy(), race.categories.copy(), race.category_names
     earliest = int(np.argmin(start)) if start.size else 0
-    cache: dict[str, Course] = {}
+    course_key = (course_lat.tobytes(), course_lon.tobytes(), tuple(checkpoints))
 
     def kernel(key: tuple[Any, ...], frames: Iterator[pd.DataFrame], state: Any) -> Iterator[pd.DataFrame]:
-        if "course" not in cache:  # once per Python worker
-            cache["course"] = Course(course_lat, course_lon, checkpoints=[Checkpoint(n, d) for n, d in checkpoints])
+        course = _courses.get(course_key)
+        if course is None:  # once per Python worker (this function comes unpickled anew with every task)
+            course = Course(course_lat, course_lon, checkpoints=[Checkpoint(n, d) for n, d in checkpoints])
+            _courses.clear()  # one race's course at a time
+            _courses[course_key] = course
         part = int(key[0])
         ids = np.arange(part, start.size, partitions)
         slots = np.append(ids, earliest)  # the last slot only carries the race's earliest start (the first clock)
-        p = RaceProcessor(cache["course"], slots.size, start_t=start[slots], rules=RaceRules.from_dict(rules),
+        p = RaceProcessor(course, slots.size, start_t=start[slots], rules=RaceRules.from_dict(rules),
                           categories=categories[slots], category_names=names)
         if state.exists:
             unpack_state(p, state.get[0])
