@@ -44,18 +44,21 @@ def configurations() -> dict[str, Callable[[], Any]]:
     from shipml.apps.parking.direct import DirectLightGbm
     from shipml.apps.parking.forecasters import SeasonalNaive
 
-    before = {"features": "base", "partner": "y7", "mstl_weight": 0.0}  # direct_lightgbm before this round
+    before = {"features": "base", "partner": "y7", "combine": "none"}  # direct_lightgbm before the second round
     out: dict[str, Callable[[], Any]] = {
         "naive": SeasonalNaive, "direct_lightgbm": DirectLightGbm,
         "direct_before": lambda: DirectLightGbm(**before),
         "direct_recent_feature": lambda: DirectLightGbm(**{**before, "features": "recent"}),
         "direct_recent_partner": lambda: DirectLightGbm(**{**before, "partner": "recent"}),
-        "direct_recent_both": lambda: DirectLightGbm(features="recent", partner="recent", mstl_weight=0.0),
-        **{f"direct_recent_mstl{w}": (lambda w=w: DirectLightGbm(features="recent", partner="recent", mstl_weight=w))
+        "direct_recent_both": lambda: DirectLightGbm(features="recent", partner="recent", combine="none"),
+        **{f"direct_recent_mstl{w}": (lambda w=w: DirectLightGbm(features="recent", partner="recent",
+                                                                 combine="mix", mstl_weight=w))
            for w in (0.1, 0.2, 0.3)},
         **{f"direct_recent_mstl0.2_{k}w": (lambda k=k: DirectLightGbm(features="recent", partner="recent",
-                                                                      mstl_weight=0.2, mstl_weeks=k))
+                                                                      combine="mix", mstl_weight=0.2, mstl_weeks=k))
            for k in (6, 12)},
+        # third round (issue19_wide.py): per slot the median of the LightGBM, recent and MSTL
+        **{f"direct_median_{k}w": (lambda k=k: DirectLightGbm(combine="median", mstl_weeks=k)) for k in (6, 12)},
     }
     for name, factory in pooled.EXPERIMENTS.items():
         out[name] = factory

@@ -88,8 +88,9 @@ def test_the_mstl_share_moves_the_forecast_toward_mstl_and_keeps_the_interval_ar
     from statsforecast.models import MSTL
 
     series = parks()
-    alone = DirectLightGbm(n_estimators=60, mstl_weight=0.0).fit(series, GRID).predict(GRID.slots_per_day)
-    mixed = DirectLightGbm(n_estimators=60, mstl_weight=0.25).fit(series, GRID).predict(GRID.slots_per_day)
+    alone = DirectLightGbm(n_estimators=60, combine="none").fit(series, GRID).predict(GRID.slots_per_day)
+    mixed = DirectLightGbm(n_estimators=60, combine="mix", mstl_weight=0.25).fit(series, GRID).predict(
+        GRID.slots_per_day)
     c = series.filter(pl.col("unique_id") == "c")["y"].to_numpy()
     mstl = MSTL(season_length=[GRID.slots_per_day, GRID.weekly]).forecast(y=c[-6 * GRID.weekly:],
                                                                         h=GRID.slots_per_day)["mean"]
@@ -102,6 +103,52 @@ def test_the_mstl_share_moves_the_forecast_toward_mstl_and_keeps_the_interval_ar
 
 def test_less_than_two_weeks_is_forecast_without_mstl():
     short = parks(days=13)
-    alone = DirectLightGbm(n_estimators=20, mstl_weight=0.0).fit(short, GRID).predict(GRID.slots_per_day)
-    mixed = DirectLightGbm(n_estimators=20, mstl_weight=0.25).fit(short, GRID).predict(GRID.slots_per_day)
+    alone = DirectLightGbm(n_estimators=20, combine="none").fit(short, GRID).predict(GRID.slots_per_day)
+    mixed = DirectLightGbm(n_estimators=20, combine="mix", mstl_weight=0.25).fit(short, GRID).predict(
+        GRID.slots_per_day)
     assert alone.equals(mixed)
+
+
+def test_the_default_is_per_slot_the_median_of_the_lightgbm_recent_and_mstl():
+    from statsforecast.models import MSTL
+
+    from shipml.apps.parking.direct import day_features
+
+    series = parks()
+    model = DirectLightGbm(n_estimators=60).fit(series, GRID)
+    median = model.predict(GRID.slots_per_day)
+    weights = model.weights
+    model.weights = {}  # the LightGBM alone
+    lightgbm = model.predict(GRID.slots_per_day)  # still the median: the same members
+    assert lightgbm.equals(median)
+    model.weights, model.combine = {}, "none"
+    alone = model.predict(GRID.slots_per_day).filter(pl.col("unique_id") == "c")["yhat"].to_numpy()
+    model.weights = weights
+    blend = model.predict(GRID.slots_per_day)
+    c = series.filter(pl.col("unique_id") == "c")["y"].to_numpy()
+    mstl = MSTL(season_length=[GRID.slots_per_day, GRID.weekly]).forecast(y=c[-6 * GRID.weekly:],
+                                                                        h=GRID.slots_per_day)["mean"]
+    days = np.vstack([c.reshape(-1, GRID.slots_per_day), np.full((1, GRID.slots_per_day), np.nan)])
+    recent = day_features(days, date(2024, 1, 1))["recent"][-1]
+    want = np.median(np.stack([alone, recent, mstl]), axis=0)
+    np.testing.assert_allclose(median.filter(pl.col("unique_id") == "c")["yhat"].to_numpy(), want, rtol=1e-4)
+    # the interval keeps the blend's width, around the median
+    np.testing.assert_allclose((median["hi"] - median["lo"]).to_numpy(), (blend["hi"] - blend["lo"]).to_numpy(),
+                               rtol=1e-9)
+
+
+def test_the_median_forecasts_several_days_and_without_two_weeks_falls_back_on_the_blend():
+    short = parks(days=13)
+    blend = DirectLightGbm(n_estimators=20, combine="none").fit(short, GRID).predict(GRID.slots_per_day)
+    median = DirectLightGbm(n_estimators=20).fit(short, GRID).predict(GRID.slots_per_day)
+    assert blend.equals(median)
+    fc = DirectLightGbm(n_estimators=60).fit(parks(), GRID).predict(3 * GRID.slots_per_day)
+    assert fc.height == 3 * 3 * GRID.slots_per_day and fc["yhat"].is_finite().all()
+    assert (fc["lo"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["hi"]).all()
+
+
+def test_an_unknown_combination_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="combine"):
+        DirectLightGbm(combine="mean")

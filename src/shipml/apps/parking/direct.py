@@ -1,4 +1,4 @@
-"""A day-ahead LightGBM blended with a denoised last week and with MSTL, with conformal intervals.
+"""A day-ahead LightGBM, a denoised last week and MSTL, per slot their median, with conformal intervals.
 
 :class:`DirectLightGbm` sees each series as a matrix of days × slots (a day is the grid's slots), so every feature of
 a day is known at its first slot — a direct forecast of the whole day, no recursion inside it (a horizon of more
@@ -16,13 +16,16 @@ one odd day damped by three earlier weeks.
 the days before forecasts each of them one day ahead (from the real days before it). The weight of the partner
 (``recent``; ``partner="y7"``: the seasonal naive) in ``(1 − w)·LightGBM + w·partner`` is the one of ``WEIGHTS``
 with the lowest mean error there in MASE units (one for every series, ``blend="pooled"``; or per series). The
-model is then refitted on all the days. Last, ``mstl_weight`` of statsforecast's MSTL (daily and weekly seasons,
-on the last ``mstl_weeks``) is mixed in: ``yhat = (1 − m)·blend + m·MSTL``. MSTL alone is worse than the naive,
-but its errors differ from the LightGBM's; ``m`` and the window are fixed (0.2 and 6 weeks, chosen on validation
-origins, see ``benchmarks/README.md``; 6 weeks also bound MSTL's cost on years of hourly tickets): choosing
-them per fit would need an MSTL fit per held-out day.
+model is then refitted on all the days.
 
-**Intervals**: split-conformal. The blend's errors on the held-out days (before MSTL is mixed in), divided by each
+**The median** (``combine="median"``, the default): per slot, the median of the LightGBM alone, ``recent`` and
+statsforecast's MSTL (daily and weekly seasons, on the last ``mstl_weeks``) — three forecasts whose errors differ;
+where MSTL has no value (under two weeks of history) the blend stands. A day after the first is forecast from the
+days before as forecast. ``combine="mix"`` is the model before: ``(1 − m)·blend + m·MSTL`` with
+``m = mstl_weight``; ``"none"`` the blend alone. The median and the 6-week window were chosen on 45 validation
+origins (18 Oct – 5 Dec 2016, see ``benchmarks/README.md``); 6 weeks also bound MSTL's cost on years of tickets.
+
+**Intervals**: split-conformal. The blend's errors on the held-out days (before the median with MSTL), divided by each
 series' MASE scale (its weekly naive's mean error), give per slot of the week (weekday × slot) the quantiles of the
 ``level`` interval (pooled over every series; a slot of the week with fewer than ``MIN_PER_SLOT`` errors takes the
 quantiles of its slot of the day, then of all). The interval is ``yhat + q · scale``.
@@ -118,16 +121,21 @@ class _Series:
 
 class DirectLightGbm:
     """See the module. ``blend``: ``"pooled"`` (one partner weight for every series, chosen on the held-out days),
-    ``"series"`` (one per series) or ``"none"`` (the LightGBM alone; intervals still conformal). The defaults
-    (``features="recent"``, ``partner="recent"``, ``mstl_weight=0.2``, ``mstl_weeks=6``) were chosen on validation
-    origins; the model before issue 19's second round is ``features="base", partner="y7", mstl_weight=0``."""
+    ``"series"`` (one per series) or ``"none"`` (the LightGBM alone; intervals still conformal). ``combine``:
+    ``"median"`` (of the LightGBM alone, ``recent`` and MSTL), ``"mix"`` (``mstl_weight`` of MSTL in the blend)
+    or ``"none"``. The defaults (``features="recent"``, ``partner="recent"``, ``combine="median"``,
+    ``mstl_weeks=6``) were chosen on validation origins; issue 19's second round was ``combine="mix"`` with
+    ``mstl_weight=0.2``, the model before it ``features="base", partner="y7", combine="none"``."""
 
     name = "direct_lightgbm"
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
                  objective: str = "l1", seed: int = 0, blend: str = "pooled", calibration_days: int = 28,
                  history_weeks: int = 52, features: str = "recent", partner: str = "recent",
-                 mstl_weight: float = 0.2, mstl_weeks: int = 6) -> None:
+                 mstl_weight: float = 0.2, mstl_weeks: int = 6, combine: str = "median") -> None:
+        if combine not in ("median", "mix", "none"):
+            raise ValueError(f"combine must be median, mix or none, not {combine!r}")
+        self.combine = combine
         self.blend, self.calibration_days, self.history_weeks = blend, calibration_days, history_weeks
         self.mstl_weight, self.mstl_weeks = mstl_weight, mstl_weeks
         self.features = {"extended": EXTENDED, "recent": WITH_RECENT}.get(features, FEATURES)
@@ -183,14 +191,14 @@ class DirectLightGbm:
             return None
         return lgb.LGBMRegressor(**self.params).fit(x, y)
 
-    def _day(self, model: Any, y: np.ndarray, first: date, day: int) -> tuple[np.ndarray, np.ndarray]:
-        """(LightGBM, naive) for one day of the matrix, from the days before it."""
+    def _day(self, model: Any, y: np.ndarray, first: date, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(LightGBM, partner, ``recent``) for one day of the matrix, from the days before it."""
         f = day_features(y[: day + 1], first)
         naive = f[self.partner][day]
         if model is None:
-            return naive, naive
+            return naive, naive, f["recent"][day]
         x = np.stack([f[n][day] for n in self.features], axis=1)
-        return model.predict(x), naive
+        return model.predict(x), naive, f["recent"][day]
 
     # -- the interface -------------------------------------------------------------------------------------------
     def fit(self, history: pl.DataFrame, grid: Grid) -> DirectLightGbm:
@@ -205,7 +213,7 @@ class DirectLightGbm:
         for s, start in zip(self.series, held, strict=True):
             held_out[s.uid] = []
             for day in range(max(start, 14), s.y.shape[0]):
-                model_day, naive_day = self._day(early, s.y, s.first, day)
+                model_day, naive_day, _ = self._day(early, s.y, s.first, day)
                 ok = s.observed[day] & np.isfinite(s.y[day]) & np.isfinite(naive_day)
                 held_out[s.uid].append((day, model_day, naive_day, ok))
         candidates = WEIGHTS if self.blend != "none" else (0.0,)
@@ -253,8 +261,8 @@ class DirectLightGbm:
 
     def _mstl(self, s: _Series, h: int) -> np.ndarray | None:
         """MSTL (daily and weekly seasons) on the last ``mstl_weeks`` of the series, ``h`` slots after its end;
-        None without a weight or with less than two weeks."""
-        if self.mstl_weight <= 0:
+        None when it takes no part (``combine="mix"`` without a weight, ``"none"``) or with less than two weeks."""
+        if self.combine == "none" or (self.combine == "mix" and self.mstl_weight <= 0):
             return None
         from statsforecast.models import MSTL
 
@@ -275,20 +283,26 @@ class DirectLightGbm:
             full = s.last.time() == self.grid.slots[-1]
             extra = math.ceil(h / self.grid.slots_per_day) + 1
             y = np.vstack([s.y, np.full((extra, self.grid.slots_per_day), np.nan)])
-            blended = y.copy()
-            w = self.weights.get(s.uid, 0.0)
-            for day in range(last_day + (1 if full else 0), y.shape[0]):
-                model_day, naive_day = self._day(self.model, y, s.first, day)
-                naive_day = np.where(np.isfinite(naive_day), naive_day, model_day)
-                value = (1 - w) * model_day + w * naive_day
-                unknown = ~np.isfinite(y[day])
-                y[day, unknown] = value[unknown]
-                blended[day] = np.where(unknown, value, blended[day])
             times = self.grid.after(s.last, h)
             rows = [((t.date() - s.first).days, self.grid.slots.index(t.time())) for t in times]
-            yhat = np.array([blended[d, k] for d, k in rows]) * s.scale
             mstl = self._mstl(s, h)
+            mstl_days = np.full_like(y, np.nan)  # MSTL's forecast on the days × slots matrix (scaled)
             if mstl is not None:
+                for (d, k), v in zip(rows, mstl, strict=True):
+                    mstl_days[d, k] = v
+            w = self.weights.get(s.uid, 0.0)
+            for day in range(last_day + (1 if full else 0), y.shape[0]):
+                model_day, naive_day, recent_day = self._day(self.model, y, s.first, day)
+                naive_day = np.where(np.isfinite(naive_day), naive_day, model_day)
+                value = (1 - w) * model_day + w * naive_day
+                if self.combine == "median":  # without MSTL (under two weeks, past h) the blend stands
+                    recent_day = np.where(np.isfinite(recent_day), recent_day, model_day)
+                    middle = np.median(np.stack([model_day, recent_day, mstl_days[day]]), axis=0)
+                    value = np.where(np.isfinite(mstl_days[day]), middle, value)
+                unknown = ~np.isfinite(y[day])
+                y[day, unknown] = value[unknown]  # the days after are forecast from this one
+            yhat = np.array([y[d, k] for d, k in rows]) * s.scale
+            if self.combine == "mix" and mstl is not None:
                 yhat = (1 - self.mstl_weight) * yhat + self.mstl_weight * mstl * s.scale
             q = np.array([quantiles.get((t.weekday(), k), (0.0, 0.0)) for t, (_, k) in zip(times, rows,
                                                                                             strict=True)])
