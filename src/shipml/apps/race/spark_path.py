@@ -77,6 +77,7 @@ GROUP_STATE = "blob binary"
 STATE_FORMAT = 2  # in the checkpoint's name: a checkpoint of another format is not resumed (it starts over)
 MAX_BYTES_PER_BATCH = 256 << 20  # raw files per micro-batch, by size (a few million pings), however many files
 LISTED_ON_DRIVER = 100_000  # a micro-batch's files are looked up by the driver up to this many (see start_query)
+DECODED_TOGETHER = 50_000  # raw rows: files up to this many in all are decoded as one (a big file alone)
 BINARY_FILE = "path string, modificationTime timestamp, length long, content binary"  # Spark's binaryFile rows
 _DTYPES = {"runner": np.int64, "t": np.float64, "lat": np.float64, "lon": np.float64, "hr": np.float64,
            "received": np.float64, "kind": np.int8}
@@ -106,34 +107,52 @@ def make_decoder(race: Race, partitions: int) -> Callable[[Iterator[pd.DataFrame
         wall = np.asarray(wall, dtype=np.float64)
         return wall if speedup == 1.0 else origin + speedup * (wall - origin)
 
-    def blocks(raw: pl.DataFrame, path: str) -> Iterator[tuple[int, int, str, bytes]]:
-        name = path.rsplit("/", 1)[-1]
-        key = rawlog.key_of(Path(name))
+    def blocks(raws: list[pl.DataFrame], paths: list[str]) -> Iterator[tuple[int, int, str, bytes]]:
+        """Raw files decoded together (polars' and the device directory's cost per call, not per file)."""
+        names = [path.rsplit("/", 1)[-1] for path in paths]
+        keys = [rawlog.key_of(Path(name)) for name in names]
+        raw = pl.concat(raws, how="vertical_relaxed")
         kind = raw["kind"].to_numpy()
         runner = devices.indices(raw["device"])
         command = (kind == rawlog.DNF_COMMAND) | (kind == rawlog.REINSTATE_COMMAND)
         if command.any():
             runner[command] = [bibs.get(b, -1) for b in raw["device"].to_numpy()[command]]
-        edges = rawlog.edge_counts(raw) if (kind == rawlog.EDGE_COUNT).any() else {}
+        fileno = np.repeat(np.arange(len(raws)), [r.height for r in raws])
+        edges = {int(i): rawlog.edge_counts(raws[i]) for i in np.unique(fileno[kind == rawlog.EDGE_COUNT])}
         keep = np.flatnonzero((kind == rawlog.PING) | (command & (runner >= 0)))  # a command for no bib: nothing
-        runner, kind = runner[keep], kind[keep]
+        runner, kind, fileno = runner[keep], kind[keep], fileno[keep]
         part = np.where(runner >= 0, runner % partitions, 0)
         floats = raw.select(pl.col("t", "lat", "lon", "hr").fill_null(np.nan))  # one polars query, not four
         columns = {name: floats[name].to_numpy()[keep] for name in ("t", "lat", "lon", "hr")}
         columns |= {"runner": np.where(runner >= 0, runner // partitions, -1), "kind": kind,
                     "received": race_time(raw["received"].to_numpy()[keep])}
-        order = np.argsort(part, kind="stable")
-        groups, first = np.unique(part[order], return_index=True)
+        cell = fileno * partitions + part
+        order = np.argsort(cell, kind="stable")  # by file, then group; a file's rows keep their order in a group
+        cells, first = np.unique(cell[order], return_index=True)
         bounds = [*first.tolist(), order.size]
-        for g, lo, hi in zip(groups.tolist(), bounds[:-1], bounds[1:], strict=True):
+        for at, lo, hi in zip(cells.tolist(), bounds[:-1], bounds[1:], strict=True):
+            i, g = divmod(at, partitions)
             rows = order[lo:hi]
-            yield g, key, name, pack({f: columns[f][rows] for f in PING_FIELDS}, {"edges": edges} if g == 0 else {})
-        if edges and 0 not in groups:
-            yield 0, key, name, pack({f: np.zeros(0, dtype=_DTYPES[f]) for f in PING_FIELDS}, {"edges": edges})
+            meta = {"edges": edges[i]} if g == 0 and i in edges else {}
+            yield g, keys[i], names[i], pack({f: columns[f][rows] for f in PING_FIELDS}, meta)
+        empty = {f: np.zeros(0, dtype=_DTYPES[f]) for f in PING_FIELDS}
+        for i in sorted(set(edges) - set(fileno[part == 0].tolist())):  # a file's edge counts, no ping in group 0
+            yield 0, keys[i], names[i], pack(empty, {"edges": edges[i]})
 
     def decode(files: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for frame in files:
-            out = [b for path in frame["path"] for b in blocks(read_raw(str(path)), str(path))]
+            out: list[tuple[int, int, str, bytes]] = []
+            raws: list[pl.DataFrame] = []
+            paths: list[str] = []
+            for path in map(str, frame["path"]):  # small files together, up to DECODED_TOGETHER rows
+                raw = read_raw(path)
+                if raws and sum(r.height for r in raws) + raw.height > DECODED_TOGETHER:
+                    out += blocks(raws, paths)
+                    raws, paths = [], []
+                raws.append(raw)
+                paths.append(path)
+            if raws:
+                out += blocks(raws, paths)
             yield pd.DataFrame(out, columns=["part", "key", "file", "block"])
 
     return decode
