@@ -57,7 +57,7 @@ def configurations() -> dict[str, Callable[[], Any]]:
         **{f"direct_recent_mstl0.2_{k}w": (lambda k=k: DirectLightGbm(features="recent", partner="recent",
                                                                       combine="mix", mstl_weight=0.2, mstl_weeks=k))
            for k in (6, 12)},
-        # third round (issue19_wide.py): per slot the median of the LightGBM, recent and MSTL
+        # third round (issue19_wide.py): per slot the median of five members (see direct.py)
         **{f"direct_median_{k}w": (lambda k=k: DirectLightGbm(combine="median", mstl_weeks=k)) for k in (6, 12)},
     }
     for name, factory in pooled.EXPERIMENTS.items():

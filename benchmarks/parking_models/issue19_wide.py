@@ -140,6 +140,29 @@ def components(which: str) -> None:
                           **{k: round(v / n, 4) for k, v in secs.items()}}), flush=True)
 
 
+def extra(which: str) -> None:
+    """A fourth candidate member: the product's ``global_lightgbm`` (mlforecast, no conformal step), per origin."""
+    import polars as pl
+
+    from shipml.apps.parking.backtest import plan
+    from shipml.apps.parking.forecasters import GlobalLightGbm
+
+    series, grid = load(which)
+    p = plan(series, grid, horizon=grid.slots_per_day, origins=ORIGINS[which], models=["global_lightgbm"])
+    out_dir = CACHE / which / "glgb"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for w in p.windows:
+        path = out_dir / f"{w.origin:%Y%m%d}.parquet"
+        if path.exists():
+            continue
+        history = p.series.filter(pl.col("ds") < w.origin, pl.col("unique_id").is_in(list(w.keep)))
+        t0 = time.perf_counter()
+        fc = GlobalLightGbm(conformal=False).fit(history, grid).predict(grid.slots_per_day)
+        took = time.perf_counter() - t0
+        fc.select("unique_id", pl.col("ds").cast(pl.Datetime("us")), glgb="yhat").write_parquet(path)
+        print(json.dumps({"origin": str(w.origin), "glgb": round(took / len(w.keep), 4)}), flush=True)
+
+
 # -- scoring on the product's plan ---------------------------------------------------------------------------------
 def scoring_frame(which: str, since: str = "") -> Any:
     """Every component joined to the plan's truth (observed points only) and MASE scale, per origin."""
@@ -157,6 +180,9 @@ def scoring_frame(which: str, since: str = "") -> Any:
         if not path.exists():  # still being computed
             continue
         comp = pl.read_parquet(path)
+        glgb = CACHE / which / "glgb" / path.name
+        if glgb.exists():
+            comp = comp.join(pl.read_parquet(glgb), on=["unique_id", "ds"], how="left")
         parts.append(comp.join(w.truth.select("unique_id", "ds", "y", "observed", "capacity"),
                                on=["unique_id", "ds"]).join(w.scale, on="unique_id", how="left")
                      .filter(pl.col("observed")).with_columns(origin=pl.lit(w.origin)))
@@ -183,8 +209,9 @@ class Scorer:
         self.c = {c: np.nan_to_num(frame[c].to_numpy().astype(float), nan=0.0)
                   for c in frame.columns if c not in ("unique_id", "ds", "origin", "observed", "y", "capacity",
                                                       "scale")}
-        for c in ("recent", "naive", "day_ets", "day_theta", "shrink0", "shrink0.25", "shrink0.5", "shrink0.75",
-                  "mstl6", "mstl12"):  # a missing partner falls back to the LightGBM, as in the product
+        partners = ["recent", "naive", "day_ets", "day_theta", "shrink0", "shrink0.25", "shrink0.5", "shrink0.75",
+                    "mstl6", "mstl12", *[k for k in ("glgb",) if k in frame.columns]]
+        for c in partners:  # a missing partner falls back to the LightGBM, as in the product
             raw = frame[c].to_numpy().astype(float)
             self.c[c] = np.where(np.isfinite(raw), raw, self.c["lgb"])
         self.points, self.origins = len(self.y), frame["origin"].n_unique()
@@ -242,6 +269,13 @@ def candidates(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         sets[f"med(blend,{mstl},day_ets,recent)"] = ("blend", mstl, "day_ets", "recent")
         out[f"mean(blend,{mstl},day_ets)"] = (c["blend"] + c[mstl] + c["day_ets"]) / 3
         out[f".5blend+.25{mstl}+.25day_ets"] = 0.5 * c["blend"] + 0.25 * c[mstl] + 0.25 * c["day_ets"]
+    if "glgb" in c:
+        for mstl in ("mstl6", "mstl12"):
+            sets[f"med(lgb,recent,{mstl},glgb)"] = ("lgb", "recent", mstl, "glgb")
+            sets[f"med(lgb,recent,{mstl},glgb,day_ets)"] = ("lgb", "recent", mstl, "glgb", "day_ets")
+            sets[f"med(lgb,recent,{mstl},glgb,blend)"] = ("lgb", "recent", mstl, "glgb", "blend")
+            sets[f"med(glgb,recent,{mstl})"] = ("glgb", "recent", mstl)
+        out["glgb"] = c["glgb"]
     for name, ks in sets.items():
         out[name] = np.median(np.stack([c[k] for k in ks]), axis=0)
     return out
@@ -263,7 +297,7 @@ def search(which: str, only: list[str], since: str = "", top: int = 0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=("components", "search"))
+    parser.add_argument("what", choices=("components", "extra", "search"))
     parser.add_argument("--set", choices=tuple(ORIGINS), default="validation")
     parser.add_argument("--since", default="", help="only origins from this date (ISO)")
     parser.add_argument("--top", type=int, default=0)
@@ -271,6 +305,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.what == "components":
         components(args.set)
+        return
+    if args.what == "extra":
+        extra(args.set)
         return
     only = [n for n in args.only.split("|") if n]
     if args.set == "scored" and not only:

@@ -109,18 +109,34 @@ def test_less_than_two_weeks_is_forecast_without_mstl():
     assert alone.equals(mixed)
 
 
-def test_the_default_is_per_slot_the_median_of_the_lightgbm_recent_and_mstl():
+def test_daily_level_follows_a_weekly_pattern_and_falls_back_on_short_histories():
+    from shipml.apps.parking.direct import daily_level
+
+    week = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0])  # busy weekends
+    np.testing.assert_allclose(daily_level(np.tile(week, 6), 7), week, atol=0.05)
+    np.testing.assert_allclose(daily_level(np.arange(10.0), 3), [3.0, 4.0, 5.0])  # under two weeks: a week before
+    np.testing.assert_allclose(daily_level(np.array([1.0, 2.0, 3.0]), 2), [2.0, 2.0])  # under a week: the mean
+    assert daily_level(np.arange(10.0), 0).size == 0
+
+
+def test_at_level_rescales_the_shape_and_keeps_the_fallback_where_it_is_unknown():
+    from shipml.apps.parking.direct import at_level
+
+    got = at_level(np.array([1.0, 3.0, np.nan]), 4.0, np.array([9.0, 9.0, 9.0]))
+    np.testing.assert_allclose(got, [2.0, 6.0, 9.0])
+    np.testing.assert_allclose(at_level(np.full(3, np.nan), 4.0, np.ones(3)), np.ones(3))
+
+
+def test_the_default_is_per_slot_the_median_of_five_forecasts():
     from statsforecast.models import MSTL
 
-    from shipml.apps.parking.direct import day_features
+    from shipml.apps.parking.direct import daily_level, day_features
+    from shipml.apps.parking.forecasters import GlobalLightGbm
 
     series = parks()
     model = DirectLightGbm(n_estimators=60).fit(series, GRID)
     median = model.predict(GRID.slots_per_day)
     weights = model.weights
-    model.weights = {}  # the LightGBM alone
-    lightgbm = model.predict(GRID.slots_per_day)  # still the median: the same members
-    assert lightgbm.equals(median)
     model.weights, model.combine = {}, "none"
     alone = model.predict(GRID.slots_per_day).filter(pl.col("unique_id") == "c")["yhat"].to_numpy()
     model.weights = weights
@@ -130,7 +146,10 @@ def test_the_default_is_per_slot_the_median_of_the_lightgbm_recent_and_mstl():
                                                                         h=GRID.slots_per_day)["mean"]
     days = np.vstack([c.reshape(-1, GRID.slots_per_day), np.full((1, GRID.slots_per_day), np.nan)])
     recent = day_features(days, date(2024, 1, 1))["recent"][-1]
-    want = np.median(np.stack([alone, recent, mstl]), axis=0)
+    shaped = recent * daily_level(days[:-1].mean(axis=1), 1)[0] / recent.mean()
+    everyone = GlobalLightGbm(conformal=False).fit(series, GRID).predict(GRID.slots_per_day)
+    glob = everyone.filter(pl.col("unique_id") == "c").sort("ds")["yhat"].to_numpy()
+    want = np.median(np.stack([alone, recent, mstl, glob, shaped]), axis=0)
     np.testing.assert_allclose(median.filter(pl.col("unique_id") == "c")["yhat"].to_numpy(), want, rtol=1e-4)
     # the interval keeps the blend's width, around the median
     np.testing.assert_allclose((median["hi"] - median["lo"]).to_numpy(), (blend["hi"] - blend["lo"]).to_numpy(),

@@ -1,4 +1,5 @@
-"""A day-ahead LightGBM, a denoised last week and MSTL, per slot their median, with conformal intervals.
+"""A day-ahead LightGBM, a denoised last week, MSTL, a global LightGBM and a daily-level ETS, per slot their median,
+with conformal intervals.
 
 :class:`DirectLightGbm` sees each series as a matrix of days × slots (a day is the grid's slots), so every feature of
 a day is known at its first slot — a direct forecast of the whole day, no recursion inside it (a horizon of more
@@ -18,12 +19,15 @@ the days before forecasts each of them one day ahead (from the real days before 
 with the lowest mean error there in MASE units (one for every series, ``blend="pooled"``; or per series). The
 model is then refitted on all the days.
 
-**The median** (``combine="median"``, the default): per slot, the median of the LightGBM alone, ``recent`` and
-statsforecast's MSTL (daily and weekly seasons, on the last ``mstl_weeks``) — three forecasts whose errors differ;
-where MSTL has no value (under two weeks of history) the blend stands. A day after the first is forecast from the
-days before as forecast. ``combine="mix"`` is the model before: ``(1 − m)·blend + m·MSTL`` with
-``m = mstl_weight``; ``"none"`` the blend alone. The median and the 6-week window were chosen on 45 validation
-origins (18 Oct – 5 Dec 2016, see ``benchmarks/README.md``); 6 weeks also bound MSTL's cost on years of tickets.
+**The median** (``combine="median"``, the default): per slot, the median of five forecasts whose errors differ —
+the LightGBM alone; ``recent``; statsforecast's MSTL (daily and weekly seasons, on the last ``mstl_weeks``); the
+mlforecast LightGBM across every series (:class:`~shipml.apps.parking.forecasters.GlobalLightGbm`, other features
+and target); and ``recent`` rescaled to the daily mean that AutoETS with a weekly season forecasts from the series'
+daily means (:func:`daily_level`). A member without a value takes the LightGBM's; without MSTL (under two weeks of
+history) the blend stands. A day after the first is forecast from the days before as forecast. ``combine="mix"``
+is the model before: ``(1 − m)·blend + m·MSTL`` with ``m = mstl_weight``; ``"none"`` the blend alone. The median,
+its members and the 6-week window were chosen on 45 validation origins (18 Oct – 5 Dec 2016, see
+``benchmarks/README.md``); 6 weeks also bound MSTL's cost on years of tickets.
 
 **Intervals**: split-conformal. The blend's errors on the held-out days (before the median with MSTL), divided by each
 series' MASE scale (its weekly naive's mean error), give per slot of the week (weekday × slot) the quantiles of the
@@ -108,6 +112,30 @@ def recent_weeks(y: np.ndarray, day_mean: np.ndarray) -> np.ndarray:
         return np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), np.nan)
 
 
+def daily_level(means: np.ndarray, days: int) -> np.ndarray:
+    """The next ``days`` daily means: AutoETS with a weekly season (statsforecast) on two weeks or more of them,
+    else the same weekday a week before (under a week: the mean of all)."""
+    if days <= 0:
+        return np.zeros(0)
+    if len(means) < 14:
+        if len(means) >= 7:
+            return np.array([means[len(means) - 7 + k % 7] for k in range(days)], dtype=float)
+        return np.full(days, float(np.mean(means)) if len(means) else np.nan)
+    from statsforecast.models import AutoETS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(AutoETS(season_length=7).forecast(y=means.astype(float), h=days)["mean"], dtype=float)
+
+
+def at_level(shape: np.ndarray, level: float, fallback: np.ndarray) -> np.ndarray:
+    """``shape`` (one day's slots) rescaled to the daily mean ``level``; ``fallback`` where it has no value."""
+    mean = float(np.nanmean(shape)) if np.isfinite(shape).any() else math.nan
+    if not (math.isfinite(mean) and mean > 1e-6 and math.isfinite(level)):
+        return np.where(np.isfinite(shape), shape, fallback)
+    return np.where(np.isfinite(shape), shape * (level / mean), fallback)
+
+
 @dataclass
 class _Series:
     uid: str
@@ -122,7 +150,7 @@ class _Series:
 class DirectLightGbm:
     """See the module. ``blend``: ``"pooled"`` (one partner weight for every series, chosen on the held-out days),
     ``"series"`` (one per series) or ``"none"`` (the LightGBM alone; intervals still conformal). ``combine``:
-    ``"median"`` (of the LightGBM alone, ``recent`` and MSTL), ``"mix"`` (``mstl_weight`` of MSTL in the blend)
+    ``"median"`` (of the five members, see the module), ``"mix"`` (``mstl_weight`` of MSTL in the blend)
     or ``"none"``. The defaults (``features="recent"``, ``partner="recent"``, ``combine="median"``,
     ``mstl_weeks=6``) were chosen on validation origins; issue 19's second round was ``combine="mix"`` with
     ``mstl_weight=0.2``, the model before it ``features="base", partner="y7", combine="none"``."""
@@ -202,7 +230,7 @@ class DirectLightGbm:
 
     # -- the interface -------------------------------------------------------------------------------------------
     def fit(self, history: pl.DataFrame, grid: Grid) -> DirectLightGbm:
-        self.grid = grid
+        self.grid, self.history = grid, history
         self.series = self._matrices(history, grid)
         days = [s.y.shape[0] for s in self.series]
         held = [max(n - self.calibration_days, 0) for n in days]
@@ -275,9 +303,27 @@ class DirectLightGbm:
             flat = fill_gaps(flat, weekly, per_day)
         return np.asarray(MSTL(season_length=[per_day, weekly]).forecast(y=flat, h=h)["mean"])
 
+    def _global(self, h: int) -> dict[str, np.ndarray]:
+        """The median's fourth member: the mlforecast LightGBM across every series
+        (:class:`~shipml.apps.parking.forecasters.GlobalLightGbm`, no conformal step), ``h`` slots per series."""
+        from shipml.apps.parking.forecasters import GlobalLightGbm  # it imports this module
+
+        fc = GlobalLightGbm(conformal=False).fit(self.history, self.grid).predict(h)
+        return {str(uid): g.sort("ds")["yhat"].to_numpy() for (uid,), g in fc.group_by(["unique_id"])}
+
+    def _day_level(self, s: _Series, days: int) -> np.ndarray:
+        """The series' daily means (its complete days) forecast ``days`` ahead by :func:`daily_level`."""
+        full = s.last.time() == self.grid.slots[-1]
+        complete = s.y[: (s.last.date() - s.first).days + (1 if full else 0)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = np.nanmean(complete, axis=1) if complete.size else np.zeros(0)
+        return daily_level(means[np.isfinite(means)], days)
+
     def predict(self, h: int, level: int = 80) -> pl.DataFrame:
         quantiles = self._quantiles(level)
         frames = []
+        glob = self._global(h) if self.combine == "median" else {}
         for s in self.series:
             last_day = (s.last.date() - s.first).days
             full = s.last.time() == self.grid.slots[-1]
@@ -287,18 +333,23 @@ class DirectLightGbm:
             rows = [((t.date() - s.first).days, self.grid.slots.index(t.time())) for t in times]
             mstl = self._mstl(s, h)
             mstl_days = np.full_like(y, np.nan)  # MSTL's forecast on the days × slots matrix (scaled)
-            if mstl is not None:
-                for (d, k), v in zip(rows, mstl, strict=True):
-                    mstl_days[d, k] = v
+            glob_days = np.full_like(y, np.nan)  # the global LightGBM's, likewise
+            for member, days_matrix, scale in ((mstl, mstl_days, 1.0), (glob.get(s.uid), glob_days, s.scale)):
+                if member is not None and len(member) == len(rows):
+                    for (d, k), v in zip(rows, member, strict=True):
+                        days_matrix[d, k] = v / scale
             w = self.weights.get(s.uid, 0.0)
-            for day in range(last_day + (1 if full else 0), y.shape[0]):
+            first_day = last_day + (1 if full else 0)
+            levels = self._day_level(s, y.shape[0] - first_day) if self.combine == "median" else np.zeros(0)
+            for day in range(first_day, y.shape[0]):
                 model_day, naive_day, recent_day = self._day(self.model, y, s.first, day)
                 naive_day = np.where(np.isfinite(naive_day), naive_day, model_day)
                 value = (1 - w) * model_day + w * naive_day
                 if self.combine == "median":  # without MSTL (under two weeks, past h) the blend stands
-                    recent_day = np.where(np.isfinite(recent_day), recent_day, model_day)
-                    middle = np.median(np.stack([model_day, recent_day, mstl_days[day]]), axis=0)
-                    value = np.where(np.isfinite(mstl_days[day]), middle, value)
+                    shaped = at_level(recent_day, levels[day - first_day], model_day)
+                    members = [model_day, recent_day, mstl_days[day], glob_days[day], shaped]
+                    members = [np.where(np.isfinite(m), m, model_day) for m in members]
+                    value = np.where(np.isfinite(mstl_days[day]), np.median(np.stack(members), axis=0), value)
                 unknown = ~np.isfinite(y[day])
                 y[day, unknown] = value[unknown]  # the days after are forecast from this one
             yhat = np.array([y[d, k] for d, k in rows]) * s.scale

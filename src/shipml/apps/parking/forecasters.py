@@ -10,8 +10,9 @@ is ``slots_per_day`` steps), so a feed that only reports by day has no night to 
 - :class:`AutoEts` — statsforecast AutoETS (daily season; ETS cannot take a weekly one of > 24 steps);
 - :class:`ProphetOriginal` — one Prophet per series with the original's exact settings;
 - :class:`~shipml.apps.parking.direct.DirectLightGbm` — a day-ahead LightGBM (l1, per-series scaling) blended with
-  the last four weeks brought to the last week's level; per slot the median of the LightGBM, those weeks and
-  MSTL; conformal intervals per slot of the week (see :mod:`.direct`);
+  the last four weeks brought to the last week's level; per slot the median of the LightGBM, those weeks, MSTL,
+  :class:`GlobalLightGbm` and those weeks at an AutoETS daily level; conformal intervals per slot of the week
+  (see :mod:`.direct`);
 - :class:`GlobalLightGbm` — one LightGBM across every series (mlforecast), on the occupied share of capacity,
   with lags known a day ahead (a day, a day and a step, two days, a week; means of the last day and week), the
   slot of the day and the weekday — no recursion on its own forecasts (``recursive=True`` adds lags 1–3);
