@@ -20,6 +20,7 @@ average is printed with every figure, and the ratios that matter are those measu
 
     .venv/bin/python benchmarks/race_spark/run.py [--runners 10000] [--minutes 30] [--skip cluster,small]
         [--before /tmp/old/src]   # git archive REV src | tar -x -C /tmp/old: the older Spark path, same run
+        [--keep | --reuse FOLDER]  # keep the stored races; measure a kept folder's races again (not rewritten)
 """
 
 from __future__ import annotations
