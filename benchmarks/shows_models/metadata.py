@@ -14,19 +14,23 @@ with the given genre profile, share of the candidate's genres among the given on
 candidate (community score, log members, log episodes) and its distance to the given titles' means; franchise
 (a given title with the same title stem).
 
+Co-likers (added after the first grid): among the fit users who liked ≥ 2 (≥ 3) of the 5 given titles, the share
+who also liked the candidate and how many there are, and a user-kNN vote.
+
 Result (2026-12-04, anime TV, validation 618 users / test 773 users, 5 given): no configuration beats the served
-re-ranker's 14 features beyond noise (validation 0.552–0.559 against 0.5568; best paired difference
-+0.002 [−0.001, +0.006]); the best on validation (+ MAL metadata, 100 trees) scores 0.5465 on test against 0.5475
-for the served features (1.30× the graph either way). The union raises the candidates' recall from 0.52 to 0.62
-without moving NDCG@10; ordered by the truth, ShortEase's top 50 would give NDCG@10 0.89 (``oracle``): the room is
-in the ordering, but neither the metadata nor the other models' scores tell it. Every figure: /work/notes/shows.md
-and benchmarks/README.md.
+re-ranker's 14 features beyond the selection noise (validation 0.552–0.562 against 0.5568). The two validation
+choices, once each on test: + MAL metadata 0.5465 (served features 0.5475) and + co-likers + genres + MAL metadata
+0.5468 (served features 0.5467, paired difference 0.000 [−0.003, +0.003]): 1.30× the graph either way. The union
+raises the candidates' recall from 0.52 to 0.62 without moving NDCG@10; ordered by the truth, ShortEase's top 50
+would give NDCG@10 0.89 (``oracle``): the room is in the ordering, but neither the metadata, the other models'
+scores nor the co-likers tell it. Every figure: /work/notes/shows.md (merged into benchmarks/README.md).
 
     OPENBLAS_NUM_THREADS=1 nice -n 19 flock -s /work/notes/quiet.lock .venv/bin/python \
-        benchmarks/shows_models/metadata.py build [validation|test]   # features → /tmp/shows_meta_<split>.npz
+        benchmarks/shows_models/metadata.py build [validation|test]   # features → /tmp/shows_meta2_<split>.npz
     ... metadata.py fit [validation|test] [configuration …]             # the grid of rankers on the cached features
     ... metadata.py oracle [validation|test]                            # NDCG@10 of the candidates ordered by truth
-    (SHOWS_META_DRAWS, SHOWS_META_TREES, SHOWS_META_LEAVES: draws per fit user (8), trees (200), leaves (15))
+    (SHOWS_META_DRAWS, SHOWS_META_TREES, SHOWS_META_LEAVES, SHOWS_META_OBJECTIVE, SHOWS_META_MIN_CHILD: draws per
+    fit user (8), trees (200), leaves (15), LightGBM objective (lambdarank), min_child_samples (100))
 """
 
 from __future__ import annotations
@@ -61,7 +65,8 @@ GENRE = ["genre_jaccard_max", "genre_jaccard_mean", "genre_profile_cosine", "gen
 META = ["mal_score", "log_members", "log_episodes", "mal_score_vs_given", "log_members_vs_given",
         "log_episodes_vs_given"]
 FRANCHISE = ["same_stem"]
-FEATURES = BASE + MODELS + GENRE + META + FRANCHISE
+USERS = ["colikers2_share", "colikers3_share", "colikers2_log_count", "colikers3_log_count", "user_knn_rel"]
+FEATURES = BASE + MODELS + GENRE + META + FRANCHISE + USERS
 
 
 def stem(title: str) -> str:
@@ -126,6 +131,8 @@ class Stage:
 
     def __init__(self, x: sparse.csr_matrix, meta: dict[str, np.ndarray]) -> None:
         self.meta = meta
+        self.x, self.x_csc = x, sparse.csc_matrix(x)
+        self.user_length = np.maximum(np.diff(x.indptr), 1).astype(np.float64)
         self.short = short_weights(x, 3.0, GIVEN).astype(np.float32)
         counts = np.asarray((x.T @ x).toarray(), dtype=np.float32)
         np.fill_diagonal(counts, 0.0)
@@ -201,7 +208,14 @@ class Stage:
             meta.append(values[top] - np.nanmean(values[rows]) if np.isfinite(values[rows]).any()
                         else np.full(k, np.nan))
         franchise = [np.isin(self.meta["stem"][top], self.meta["stem"][rows]).astype(np.float64)]
-        return np.column_stack(base + models + genre + meta + franchise).astype(np.float32)
+        # co-likers: the fit users who liked at least 2 (3) of the given titles, and a user-kNN vote
+        overlap = np.asarray(self.x_csc[:, rows].sum(axis=1)).ravel()
+        voters = np.column_stack([overlap >= 2, overlap >= 3, overlap**2 / np.sqrt(self.user_length)])
+        votes = np.asarray(self.x.T @ voters)[top]
+        totals = voters[:, :2].sum(axis=0)
+        users = [votes[:, 0] / max(totals[0], 1.0), votes[:, 1] / max(totals[1], 1.0), np.full(k, np.log1p(totals[0])),
+                 np.full(k, np.log1p(totals[1])), votes[:, 2] / max(float(votes[:, 2].max()), 1e-9)]
+        return np.column_stack(base + models + genre + meta + franchise + users).astype(np.float32)
 
 
 def build(split: Holdout, meta: dict[str, np.ndarray], path: Path, seed: int = 0) -> None:
@@ -287,6 +301,10 @@ CONFIGS: dict[str, tuple[list[str], bool]] = {
     "all features, ShortEase top 50": (FEATURES, False),
     "all features, union of 3 top-50s": (FEATURES, True),
     "base models + genres + franchise, union": (BASE + MODELS + GENRE + FRANCHISE, True),
+    "+ co-likers": (BASE + USERS, False),
+    "+ co-likers + genres + MAL metadata": (BASE + USERS + GENRE + META, False),
+    "+ co-likers + genres (catalog only)": (BASE + USERS + GENRE, False),
+    "all 40 features, ShortEase top 50": (FEATURES, False),
 }
 
 
@@ -318,9 +336,10 @@ def fit_grid(path: Path, split_name: str, only: list[str] | None = None, trees: 
         tX, ty, tgroups, _ = _subset(X, y, short, groups, union)
         eX, ey, egroups, _ = _subset(vX, vy, vshort, vgroups, union)
         started = time.perf_counter()
-        ranker = lgb.LGBMRanker(objective="lambdarank", n_estimators=trees, num_leaves=leaves, learning_rate=lr,
-                                min_child_samples=100, lambdarank_truncation_level=20, random_state=0, n_jobs=1,
-                                verbose=-1)
+        ranker = lgb.LGBMRanker(objective=os.environ.get("SHOWS_META_OBJECTIVE", "lambdarank"), n_estimators=trees,
+                                num_leaves=leaves, learning_rate=lr,
+                                min_child_samples=int(os.environ.get("SHOWS_META_MIN_CHILD", "100")),
+                                lambdarank_truncation_level=20, random_state=0, n_jobs=1, verbose=-1)
         ranker.fit(tX[:, cols], ty, group=tgroups)
         fit_seconds = time.perf_counter() - started
         for n in checkpoints:
@@ -349,7 +368,7 @@ def oracle(path: Path, split_name: str) -> None:
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "build"
     split_name = sys.argv[2] if len(sys.argv) > 2 else "validation"
-    path = CACHE / f"shows_meta_{split_name}{'' if DRAWS == 8 else f'_draws{DRAWS}'}.npz"
+    path = CACHE / f"shows_meta2_{split_name}{'' if DRAWS == 8 else f'_draws{DRAWS}'}.npz"
     if command == "build":
         split = holdout(anime_tv_likes(), seed=0, validation=split_name == "validation", given=GIVEN)
         build(split, item_metadata(split.train.items), path)
