@@ -46,7 +46,10 @@ def spark_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Setting
     get_settings.cache_clear()
 
 
-SPARK_SETTINGS = ("master", "driver_host", "bind_address", "driver_port", "block_manager_port", "checkpoint")
+SPARK_SETTINGS = ("master", "driver_host", "bind_address", "driver_port", "block_manager_port", "checkpoint",
+                  "java_options")
+JVM = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+       "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 
 
 def _free_port() -> int:
@@ -69,14 +72,16 @@ def test_a_cluster_without_a_shared_checkpoint_is_refused_with_the_reason(spark_
 
 def test_nothing_is_pinned_to_loopback_on_a_cluster(spark_env) -> None:
     s = spark_env(master="spark://192.0.2.10:7077", checkpoint="file:///mnt/shared/shipml")
-    assert spark.spark_conf(s) == {}  # Spark's own choice of address: the host's, never forced to 127.0.0.1
+    assert spark.spark_conf(s) == JVM  # Spark's own choice of address: the host's, never forced to 127.0.0.1
     s = spark_env(master="spark://192.0.2.10:7077", checkpoint="s3a://bucket/shipml", driver_host="10.1.2.3",
                   bind_address="0.0.0.0", driver_port=40000, block_manager_port=40001)
     assert spark.spark_conf(s) == {"spark.driver.host": "10.1.2.3", "spark.driver.bindAddress": "0.0.0.0",
                                    "spark.driver.port": "40000", "spark.blockManager.port": "40001",
-                                   "spark.driver.blockManager.port": "40001"}
+                                   "spark.driver.blockManager.port": "40001", **JVM}
     local = spark.spark_conf(spark_env())
-    assert local == {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    assert local == {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1", **JVM}
+    s = spark_env(master="spark://192.0.2.10:7077", checkpoint="file:///mnt/shared/shipml", java_options=" ")
+    assert spark.spark_conf(s) == {}  # the JVM's own defaults
 
 
 def test_the_settings_reach_the_running_sessions_conf(spark_env) -> None:
@@ -86,6 +91,7 @@ def test_the_settings_reach_the_running_sessions_conf(spark_env) -> None:
     assert conf.get("spark.driver.port") == str(driver_port)
     assert conf.get("spark.blockManager.port") == str(block_port)
     assert conf.get("spark.driver.host") == "127.0.0.1" and conf.get("spark.driver.bindAddress") == "127.0.0.1"
+    assert JVM["spark.executor.extraJavaOptions"] in conf.get("spark.executor.extraJavaOptions")  # after Spark's own
     with socket.socket() as sock:  # the driver listens on the port it was given
         assert sock.connect_ex(("127.0.0.1", driver_port)) == 0
     spark_env()

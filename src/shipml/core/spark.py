@@ -24,11 +24,6 @@ from shipml.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-#: the JVMs' (driver's, executors') options: the client JIT only and the serial collector. Spark's queries here move
-#: few rows (blocks of pings, one row per group of series) and the work is in Python: a fresh process's JVM spent
-#: most of its CPU compiling itself (C2) and in G1's threads, 2–3× the CPU of this setting, cold and warm
-#: (``benchmarks/race_spark``). Given as ``spark.driver/executor.extraJavaOptions``, they replace these.
-JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 SHARED_SCHEMES = ("file", "hdfs", "viewfs", "s3a", "gs", "abfs", "abfss", "wasbs")
 
 
@@ -78,6 +73,12 @@ def spark_conf(s: Settings) -> dict[str, str]:
         conf["spark.driver.bindAddress"] = bind
     if s.spark_driver_port:
         conf["spark.driver.port"] = str(s.spark_driver_port)
+    # the JVMs' options (SHIPML_SPARK_JAVA_OPTIONS): by default the client JIT only and the serial collector. Our
+    # queries move few rows (blocks of pings, one row per group of series) and do their work in Python: a fresh
+    # process's JVM spent most of its CPU compiling itself (C2) and in G1's threads, 2–3× the CPU of this setting,
+    # cold and warm (benchmarks/race_spark)
+    if s.spark_java_options.strip():
+        conf["spark.driver.extraJavaOptions"] = conf["spark.executor.extraJavaOptions"] = s.spark_java_options
     if s.spark_block_manager_port:
         conf["spark.blockManager.port"] = str(s.spark_block_manager_port)
         conf["spark.driver.blockManager.port"] = str(s.spark_block_manager_port)
@@ -102,9 +103,7 @@ def _start(master: str, conf: dict[str, str], app_name: str) -> Any:
                .config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "4")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.driver.extraJavaOptions", JAVA_OPTIONS)
-               .config("spark.executor.extraJavaOptions", JAVA_OPTIONS))
+               .config("spark.sql.session.timeZone", "UTC"))
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.config("spark.python.daemon.module", __name__).getOrCreate()
