@@ -140,16 +140,34 @@ def components(which: str) -> None:
                           **{k: round(v / n, 4) for k, v in secs.items()}}), flush=True)
 
 
-def extra(which: str) -> None:
-    """A fourth candidate member: the product's ``global_lightgbm`` (mlforecast, no conformal step), per origin."""
+MEMBERS = {  # extra candidate members: name → a factory of a product forecaster (its yhat is the member)
+    "glgb": lambda: _global(False), "glgb_rec": lambda: _global(True),
+    "lgb_huber": lambda: _direct(objective="huber"), "lgb_ext": lambda: _direct(features="extended"),
+}
+
+
+def _global(recursive: bool) -> Any:
+    from shipml.apps.parking.forecasters import GlobalLightGbm
+
+    return GlobalLightGbm(conformal=False, recursive=recursive)
+
+
+def _direct(**kwargs: Any) -> Any:
+    from shipml.apps.parking.direct import DirectLightGbm
+
+    return DirectLightGbm(blend="none", combine="none", **kwargs)
+
+
+def extra(which: str, member: str) -> None:
+    """An extra candidate member (``MEMBERS``: the product's ``global_lightgbm`` without its conformal step, and
+    variants), per origin."""
     import polars as pl
 
     from shipml.apps.parking.backtest import plan
-    from shipml.apps.parking.forecasters import GlobalLightGbm
 
     series, grid = load(which)
     p = plan(series, grid, horizon=grid.slots_per_day, origins=ORIGINS[which], models=["global_lightgbm"])
-    out_dir = CACHE / which / "glgb"
+    out_dir = CACHE / which / member
     out_dir.mkdir(parents=True, exist_ok=True)
     for w in p.windows:
         path = out_dir / f"{w.origin:%Y%m%d}.parquet"
@@ -157,10 +175,10 @@ def extra(which: str) -> None:
             continue
         history = p.series.filter(pl.col("ds") < w.origin, pl.col("unique_id").is_in(list(w.keep)))
         t0 = time.perf_counter()
-        fc = GlobalLightGbm(conformal=False).fit(history, grid).predict(grid.slots_per_day)
+        fc = MEMBERS[member]().fit(history, grid).predict(grid.slots_per_day)
         took = time.perf_counter() - t0
-        fc.select("unique_id", pl.col("ds").cast(pl.Datetime("us")), glgb="yhat").write_parquet(path)
-        print(json.dumps({"origin": str(w.origin), "glgb": round(took / len(w.keep), 4)}), flush=True)
+        fc.select("unique_id", pl.col("ds").cast(pl.Datetime("us")), pl.col("yhat").alias(member)).write_parquet(path)
+        print(json.dumps({"origin": str(w.origin), member: round(took / len(w.keep), 4)}), flush=True)
 
 
 # -- scoring on the product's plan ---------------------------------------------------------------------------------
@@ -180,9 +198,10 @@ def scoring_frame(which: str, since: str = "") -> Any:
         if not path.exists():  # still being computed
             continue
         comp = pl.read_parquet(path)
-        glgb = CACHE / which / "glgb" / path.name
-        if glgb.exists():
-            comp = comp.join(pl.read_parquet(glgb), on=["unique_id", "ds"], how="left")
+        for member in MEMBERS:
+            extra_path = CACHE / which / member / path.name
+            if extra_path.exists():
+                comp = comp.join(pl.read_parquet(extra_path), on=["unique_id", "ds"], how="left")
         parts.append(comp.join(w.truth.select("unique_id", "ds", "y", "observed", "capacity"),
                                on=["unique_id", "ds"]).join(w.scale, on="unique_id", how="left")
                      .filter(pl.col("observed")).with_columns(origin=pl.lit(w.origin)))
@@ -210,7 +229,7 @@ class Scorer:
                   for c in frame.columns if c not in ("unique_id", "ds", "origin", "observed", "y", "capacity",
                                                       "scale")}
         partners = ["recent", "naive", "day_ets", "day_theta", "shrink0", "shrink0.25", "shrink0.5", "shrink0.75",
-                    "mstl6", "mstl12", *[k for k in ("glgb",) if k in frame.columns]]
+                    "mstl6", "mstl12", *[k for k in MEMBERS if k in frame.columns]]
         for c in partners:  # a missing partner falls back to the LightGBM, as in the product
             raw = frame[c].to_numpy().astype(float)
             self.c[c] = np.where(np.isfinite(raw), raw, self.c["lgb"])
@@ -276,6 +295,17 @@ def candidates(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             sets[f"med(lgb,recent,{mstl},glgb,blend)"] = ("lgb", "recent", mstl, "glgb", "blend")
             sets[f"med(glgb,recent,{mstl})"] = ("glgb", "recent", mstl)
         out["glgb"] = c["glgb"]
+    five = ("lgb", "recent", "mstl6", "glgb", "day_ets")
+    for extra_member in ("glgb_rec", "lgb_huber", "lgb_ext"):
+        if extra_member in c and "glgb" in c:
+            out[extra_member] = c[extra_member]
+            sets[f"med(five,{extra_member})"] = (*five, extra_member)
+            sets[f"med(five,{extra_member},blend)"] = (*five, extra_member, "blend")
+            sets[f"med(five,{extra_member},day_theta)"] = (*five, extra_member, "day_theta")
+            sets[f"med(five−lgb+{extra_member})"] = ("recent", "mstl6", "glgb", "day_ets", extra_member)
+    if all(k in c for k in ("glgb", "glgb_rec", "lgb_huber", "lgb_ext")):
+        sets["med(five,glgb_rec,lgb_huber)"] = (*five, "glgb_rec", "lgb_huber")
+        sets["med(five,glgb_rec,lgb_huber,lgb_ext,blend)"] = (*five, "glgb_rec", "lgb_huber", "lgb_ext", "blend")
     for name, ks in sets.items():
         out[name] = np.median(np.stack([c[k] for k in ks]), axis=0)
     return out
@@ -301,13 +331,14 @@ def main() -> None:
     parser.add_argument("--set", choices=tuple(ORIGINS), default="validation")
     parser.add_argument("--since", default="", help="only origins from this date (ISO)")
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument("--member", default="glgb", help="for extra: " + ", ".join(MEMBERS))
     parser.add_argument("--only", default="", help="configurations to score, comma-separated (scored set: required)")
     args = parser.parse_args()
     if args.what == "components":
         components(args.set)
         return
     if args.what == "extra":
-        extra(args.set)
+        extra(args.set, args.member)
         return
     only = [n for n in args.only.split("|") if n]
     if args.set == "scored" and not only:
