@@ -21,7 +21,7 @@ model is then refitted on all the days.
 
 **The median** (``combine="median"``, the default): per slot, the median of five forecasts whose errors differ —
 the LightGBM alone; ``recent``; statsforecast's MSTL (daily and weekly seasons, on the last ``mstl_weeks``); the
-mlforecast LightGBM across every series (:class:`~shipml.apps.parking.forecasters.GlobalLightGbm`, other features
+mlforecast LightGBM across every series (:class:`~shipml.apps.parking.global_lightgbm.GlobalLightGbm`, other features
 and target); and ``recent`` rescaled to the daily mean that AutoETS with a weekly season forecasts from the series'
 daily means (:func:`daily_level`). A member without a value takes the LightGBM's; without MSTL (under two weeks of
 history) the blend stands. A day after the first is forecast from the days before as forecast. ``combine="mix"``
@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from shipml.apps.parking.global_lightgbm import GlobalLightGbm
 from shipml.apps.parking.series import FORECAST_SCHEMA, Grid, fill_gaps
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # of the seasonal naive in the blend
@@ -305,9 +306,7 @@ class DirectLightGbm:
 
     def _global(self, h: int) -> dict[str, np.ndarray]:
         """The median's fourth member: the mlforecast LightGBM across every series
-        (:class:`~shipml.apps.parking.forecasters.GlobalLightGbm`, no conformal step), ``h`` slots per series."""
-        from shipml.apps.parking.forecasters import GlobalLightGbm  # it imports this module
-
+        (:class:`~shipml.apps.parking.global_lightgbm.GlobalLightGbm`, no conformal step), ``h`` slots per series."""
         fc = GlobalLightGbm(conformal=False).fit(self.history, self.grid).predict(h)
         return {str(uid): g.sort("ds")["yhat"].to_numpy() for (uid,), g in fc.group_by(["unique_id"])}
 
