@@ -1,7 +1,8 @@
 """Where the CPU of the recommendation burst goes: the same burst as ``run.py --only burst`` (2,000 requests, each
 long-polled until done), with the CPU seconds used by the API process, the worker and the load generator, and
-(``--profile DIR``) py-spy profiles of the API and the worker during the burst (collapsed stacks, ``DIR/api.txt``
-and ``DIR/worker.txt``; read them with ``--top``).
+(``--profile DIR``) py-spy profiles of the API and the worker during the burst (samples of the thread holding
+the GIL: CPU, not waits; collapsed stacks, ``DIR/apiN.txt`` and ``DIR/workerN.txt`` for run N; read them with
+``--top``).
 
     .venv/bin/python benchmarks/api_load/profile_burst.py [--home DIR] [--profile DIR] [--runs N]
     .venv/bin/python benchmarks/api_load/profile_burst.py --top DIR/api.txt
@@ -104,8 +105,9 @@ def main() -> None:
                 spies = []
                 if args.profile:
                     Path(args.profile).mkdir(parents=True, exist_ok=True)
-                    spies = [subprocess.Popen([PYSPY, "record", "--format", "raw", "--nonblocking", "-r", "100",
-                                               "-o", str(Path(args.profile) / f"{name}{run}.txt"), "--pid", str(pid)],
+                    spies = [subprocess.Popen([PYSPY, "record", "--format", "raw", "--gil", "--nonblocking",
+                                               "-r", "100", "-o", str(Path(args.profile) / f"{name}{run}.txt"),
+                                               "--pid", str(pid)],
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                              for name, pid in pids.items()]
                     time.sleep(1.0)

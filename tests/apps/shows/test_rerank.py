@@ -113,3 +113,42 @@ def test_acceptance_five_given_the_reranked_candidate_leads(shared_data: Path) -
     assert five["reranked"]["ndcg_at_10"] > five["short"]["ndcg_at_10"]
     full = {r["model"]: r for r in compare(liked, {"ease": Ease, "reranked": ByProfileLengthRerank}, seed=0)}
     assert full["reranked"]["ndcg_at_10"] >= 0.99 * full["ease"]["ndcg_at_10"]
+
+
+@pytest.fixture(scope="module")
+def every_short_model(fitted) -> dict[str, Recommender]:  # type: ignore[no-untyped-def]
+    likes, reranked, first = fitted
+    return {"ease_short_rerank": reranked, "ease_short": first, "ease": Ease(10.0).fit(likes),
+            "item_knn_graph": ItemKnnGraph().fit(likes),
+            "by_profile_length": ByProfileLength(max_short=5, short_l2=1.0, long_l2=10.0).fit(likes),
+            "by_profile_length_rerank": ByProfileLengthRerank(max_short=5, short_l2=1.0, long_l2=10.0, draws=2,
+                                                              seed=1).fit(likes)}
+
+
+@pytest.mark.parametrize("name", ["ease_short_rerank", "ease_short", "ease", "item_knn_graph", "by_profile_length",
+                                  "by_profile_length_rerank"])
+def test_a_batch_of_requests_is_answered_as_each_alone(every_short_model, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A worker scores a burst's predictions together (the re-ranker: one LightGBM call for all of them): every
+    answer equals asking alone, for short and long profiles mixed, one liked show, and none."""
+    model = every_short_model[name]
+    asked = [[0, 1, 2, 3, 4], [21, 22, 23], [5], [], [20, 21, 22, 23, 24, 25, 26, 27], [3, 7], [30, 31, 32, 33, 34]]
+    assert model.recommend_many(asked, 12) == [model.recommend(liked, 12) for liked in asked]
+    assert model.recommend_many([], 12) == []
+
+
+def test_reasons_read_at_once_equal_the_reasons_one_item_at_a_time(every_short_model) -> None:  # type: ignore[no-untyped-def]
+    """``because_each`` reads the liked items' weights for all recommended items at once; each column is the
+    item's own contributions, and an item outside the model's matrix contributes nothing."""
+    for name in ("ease", "ease_short", "by_profile_length"):
+        model = every_short_model[name]
+        for liked in ([0, 1, 2, 3, 4], [21, 22, 23, 24, 25, 26]):
+            given = np.asarray(liked)
+            items = np.asarray([j for j, _ in model.recommend(liked, 15)] + [39])
+            at_once = model._contributions_many(given, items)
+            assert at_once.shape == (given.size, items.size)
+            for k, item in enumerate(items):
+                assert np.array_equal(at_once[:, k], model._contributions(given, int(item)))
+    ease = every_short_model["ease"]
+    full = ease.weights  # B over the whole catalog (zero where nobody liked the show)
+    given, items = np.asarray([0, 1, 2]), np.arange(ease.n_items)
+    assert np.allclose(ease._contributions_many(given, items), full[np.ix_(given, items)])

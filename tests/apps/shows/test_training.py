@@ -147,3 +147,22 @@ def test_the_first_start_compares_every_candidate_but_the_slow_re_ranker():
     assert set(full.candidates()) - set(quick.candidates()) == {"by_profile_length_rerank"}
     assert (quick.name, quick.metric, quick.holdout) == (full.name, full.metric, full.holdout)  # the same lifecycle
     assert get("shows").first_run.quick == "shipml.apps.shows.tasks:quick_spec"
+
+
+def test_a_batch_of_predictions_is_ranked_together_and_a_bad_one_fails_alone(ingested, monkeypatch):
+    """The worker ranks a batch with one call into the model; when that call fails, it ranks them one by one,
+    so that only the bad prediction fails, and the good ones are answered exactly as alone."""
+    monkeypatch.setattr(tasks, "candidates", lambda: {"ease": Ease().params})
+    assert core.train(get("shows"))["promoted"]
+    throne = [s["id"] for s in catalog.search("Throne", 3)]
+    liked = [throne[:2], throne[2:]]
+    contexts = [jobs.JobContext(f"job{i}", {"show_ids": ids, "n": n}) for i, (ids, n) in
+                enumerate([(liked[0], 20), (liked[1], 20), (liked[0], 5)])]
+    together = tasks.predict_many(contexts)
+    assert together == [tasks.recommend(c.params["show_ids"], c.params["n"]) for c in contexts]
+    assert [len(a["shows"]) for a in together] == [20, 20, 5]
+
+    bad = jobs.JobContext("bad", {"show_ids": None})  # a record no request could make: the model cannot read it
+    answers = tasks.predict_many([contexts[0], bad, contexts[1]])
+    assert answers[0] == together[0] and answers[2] == together[1]
+    assert isinstance(answers[1], Exception)

@@ -37,8 +37,15 @@ class ShowsModel:
 
     def recommend(self, liked_show_ids: Sequence[int], n: int = 20) -> list[dict[str, Any]]:
         """Top ``n`` shows for someone who likes ``liked_show_ids``, each with the liked shows behind it."""
-        liked = [self._column[s] for s in self.known(liked_show_ids)]
-        ranked = self.recommender.recommend(liked, n, exclude=set(liked))
+        return self.recommend_many([liked_show_ids], n)[0]
+
+    def recommend_many(self, likes: Sequence[Sequence[int]], n: int = 20) -> list[list[dict[str, Any]]]:
+        """:meth:`recommend` for each list of liked shows (a batch of requests, scored together)."""
+        liked = [[self._column[s] for s in self.known(show_ids)] for show_ids in likes]
+        return [self._described(mine, ranked)
+                for mine, ranked in zip(liked, self.recommender.recommend_many(liked, n), strict=True)]
+
+    def _described(self, liked: list[int], ranked: list[tuple[int, float]]) -> list[dict[str, Any]]:
         reasons = self.recommender.because_each(liked, [j for j, _ in ranked], k=2) if liked else [[]] * len(ranked)
         return [{"show_id": self.show_ids[j], "score": round(float(score), 6),
                  "because": [self.show_ids[b] for b in why]} for (j, score), why in zip(ranked, reasons, strict=True)]

@@ -118,12 +118,24 @@ class Recommender:
         Computed from the liked items alone (fold-in). Liked items and ``exclude`` are never returned.
         """
         given = self._items(liked, "liked")
-        scores = self._scores(given)
+        return self._ranked(given, self._scores(given), n, exclude)
+
+    def recommend_many(self, likes: Sequence[Sequence[int]], n: int = 20) -> list[Scored]:
+        """:meth:`recommend` for each set of liked items (a batch of requests), equal to asking one at a time;
+        a model that scores several sets faster at once says how in :meth:`_scores_many`."""
+        given = [self._items(liked, "liked") for liked in likes]
+        return [self._ranked(g, scores, n) for g, scores in zip(given, self._scores_many(given), strict=True)]
+
+    def _ranked(self, given: np.ndarray, scores: np.ndarray, n: int, exclude: set[int] | None = None) -> Scored:
         scores[given] = -np.inf
         scores[self._unliked] = -np.inf
         if exclude:
             scores[self._items(exclude, "exclude")] = -np.inf
         return [(int(i), float(scores[i])) for i in top_items(scores, self.popularity, n)]
+
+    def _scores_many(self, given: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`_scores` of each set of liked items."""
+        return [self._scores(g) for g in given]
 
     def similar_items(self, item: int, n: int = 10) -> Scored:
         """The ``n`` items most related to ``item``, best first (by default: what someone who liked only
@@ -133,6 +145,14 @@ class Recommender:
     def _contributions(self, liked: np.ndarray, item: int) -> np.ndarray:
         """How much each liked item adds to ``item``'s score (aligned with ``liked``)."""
         raise NotImplementedError
+
+    def _contributions_many(self, liked: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``[liked, items]``: column ``k`` is :meth:`_contributions` of ``items[k]`` (a model that has them in
+        one matrix reads them at once)."""
+        if items.size == 0:
+            return np.zeros((liked.size, 0))
+        return np.column_stack([np.asarray(self._contributions(liked, int(item)), dtype=np.float64)
+                                for item in items])
 
     def because(self, liked: Sequence[int], item: int, k: int = 2) -> list[int]:
         """The (at most ``k``) liked items that contribute most to recommending ``item``, strongest first; only
@@ -146,9 +166,10 @@ class Recommender:
         if given.size == 0 or k <= 0:
             return [[] for _ in items]
         popularity = -self.popularity[given]
+        weights = self._contributions_many(given, np.asarray(items, dtype=np.int64))
         out = []
-        for item in items:
-            weight = np.asarray(self._contributions(given, int(item)), dtype=np.float64)
+        for column in range(len(items)):
+            weight = weights[:, column]
             keep = np.flatnonzero(weight > 0)
             order = np.lexsort((given[keep], popularity[keep], -weight[keep]))
             out.append([int(given[keep][i]) for i in order[:k]])

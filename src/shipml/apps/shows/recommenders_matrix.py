@@ -14,7 +14,34 @@ from shipml.apps.shows.recommenders_base import Recommender, Scored, top_items
 from shipml.core.errors import InvalidInput
 
 
-class Ease(Recommender):
+class DenseItemItem(Recommender):
+    """Scores = sum of the liked items' rows of a dense ``[active, active]`` matrix (items someone liked)."""
+
+    _weights: np.ndarray
+
+    def _activate(self) -> None:
+        self._active = np.flatnonzero(self.popularity > 0)
+        self._position = np.full(self.n_items, -1, dtype=np.int64)
+        self._position[self._active] = np.arange(self._active.size)
+
+    def _scores(self, liked: np.ndarray) -> np.ndarray:
+        rows = self._position[liked]
+        out = np.full(self.n_items, -np.inf)
+        out[self._active] = self._weights[rows[rows >= 0]].sum(axis=0, dtype=np.float64)
+        return out
+
+    def _contributions(self, liked: np.ndarray, item: int) -> np.ndarray:
+        return self._contributions_many(liked, np.array([item], dtype=np.int64))[:, 0]
+
+    def _contributions_many(self, liked: np.ndarray, items: np.ndarray) -> np.ndarray:
+        rows, columns = self._position[liked], self._position[items]
+        out = self._weights[np.ix_(np.maximum(rows, 0), np.maximum(columns, 0))].astype(np.float64)
+        out[rows < 0, :] = 0.0
+        out[:, columns < 0] = 0.0
+        return out
+
+
+class Ease(DenseItemItem):
     """EASE^R (Steck, "Embarrassingly Shallow Autoencoders", 2019).
 
     With ``G = XᵀX + λI`` and ``P = G⁻¹``, the item-item weights are ``B = I − P·diag(1/diag(P))`` (so
@@ -35,9 +62,7 @@ class Ease(Recommender):
         self.l2 = float(l2)
 
     def _fit(self, likes: sparse.csr_matrix) -> None:
-        self._active = np.flatnonzero(self.popularity > 0)
-        self._position = np.full(self.n_items, -1, dtype=np.int64)
-        self._position[self._active] = np.arange(self._active.size)
+        self._activate()
         x = sparse.csc_matrix(likes[:, self._active], dtype=np.float64)
         gram = np.asarray((x.T @ x).toarray())
         gram[np.diag_indices_from(gram)] += self.l2
@@ -52,18 +77,6 @@ class Ease(Recommender):
         full = np.zeros((self.n_items, self.n_items), dtype=np.float32)
         full[np.ix_(self._active, self._active)] = self._weights
         return full
-
-    def _scores(self, liked: np.ndarray) -> np.ndarray:
-        rows = self._position[liked]
-        out = np.full(self.n_items, -np.inf)
-        out[self._active] = self._weights[rows[rows >= 0]].sum(axis=0, dtype=np.float64)
-        return out
-
-    def _contributions(self, liked: np.ndarray, item: int) -> np.ndarray:
-        rows, column = self._position[liked], self._position[item]
-        if column < 0:
-            return np.zeros(liked.size)
-        return np.where(rows >= 0, self._weights[rows, column], 0.0)
 
 
 class Als(Recommender):

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from shipml.apps.shows.recommenders_short import ByProfileLength, _binary_active, _DenseItemItem, short_weights
+from shipml.apps.shows.recommenders_matrix import DenseItemItem
+from shipml.apps.shows.recommenders_short import ByProfileLength, _binary_active, short_weights
 from shipml.core.errors import InvalidInput
 
 FEATURES = ("score", "rank", "weight_max", "weight_second", "weight_min", "weights_positive", "cosine_max",
@@ -80,7 +81,7 @@ class _Stage:
         ])
 
 
-class ShortRerank(_DenseItemItem):
+class ShortRerank(DenseItemItem):
     """ShortEase's top ``candidates`` re-ranked by LightGBM LambdaRank (see the module).
 
     Args:
@@ -155,18 +156,34 @@ class ShortRerank(_DenseItemItem):
         return self._ranker is not None
 
     def _scores(self, liked: np.ndarray) -> np.ndarray:
-        rows = self._position[liked]
-        rows = rows[rows >= 0]
-        out = np.full(self.n_items, -np.inf)
-        scores, top = self._stage.candidates(rows, self.candidates)
-        if self._ranker is not None and rows.size and top.size:
-            ranked = self._ranker.predict(self._stage.features(rows, scores, top), num_threads=1)
-            others = np.ones(scores.size, dtype=bool)
-            others[top] = False
-            floor = float(scores[others].max()) if others.any() else 0.0
-            scores = scores.copy()
-            scores[top] = floor + 1.0 + (ranked - ranked.min())  # candidates first, in the ranker's order
-        out[self._active] = scores
+        return self._scores_many([liked])[0]
+
+    def _scores_many(self, given: list[np.ndarray]) -> list[np.ndarray]:
+        """The first stage for each set, then one prediction of the ranker for every set's candidates (a batch of
+        requests costs one call into LightGBM, not one each)."""
+        firsts = []
+        for liked in given:
+            rows = self._position[liked]
+            rows = rows[rows >= 0]
+            firsts.append((rows, *self._stage.candidates(rows, self.candidates)))
+        ranked: dict[int, np.ndarray] = {}
+        to_rank = [i for i, (rows, _, top) in enumerate(firsts) if rows.size and top.size]
+        if self._ranker is not None and to_rank:
+            predicted = self._ranker.predict(np.vstack([self._stage.features(*firsts[i]) for i in to_rank]),
+                                             num_threads=1)
+            ends = np.cumsum([firsts[i][2].size for i in to_rank])
+            ranked = dict(zip(to_rank, np.split(predicted, ends[:-1]), strict=True))
+        out = []
+        for i, (_, scores, top) in enumerate(firsts):
+            if i in ranked:
+                others = np.ones(scores.size, dtype=bool)
+                others[top] = False
+                floor = float(scores[others].max()) if others.any() else 0.0
+                scores = scores.copy()
+                scores[top] = floor + 1.0 + (ranked[i] - ranked[i].min())  # candidates first, in the ranker's order
+            full = np.full(self.n_items, -np.inf)
+            full[self._active] = scores
+            out.append(full)
         return out
 
 

@@ -21,31 +21,8 @@ import numpy as np
 from scipy import sparse
 
 from shipml.apps.shows.recommenders_base import Recommender
-from shipml.apps.shows.recommenders_matrix import Ease
+from shipml.apps.shows.recommenders_matrix import DenseItemItem, Ease
 from shipml.core.errors import InvalidInput
-
-
-class _DenseItemItem(Recommender):
-    """Scores = sum of the liked items' rows of a dense ``[active, active]`` matrix (items someone liked)."""
-
-    _weights: np.ndarray
-
-    def _activate(self) -> None:
-        self._active = np.flatnonzero(self.popularity > 0)
-        self._position = np.full(self.n_items, -1, dtype=np.int64)
-        self._position[self._active] = np.arange(self._active.size)
-
-    def _scores(self, liked: np.ndarray) -> np.ndarray:
-        rows = self._position[liked]
-        out = np.full(self.n_items, -np.inf)
-        out[self._active] = self._weights[rows[rows >= 0]].sum(axis=0, dtype=np.float64)
-        return out
-
-    def _contributions(self, liked: np.ndarray, item: int) -> np.ndarray:
-        rows, column = self._position[liked], self._position[item]
-        if column < 0:
-            return np.zeros(liked.size)
-        return np.where(rows >= 0, self._weights[rows, column], 0.0)
 
 
 def _binary_active(likes: sparse.csr_matrix, active: np.ndarray) -> sparse.csr_matrix:
@@ -54,7 +31,7 @@ def _binary_active(likes: sparse.csr_matrix, active: np.ndarray) -> sparse.csr_m
     return x
 
 
-class Rp3Beta(_DenseItemItem):
+class Rp3Beta(DenseItemItem):
     """RP3beta: ``W[i, j] = (Σ_u P(u | i)·P(j | u))^alpha / popularity(j)^beta`` (``W[i, i] = 0``), optionally
     keeping only each item's ``neighbours`` largest weights (0 = keep all)."""
 
@@ -101,7 +78,7 @@ def short_weights(x: sparse.csr_matrix, l2: float, given: int) -> np.ndarray:
     return np.asarray(weights)
 
 
-class ShortEase(_DenseItemItem):
+class ShortEase(DenseItemItem):
     """An item-item model fitted to predict a user's other likes from a random ``given`` of them (closed form; see
     the module). ``l2`` is on the scale of the expected co-occurrences, far smaller than EASE's."""
 
@@ -145,5 +122,17 @@ class ByProfileLength(Recommender):
     def _scores(self, liked: np.ndarray) -> np.ndarray:
         return self._model(liked)._scores(liked)
 
+    def _scores_many(self, given: list[np.ndarray]) -> list[np.ndarray]:
+        """Each set scored by its model, the short ones together (:class:`ShortRerank` ranks them in one go)."""
+        out: dict[int, np.ndarray] = {}
+        for model in (self.short, self.long):
+            mine = [i for i, g in enumerate(given) if self._model(g) is model]
+            if mine:
+                out.update(zip(mine, model._scores_many([given[i] for i in mine]), strict=True))
+        return [out[i] for i in range(len(given))]
+
     def _contributions(self, liked: np.ndarray, item: int) -> np.ndarray:
         return self._model(liked)._contributions(liked, item)
+
+    def _contributions_many(self, liked: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self._model(liked)._contributions_many(liked, items)

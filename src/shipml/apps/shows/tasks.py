@@ -171,6 +171,31 @@ def _ranked(show_ids: list[int], n: int) -> tuple[int | None, set[int], list[dic
     return version, set(model.known(show_ids)), model.recommend(show_ids, n)
 
 
+def _ranked_many(contexts: list[jobs.JobContext], failed: dict[str, Exception],
+                 ) -> dict[str, tuple[int | None, set[int], list[dict[str, Any]]]]:
+    """:func:`_ranked` of each prediction, those asking the same ``n`` scored together; when a group fails, its
+    predictions are ranked one by one, so that a bad one fails alone (into ``failed``)."""
+    ranked: dict[str, tuple[int | None, set[int], list[dict[str, Any]]]] = {}
+    by_n: dict[int, list[jobs.JobContext]] = {}
+    for c in contexts:
+        by_n.setdefault(c.params.get("n", 20), []).append(c)
+    for n, group in by_n.items():
+        try:
+            version, model = registry.champion(MODEL).require(ShowsModel, app="shows",
+                                                              missing="no recommender trained yet")
+            answers = model.recommend_many([c.params["show_ids"] for c in group], n)
+        except Exception:
+            for c in group:
+                try:
+                    ranked[c.job_id] = _ranked(c.params["show_ids"], n)
+                except Exception as exc:  # this prediction fails alone
+                    failed[c.job_id] = exc
+            continue
+        for c, recs in zip(group, answers, strict=True):
+            ranked[c.job_id] = (version, set(model.known(c.params["show_ids"])), recs)
+    return ranked
+
+
 def _mentioned(show_ids: list[int], recs: list[dict[str, Any]]) -> set[int]:
     return {r["show_id"] for r in recs} | set(show_ids)
 
@@ -221,15 +246,8 @@ def predict_many(contexts: list[jobs.JobContext]) -> list[Any]:
     refused = {c.job_id: outcome for c, outcome in zip(recorded, ratings.record_many_request_likes(
         [(c.params["show_ids"], c.params["user_id"]) for c in recorded]), strict=True)
         if isinstance(outcome, Exception)}
-    ranked: dict[str, tuple[int | None, set[int], list[dict[str, Any]]]] = {}
     failed: dict[str, Exception] = dict(refused)
-    for c in contexts:
-        if c.job_id in failed:
-            continue
-        try:
-            ranked[c.job_id] = _ranked(c.params["show_ids"], c.params.get("n", 20))
-        except Exception as exc:  # this prediction fails alone
-            failed[c.job_id] = exc
+    ranked = _ranked_many([c for c in contexts if c.job_id not in failed], failed)
     shows = catalog.get_shows({i for c in contexts if c.job_id in ranked
                                for i in _mentioned(c.params["show_ids"], ranked[c.job_id][2])})
     return [failed[c.job_id] if c.job_id in failed else _answer(c.params["show_ids"], *ranked[c.job_id], shows)
