@@ -135,3 +135,17 @@ def test_fresh_only_reads_what_recent_holds(platform, monkeypatch):
     monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "0")
     get_settings.cache_clear()
     assert fresh("fresh-demo") is None
+
+
+def test_kept_values_age_out_least_recently_used_first_and_get_never_computes():
+    from shipml.core.readcache import Kept
+
+    kept: Kept[str, int] = Kept(2)
+    assert kept.get("a") is None
+    kept.put("a", 1)
+    kept.put("b", 2)
+    assert kept.get("a") == 1  # "a" is now the most recently used
+    kept.put("c", 3)
+    assert (kept.get("a"), kept.get("b"), kept.get("c")) == (1, None, 3)
+    kept.put("a", 4)
+    assert kept.get("a") == 4

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shipml.settings import get_settings
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 E = TypeVar("E", bound=Callable[..., Any])
 _versions_lock = threading.Lock()
 _versions: dict[tuple[str, Hashable], tuple[float, Any]] = {}
@@ -57,6 +59,30 @@ def fresh(key: Hashable) -> Any | None:
     if kept is None or time.monotonic() - kept[0] >= settings.version_check_seconds:
         return None
     return kept[1]
+
+
+class Kept(Generic[K, V]):
+    """Values by key, least recently used out first, at most ``size`` of them; ``get`` never computes (so it may be
+    called on the event loop), ``put`` keeps."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._values: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
 
 
 class Bodies:

@@ -83,6 +83,36 @@ def test_resolve_sorts_typed_titles_into_found_and_unknown(netflix_catalog):
     assert len(got.suggestions["Xyzzy Quux Galaxy"]) <= 3
 
 
+def test_titles_resolved_before_are_answered_from_what_is_kept_and_new_ones_are_not(netflix_catalog, monkeypatch):
+    """The API resolves typed titles on its event loop when every one was resolved before for the current catalog
+    stamp (no lookup, no thread hop); otherwise ``resolve_kept`` says None and the request resolves them in a
+    thread. A stamp that is not known fresh, or a new stamp, is never answered from what was kept."""
+    from shipml.core import readcache
+    from shipml.settings import get_settings
+
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "3600")
+    get_settings.cache_clear()
+    readcache._versions.clear()
+    typed = ["brking bad", "Friends", "Xyzzy Quux Galaxy"]
+    assert catalog.resolve_kept(typed) is None  # the stamp was never looked up
+    catalog.resolve(typed[:2])
+    assert catalog.resolve_kept(typed) is None  # one title was never resolved
+    assert catalog.resolve_kept(typed[:2]) == catalog.resolve(typed[:2])
+    first = catalog.resolve(typed)
+    assert catalog.resolve_kept(typed) == first
+    assert [f["title"] for f in first.found] == ["Breaking Bad", "Friends"] and first.unknown == ["Xyzzy Quux Galaxy"]
+
+    catalog.add_unverified("Xyzzy Quux Galaxy")  # the catalog changes: a new stamp, looked up anew
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "0")
+    get_settings.cache_clear()
+    assert catalog.resolve_kept(typed) is None  # not fresh
+    now = catalog.resolve(typed)  # looks the stamp up: a new one
+    assert [f["title"] for f in now.found] == ["Breaking Bad", "Friends", "Xyzzy Quux Galaxy"]
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "3600")
+    get_settings.cache_clear()
+    assert catalog.resolve_kept(typed) == now
+
+
 def test_the_resolve_threshold_accepts_typos_and_rejects_other_titles(netflix_catalog, shows_dir):
     """One random typo in a Netflix title resolves to that title; anime titles Netflix lacks stay unknown.
     Measured on all titles: 98.5% of typos resolve right, 1.8% of absent titles resolve (mostly sequels

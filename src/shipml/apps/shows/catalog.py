@@ -9,9 +9,8 @@ read from the database, so metadata filled in later (enrichment) shows up withou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -29,7 +28,7 @@ from shipml.apps.shows.titles import (
 )
 from shipml.core import db
 from shipml.core.errors import InvalidInput
-from shipml.core.readcache import recent
+from shipml.core.readcache import Kept, fresh, recent
 from shipml.core.tables import utcnow
 from shipml.settings import get_settings
 
@@ -141,16 +140,34 @@ def resolve(titles: list[str]) -> Resolved:
     are at least ``RESOLVE_THRESHOLD`` similar (a prefix alone is not enough: "Friends" must not become
     "Friends from College"). Blank titles are ignored; a show found twice is listed once. An unknown title's
     suggestions are the closest titles that pass the platform's looser "did you mean" cutoff (maybe none)."""
+    key = (get_settings().db_url, recent("shows.catalog", title_index.stamp))
+    return _collect(titles, lambda title: _resolved(key, title))
+
+
+def resolve_kept(titles: list[str]) -> Resolved | None:
+    """:func:`resolve` from what is already kept, looking nothing up (so that a request resolves popular titles on
+    the event loop, without a thread hop): None when the catalog stamp is not known fresh or a title was not
+    resolved yet."""
+    stamp = fresh("shows.catalog")
+    if stamp is None:
+        return None
+    key = (get_settings().db_url, stamp)
+    try:
+        return _collect(titles, lambda title: _kept_or_raise(key, title))
+    except KeyError:
+        return None
+
+
+def _collect(titles: list[str], resolution: Callable[[str], _Resolution]) -> Resolved:
     found: list[dict[str, Any]] = []
     unknown: list[str] = []
     suggestions: dict[str, list[dict[str, Any]]] = {}
     seen: set[int] = set()
-    stamp = recent("shows.catalog", title_index.stamp)
     for raw in titles:
         title = raw.strip()
         if not normalize(title):
             continue
-        show, hints = _resolved(get_settings().db_url, stamp, title)
+        show, hints = resolution(title)
         if show is not None:
             if show["id"] not in seen:
                 seen.add(show["id"])
@@ -161,11 +178,29 @@ def resolve(titles: list[str]) -> Resolved:
     return Resolved(found, unknown, suggestions)
 
 
-@lru_cache(maxsize=8192)
-def _resolved(db_url: str, stamp: tuple[Any, ...], title: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """One typed title: (the show it resolves to, or None with the closest shows to suggest). Kept per database
-    and catalog stamp (a new, removed, verified or enriched show is a new stamp): people type the same popular
-    titles again and again, and a title is matched once, not on every request."""
+# a typed title → (the show it resolves to, or None with the closest shows to suggest), per database and catalog
+# stamp (a new, removed, verified or enriched show is a new stamp): people type the same popular titles again and
+# again, and a title is matched once, not on every request
+_Resolution = tuple[dict[str, Any] | None, list[dict[str, Any]]]
+_resolutions: Kept[tuple[tuple[str, Any], str], _Resolution] = Kept(8192)
+
+
+def _kept_or_raise(key: tuple[str, Any], title: str) -> _Resolution:
+    kept = _resolutions.get((key, title))
+    if kept is None:
+        raise KeyError(title)
+    return kept
+
+
+def _resolved(key: tuple[str, Any], title: str) -> _Resolution:
+    kept = _resolutions.get((key, title))
+    if kept is None:
+        kept = _match(title)
+        _resolutions.put((key, title), kept)
+    return kept
+
+
+def _match(title: str) -> _Resolution:
     index, best, hits = _resolve_one(title)
     if best is not None:
         shows = _results(index, [best])
