@@ -81,40 +81,42 @@ class Kept(Generic[K, V]):
         with self._lock:
             self._values[key] = value
             self._values.move_to_end(key)
-            while len(self._values) > self._size:
-                self._values.popitem(last=False)
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._values) > self._size:
+            self._values.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
 
 
-class Bodies:
+class Bodies(Kept[Hashable, bytes]):
     """Rendered bodies by key, least recently used out first, at most ``size`` of them and ``max_bytes`` in all (a
     body larger than a tenth of that is not kept)."""
 
     def __init__(self, size: int = 512, max_bytes: int = 64 << 20) -> None:
-        self._size, self._max_bytes = size, max_bytes
-        self._lock = threading.Lock()
-        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        super().__init__(size)
+        self._max_bytes = max_bytes
         self._bytes = 0
 
-    def get(self, key: Hashable) -> bytes | None:
-        with self._lock:
-            body = self._bodies.get(key)
-            if body is not None:
-                self._bodies.move_to_end(key)
-            return body
-
-    def put(self, key: Hashable, body: bytes) -> None:
-        if len(body) > self._max_bytes // 10:
+    def put(self, key: Hashable, value: bytes) -> None:
+        if len(value) > self._max_bytes // 10:
             return
         with self._lock:
-            old = self._bodies.pop(key, None)
-            self._bytes += len(body) - (len(old) if old is not None else 0)
-            self._bodies[key] = body
-            while len(self._bodies) > self._size or self._bytes > self._max_bytes:
-                self._bytes -= len(self._bodies.popitem(last=False)[1])
+            old = self._values.pop(key, None)
+            self._bytes += len(value) - (len(old) if old is not None else 0)
+            self._values[key] = value
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._values) > self._size or self._bytes > self._max_bytes:
+            self._bytes -= len(self._values.popitem(last=False)[1])
 
     def clear(self) -> None:
         with self._lock:
-            self._bodies.clear()
+            self._values.clear()
             self._bytes = 0
 
 
