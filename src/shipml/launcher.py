@@ -34,7 +34,11 @@ def ui_command(port: int) -> list[str]:
             "--client.toolbarMode", "minimal",
             # no full garbage collection after every script run: 0.06–0.3 s a run on the UI's heap, holding the GIL
             # before the run's last message goes out (benchmarks/page_load, issue 20); Python's own GC still runs
-            "--runner.postScriptGC", "false"]
+            "--runner.postScriptGC", "false",
+            # no "magic" (a bare expression written to the page): no page relies on it (tests/ui/test_serve.py), and
+            # Streamlit rewrites each script's syntax tree for it whenever its script cache is empty, which is
+            # after every moment with no visitor connected: 7–30 ms per script on a first visit
+            "--runner.magicEnabled", "false"]
 
 
 def _children() -> dict[str, list[str]]:
