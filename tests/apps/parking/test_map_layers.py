@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from shipml.apps import get
 from shipml.apps.parking import ingest, tasks
 from shipml.apps.parking.schemas import AvailabilityMap, DayMap, StreetMap
+from shipml.apps.parking.streets import overlap
 from shipml.core.api import create_app
 from shipml.core.training import select_and_promote
 
@@ -62,4 +63,16 @@ def test_the_base_layer_is_the_streets_of_the_bundled_list(api):
     assert -3.76 < min(lons) < max(lons) < -3.63 and 40.37 < min(lats) < max(lats) < 40.50  # Madrid's SER zone
     names = [label.name for label in base.labels]
     assert names[0] == "PASEO DE LA CASTELLANA" and base.labels[0].short == "Castellana" and len(names) == 30
+    kept = [(label.name, label.short, label.lon, label.lat, label.length_m) for label in base.labels]
+    assert not any(overlap(a, b) for n, a in enumerate(kept) for b in kept[:n])  # no label drawn over another
+    assert [label.length_m for label in base.labels] == sorted((label.length_m for label in base.labels), reverse=True)
     assert "2023-08" in base.source
+
+
+def test_two_labels_overlap_when_their_boxes_meet():
+    at = ("CALLE DE AYALA", "Ayala", -3.68, 40.43, 1000.0)
+    assert overlap(at, ("CALLE DE GOYA", "Goya", -3.68, 40.43, 900.0))
+    assert not overlap(at, ("CALLE DE GOYA", "Goya", -3.68, 40.43 + 300 / 111_320, 900.0))  # 300 m north
+    # 500 m east: clear of a short name, under a long one (about 75 m per letter at the page's scale)
+    assert not overlap(at, ("CALLE DE GOYA", "Goya", -3.68 + 500 / 84_800, 40.43, 900.0))
+    assert overlap(at, ("X", "Conde de Peñalver Extended", -3.68 + 500 / 84_800, 40.43, 900.0))
