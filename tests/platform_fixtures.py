@@ -100,15 +100,15 @@ def module_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
 class Worker:
     """A real ``shipml worker`` process with the test jobs loaded."""
 
-    def __init__(self, log: Path) -> None:
-        self.log = log
+    def __init__(self, log: Path, imports: tuple[str, ...] = ("sample_jobs",)) -> None:
+        self.log, self.imports = log, imports
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shipml.cli", "worker", "--import", "sample_jobs"],
+                [sys.executable, "-m", "shipml.cli", "worker", *(a for m in self.imports for a in ("--import", m))],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self

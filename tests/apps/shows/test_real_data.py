@@ -16,16 +16,22 @@ from fastapi.testclient import TestClient
 from platform_fixtures import Worker, wait_for
 from shipml.apps import get
 from shipml.apps.shows import catalog, ratings, tasks
-from shipml.apps.shows.recommenders import Popularity
+from shipml.apps.shows.recommenders import ByProfileLength, Popularity
 from shipml.core import datasets, first_run, jobs, registry
 from shipml.core import platform as core
 from shipml.core.api import create_app
 from shipml.settings import get_settings
 
+QUICK = {"by_profile_length": ByProfileLength().params}  # what the worker plug-in shows_quick_training compares
+
 
 @pytest.fixture
 def demo(platform, monkeypatch):
-    """The product as a first start leaves it: the synthetic demo ingested and a champion trained on it."""
+    """The product as a first start leaves it: the synthetic demo ingested and a champion trained on it. Every
+    training here compares one quick configuration (``shows_quick_training``): what these tests check is the switch
+    to real data, and a training on the real likes refits the champion's configuration too (the re-ranker's fit
+    alone takes about a minute)."""
+    monkeypatch.setattr(tasks, "candidates", lambda: dict(QUICK))
     monkeypatch.setenv("SHIPML_RETRAIN_DEBOUNCE_SECONDS", "0")
     get_settings.cache_clear()
     app = get("shows")
@@ -57,7 +63,7 @@ def test_ingesting_real_data_retrains_and_serves_real_recommendations(demo, show
         assert not snapshot.synthetic and snapshot.rows == 288_869  # the demo's shows and ratings are gone
         assert catalog.count() == 2487 + 1 and catalog.search("Dragon Throne") == []
 
-        worker = Worker(tmp_path / "worker.log").start()
+        worker = Worker(tmp_path / "worker.log", imports=("sample_jobs", "shows_quick_training")).start()
         try:
             version = wait_for(lambda: (v := registry.champion_version(tasks.MODEL)) and v >= 2 and v,
                                timeout=240, every=1, what="the queued retraining on the real data")
