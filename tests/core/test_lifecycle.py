@@ -54,6 +54,20 @@ def test_the_champion_configuration_joins_the_candidates_when_none_has_its_param
     assert set(outcome.table) == {"mean", "champion v1"}
 
 
+def test_a_quick_comparison_leaves_the_champion_configuration_to_the_full_one(platform):
+    """A first start's quick comparison (``with_champion=False``) fits its cheap candidates only; the champion's
+    score still decides the promotion, and the full comparison after it refits the champion's configuration."""
+    from dataclasses import replace
+
+    sample_app.store([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    select_and_promote(sample_app.spec(("median",)))
+    quick = select_and_promote(replace(sample_app.spec(("mean",)), with_champion=False))
+    assert set(quick.table) == {"mean"} and "champion v1" in quick.reason
+    assert quick.promoted and registry.champion_version("demo_constant") == 2
+    full = select_and_promote(sample_app.spec(("median",)))
+    assert set(full.table) == {"median", "champion v2"}
+
+
 @pytest.mark.parametrize(("score", "promoted", "words"), [
     (1.0, True, "a tie goes to the newer data"),
     (1.05, True, "within the 10% tolerance"),

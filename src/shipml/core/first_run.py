@@ -15,7 +15,7 @@ show the job's progress until the app is ready; with quick candidates, the full 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -109,7 +109,9 @@ def _queue(app: App, source: str, address: str, say: Say) -> None:
 def _train(app: App, policy: FirstRun, say: Say, progress: Progress) -> int:
     from shipml.core.training import select_and_promote
 
-    specs = [resolve(policy.quick)()] if policy.quick is not None else app.model_specs()
+    # the quick comparison is its cheap candidates alone: refitting the champion's configuration on new data (a
+    # re-ranker trained on the demo, say) would cost what it saves; the full comparison that follows includes it
+    specs = [replace(resolve(policy.quick)(), with_champion=False)] if policy.quick is not None else app.model_specs()
     outcome = None
     for i, spec in enumerate(specs):
         def part(fraction: float, message: str, i: int = i) -> None:

@@ -67,6 +67,8 @@ class ModelSpec(Generic[D, M]):
             text; must include ``metric``).
         fit: fits a made model on all of ``data``: the model that is registered and served.
         tolerance: relative; the best candidate replaces the champion unless worse by more than this.
+        with_champion: the current champion's configuration is compared too (refit on the latest data); off for a
+            first start's quick comparison, whose point is its cheap candidates (the full one follows it).
     """
 
     name: str
@@ -79,6 +81,7 @@ class ModelSpec(Generic[D, M]):
     evaluate: Callable[[Mapping[str, dict[str, Any]], D, Progress], Mapping[str, dict[str, Any]]]
     fit: Callable[[M, D], M]
     tolerance: float = 0.05
+    with_champion: bool = True
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.higher_is_better else a < b
@@ -113,9 +116,10 @@ def _same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def configurations(spec: ModelSpec[Any, Any]) -> dict[str, dict[str, Any]]:
-    """The spec's candidates plus the current champion's configuration (when none of them has its params)."""
+    """The spec's candidates plus the current champion's configuration (when none of them has its params and the
+    spec compares it)."""
     configs = {name: dict(params) for name, params in spec.candidates().items()}
-    version = registry.champion_version(spec.name)
+    version = registry.champion_version(spec.name) if spec.with_champion else None
     if version is not None:
         params = registry.version_params(spec.name, version)
         if params and not any(_same_params(params, p) for p in configs.values()):
