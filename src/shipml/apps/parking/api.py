@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from shapely.geometry import mapping
 
 from shipml.apps.parking.bundle import Reference, reference
@@ -114,11 +114,6 @@ def estimate(member: Member, at: datetime, level: int) -> Estimate:
                     method=method)
 
 
-def _fields(answer: BaseModel) -> dict[str, Any]:
-    """An answer's fields as keyword arguments for an answer that extends it (values as they are, not dumped)."""
-    return {name: getattr(answer, name) for name in type(answer).model_fields}
-
-
 @router.get("/availability")
 def availability(
     at: Annotated[str, Query(description="ISO 8601; Madrid time when no offset is given", max_length=40)],
@@ -146,7 +141,7 @@ def availability(
         n, point = ref.locator.locate(lat, lon), Point(lat=lat, lon=lon)
     member = _member(family, n)
     return Availability(neighbourhood=Place.of(n), at=moment.isoformat(), spaces=member.spaces, point=point,
-                        **_fields(estimate(member, moment, int(family.params.get("level", 80)))),
+                        **dict(estimate(member, moment, int(family.params.get("level", 80)))),
                         synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
 
 
@@ -183,7 +178,7 @@ def _map_bytes(version: int, at: datetime) -> bytes:
                              message="no SER spaces in the spaces file")
         else:
             guess = estimate(member, at, level)
-        props = FeatureProperties(**_fields(Place.of(n)), spaces=member.spaces if member else 0, **_fields(guess))
+        props = FeatureProperties(**dict(Place.of(n)), spaces=member.spaces if member else 0, **dict(guess))
         features.append(Feature(id=n.id, properties=props, geometry=geometries[n.id]))
     body = AvailabilityMap(at=at.isoformat(), regulated=is_regulated(at), model=_model(version, family),
                            synthetic=bool(family.params.get("synthetic")), features=features)
@@ -239,7 +234,7 @@ def day_curve(neighbourhood: Annotated[str, Query(max_length=80)],
     level = int(family.params.get("level", 80))
     start = datetime.combine(day, datetime.min.time())
     hours = [Hour(hour=h, at=(start + timedelta(hours=h)).isoformat(),
-                  **_fields(estimate(member, start + timedelta(hours=h), level))) for h in range(24)]
+                  **dict(estimate(member, start + timedelta(hours=h), level))) for h in range(24)]
     return DayCurve(neighbourhood=Place.of(n), date=day, spaces=member.spaces, hours=hours,
                     synthetic=bool(family.params.get("synthetic")), model=_model(version, family))
 
@@ -249,7 +244,7 @@ def neighbourhoods() -> list[NeighbourhoodSpaces]:
     """Every SER neighbourhood with its spaces (0 where the spaces file has none)."""
     ref = reference()
     per = {r["neighbourhood_id"]: r for r in ref.per_neighbourhood.iter_rows(named=True)}
-    return [NeighbourhoodSpaces(**_fields(Place.of(n)), spaces=int(per[n.id]["capacity"]) if n.id in per else 0,
+    return [NeighbourhoodSpaces(**dict(Place.of(n)), spaces=int(per[n.id]["capacity"]) if n.id in per else 0,
                                 zone=per[n.id]["zone"] if n.id in per else None)
             for n in ref.locator.neighbourhoods]
 

@@ -135,13 +135,22 @@ def _resolve_one(typed: str) -> tuple[title_index.Index, Hit | None, list[Hit]]:
     return index, best, hits
 
 
+# a typed title → (the show it resolves to, or None with the closest shows to suggest), per database and catalog
+# stamp (a new, removed, verified or enriched show is a new stamp): people type the same popular titles again and
+# again, and a title is matched once, not on every request
+_Resolution = tuple[dict[str, Any] | None, list[dict[str, Any]]]
+_resolutions: Kept[tuple[str, Any, str], _Resolution] = Kept(8192)
+
+
 def resolve(titles: list[str]) -> Resolved:
     """Match typed titles to shows: a title resolves to its best hit when their whole normalized titles
     are at least ``RESOLVE_THRESHOLD`` similar (a prefix alone is not enough: "Friends" must not become
     "Friends from College"). Blank titles are ignored; a show found twice is listed once. An unknown title's
     suggestions are the closest titles that pass the platform's looser "did you mean" cutoff (maybe none)."""
-    key = (get_settings().db_url, recent("shows.catalog", title_index.stamp))
-    return _collect(titles, lambda title: _resolved(key, title))
+    db_url, stamp = get_settings().db_url, recent("shows.catalog", title_index.stamp)
+    resolved = _collect(titles, lambda title: _resolved((db_url, stamp, title)))
+    assert resolved is not None  # every title is matched
+    return resolved
 
 
 def resolve_kept(titles: list[str]) -> Resolved | None:
@@ -151,14 +160,12 @@ def resolve_kept(titles: list[str]) -> Resolved | None:
     stamp = fresh("shows.catalog")
     if stamp is None:
         return None
-    key = (get_settings().db_url, stamp)
-    try:
-        return _collect(titles, lambda title: _kept_or_raise(key, title))
-    except KeyError:
-        return None
+    db_url = get_settings().db_url
+    return _collect(titles, lambda title: _resolutions.get((db_url, stamp, title)))
 
 
-def _collect(titles: list[str], resolution: Callable[[str], _Resolution]) -> Resolved:
+def _collect(titles: list[str], resolution: Callable[[str], _Resolution | None]) -> Resolved | None:
+    """The typed titles sorted into found and unknown; None when ``resolution`` has no answer for one of them."""
     found: list[dict[str, Any]] = []
     unknown: list[str] = []
     suggestions: dict[str, list[dict[str, Any]]] = {}
@@ -167,7 +174,10 @@ def _collect(titles: list[str], resolution: Callable[[str], _Resolution]) -> Res
         title = raw.strip()
         if not normalize(title):
             continue
-        show, hints = resolution(title)
+        answer = resolution(title)
+        if answer is None:
+            return None
+        show, hints = answer
         if show is not None:
             if show["id"] not in seen:
                 seen.add(show["id"])
@@ -178,25 +188,11 @@ def _collect(titles: list[str], resolution: Callable[[str], _Resolution]) -> Res
     return Resolved(found, unknown, suggestions)
 
 
-# a typed title → (the show it resolves to, or None with the closest shows to suggest), per database and catalog
-# stamp (a new, removed, verified or enriched show is a new stamp): people type the same popular titles again and
-# again, and a title is matched once, not on every request
-_Resolution = tuple[dict[str, Any] | None, list[dict[str, Any]]]
-_resolutions: Kept[tuple[tuple[str, Any], str], _Resolution] = Kept(8192)
-
-
-def _kept_or_raise(key: tuple[str, Any], title: str) -> _Resolution:
-    kept = _resolutions.get((key, title))
+def _resolved(key: tuple[str, Any, str]) -> _Resolution:
+    kept = _resolutions.get(key)
     if kept is None:
-        raise KeyError(title)
-    return kept
-
-
-def _resolved(key: tuple[str, Any], title: str) -> _Resolution:
-    kept = _resolutions.get((key, title))
-    if kept is None:
-        kept = _match(title)
-        _resolutions.put((key, title), kept)
+        kept = _match(key[2])
+        _resolutions.put(key, kept)
     return kept
 
 

@@ -165,17 +165,19 @@ def recommend(show_ids: list[int], n: int = 20) -> dict[str, Any]:
     return _answer(show_ids, *ranked, catalog.get_shows(_mentioned(show_ids, ranked[2])))
 
 
-def _ranked(show_ids: list[int], n: int) -> tuple[int | None, set[int], list[dict[str, Any]]]:
+Ranked = tuple[int | None, set[int], list[dict[str, Any]]]  # (model version, liked shows it knows, recommendations)
+
+
+def _ranked(show_ids: list[int], n: int) -> Ranked:
     """(model version, the liked shows the model knows, its recommendations)."""
     version, model = registry.champion(MODEL).require(ShowsModel, app="shows", missing="no recommender trained yet")
     return version, set(model.known(show_ids)), model.recommend(show_ids, n)
 
 
-def _ranked_many(contexts: list[jobs.JobContext], failed: dict[str, Exception],
-                 ) -> dict[str, tuple[int | None, set[int], list[dict[str, Any]]]]:
+def _ranked_many(contexts: list[jobs.JobContext], failed: dict[str, Exception]) -> dict[str, Ranked]:
     """:func:`_ranked` of each prediction, those asking the same ``n`` scored together; when a group fails, its
     predictions are ranked one by one, so that a bad one fails alone (into ``failed``)."""
-    ranked: dict[str, tuple[int | None, set[int], list[dict[str, Any]]]] = {}
+    ranked: dict[str, Ranked] = {}
     by_n: dict[int, list[jobs.JobContext]] = {}
     for c in contexts:
         by_n.setdefault(c.params.get("n", 20), []).append(c)
