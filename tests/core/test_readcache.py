@@ -149,3 +149,108 @@ def test_kept_values_age_out_least_recently_used_first_and_get_never_computes():
     assert (kept.get("a"), kept.get("b"), kept.get("c")) == (1, None, 3)
     kept.put("a", 4)
     assert kept.get("a") == 4
+
+
+def _clock(monkeypatch, start: float = 1000.0) -> list[float]:
+    """A clock the test moves by hand (``now[0]``), in place of the module's monotonic clock."""
+    from shipml.core import readcache
+
+    now = [start]
+    monkeypatch.setattr(readcache, "_now", lambda: now[0])
+    return now
+
+
+def _settle() -> None:
+    from shipml.core.readcache import refreshes_ahead
+
+    for refresh in refreshes_ahead():
+        refresh.result(timeout=60)
+
+
+def test_a_version_in_use_is_looked_up_again_before_its_time_is_up(platform, monkeypatch):
+    from shipml.core.readcache import fresh
+
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "10")
+    get_settings.cache_clear()
+    now, lookups = _clock(monkeypatch), []
+
+    def lookup():
+        lookups.append(now[0])
+        return f"v{len(lookups)}"
+
+    assert recent("ahead-demo", lookup) == "v1"
+    now[0] += 5
+    assert fresh("ahead-demo") == "v1"
+    _settle()
+    assert lookups == [1000.0]  # half its time: nothing looked up yet
+    now[0] += 3  # three quarters of its time passed: still answered, and looked up again in the background
+    assert fresh("ahead-demo") == "v1"
+    _settle()
+    assert lookups == [1000.0, 1008.0] and fresh("ahead-demo") == "v2"
+    now[0] += 9  # 17 s after the first lookup, 9 after the second: the newer one is still fresh
+    assert fresh("ahead-demo") == "v2"
+    _settle()
+    assert lookups == [1000.0, 1008.0, 1017.0]
+    now[0] += 10  # nobody asked for 10 s: not fresh, and fresh() never looks anything up itself
+    assert fresh("ahead-demo") is None
+    _settle()
+    assert len(lookups) == 3
+
+
+def test_a_failed_refresh_keeps_the_value_only_until_its_time_is_up(platform, monkeypatch):
+    from shipml.core.readcache import fresh
+
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "10")
+    get_settings.cache_clear()
+    now, calls = _clock(monkeypatch), []
+
+    def lookup():
+        calls.append(now[0])
+        if len(calls) > 1:
+            raise ConnectionError("database unreachable")
+        return "v1"
+
+    recent("failing-demo", lookup)
+    now[0] += 8
+    assert fresh("failing-demo") == "v1"
+    _settle()
+    assert len(calls) == 2 and fresh("failing-demo") == "v1"  # the failure was not kept; the value is still fresh
+    now[0] += 2
+    assert fresh("failing-demo") is None  # its time is up: the next request goes the normal way…
+    with pytest.raises(ConnectionError):
+        recent("failing-demo", lookup)  # …which looks it up and meets the error
+
+
+def test_callers_at_the_moment_a_version_expires_share_one_lookup(platform, monkeypatch):
+    import threading
+
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "10")
+    get_settings.cache_clear()
+    _clock(monkeypatch)
+    inside, release, lookups = threading.Event(), threading.Event(), []
+
+    def lookup():
+        lookups.append(1)
+        inside.set()
+        assert release.wait(60)
+        return "v1"
+
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(recent("stampede-demo", lookup)))
+    first.start()
+    assert inside.wait(60)
+    started = [threading.Event() for _ in range(7)]
+
+    def caller(ready: threading.Event) -> None:
+        ready.set()
+        results.append(recent("stampede-demo", lookup))
+
+    others = [threading.Thread(target=caller, args=(ready,)) for ready in started]
+    for thread in others:
+        thread.start()
+    for ready in started:
+        assert ready.wait(60)
+    release.set()
+    for thread in (first, *others):
+        thread.join(60)
+    assert results == ["v1"] * 8 and lookups == [1]
