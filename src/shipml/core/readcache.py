@@ -46,8 +46,9 @@ def _now() -> float:
 
 def recent(key: Hashable, lookup: Callable[[], T]) -> T:
     """``lookup()`` (a data version: the latest snapshot, a catalog stamp) of this database, reused for
-    ``version_check_seconds``. Once that time is up, one caller looks it up again and callers at the same moment
-    wait for its answer (no stampede on the database). A lookup that raises is not kept."""
+    ``version_check_seconds`` and looked up again in the background once three quarters of that have passed (as
+    :func:`fresh`). Once that time is up, one caller looks it up again and callers at the same moment wait for its
+    answer (no stampede on the database). A lookup that raises is not kept."""
     settings = get_settings()
     full = (settings.db_url, key)
     with _versions_lock:
@@ -55,6 +56,7 @@ def recent(key: Hashable, lookup: Callable[[], T]) -> T:
         _lookups[full] = lookup
         lock = _lookup_locks.setdefault(full, threading.Lock())
     if kept is not None and _now() - kept[0] < settings.version_check_seconds:
+        _ahead_if_due(full, kept[0], settings.version_check_seconds)
         return kept[1]  # type: ignore[no-any-return]
     with lock:
         with _versions_lock:
@@ -85,15 +87,16 @@ def fresh(key: Hashable) -> Any | None:
         kept = _versions.get(full)
     if kept is None:
         return None
-    age = _now() - kept[0]
-    if age >= settings.version_check_seconds:
+    if _now() - kept[0] >= settings.version_check_seconds:
         return None
-    if age >= settings.version_check_seconds * 0.75:
-        _refresh_ahead(full)
+    _ahead_if_due(full, kept[0], settings.version_check_seconds)
     return kept[1]
 
 
-def _refresh_ahead(full: tuple[str, Hashable]) -> None:
+def _ahead_if_due(full: tuple[str, Hashable], looked_up: float, period: float) -> None:
+    """Look a fresh value up again in the background once three quarters of its time have passed."""
+    if _now() - looked_up < period * 0.75:
+        return
     global _ahead_pool
     with _versions_lock:
         lookup = _lookups.get(full)
@@ -194,6 +197,11 @@ class ReadCache:
                               separators=(",", ":")).encode()
             self._bodies.put(key, body)
         return Response(body, media_type="application/json")
+
+    def kept(self, key: Hashable) -> Response | None:
+        """The answer kept for ``key``, or None; never builds (it may be called on the event loop)."""
+        body = self._bodies.get(key)
+        return None if body is None else Response(body, media_type="application/json")
 
     def clear(self) -> None:
         self._bodies.clear()

@@ -321,6 +321,14 @@ class Champion:
                 threading.Thread(target=self._refresh, daemon=True).start()
         return self._current
 
+    def get_loaded(self) -> tuple[int, Any] | None:
+        """As :meth:`get` (it polls the alias as often, off the request path), but None instead of blocking while
+        no model is loaded yet: for a caller on the event loop."""
+        if self._current[1] is None:
+            return None
+        version, model = self.get()  # a loaded model is only ever swapped for another, never unloaded
+        return (version, model) if version is not None else None
+
     def moved(self) -> None:
         """The alias was moved by this process: a model it already serves is swapped now, not at the next poll (a
         worker that trained and promoted a model answers its next job with it)."""

@@ -67,6 +67,36 @@ def test_similar_riders_by_slug_or_name_with_filters(api):
     assert all(20 <= n["age"] <= 45 for n in filtered["neighbours"])
 
 
+@pytest.fixture
+def versions_kept(monkeypatch):
+    """Data versions reused for an hour (not one second): what is kept stays fresh however slow the machine."""
+    from shipml.settings import get_settings
+
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "3600")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_repeated_similar_request_is_answered_from_what_is_kept(api, versions_kept, monkeypatch):
+    from shipml.apps.cycling import api as cycling_api
+
+    me = _top_rider(api)
+    asked = {"rider": me["rider"], "n": 3, "age_min": 18}
+    first = api.post("/api/cycling/similar", json=asked)
+    assert first.status_code == 200
+
+    def worked_out_again():
+        raise RuntimeError("the repeat was worked out again")
+
+    monkeypatch.setattr(cycling_api, "_state", worked_out_again)
+    again = api.post("/api/cycling/similar", json=asked)
+    assert again.status_code == 200 and again.content == first.content  # the kept answer, on the loop
+    assert api.post("/api/cycling/similar", json={**asked, "n": 4}).status_code == 500  # new: worked out
+    assert api.post("/api/cycling/similar", json={**asked, "n": 0}).status_code == 422  # validated first
+
+
 def test_a_typo_in_a_name_resolves_and_an_unknown_rider_is_404_with_close_names(api):
     me = _top_rider(api)
     typo = me["name"][:-1]  # the last letter lost
