@@ -164,7 +164,8 @@ def _settle() -> None:
     from shipml.core.readcache import refreshes_ahead
 
     for refresh in refreshes_ahead():
-        refresh.result(timeout=60)
+        refresh.join(60)
+        assert not refresh.is_alive()
 
 
 def test_a_version_in_use_is_looked_up_again_before_its_time_is_up(platform, monkeypatch):

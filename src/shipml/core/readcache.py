@@ -19,7 +19,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from fastapi.encoders import jsonable_encoder
@@ -36,8 +35,7 @@ _versions_lock = threading.Lock()
 _versions: dict[tuple[str, Hashable], tuple[float, Any]] = {}  # (database, key) → (looked up at, value)
 _lookups: dict[tuple[str, Hashable], Callable[[], Any]] = {}  # how each kept version is looked up again
 _lookup_locks: dict[tuple[str, Hashable], threading.Lock] = {}
-_ahead: dict[tuple[str, Hashable], Future[None]] = {}  # refreshes under way, one per key at most
-_ahead_pool: ThreadPoolExecutor | None = None
+_ahead: dict[tuple[str, Hashable], threading.Thread] = {}  # refreshes under way, one per key at most
 
 
 def _now() -> float:
@@ -97,14 +95,14 @@ def _ahead_if_due(full: tuple[str, Hashable], looked_up: float, period: float) -
     """Look a fresh value up again in the background once three quarters of its time have passed."""
     if _now() - looked_up < period * 0.75:
         return
-    global _ahead_pool
     with _versions_lock:
         lookup = _lookups.get(full)
         if lookup is None or full in _ahead:
             return
-        if _ahead_pool is None:
-            _ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipml-versions")
-        _ahead[full] = _ahead_pool.submit(_refresh, full, lookup)
+        # a daemon thread, as for health: a lookup that hangs on a lost database never holds up the API's exit
+        _ahead[full] = thread = threading.Thread(target=_refresh, args=(full, lookup), name="shipml-version",
+                                                 daemon=True)
+    thread.start()
 
 
 def _refresh(full: tuple[str, Hashable], lookup: Callable[[], Any]) -> None:
@@ -119,8 +117,8 @@ def _refresh(full: tuple[str, Hashable], lookup: Callable[[], Any]) -> None:
             _ahead.pop(full, None)
 
 
-def refreshes_ahead() -> list[Future[None]]:
-    """The refreshes under way (a caller that must see their result, e.g. a test, waits for these)."""
+def refreshes_ahead() -> list[threading.Thread]:
+    """The refreshes under way (a caller that must see their result, e.g. a test, joins these)."""
     with _versions_lock:
         return list(_ahead.values())
 
