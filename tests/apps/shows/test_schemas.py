@@ -17,6 +17,7 @@ from shipml.apps.shows.schemas import (
     RecommendationDone,
     RecommendationFailed,
     RecommendationPending,
+    RecommendedShow,
     ShowHit,
     SimilarShows,
     Suggestions,
@@ -125,9 +126,28 @@ def test_done_and_failed_predictions_parse_into_their_models(api, worker) -> Non
     prediction_id = api.post("/api/shows/recommendations", json={"shows": liked}).json()["prediction_id"]
     broken = jobs.submit("shows", "predict", show_ids=None)  # a prediction the worker cannot compute
     worker.start()
-    done = parse(RecommendationAnswer, _poll(api, prediction_id)).root
+    answer = _poll(api, prediction_id)
+    done = parse(RecommendationAnswer, answer).root
     assert isinstance(done, RecommendationDone), worker.output()
+    # the stored result is passed on as it is: exactly the model's fields, each show's too, nothing else
+    assert set(answer) == set(RecommendationDone.model_fields) and answer["prediction_id"] == prediction_id
+    assert all(set(show) == set(RecommendedShow.model_fields) for show in answer["shows"])
     assert len(done.shows) == 20 and all(set(s.because) <= set(liked) for s in done.shows)
     assert catalog.get_shows([done.shows[0].id])[done.shows[0].id]["title"] == done.shows[0].title
     failed = parse(RecommendationAnswer, _poll(api, broken)).root
     assert isinstance(failed, RecommendationFailed) and failed.error, worker.output()
+
+
+def test_a_result_that_breaks_the_contract_fails_its_own_prediction_only() -> None:
+    """A worker validates each answer it makes (the API passes stored results on as they are): a score that is not a
+    number fails that prediction visibly and leaves the others of its batch answered."""
+    import math
+
+    from shipml.apps.shows import tasks
+
+    show = {"id": 7, "title": "Seven", "year": 2001, "genres": "Drama", "description": None, "poster_url": None,
+            "verified": True, "source": "synthetic"}
+    good = tasks._answered([7], 3, {7}, [{"show_id": 7, "score": 0.5, "because": [7]}], {7: show})
+    bad = tasks._answered([7], 3, {7}, [{"show_id": 7, "score": math.nan, "because": []}], {7: show})
+    assert isinstance(good, dict) and good["shows"][0]["reason"] == "because you liked Seven"
+    assert isinstance(bad, ValueError) and "score" in str(bad)

@@ -89,7 +89,7 @@ Suggestions = dict[str, list[ShowHit]]
 class RecommendedShow(Show):
     """A recommended show, with the liked shows behind it."""
 
-    score: float = Field(description="the model's score; it only orders the list")
+    score: float = Field(description="the model's score; it only orders the list", allow_inf_nan=False)
     because: list[str] = Field(description="the liked titles that led to it, strongest first (at most 2)")
     reason: str = Field(description="'because you liked …', or 'popular with everyone' without a liked title "
                                     "behind it")
@@ -146,11 +146,9 @@ class RecommendationFailed(Answer):
     error: str | None = Field(description="why")
 
 
-class RecommendationDone(Answer):
-    """The recommendations, best first, each with the reason it is there."""
+class RecommendationResult(Answer):
+    """What a worker stores for a prediction it has made (validated there; the API adds the id and status)."""
 
-    prediction_id: str = Field(description=_PREDICTION_ID)
-    status: Literal["done"]
     model_version: int | None = Field(description="the registered version of the recommender that answered")
     shows: list[RecommendedShow] = Field(description="best first (20, or fewer when the model knows fewer)")
     message: str | None = Field(None, description="what to know about the answer (e.g. liked shows the model does "
@@ -158,6 +156,13 @@ class RecommendationDone(Answer):
     new_to_model: list[str] = Field(default_factory=list,
                                     description="liked titles the model does not know yet (no one liked them in "
                                                 "its training data), so not used")
+
+
+class RecommendationDone(RecommendationResult):
+    """The recommendations, best first, each with the reason it is there."""
+
+    prediction_id: str = Field(description=_PREDICTION_ID)
+    status: Literal["done"]
 
 
 class RecommendationAnswer(RootModel[Annotated[RecommendationPending | RecommendationFailed | RecommendationDone,

@@ -27,6 +27,7 @@ from shipml.apps.shows.recommenders import (
     Recommender,
     make,
 )
+from shipml.apps.shows.schemas import RecommendationResult
 from shipml.apps.shows.settings import settings
 from shipml.core import datasets, jobs, registry
 from shipml.core.errors import InvalidInput
@@ -213,8 +214,11 @@ def _answer(show_ids: list[int], version: int | None, known: set[int], recs: lis
         out.append({**show, "score": r["score"], "because": because,
                     "reason": f"because you liked {' and '.join(because)}" if because else "popular with everyone"})
     new = [shows[s]["title"] for s in show_ids if s not in known and s in shows]
-    return {"model_version": version, "shows": out, "message": new_shows_message(new, len(show_ids)),
-            "new_to_model": new}
+    # validated here, where it is made: the API passes the stored result on as it is (a score that is not a
+    # number fails this prediction, visibly, instead of reaching a client as invalid JSON)
+    return RecommendationResult.model_validate(
+        {"model_version": version, "shows": out, "message": new_shows_message(new, len(show_ids)),
+         "new_to_model": new}).model_dump(mode="json")
 
 
 def _listed(titles: list[str]) -> str:
@@ -252,8 +256,17 @@ def predict_many(contexts: list[jobs.JobContext]) -> list[Any]:
     ranked = _ranked_many([c for c in contexts if c.job_id not in failed], failed)
     shows = catalog.get_shows({i for c in contexts if c.job_id in ranked
                                for i in _mentioned(c.params["show_ids"], ranked[c.job_id][2])})
-    return [failed[c.job_id] if c.job_id in failed else _answer(c.params["show_ids"], *ranked[c.job_id], shows)
+    return [failed[c.job_id] if c.job_id in failed else _answered(c.params["show_ids"], *ranked[c.job_id], shows)
             for c in contexts]
+
+
+def _answered(show_ids: list[int], version: int | None, known: set[int], recs: list[dict[str, Any]],
+              shows: dict[int, dict[str, Any]]) -> dict[str, Any] | Exception:
+    """One request's answer in a batch, or the error that fails it alone."""
+    try:
+        return _answer(show_ids, version, known, recs, shows)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        return exc
 
 
 def _warm() -> None:
