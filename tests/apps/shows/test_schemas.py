@@ -17,6 +17,7 @@ from shipml.apps.shows.schemas import (
     RecommendationDone,
     RecommendationFailed,
     RecommendationPending,
+    RecommendationResult,
     RecommendedShow,
     ShowHit,
     SimilarShows,
@@ -139,8 +140,8 @@ def test_done_and_failed_predictions_parse_into_their_models(api, worker) -> Non
 
 
 def test_a_result_that_breaks_the_contract_fails_its_own_prediction_only() -> None:
-    """A worker validates each answer it makes (the API passes stored results on as they are): a score that is not a
-    number fails that prediction visibly and leaves the others of its batch answered."""
+    """The API passes stored results on as they are: a score that is not a number fails that prediction visibly in
+    the worker and leaves the others of its batch answered; what is stored parses as a RecommendationResult."""
     import math
 
     from shipml.apps.shows import tasks
@@ -150,4 +151,5 @@ def test_a_result_that_breaks_the_contract_fails_its_own_prediction_only() -> No
     good = tasks._answered([7], 3, {7}, [{"show_id": 7, "score": 0.5, "because": [7]}], {7: show})
     bad = tasks._answered([7], 3, {7}, [{"show_id": 7, "score": math.nan, "because": []}], {7: show})
     assert isinstance(good, dict) and good["shows"][0]["reason"] == "because you liked Seven"
-    assert isinstance(bad, ValueError) and "score" in str(bad)
+    assert RecommendationResult.model_validate(good).model_dump(mode="json") == good
+    assert isinstance(bad, ValueError) and "not a number" in str(bad)
