@@ -151,11 +151,15 @@ def test_kept_values_age_out_least_recently_used_first_and_get_never_computes():
     assert kept.get("a") == 4
 
 
-def _clock(monkeypatch, start: float = 1000.0) -> list[float]:
-    """A clock the test moves by hand (``now[0]``), in place of the module's monotonic clock."""
+@pytest.fixture
+def clock(platform, monkeypatch) -> list[float]:
+    """Versions reused for 10 s, on a clock the test moves by hand (``now[0]``, from 1,000 s) in place of the
+    module's monotonic clock."""
     from shipml.core import readcache
 
-    now = [start]
+    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "10")
+    get_settings.cache_clear()
+    now = [1000.0]
     monkeypatch.setattr(readcache, "_now", lambda: now[0])
     return now
 
@@ -168,12 +172,10 @@ def _settle() -> None:
         assert not refresh.is_alive()
 
 
-def test_a_version_in_use_is_looked_up_again_before_its_time_is_up(platform, monkeypatch):
+def test_a_version_in_use_is_looked_up_again_before_its_time_is_up(clock):
     from shipml.core.readcache import fresh
 
-    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "10")
-    get_settings.cache_clear()
-    now, lookups = _clock(monkeypatch), []
+    now, lookups = clock, []
 
     def lookup():
         lookups.append(now[0])
@@ -198,12 +200,10 @@ def test_a_version_in_use_is_looked_up_again_before_its_time_is_up(platform, mon
     assert len(lookups) == 3
 
 
-def test_a_failed_refresh_keeps_the_value_only_until_its_time_is_up(platform, monkeypatch):
+def test_a_failed_refresh_keeps_the_value_only_until_its_time_is_up(clock):
     from shipml.core.readcache import fresh
 
-    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "10")
-    get_settings.cache_clear()
-    now, calls = _clock(monkeypatch), []
+    now, calls = clock, []
 
     def lookup():
         calls.append(now[0])
@@ -222,12 +222,9 @@ def test_a_failed_refresh_keeps_the_value_only_until_its_time_is_up(platform, mo
         recent("failing-demo", lookup)  # …which looks it up and meets the error
 
 
-def test_callers_at_the_moment_a_version_expires_share_one_lookup(platform, monkeypatch):
+def test_callers_at_the_moment_a_version_expires_share_one_lookup(clock):
     import threading
 
-    monkeypatch.setenv("SHIPML_VERSION_CHECK_SECONDS", "10")
-    get_settings.cache_clear()
-    _clock(monkeypatch)
     inside, release, lookups = threading.Event(), threading.Event(), []
 
     def lookup():

@@ -48,20 +48,6 @@ INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """A model's JSON schema with its ``$defs`` inlined (no references), for a request body documented by hand."""
-    defs = schema.pop("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return walk(dict(defs[node["$ref"].rsplit("/", 1)[-1]]))
-            return {k: walk(v) for k, v in node.items()}
-        return [walk(v) for v in node] if isinstance(node, list) else node
-
-    return walk(schema)  # type: ignore[no-any-return]
-
-
 @router.get("/races", summary="race: every defined race")
 def races(admin: IsAdminDep) -> list[RaceSummary]:
     return [_summary(_race(n), admin) for n in definition.race_names()]
@@ -83,7 +69,7 @@ def one_race(race: RaceName, admin: IsAdminDep) -> RaceSummary:
 
 @router.put("/races/{race}", dependencies=[AdminDep], summary="race: define (or redefine) a race",
             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                "schema": _inline(RaceIn.model_json_schema())}}}})
+                "schema": definition.body_schema()}}}})
 async def define_race(race: RaceName, request: Request) -> RaceSummary:
     if race == "races":
         raise InvalidInput("'races' is not a race name")
@@ -155,23 +141,6 @@ def _store_one(race: definition.Race, frame: Any) -> None:
                               details={"retry_after": 1})
 
 
-async def _params(request: Request) -> dict[str, Any]:
-    params: dict[str, Any] = dict(request.query_params)
-    if request.method == "POST":
-        kind = request.headers.get("content-type", "")
-        if kind.startswith("application/json"):
-            body = ingest.decode_json(await request.body() or b"{}")
-            if not isinstance(body, dict):
-                raise InvalidInput("the body must be a JSON object")
-            params.update(body)
-        elif kind:
-            try:
-                params.update(dict(await request.form()))
-            except Exception as exc:  # a malformed form or multipart body
-                raise InvalidInput("the body is not a readable form (application/x-www-form-urlencoded)") from exc
-    return params
-
-
 OSMAND = "race: one position in the OsmAnd protocol (Traccar Client), query, form or JSON"
 OSMAND_ANSWER: dict[int | str, dict[str, Any]] = {**INGEST_ERRORS, 200: {
     "description": "the position was stored, or counted (an unknown device: the tracker can do nothing better)",
@@ -187,7 +156,7 @@ OWNTRACKS_ANSWER: dict[int | str, dict[str, Any]] = {**INGEST_ERRORS, 200: {
 async def osmand(race: RaceName, request: Request) -> PlainTextResponse:
     r = _race(race)
     await _gate(r, request, key_required=False)
-    frame = ingest.osmand_frame(await _params(request))
+    frame = ingest.osmand_frame(await ingest.osmand_params(request))
     await run_in_threadpool(_store_one, r, frame)
     return PlainTextResponse("OK")
 

@@ -32,7 +32,7 @@ from .course import Checkpoint, Course
 from .pings import DeviceDirectory
 from .processor import RaceProcessor
 from .rules import SPORTS, RaceRules
-from .schemas import RaceTerms
+from .schemas import RaceIn, RaceTerms
 from .settings import races_dir
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -245,3 +245,19 @@ def load(name: str) -> Race:
 
 def definition_json(race: Race) -> str:
     return json.dumps(race.summary())
+
+
+def body_schema() -> dict[str, Any]:
+    """The definition's request body (:class:`RaceIn`) as a JSON schema with its ``$defs`` inlined (no references),
+    for the API docs: the body is read by hand, after the admin check (as :func:`ingest.batch_schema`)."""
+    schema = RaceIn.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(dict(defs[node["$ref"].rsplit("/", 1)[-1]]))
+            return {k: walk(v) for k, v in node.items()}
+        return [walk(v) for v in node] if isinstance(node, list) else node
+
+    return walk(schema)  # type: ignore[no-any-return]

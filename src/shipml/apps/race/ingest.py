@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 import pydantic_core
 from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from starlette.requests import Request
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from shipml.core.errors import InvalidInput
@@ -192,6 +193,25 @@ def _device(value: Any, what: str) -> str:
     except UnicodeEncodeError:
         raise InvalidInput(f"{what}; this one is not valid Unicode text") from None
     return device
+
+
+async def osmand_params(request: Request) -> dict[str, Any]:
+    """An OsmAnd request's parameters, wherever the tracker put them: the query string, and a JSON or form body
+    (a body that cannot be read is the caller's mistake)."""
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "")
+        if kind.startswith("application/json"):
+            body = decode_json(await request.body() or b"{}")
+            if not isinstance(body, dict):
+                raise InvalidInput("the body must be a JSON object")
+            params.update(body)
+        elif kind:
+            try:
+                params.update(dict(await request.form()))
+            except Exception as exc:  # a malformed form or multipart body
+                raise InvalidInput("the body is not a readable form (application/x-www-form-urlencoded)") from exc
+    return params
 
 
 def osmand_frame(params: Mapping[str, Any]) -> pl.DataFrame:

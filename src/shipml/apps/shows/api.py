@@ -91,7 +91,7 @@ async def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
 
 
 def _done(prediction_id: str, stored: str | None) -> Response:
-    """A done prediction's answer: the result as the worker stored it (validated there as a
+    """A done prediction's answer: the result as the worker stored it (built there as a
     :class:`RecommendationResult`), passed on without decoding it, with the id and status added."""
     if stored is None or not (stored.startswith('{"') and stored.endswith("}")):
         raise TypeError(f"prediction {prediction_id}: its stored result is not a JSON object")  # a server error
