@@ -93,8 +93,8 @@ def map_spec(features: list[dict[str, Any]], level: int) -> dict[str, Any]:
                  "color": {"condition": {"test": "!isValid(datum.free)", "value": NO_NUMBER},
                            "field": "free", "type": "quantitative",
                            "scale": {"domain": [0, 1], "scheme": "redyellowgreen"},
-                           "legend": {"title": "chance of a free space", "format": ".0%", "orient": "top-left",
-                                      "direction": "horizontal", "gradientLength": 160, "fillColor": "white"}},
+                           "legend": {"title": "chance of a free space", "format": ".0%", "orient": "top",
+                                      "direction": "horizontal", "gradientLength": 160}},  # above, not on a label
                  "tooltip": [{"field": "properties.name", "title": "Neighbourhood"},
                              {"field": "properties.code", "title": "Code"},
                              {"field": "properties.district", "title": "District"},
