@@ -60,8 +60,9 @@ def _versioned_app(version):
     """A small API with one versioned read, in front of it the same middleware as the real API."""
     from fastapi import FastAPI, Query
     from fastapi.testclient import TestClient
+    from pydantic import BaseModel, Field
 
-    from shipml.core.readcache import VersionedReads, versioned
+    from shipml.core.versioned import VersionedReads, versioned
 
     app, calls = FastAPI(), []
 
@@ -70,6 +71,16 @@ def _versioned_app(version):
     def read(n: int = Query(1, ge=1, le=5)) -> dict:
         calls.append(n)
         return {"n": n, "version": version[0], "calls": len(calls)}
+
+    class Ask(BaseModel):
+        q: str = Field(max_length=20)
+        pad: str = ""
+
+    @app.post("/search")
+    @versioned(lambda: version[0])
+    def search(ask: Ask) -> dict:
+        calls.append(ask.q)
+        return {"q": ask.q, "pad": len(ask.pad), "version": version[0], "calls": len(calls)}
 
     @app.get("/plain")
     def plain() -> dict:
@@ -110,6 +121,27 @@ def test_an_unknown_version_or_an_error_is_never_repeated(platform):
     for _ in range(3):
         client.get("/read?n=1")
     assert calls == [1, 1, 1, 1]
+
+
+def test_a_versioned_post_read_is_repeated_by_its_body(platform):
+    from shipml.core.versioned import MAX_KEYED_BODY
+
+    version = [1]
+    client, calls = _versioned_app(version)
+    first = client.post("/search", json={"q": "a"})  # the router's answer: the read is known from now on
+    assert first.json() == {"q": "a", "pad": 0, "version": 1, "calls": 1}
+    client.post("/search", json={"q": "a"})  # kept
+    hit = client.post("/search", json={"q": "a"})
+    assert hit.headers["x-cache"] == "hit" and hit.json()["calls"] == 2 and calls == ["a", "a"]
+    assert client.post("/search", json={"q": "b"}).json()["q"] == "b" and calls == ["a", "a", "b"]  # its own
+    for _ in range(2):  # an invalid body is answered anew each time, never kept
+        bad = client.post("/search", json={"q": "x" * 21})
+        assert bad.status_code == 422 and "q" in bad.text and "x-cache" not in bad.headers
+    large = {"q": "c", "pad": "p" * MAX_KEYED_BODY}  # over the keyed size: the normal way, the whole body read
+    assert [client.post("/search", json=large).json()["pad"] for _ in range(3)] == [MAX_KEYED_BODY] * 3
+    assert calls.count("c") == 3
+    version[0] = 2
+    assert client.post("/search", json={"q": "a"}).json() == {"q": "a", "pad": 0, "version": 2, "calls": 7}
 
 
 def test_kept_bodies_are_bounded_by_bytes():

@@ -26,7 +26,6 @@ from shipml.core.access import AdminDep, IsAdminDep
 from shipml.core.app import App, resolve
 from shipml.core.middleware import Metrics, RequestMiddleware
 from shipml.core.outages import DATABASE, QUEUE, outages
-from shipml.core.readcache import VersionedReads
 from shipml.core.schemas import (
     AppStatus,
     ChampionMoved,
@@ -36,6 +35,7 @@ from shipml.core.schemas import (
     JobRecord,
     ModelVersion,
 )
+from shipml.core.versioned import VersionedReads
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)

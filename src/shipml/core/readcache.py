@@ -7,9 +7,8 @@ them. A new version makes a new key; old keys age out least recently used first.
 ``champion_poll_seconds`` old; a version in use is looked up again in the background before its time is up
 (:func:`fresh`), so that a steady stream of reads never meets an expired one.
 
-A read marked :func:`versioned` is answered one step earlier, by :class:`VersionedReads` in front of the router: a
-repeat of the same query string while the same version is current gets the bytes of the first answer without routing,
-validation or a thread hop (a request whose version is not known fresh goes the normal way, which looks it up).
+A read marked :func:`~shipml.core.versioned.versioned` is answered one step earlier, in front of the router
+(:mod:`shipml.core.versioned`).
 """
 
 from __future__ import annotations
@@ -23,14 +22,12 @@ from typing import Any, Generic, TypeVar
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shipml.settings import get_settings
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-E = TypeVar("E", bound=Callable[..., Any])
 _versions_lock = threading.Lock()
 _versions: dict[tuple[str, Hashable], tuple[float, Any]] = {}  # (database, key) → (looked up at, value)
 _lookups: dict[tuple[str, Hashable], Callable[[], Any]] = {}  # how each kept version is looked up again
@@ -203,71 +200,3 @@ class ReadCache:
 
     def clear(self) -> None:
         self._bodies.clear()
-
-
-def versioned(version: Callable[[], Hashable | None]) -> Callable[[E], E]:
-    """Marks a GET endpoint whose 200 answer is a function of its query string and of ``version()`` alone (no
-    header, no caller, no clock), so that :class:`VersionedReads` may repeat it. ``version()`` runs on the event loop:
-    it only reads what :func:`fresh` holds, and says None when that is not fresh (the request then goes the normal
-    way). Put it under the route decorator."""
-
-    def mark(endpoint: E) -> E:
-        endpoint.read_version = version  # type: ignore[attr-defined]
-        return endpoint
-
-    return mark
-
-
-class VersionedReads:
-    """ASGI: repeats the answer of a :func:`versioned` read for the same path, query string and version, before
-    routing (the request id, metrics and error policy around it still apply), marked ``X-Cache: hit``. A read is
-    known by its path once the router has sent one request there (a path without parameters: routers are not
-    searched ahead, since they may include one another lazily). Only 200 JSON answers are kept: an error is answered
-    anew each time."""
-
-    def __init__(self, app: ASGIApp, size: int = 1024, max_bytes: int = 64 << 20) -> None:
-        self.app = app
-        self.reads: dict[str, tuple[Callable[[], Hashable | None], object]] = {}  # path → (version, route)
-        self.bodies = Bodies(size, max_bytes)
-
-    def _learn(self, scope: Scope) -> None:
-        version = getattr(scope.get("endpoint"), "read_version", None)
-        if callable(version) and not scope.get("path_params"):
-            self.reads[scope["path"]] = (version, scope.get("route"))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        read = self.reads.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
-        if read is None:
-            await self.app(scope, receive, send)
-            if scope["type"] == "http" and scope["method"] == "GET":
-                self._learn(scope)
-            return
-        version, route = read[0](), read[1]
-        key = None if version is None else (get_settings().db_url, scope["path"], scope["query_string"], version)
-        kept = None if key is None else self.bodies.get(key)
-        if kept is not None:
-            scope["route"] = route  # for the metrics' route label
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"x-cache", b"hit"),
-                                    (b"content-length", str(len(kept)).encode())]})
-            await send({"type": "http.response.body", "body": kept})
-            return
-        if key is None:
-            await self.app(scope, receive, send)
-            return
-        status, parts = 0, []
-
-        async def keep(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-                if not content_type.startswith(b"application/json"):
-                    status = -1  # not a JSON answer: not kept
-            elif message["type"] == "http.response.body" and status == 200:
-                parts.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    self.bodies.put(key, b"".join(parts))
-            await send(message)
-
-        await self.app(scope, receive, keep)

@@ -1,5 +1,6 @@
 """The cycling API on the synthetic dataset (known riders and specialties), through the real stores."""
 
+import json
 import time
 
 import numpy as np
@@ -93,6 +94,11 @@ def test_a_repeated_similar_request_is_answered_from_what_is_kept(api, versions_
     monkeypatch.setattr(cycling_api, "_state", worked_out_again)
     again = api.post("/api/cycling/similar", json=asked)
     assert again.status_code == 200 and again.content == first.content  # the kept answer, on the loop
+    hit = api.post("/api/cycling/similar", json=asked)  # the same body again: before routing
+    assert hit.headers["x-cache"] == "hit" and hit.content == first.content
+    reordered = api.post("/api/cycling/similar", content=json.dumps(dict(reversed(asked.items()))),
+                         headers={"content-type": "application/json"})  # another body, the same request
+    assert reordered.content == first.content and "x-cache" not in reordered.headers
     assert api.post("/api/cycling/similar", json={**asked, "n": 4}).status_code == 500  # new: worked out
     assert api.post("/api/cycling/similar", json={**asked, "n": 0}).status_code == 422  # validated first
 

@@ -33,7 +33,8 @@ from shipml.apps.covid.schemas import (
 from shipml.apps.covid.tasks import MODEL
 from shipml.core import datasets, matching, registry, sources
 from shipml.core.errors import InvalidInput
-from shipml.core.readcache import ReadCache, fresh, recent, versioned
+from shipml.core.readcache import ReadCache, fresh, recent
+from shipml.core.versioned import versioned
 
 router = APIRouter()
 _answers = ReadCache()  # rendered answers by snapshot and request

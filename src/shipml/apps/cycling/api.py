@@ -37,6 +37,7 @@ from shipml.core import datasets, matching, registry
 from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.readcache import ReadCache, fresh, recent
 from shipml.core.schemas import ModelRef
+from shipml.core.versioned import versioned
 
 router = APIRouter()
 _answers = ReadCache()  # rendered answers by model version, riders snapshot and request
@@ -117,24 +118,25 @@ def riders(q: Annotated[str | None, Query(max_length=200)] = None, limit: Annota
                      riders=[Rider.model_validate(r) for r in frame.slice(offset, limit).iter_rows(named=True)])
 
 
+def _similar_version() -> tuple[int, str] | None:
+    """The served model's version and the riders snapshot, when both are known current (else None: looked up)."""
+    served, riders = registry.champion(MODEL).get_loaded(), fresh(data.DATASET_RIDERS)
+    return None if served is None or riders is None else (served[0], str(riders.path))
+
+
 @router.post("/similar", response_model=SimilarRiders)
+@versioned(_similar_version)  # the same body again is answered before routing (VersionedReads)
 async def similar(request: SimilarRequest) -> Response:
     """The riders most similar to one, among those matching the age range and countries."""
-    # a request answered before, for the model and riders known current, is repeated on the loop: the thread hop
-    # cost more than the answer (the p99 at 64 connections); anything else is worked out in a thread
-    kept = _similar_kept(request)
+    # the same request written otherwise (spacing, order of fields), for the model and riders known current, is
+    # repeated on the loop: the thread hop cost more than the answer; anything else is worked out in a thread
+    current = _similar_version()
+    kept = None if current is None else _answers.kept(_similar_key(*current, request))
     return kept if kept is not None else await run_in_threadpool(_similar_answer, request)
 
 
 def _similar_key(version: int, riders_path: str, request: SimilarRequest) -> tuple[Any, ...]:
     return ("similar", version, riders_path, request.model_dump_json())
-
-
-def _similar_kept(request: SimilarRequest) -> Response | None:
-    served, riders = registry.champion(MODEL).get_loaded(), fresh(data.DATASET_RIDERS)
-    if served is None or riders is None:
-        return None
-    return _answers.kept(_similar_key(served[0], str(riders.path), request))
 
 
 def _similar_answer(request: SimilarRequest) -> Response:

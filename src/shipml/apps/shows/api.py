@@ -33,8 +33,9 @@ from shipml.core import jobs, registry
 from shipml.core.access import PublicWrite
 from shipml.core.bursts import Coalescer, Finished, States
 from shipml.core.errors import InvalidInput, NotFound
-from shipml.core.readcache import ReadCache, fresh, recent, versioned
+from shipml.core.readcache import ReadCache, fresh, recent
 from shipml.core.validation import DB_INT_MAX
+from shipml.core.versioned import versioned
 from shipml.settings import get_settings
 
 router = APIRouter()
