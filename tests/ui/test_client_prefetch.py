@@ -1,5 +1,6 @@
 """``client.prefetch``: answers a page will need are asked side by side, and the page's later ``get`` takes them
-from the cache (or waits for the request under way) instead of asking again. A small real HTTP server stands in for
+from the cache (or waits for the request under way) instead of asking again; and ``preparing``, which asks an app's
+status before its page draws, asks once per UI process once the app is ready. A small real HTTP server stands in for
 the API: it counts requests and answers slowly, as a busy API does."""
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class _Api(BaseHTTPRequestHandler):
         time.sleep(DELAY)
         with _Api.lock:
             _Api.in_flight -= 1
-        if self.path.startswith("/broken"):
+        if "broken" in self.path:
             body, status = {"error": {"message": "broken on purpose"}}, 500
         else:
             body, status = {"path": self.path}, 200
@@ -81,3 +82,24 @@ def test_an_error_while_prefetching_is_reported_by_the_get(api: Counter[str]) ->
     client.prefetch("/broken")  # a failed answer is not kept: asked again, and reported again
     with pytest.raises(client.ApiError, match="broken on purpose"):
         client.get("/broken")
+
+
+def _visit(app: str) -> None:
+    """One visitor's first load of ``app``'s page (a session of its own, in this process: Streamlit's AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    def page(app: str) -> None:
+        from shipml.ui import preparing
+
+        preparing.wait_until_ready(app, app)
+
+    assert not AppTest.from_function(page, args=(app,)).run(timeout=30).exception
+
+
+def test_an_app_seen_ready_is_not_asked_again_by_the_next_visitors(api: Counter[str]) -> None:
+    for _ in range(3):
+        _visit("ready-app")  # a status with no first run under way: ready
+    assert api["/api/ready-app/status"] == 1
+    for _ in range(2):  # a status the API could not give is not taken for ready: asked again
+        _visit("broken-app")
+    assert api["/api/broken-app/status"] == 2

@@ -4,6 +4,7 @@ is being done and how far it is, and draws itself once the app is ready: the res
 from __future__ import annotations
 
 import time
+from threading import Lock
 
 import streamlit as st
 
@@ -11,6 +12,8 @@ from shipml.core.schemas import AppStatus
 from shipml.ui import client
 
 POLL_SECONDS = 2.0
+_ready: set[tuple[str, str]] = set()  # (API URL, app) seen ready by any session of this UI process
+_ready_lock = Lock()
 
 
 def ready(status: AppStatus) -> bool:
@@ -24,16 +27,19 @@ def ready(status: AppStatus) -> bool:
 
 def wait_until_ready(app: str, title: str) -> None:
     """Show the first run's progress and stop drawing the page until the app is ready (rerun every few seconds).
-    Once ready, an app stays so: a session does not ask again on every rerun (a slider move is one)."""
-    seen = f"shipml_ready_{app}"
-    if st.session_state.get(seen):
+    Once ready, an app stays so: once any visitor's page has seen it ready, no page of this UI process asks again (not
+    on a rerun, a slider move, nor on a new visitor's first load, which it would otherwise hold up by a status request
+    that reads the registry)."""
+    seen = (client.api_url(), app)
+    if seen in _ready:
         return
     try:
         status = client.get_fresh(f"/api/{app}/status", model=AppStatus)
     except client.ApiError:
         return  # the page itself says what is wrong with the API
     if ready(status):
-        st.session_state[seen] = True
+        with _ready_lock:
+            _ready.add(seen)
         return
     preparing = status.preparing
     assert preparing is not None
