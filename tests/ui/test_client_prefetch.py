@@ -84,6 +84,15 @@ def test_an_error_while_prefetching_is_reported_by_the_get(api: Counter[str]) ->
         client.get("/broken")
 
 
+def test_fresh_answers_asked_ahead_come_in_side_by_side(api: Counter[str]) -> None:
+    asked = [client.ask_fresh(f"/live/{name}", model=dict, n=1) for name in ("a", "b", "c")]
+    assert [answer() for answer in asked] == [{"path": f"/live/{name}?n=1"} for name in ("a", "b", "c")]
+    assert _Api.most_in_flight > 1 and sum(api.values()) == 3
+    broken = client.ask_fresh("/broken", model=dict)
+    with pytest.raises(client.ApiError, match="broken on purpose"):
+        broken()
+
+
 def _visit(app: str) -> None:
     """One visitor's first load of ``app``'s page (a session of its own, in this process: Streamlit's AppTest)."""
     from streamlit.testing.v1 import AppTest

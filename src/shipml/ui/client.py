@@ -15,6 +15,7 @@ a renamed field fails mypy and the tests rather than a page at run time.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -160,6 +161,14 @@ def prefetch(path: str, **params: Any) -> None:
             pass
 
     _prefetcher.submit(ask)
+
+
+def ask_fresh(path: str, *, model: type[T], **params: Any) -> Callable[[], T]:
+    """Start asking :func:`get_fresh` ``(path, model=model, **params)`` in the background; the call returned waits
+    for its answer (or raises its :class:`ApiError`). For live answers a page needs that do not depend on each
+    other: they come in side by side instead of one after another."""
+    future = _prefetcher.submit(_request, path, params)
+    return lambda: _as(model, future.result())
 
 
 @overload

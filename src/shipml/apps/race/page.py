@@ -4,6 +4,7 @@ that redraw themselves every 2 s (only their own elements, so nothing flickers).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import altair as alt
@@ -27,13 +28,23 @@ REFRESH_S = 2
 T = TypeVar("T")
 
 
-def fetch(path: str, model: type[T], **params: Any) -> T | None:
-    """The API's answer as ``model``, or None after saying on the page why there is none (yet)."""
+def ask(path: str, model: type[T], **params: Any) -> Callable[[], T]:
+    """Start asking the API for ``path`` (live, uncached); :func:`answer` of what this returns waits for it."""
+    return client.ask_fresh(f"{API}{path}", model=model, **params)
+
+
+def answer(asked: Callable[[], T]) -> T | None:
+    """The answer of :func:`ask` as its model, or None after saying on the page why there is none (yet)."""
     try:
-        return client.get_fresh(f"{API}{path}", model=model, **params)
+        return asked()
     except client.ApiError as exc:
         st.info(exc.message, icon=":material/hourglass_empty:")
         return None
+
+
+def fetch(path: str, model: type[T], **params: Any) -> T | None:
+    """The API's answer as ``model``, or None after saying on the page why there is none (yet)."""
+    return answer(ask(path, model, **params))
 
 
 def pick_race() -> RaceSummary | None:
@@ -89,6 +100,9 @@ def edition_notice(race: str, stats: LiveStats) -> None:
 
 @st.fragment(run_every=REFRESH_S)
 def live(race: str, top: int, category: str | None) -> None:
+    # the three live reads are asked side by side, then drawn in order
+    asked_board = ask(f"/{race}/leaderboard", Leaderboard, limit=top, category=category)
+    asked_progress = ask(f"/{race}/progress", LeadersProgress, top=5)
     stats = fetch(f"/{race}/stats", LiveStats)
     if stats is None:
         return
@@ -101,7 +115,7 @@ def live(race: str, top: int, category: str | None) -> None:
     cols[3].metric("pings/s", f"{stats.pings_per_s or 0:,.0f}")
     cols[4].metric("lag p99", f"{stats.lag_p99_s or 0:.2f} s")
     cols[5].metric("rejected", f"{sum(stats.rejected.values()):,}")
-    board = fetch(f"/{race}/leaderboard", Leaderboard, limit=top, category=category)
+    board = answer(asked_board)
     st.subheader("Leaderboard")
     if board:
         with st.container(key="race_board"):
@@ -112,7 +126,7 @@ def live(race: str, top: int, category: str | None) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Leaders' progress")
-        progress = fetch(f"/{race}/progress", LeadersProgress, top=5)
+        progress = answer(asked_progress)
         points = [{"runner": f"{s.bib} {s.name}", "time": p.t, "km": p.distance_m / 1000}
                   for s in (progress.series if progress else []) for p in s.points]
         if points:
@@ -152,7 +166,8 @@ def followed(race: str, course: CourseMap) -> None:
     if not follow:
         st.caption("Search for runners above and follow them to see their splits and position on the map.")
         return
-    runners = [r for r in (fetch(f"/{race}/runners/{bib}", RunnerDetail, track=False) for bib in follow) if r]
+    asked = [ask(f"/{race}/runners/{bib}", RunnerDetail, track=False) for bib in follow]  # side by side
+    runners = [r for r in map(answer, asked) if r]
     shape = pd.DataFrame({"lon": course.lon, "lat": course.lat, "order": range(len(course.lat))})
     layers = [alt.Chart(shape).mark_line(color="#999").encode(
         x=alt.X("lon:Q", scale=alt.Scale(zero=False), axis=None),
@@ -186,12 +201,13 @@ def main() -> None:
     if race is None:
         return
     header(race)
+    asked_course = ask(f"/{race.name}/course", CourseMap, points=400)  # comes in while the board is drawn
     with st.sidebar:
         top = st.slider("Top N", 5, 50, 10, key="race_top")
         category = st.selectbox("Category", ["(everyone)", *race.categories], key="race_category")
     live(race.name, top, None if category == "(everyone)" else category)
     search(race.name)
-    course = fetch(f"/{race.name}/course", CourseMap, points=400)
+    course = answer(asked_course)
     if course:
         followed(race.name, course)
 
