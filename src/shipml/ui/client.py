@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from threading import Lock
 from typing import Any, TypeVar, overload
 
@@ -167,8 +167,8 @@ def ask_fresh(path: str, *, model: type[T], **params: Any) -> Callable[[], T]:
     """Start asking :func:`get_fresh` ``(path, model=model, **params)`` in the background; the call returned waits
     for its answer (or raises its :class:`ApiError`). For live answers a page needs that do not depend on each
     other: they come in side by side instead of one after another."""
-    future = _prefetcher.submit(_request, path, params)
-    return lambda: _as(model, future.result())
+    answer: Future[T] = _prefetcher.submit(partial(get_fresh, path, model=model, **params))
+    return answer.result
 
 
 @overload

@@ -4,7 +4,6 @@ is being done and how far it is, and draws itself once the app is ready: the res
 from __future__ import annotations
 
 import time
-from threading import Lock
 
 import streamlit as st
 
@@ -13,7 +12,6 @@ from shipml.ui import client
 
 POLL_SECONDS = 2.0
 _ready: set[tuple[str, str]] = set()  # (API URL, app) seen ready by any session of this UI process
-_ready_lock = Lock()
 
 
 def ready(status: AppStatus) -> bool:
@@ -38,8 +36,7 @@ def wait_until_ready(app: str, title: str) -> None:
     except client.ApiError:
         return  # the page itself says what is wrong with the API
     if ready(status):
-        with _ready_lock:
-            _ready.add(seen)
+        _ready.add(seen)
         return
     preparing = status.preparing
     assert preparing is not None

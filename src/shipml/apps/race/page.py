@@ -5,6 +5,7 @@ that redraw themselves every 2 s (only their own elements, so nothing flickers).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import altair as alt
@@ -43,8 +44,9 @@ def answer(asked: Callable[[], T]) -> T | None:
 
 
 def fetch(path: str, model: type[T], **params: Any) -> T | None:
-    """The API's answer as ``model``, or None after saying on the page why there is none (yet)."""
-    return answer(ask(path, model, **params))
+    """The API's answer as ``model``, asked now (no thread hop), or None after saying on the page why there is none
+    (yet)."""
+    return answer(partial(client.get_fresh, f"{API}{path}", model=model, **params))
 
 
 def pick_race() -> RaceSummary | None:
@@ -100,7 +102,7 @@ def edition_notice(race: str, stats: LiveStats) -> None:
 
 @st.fragment(run_every=REFRESH_S)
 def live(race: str, top: int, category: str | None) -> None:
-    # the three live reads are asked side by side, then drawn in order
+    # the leaderboard and the progress are asked in the background while the stats are asked here; drawn in order
     asked_board = ask(f"/{race}/leaderboard", Leaderboard, limit=top, category=category)
     asked_progress = ask(f"/{race}/progress", LeadersProgress, top=5)
     stats = fetch(f"/{race}/stats", LiveStats)
