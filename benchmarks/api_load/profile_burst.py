@@ -1,10 +1,10 @@
 """Where the CPU of the recommendation burst goes: the same burst as ``run.py --only burst`` (2,000 requests, each
-long-polled until done), with the CPU seconds used by the API process, the worker and the load generator, and
-(``--profile DIR``) py-spy profiles of the API and the worker during the burst (samples of the thread holding
-the GIL: CPU, not waits; collapsed stacks, ``DIR/apiN.txt`` and ``DIR/workerN.txt`` for run N; read them with
-``--top``).
+held until done or long-polled; ``--submit-wait``), with the CPU seconds used by the API process, the worker and
+the load generator, and (``--profile DIR``) py-spy profiles of the API and the worker during the burst (samples of
+the thread holding the GIL: CPU, not waits; collapsed stacks, ``DIR/apiN.txt`` and ``DIR/workerN.txt`` for run N;
+read them with ``--top``).
 
-    .venv/bin/python benchmarks/api_load/profile_burst.py [--home DIR] [--profile DIR] [--runs N]
+    .venv/bin/python benchmarks/api_load/profile_burst.py [--home DIR] [--profile DIR] [--runs N] [--submit-wait 10,0]
     .venv/bin/python benchmarks/api_load/profile_burst.py --top DIR/api.txt
 
 ``--home DIR``: prepare a home in DIR once and start every invocation from a copy of it (the copy reads the models
@@ -81,7 +81,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--top")
     parser.add_argument("--redis", action="store_true", help="the services of `make test-services`")
+    parser.add_argument("--submit-wait", default="10",
+                        help="seconds a submit waits for its answer (0: submit, then long-poll); several, comma-"
+                             "separated, alternate run by run (an A/B against the same server)")
     args = parser.parse_args()
+    waits = [float(w) for w in args.submit_wait.split(",")]
     if args.top:
         top(args.top)
         return
@@ -113,7 +117,8 @@ def main() -> None:
                     time.sleep(1.0)
                 cpu = {name: tree_cpu_s(pid) for name, pid in pids.items()}
                 me = resource.getrusage(resource.RUSAGE_SELF)
-                elapsed, done, lost = asyncio.run(burst(base, titles))
+                submit_wait = waits[run % len(waits)]
+                elapsed, done, lost = asyncio.run(burst(base, titles, submit_wait))
                 me_after = resource.getrusage(resource.RUSAGE_SELF)
                 used = {f"cpu_{name}_s": round(tree_cpu_s(pid) - cpu[name], 2) for name, pid in pids.items()}
                 used["cpu_client_s"] = round(me_after.ru_utime + me_after.ru_stime - me.ru_utime - me.ru_stime, 2)
@@ -122,7 +127,8 @@ def main() -> None:
                 for spy in spies:
                     spy.wait(timeout=30)
                 emit("api_load", "2000 concurrent recommendation requests: submit → all done", elapsed, "s",
-                     done=done, not_done=lost, run=run, profiled=bool(spies), load=os.getloadavg()[0], **used)
+                     done=done, not_done=lost, run=run, submit_wait=submit_wait, profiled=bool(spies),
+                     load=os.getloadavg()[0], **used)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from platform_fixtures import ADMIN_TOKEN, Worker, wait_for
 from shipml.apps import get
 from shipml.apps.shows import catalog, ratings, tasks
+from shipml.apps.shows.schemas import RecommendationDone
 from shipml.core import jobs, platform
 from shipml.core.api import create_app
 
@@ -279,6 +280,38 @@ def test_a_burst_of_requests_is_answered_by_long_polling_and_keeps_every_like(ap
 def test_a_wait_longer_than_30_seconds_is_refused(api):
     response = api.get("/api/shows/recommendations/" + "0" * 32, params={"wait": 31})
     assert response.status_code == 422 and "wait" in response.json()["error"]["message"]
+    response = api.post("/api/shows/recommendations", json={"shows": _titles(1)}, params={"wait": 31})
+    assert response.status_code == 422 and "wait" in response.json()["error"]["message"]
+
+
+def test_a_submit_that_waits_comes_back_with_the_answer(api, worker):
+    """With ``wait`` the submit is held until the prediction is done: 200, with the same answer a poll of its id
+    gives, as the poll gives it (every field of the done model, nothing else)."""
+    worker.start()
+    liked = _titles(3)
+    response = api.post("/api/shows/recommendations", json={"shows": liked}, params={"wait": 30})
+    for _ in range(5):  # a wait ends at the answer, or after 30 s (a loaded machine): then it is polled
+        if response.status_code == 200:
+            break
+        assert response.status_code == 202 and response.json()["answer"] is None
+        _poll(api, response.json()["prediction_id"])
+        response = api.post("/api/shows/recommendations", json={"shows": liked}, params={"wait": 30})
+    assert response.status_code == 200, worker.output()
+    body = response.json()
+    assert [r["title"] for r in body["recognised"]] == liked and body["user_id"]
+    answer = body["answer"]
+    assert answer["status"] == "done" and answer["prediction_id"] == body["prediction_id"]
+    assert set(answer) == set(RecommendationDone.model_fields) and len(answer["shows"]) == 20
+    assert answer == api.get(f"/api/shows/recommendations/{body['prediction_id']}").json()
+
+
+def test_a_submit_whose_wait_ends_first_is_accepted_for_polling(api, worker):
+    """No worker yet: the wait ends with the prediction pending (202, no answer), and the request is kept."""
+    response = api.post("/api/shows/recommendations", json={"shows": _titles(2)}, params={"wait": 0.2})
+    assert response.status_code == 202 and response.json()["answer"] is None
+    worker.start()
+    assert _poll(api, response.json()["prediction_id"])["status"] == "done", worker.output()
+
 
 
 def test_feedback_and_similar_and_search(api):

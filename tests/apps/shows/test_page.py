@@ -69,3 +69,19 @@ def test_a_real_title_gets_no_unrelated_suggestion_and_start_over_clears_the_err
     assert "No show recognised among 'Death Note'" in texts(page.error)
     next(b for b in page.button if b.key == "shows_clear").click().run()
     assert texts(page.error) == "" and "Your shows** (0 of 5)" in texts(page.markdown)
+
+
+def test_recommend_shows_the_recommendations(page: AppTest, tmp_path: Path) -> None:
+    """Pick a show, press Recommend: the recommendations are drawn (they come with the submit's answer when the
+    prediction is done within its wait, else by polling)."""
+    from platform_fixtures import Worker
+
+    worker = Worker(tmp_path / "worker.log").start()
+    try:
+        page.text_input(key="shows_query").input("Dragon Thrne").run()
+        buttons(page, "shows_hit_")[0].click().run()
+        next(b for b in page.button if b.key == "shows_submit").click().run(timeout=120)
+        assert "Recommended for you" in texts(page.subheader), (texts(page.error), worker.output())
+        assert any(s.label.startswith("Ready in") for s in page.status) and texts(page.error) == ""
+    finally:
+        worker.stop()

@@ -34,6 +34,7 @@ from shipml.core.access import PublicWrite
 from shipml.core.bursts import Coalescer, Finished, States
 from shipml.core.errors import InvalidInput, NotFound
 from shipml.core.readcache import ReadCache, fresh, recent
+from shipml.core.tables import utcnow
 from shipml.core.validation import DB_INT_MAX
 from shipml.core.versioned import versioned
 from shipml.settings import get_settings
@@ -47,11 +48,18 @@ _finished = Finished()
 _states = States()
 
 
-@router.post("/recommendations", status_code=202, dependencies=[PublicWrite])
-async def submit(request: RecommendationRequest) -> RecommendationAccepted:
+WAIT = Query(ge=0, le=30, description="seconds to wait for the answer while it is pending (long polling)")
+
+
+@router.post("/recommendations", status_code=202, dependencies=[PublicWrite], response_model=RecommendationAccepted,
+             responses={200: {"model": RecommendationAccepted,
+                              "description": "finished within `wait`: `answer` is `done` or `failed`"}})
+async def submit(request: RecommendationRequest,
+                 wait: Annotated[float, WAIT] = 0) -> RecommendationAccepted | Response:
     """Recognise the titles and queue the prediction; the worker saves them as likes of a new anonymous user (whose
     signed id the answer gives, for feedback). Titles no source knows are reported back, not added: a public
-    request does not write to the catalog."""
+    request does not write to the catalog. With ``wait``, the answer is held until the prediction is finished (200,
+    with it as ``answer``) or ``wait`` seconds have passed (202: poll it): one request instead of two."""
     titles = [t.strip() for t in request.shows if t.strip()]
     if not titles:
         raise InvalidInput("give 1 to 5 show titles")
@@ -65,17 +73,22 @@ async def submit(request: RecommendationRequest) -> RecommendationAccepted:
                        details={"suggestions": resolved.suggestions})
     show_ids = list(dict.fromkeys(s["id"] for s in resolved.found))
     user_id = ratings.new_user_id()
+    queued = utcnow()  # the job's creation time is at least this (stamped by this process when it is written)
     job_id = await _predictions.submit({"show_ids": show_ids, "user_id": user_id})
-    return RecommendationAccepted(
+    accepted = RecommendationAccepted(
         prediction_id=job_id, user_id=user_id,
         recognised=[RecognisedTitle(query=s["query"], id=s["id"], title=s["title"]) for s in resolved.found],
         not_recognised=list(resolved.unknown))
+    job = await _finished.wait(job_id, queued, wait) if wait > 0 else None
+    if job is None:
+        return accepted
+    body = accepted.model_dump_json(exclude={"answer"})[:-1].encode()
+    return Response(body + b',"answer":' + _finished_answer(job) + b"}", media_type="application/json")
 
 
 @router.get("/recommendations/{prediction_id}", response_model=RecommendationAnswer)
 async def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
-               wait: Annotated[float, Query(ge=0, le=30, description="seconds to wait for the answer while it is "
-                                                                    "pending (long polling)")] = 0,
+               wait: Annotated[float, WAIT] = 0,
                ) -> RecommendationAnswer | Response:
     """``pending`` until the worker has computed it, then ``done`` with the shows (or ``failed`` with why). With
     ``wait``, a pending answer is held until it is ready or ``wait`` seconds have passed: one request instead of
@@ -85,19 +98,20 @@ async def poll(prediction_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
         job = await _finished.wait(prediction_id, job.created_at, wait) or job
     if not job.finished:
         return RecommendationAnswer(RecommendationPending(prediction_id=prediction_id, status="pending"))
+    return Response(_finished_answer(job), media_type="application/json")
+
+
+def _finished_answer(job: jobs.JobState) -> bytes:
+    """A finished prediction's answer as JSON: ``failed`` with its error, or ``done`` with the result as the worker
+    stored it (built there as a :class:`RecommendationResult`), passed on without decoding it, the id and status
+    added."""
     if job.status == "failed":
-        return RecommendationAnswer(RecommendationFailed(prediction_id=prediction_id, status="failed",
-                                                         error=job.error))
-    return _done(prediction_id, job.result_json)
-
-
-def _done(prediction_id: str, stored: str | None) -> Response:
-    """A done prediction's answer: the result as the worker stored it (built there as a
-    :class:`RecommendationResult`), passed on without decoding it, with the id and status added."""
+        return RecommendationFailed(prediction_id=job.id, status="failed", error=job.error).model_dump_json().encode()
+    stored = job.result_json
     if stored is None or not (stored.startswith('{"') and stored.endswith("}")):
-        raise TypeError(f"prediction {prediction_id}: its stored result is not a JSON object")  # a server error
-    tail = f',"prediction_id":"{prediction_id}","status":"done"}}'  # the id matched ^[0-9a-f]{{32}}$
-    return Response(stored[:-1].encode() + tail.encode(), media_type="application/json")
+        raise TypeError(f"prediction {job.id}: its stored result is not a JSON object")  # a server error
+    tail = f',"prediction_id":"{job.id}","status":"done"}}'  # a job id is 32 hex digits
+    return stored[:-1].encode() + tail.encode()
 
 
 async def _prediction(prediction_id: str) -> jobs.JobState:

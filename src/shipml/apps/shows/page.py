@@ -18,6 +18,7 @@ from shipml.apps.shows.schemas import (
     RecommendationAnswer,
     RecommendationDone,
     RecommendationFailed,
+    RecommendationPending,
     ShowHit,
     Suggestions,
 )
@@ -28,6 +29,7 @@ from shipml.ui import client
 API = "/api/shows"
 MAX_SHOWS = 5
 POLL_SECONDS, GIVE_UP_SECONDS = 0.3, 60.0
+SUBMIT_WAIT_SECONDS = 2.0  # a prediction usually takes well under this: it then comes with the submit's answer
 SLOT_HEIGHT = 176  # px, a picked show's box
 # session state, kept across reruns
 CHOSEN = "shows_chosen"  # the titles picked, as typed or chosen
@@ -232,19 +234,26 @@ def picker() -> None:
 
 
 def submit(titles: list[str]) -> None:
-    """POST the titles; keep the answer (prediction id, user id, recognised titles) to poll it."""
+    """POST the titles, waiting up to :data:`SUBMIT_WAIT_SECONDS` for the prediction: keep it when it came with the
+    answer, else the answer (prediction id, user id, recognised titles) to poll it."""
     for key in (NOT_FOUND, ERROR, PENDING, RESULT):
         st.session_state.pop(key, None)
+    sent = time.time()
     try:
-        accepted = client.post(f"{API}/recommendations", {"shows": titles}, model=RecommendationAccepted)
+        accepted = client.post(f"{API}/recommendations", {"shows": titles}, model=RecommendationAccepted,
+                               wait=SUBMIT_WAIT_SECONDS)
     except client.ApiError as exc:
         if exc.status == 404:
             st.session_state[NOT_FOUND] = NotRecognised(exc.message, not_found_suggestions(exc, titles))
         else:
             st.session_state[ERROR] = exc.message
         return
-    now = time.time()
-    st.session_state[PENDING] = Waiting(accepted, titles, sent=now, deadline=now + GIVE_UP_SECONDS)
+    waiting = Waiting(accepted, titles, sent=sent, deadline=sent + GIVE_UP_SECONDS)
+    answer = accepted.answer.root if accepted.answer is not None else None
+    if answer is None or isinstance(answer, RecommendationPending):
+        st.session_state[PENDING] = waiting
+    else:
+        finish(waiting, answer)
 
 
 def not_found_suggestions(exc: client.ApiError, titles: list[str]) -> Suggestions:
@@ -287,17 +296,12 @@ def poll(pending: Waiting) -> None:
                 st.session_state[ERROR] = exc.message
                 status.update(label="The prediction could not be read", state="error")
                 return
-            if isinstance(answer, RecommendationDone):
-                result = Finished(pending.accepted, answer, pending.titles, took=time.time() - pending.sent)
-                st.session_state.pop(PENDING, None)
-                st.session_state[RESULT] = result
-                st.session_state[cards.RATED] = {}
-                status.update(label=cards.done_label(answer, result.took), state="complete", expanded=False)
-                return
-            if isinstance(answer, RecommendationFailed):
-                st.session_state.pop(PENDING, None)
-                st.session_state[ERROR] = f"The recommender failed: {answer.error or 'no reason given'}"
-                status.update(label="The prediction failed", state="error")
+            if isinstance(answer, RecommendationDone | RecommendationFailed):
+                result = finish(pending, answer)
+                if result is None:
+                    status.update(label="The prediction failed", state="error")
+                else:
+                    status.update(label=cards.done_label(result.done, result.took), state="complete", expanded=False)
                 return
             time.sleep(POLL_SECONDS)
         status.update(label=f"Still not ready after {GIVE_UP_SECONDS:.0f} s", state="error")
@@ -306,6 +310,19 @@ def poll(pending: Waiting) -> None:
     if st.button("Keep waiting", key="shows_keep_waiting", icon=":material/hourglass_top:"):
         pending.deadline = time.time() + GIVE_UP_SECONDS
         st.rerun()
+
+
+def finish(pending: Waiting, answer: RecommendationDone | RecommendationFailed) -> Finished | None:
+    """Keep a finished prediction: the result to show (returned), or the failure to say."""
+    st.session_state.pop(PENDING, None)
+    if isinstance(answer, RecommendationFailed):
+        st.session_state[ERROR] = f"The recommender failed: {answer.error or 'no reason given'}"
+        return None
+    accepted = pending.accepted.model_copy(update={"answer": None})  # the answer is kept once, as ``done``
+    result = st.session_state[RESULT] = Finished(accepted, answer, pending.titles,
+                                                 took=time.time() - pending.sent)
+    st.session_state[cards.RATED] = {}
+    return result
 
 
 def results_view(result: Finished) -> None:

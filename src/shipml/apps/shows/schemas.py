@@ -129,6 +129,9 @@ class RecommendationAccepted(Answer):
     user_id: str = Field(description="an anonymous user id signed by this server, for ratings (POST /ratings)")
     recognised: list[RecognisedTitle] = Field(description="the typed titles recognised, in the order given")
     not_recognised: list[str] = Field(description="typed titles no show is close enough to: left out")
+    answer: RecommendationAnswer | None = Field(
+        None, description="with `wait`: the prediction's answer (`done` or `failed`) when it finished in that time "
+                          "(HTTP 200); null when it is still pending (HTTP 202: poll it)")
 
 
 class RecommendationPending(Answer):
@@ -170,6 +173,9 @@ class RecommendationAnswer(RootModel[Annotated[RecommendationPending | Recommend
     """A recommendation request's answer: ``pending``, ``failed`` (with why) or ``done`` (with the shows)."""
 
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+RecommendationAccepted.model_rebuild()  # its ``answer`` is a RecommendationAnswer, defined after it
 
 
 # -- ratings -----------------------------------------------------------------------------------------------------
