@@ -85,3 +85,24 @@ def test_recommend_shows_the_recommendations(page: AppTest, tmp_path: Path) -> N
         assert any(s.label.startswith("Ready in") for s in page.status) and texts(page.error) == ""
     finally:
         worker.stop()
+
+
+def test_a_pending_prediction_is_shown_with_its_clock_and_a_late_one_can_be_waited_for(
+        synthetic_api: TestClient, page: AppTest) -> None:
+    """A prediction not answered within the submit's wait (no worker here) is polled in a view that says what it
+    is doing and for how long; past the deadline it says so and offers to keep waiting (nothing is lost)."""
+    import time
+    from types import SimpleNamespace
+
+    from shipml.apps.shows.schemas import RecommendationAccepted
+
+    body = synthetic_api.post("/api/shows/recommendations", json={"shows": ["Dragon Throne"]}).json()
+    now = time.time()
+    page.session_state["shows_pending"] = SimpleNamespace(  # what the page keeps after a submit (its Waiting)
+        accepted=RecommendationAccepted.model_validate(body), titles=["Dragon Throne"], sent=now, deadline=now + 1)
+    page.run()
+    status = page.status[0]
+    assert status.label.startswith("Still not ready after")
+    assert "Waiting for the recommender:" in texts(status.caption)
+    assert "not ready after 60 seconds" in texts(page.error)
+    assert any(b.key == "shows_keep_waiting" for b in page.button)

@@ -240,8 +240,9 @@ def submit(titles: list[str]) -> None:
         st.session_state.pop(key, None)
     sent = time.time()
     try:
-        accepted = client.post(f"{API}/recommendations", {"shows": titles}, model=RecommendationAccepted,
-                               wait=SUBMIT_WAIT_SECONDS)
+        with st.spinner("Finding shows you'll like…"):  # drawn only if the answer takes over half a second
+            accepted = client.post(f"{API}/recommendations", {"shows": titles}, model=RecommendationAccepted,
+                                   wait=SUBMIT_WAIT_SECONDS)
     except client.ApiError as exc:
         if exc.status == 404:
             st.session_state[NOT_FOUND] = NotRecognised(exc.message, not_found_suggestions(exc, titles))
