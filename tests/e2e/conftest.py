@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from platform_fixtures import REDIS, SERVICES, drop_pg_database, fresh_pg_database
 from shipml.apps import INSTALLED
@@ -35,6 +35,9 @@ START_TIMEOUT = 180.0  # a bound on waiting for `shipml up` to answer (apps prep
 PREPARE_TIMEOUT = 600.0  # a bound on every app's first run (data and a first model), on a loaded machine
 STOP_TIMEOUT = 20.0
 VIEWPORT = {"width": 1400, "height": 1000}
+WAIT_MS = 30_000  # a bound on any wait for the page (a loaded machine may take seconds to draw a grid), not a figure
+
+expect.set_options(timeout=WAIT_MS)  # Playwright's 5 s default failed on CI: a grid's first draw on a loaded machine
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -247,7 +250,7 @@ class StreamlitPage:
 
     def open(self, path: str = "/") -> StreamlitPage:
         self.page.goto(f"{self.base_url}{path}")
-        self.page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+        self.page.wait_for_selector('[data-testid="stApp"]')
         return self.wait_idle()
 
     def wait_idle(self, timeout: float = 60.0, settle: float = 0.6) -> StreamlitPage:
@@ -306,7 +309,7 @@ class StreamlitPage:
 def _tab(browser: Browser, base_url: str) -> Iterator[StreamlitPage]:
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(WAIT_MS)
     yield StreamlitPage(page, base_url)
     context.close()
 

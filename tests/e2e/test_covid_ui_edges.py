@@ -99,7 +99,7 @@ def test_enter_in_the_metric_picker_adds_the_first_match_only(ui: StreamlitPage)
     ui.page.keyboard.press("Enter")
     ui.page.keyboard.press("Escape")
     expect(ui.page.locator(f"{SERIES} g[aria-label*='legend']").first).to_have_attribute(
-        "aria-label", re.compile("Deaths from COVID-19"), timeout=30_000)
+        "aria-label", re.compile("Deaths from COVID-19"))
     ui.wait_idle()
     ui.wait_for_charts(SERIES)
     assert chips(ui) == [*before, "Deaths from COVID-19 (умерли от ковид)"]
@@ -184,7 +184,7 @@ def test_a_failed_refresh_shows_dashes_not_none(ui: StreamlitPage, product: Prod
     open_covid(ui)
     ui.page.locator("[data-testid='stExpander'] summary", has_text="Refresh history").click()
     cells = ui.page.locator(".st-key-covid_refreshes [role='gridcell']")
-    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
+    expect(cells.first).to_be_attached()  # the grid draws after the rest of the page
     texts = cells.all_inner_texts()
     assert "None" not in texts and "<NA>" not in texts, texts
     row = texts.index(latest["status"])

@@ -61,7 +61,7 @@ def find(ui: StreamlitPage) -> None:
 def table_names(ui: StreamlitPage) -> list[str]:
     """The ``name`` column of the results table (the grid's accessible cells, 8 per row)."""
     cells = ui.page.locator(f"{RESULTS} [role='gridcell']")
-    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
+    expect(cells.first).to_be_attached()  # the grid draws after the rest of the page
     return cells.all_inner_texts()[1::8]
 
 
@@ -104,7 +104,7 @@ def test_find_similar_riders_table_map_and_races(ui: StreamlitPage, product: Pro
 
     follow = expected[0]  # click a similar rider on the map: they become the picked rider
     ui.page.locator(f"{MAP} g.mark-symbol path[aria-label*='rider: {follow['name']};']").first.click(force=True)
-    expect(main.get_by_role("heading", name=f"Riders like {follow['name']}")).to_be_visible(timeout=30_000)
+    expect(main.get_by_role("heading", name=f"Riders like {follow['name']}")).to_be_visible()
     ui.wait_idle()
     again = similar(product, rider=follow["rider"], n=3, age_min=22, age_max=40)["neighbours"]
     assert table_names(ui) == [e["name"] for e in again]

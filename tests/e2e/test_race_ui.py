@@ -54,8 +54,8 @@ def leader_with_a_split(product: Product, ui: StreamlitPage) -> dict:
 def test_the_live_page_moves_by_itself_and_finds_a_bib(ui: StreamlitPage, product: Product) -> None:
     ui.open("/race")
     wait_for_standings(product, ui)
-    expect(ui.page.get_by_text("SIMULATED race", exact=True)).to_be_visible(timeout=30_000)
-    expect(ui.page.locator(BOARD)).to_be_visible(timeout=30_000)
+    expect(ui.page.get_by_text("SIMULATED race", exact=True)).to_be_visible()
+    expect(ui.page.locator(BOARD)).to_be_visible()
     ui.wait_for_charts(".st-key-race_progress", timeout=60)
     board = ui.page.locator(BOARD)
     first = board.inner_text()
@@ -72,8 +72,8 @@ def test_the_live_page_moves_by_itself_and_finds_a_bib(ui: StreamlitPage, produc
     box.fill(leader["bib"])
     box.press("Enter")
     found = ui.page.locator(".st-key-race_found")
-    expect(found).to_be_visible(timeout=30_000)
-    expect(found.locator("[role='gridcell']", has_text=leader["name"]).first).to_be_attached(timeout=30_000)
+    expect(found).to_be_visible()
+    expect(found.locator("[role='gridcell']", has_text=leader["name"]).first).to_be_attached()
     ui.screenshot("race_search.png")
 
     # follow the leader: their splits, one column per checkpoint named as the course names it, times as h:mm:ss
@@ -84,11 +84,10 @@ def test_the_live_page_moves_by_itself_and_finds_a_bib(ui: StreamlitPage, produc
     ui.page.get_by_role("option", name=option, exact=True).click()
     ui.page.keyboard.press("Escape")
     splits = ui.page.locator(".st-key-race_splits")
-    expect(splits).to_be_visible(timeout=30_000)
+    expect(splits).to_be_visible()
     for checkpoint in ("2.5 km", "Finish"):
-        expect(splits.locator("[role='columnheader']", has_text=checkpoint).first).to_be_attached(timeout=30_000)
-    expect(splits.locator("[role='gridcell']", has_text=re.compile(r"^0:\d\d:\d\d$")).first).to_be_attached(
-        timeout=30_000)
+        expect(splits.locator("[role='columnheader']", has_text=checkpoint).first).to_be_attached()
+    expect(splits.locator("[role='gridcell']", has_text=re.compile(r"^0:\d\d:\d\d$")).first).to_be_attached()
     ui.screenshot("race_followed.png")
     ui.assert_no_exception()
 
@@ -99,10 +98,10 @@ def test_the_home_card_says_the_race_is_live(ui: StreamlitPage, product: Product
     ui.open("/")
     card = ui.page.locator(".st-key-app_race")
     expect(card).to_be_visible(timeout=60_000)
-    expect(card.get_by_text("SIMULATED (demo)").first).to_be_visible(timeout=30_000)
+    expect(card.get_by_text("SIMULATED (demo)").first).to_be_visible()
     # an edition runs 12 min, its runners all in 2 min before the close, the next gun 20 s later: any of these states
     expect(card.get_by_text(re.compile(r"SIMULATED\): (under way|over|the gun fires in \d+ s|waiting for the first "
-                                       r"runners)"))).to_be_visible(timeout=30_000)
+                                       r"runners)"))).to_be_visible()
     expect(card.get_by_text("Running", exact=True)).to_be_visible()
     assert "no data yet" not in card.inner_text()
     ui.screenshot("home_race_card.png")

@@ -29,7 +29,8 @@ API = "/api/shows"
 CARDS = ".st-key-shows_results [class*='st-key-shows_card_']"
 NOT_FOUND = ["Death", "qqqqq zzzz"]  # a prefix alone does not resolve (but has close titles); gibberish has none
 SUGGESTIONS = ".st-key-shows_suggestions"
-# Remembers in the page whether the processing view was ever drawn (it may last well under a second).
+
+
 def label(show: dict[str, Any]) -> re.Pattern[str]:
     """A suggestion button's name: the title, with the year when the catalog knows it."""
     return re.compile(f"^{re.escape(show['title'])}( \\(\\d{{4}}\\))?$")

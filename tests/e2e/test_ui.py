@@ -66,7 +66,7 @@ def test_home_shows_each_app_components_and_recent_jobs(ui: StreamlitPage, produ
 
     expect(ui.page.locator(".st-key-recent_jobs [data-testid='stDataFrame']")).to_be_visible()
     cells = ui.page.locator(".st-key-recent_jobs [role='gridcell']")  # the grid's accessible table
-    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
+    expect(cells.first).to_be_attached()  # the grid draws after the rest of the page
     texts = cells.all_inner_texts()
     assert "covid.ingest" in texts and "done" in texts, texts
     ui.screenshot("home.png")
@@ -100,7 +100,7 @@ def test_covid_dashboard_on_real_data(ui: StreamlitPage, product: Product) -> No
     ui.page.get_by_role("option", name="Deaths from COVID-19 (умерли от ковид)").click()
     ui.page.keyboard.press("Escape")
     expect(ui.page.locator(f"{SERIES} g[aria-label*='legend']").first).to_have_attribute(
-        "aria-label", re.compile("Deaths from COVID-19"), timeout=30_000)
+        "aria-label", re.compile("Deaths from COVID-19"))
     ui.wait_idle()
     ui.wait_for_charts(SERIES)
     assert drawn_lines(ui) == 3
@@ -133,7 +133,7 @@ def test_rejected_refresh_is_explained_and_last_good_data_kept(ui: StreamlitPage
     ui.page.locator("[data-testid='stExpander'] summary", has_text="Refresh history").click()
     expect(ui.page.locator(".st-key-covid_refreshes [data-testid='stDataFrame']")).to_be_visible()
     cells = ui.page.locator(".st-key-covid_refreshes [role='gridcell']")
-    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
+    expect(cells.first).to_be_attached()  # the grid draws after the rest of the page
     texts = cells.all_inner_texts()
     assert "rejected" in texts and latest["reason"] in texts, texts
     for item in before["headline"]:  # the last good numbers, unchanged
@@ -172,7 +172,7 @@ def test_home_keeps_a_failed_refresh_in_sight_after_many_recommendations(ui: Str
     ui.open("/")
     expect(ui.page.get_by_text("failed: see Recent jobs below")).to_be_visible()  # one status line at the top
     cells = ui.page.locator(".st-key-recent_jobs [role='gridcell']")
-    expect(cells.first).to_be_attached(timeout=30_000)  # the grid draws after the rest of the page
+    expect(cells.first).to_be_attached()  # the grid draws after the rest of the page
     texts = cells.all_inner_texts()
     row = texts.index("covid.ingest")
     assert "failed" in texts[row:row + 3], texts
@@ -182,9 +182,9 @@ def test_home_keeps_a_failed_refresh_in_sight_after_many_recommendations(ui: Str
 def test_api_docs_render_offline(ui: StreamlitPage, product: Product) -> None:
     """The browser here reaches no CDN: /docs and /redoc draw from assets the API serves itself."""
     ui.page.goto(f"{product.api_url}/docs")
-    expect(ui.page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
+    expect(ui.page.locator(".swagger-ui .opblock").first).to_be_visible()
     expect(ui.page.locator(".swagger-ui")).to_contain_text("/api/health")
     ui.screenshot("api_docs.png", whole=False)  # the reference of every operation is tens of thousands of pixels
     ui.page.goto(f"{product.api_url}/redoc")
-    expect(ui.page.locator("redoc h1, [role='main'] h1").first).to_be_visible(timeout=30_000)
+    expect(ui.page.locator("redoc h1, [role='main'] h1").first).to_be_visible()
     ui.screenshot("api_redoc.png", whole=False)

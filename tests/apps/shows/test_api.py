@@ -313,7 +313,6 @@ def test_a_submit_whose_wait_ends_first_is_accepted_for_polling(api, worker):
     assert _poll(api, response.json()["prediction_id"])["status"] == "done", worker.output()
 
 
-
 def test_feedback_and_similar_and_search(api):
     show = catalog.search(_titles(1)[0], 1)[0]
     user_id = api.post("/api/shows/recommendations", json={"shows": _titles(1)}).json()["user_id"]
