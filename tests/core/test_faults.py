@@ -39,7 +39,7 @@ class PrivateRedis:
         self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", str(self.folder)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._answers, timeout=10, what="redis-server to answer")
+        wait_for(self._answers, what="redis-server to answer")
 
     def _answers(self) -> bool:
         try:

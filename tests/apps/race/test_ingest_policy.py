@@ -164,6 +164,6 @@ def test_the_counts_of_unstored_pings_reach_the_raw_log_without_another_request(
     name, key, gun = define(api)
     r = api.post(f"/api/race/{name}/pings", json={"pings": [ping(gun, device="ghost")] * 7}, headers=key)
     assert r.json()["rejected"] == {"unknown_device": 7}
-    wait_for(lambda: rawlog.edge_counts(rawlog.read_race(name)) == {"unknown_device": 7}, timeout=15,
+    wait_for(lambda: rawlog.edge_counts(rawlog.read_race(name)) == {"unknown_device": 7},
              what="the edge counts written by the background flush")
     assert stored_pings(name) == 0
