@@ -135,7 +135,7 @@ def series_chart(table: pd.DataFrame, log_scale: bool = False, height: int = 380
             color=alt.Color("metric:N", title=None, scale=colours, sort=metrics,
                             legend=alt.Legend(orient="bottom", columns=min(len(metrics), 2),
                                               labelLimit=520, symbolStrokeWidth=3)),
-            tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), "metric:N",
+            tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), alt.Tooltip("metric:N"),
                      alt.Tooltip("value:Q", format=",.1f")],
         )
         .properties(height=height)
@@ -163,9 +163,9 @@ def forecast_chart(actual: Series, forecast: Sequence[ForecastPoint], model_vers
             x=alt.X("date:T", title=None),
             y=alt.Y("value:Q", title="new cases per day"),
             color=alt.Color("series:N", title=None, scale=colours, legend=alt.Legend(orient="bottom")),
-            strokeDash=alt.condition(alt.datum.series == ahead["series"].iloc[0], alt.value([6, 4]),
-                                     alt.value([1, 0])),
-            tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), "series:N",
+            strokeDash=alt.StrokeDashValue([1, 0], condition={"test": alt.datum.series == ahead["series"].iloc[0],
+                                                                  "value": [6, 4]}),
+            tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), alt.Tooltip("series:N"),
                      alt.Tooltip("value:Q", format=",.1f")],
         )
         .properties(height=height)

@@ -121,14 +121,14 @@ def map_chart(frame: pd.DataFrame, labels: int = 5, height: int = 460) -> alt.La
         size=alt.Size("group:N", scale=alt.Scale(domain=groups, range=[520, 120, 30]), legend=None),
         shape=alt.Shape("group:N", scale=alt.Scale(domain=groups, range=["diamond", "circle", "circle"]),
                         legend=None),
-        stroke=alt.condition(alt.datum.group == "chosen rider", alt.value("white"), alt.value(None)),
+        stroke=alt.StrokeValue(None, condition={"test": alt.datum.group == "chosen rider", "value": "white"}),
         order=alt.Order("layer:Q"),
         tooltip=tooltip,
     ).add_params(alt.selection_point(name=MAP_PICK, fields=["rider"], on="click", clear=False))
     chosen = base.transform_filter(alt.datum.group == "chosen rider").mark_text(
-        align="left", dx=11, dy=-9, fontSize=13, fontWeight="bold", color=CHOSEN_COLOUR).encode(text="name:N")
+        align="left", dx=11, dy=-9, fontSize=13, fontWeight="bold", color=CHOSEN_COLOUR).encode(text=alt.Text("name:N"))
     top = base.transform_filter("isValid(datum.rank) && datum.rank <= " + str(labels)).mark_text(
-        align="left", dx=7, dy=-6, fontSize=11, color="#555").encode(text="name:N")
+        align="left", dx=7, dy=-6, fontSize=11, color="#555").encode(text=alt.Text("name:N"))
     return alt.LayerChart(data=frame, layer=[dots, top, chosen], height=height)
 
 
@@ -141,14 +141,15 @@ def class_mix_chart(mix: Mapping[str, float], height: int = 30) -> alt.LayerChar
         mid=lambda f: (f["start"] + f["end"]) / 2,
         label=lambda f: [f"{s:.0%} {c}" if s >= 0.12 else f"{s:.0%}" if s >= 0.04 else ""
                          for s, c in zip(f["share"], f["class"], strict=True)])
-    base = alt.Chart().encode(y=alt.value(height / 2))
+    base = alt.Chart().encode(y=alt.YValue(height / 2))
     bars = base.mark_bar(height=height).encode(
-        x=alt.X("start:Q", title=None, scale=alt.Scale(domain=[0, 1]), axis=None), x2="end:Q",
+        x=alt.X("start:Q", title=None, scale=alt.Scale(domain=[0, 1]), axis=None), x2=alt.X2("end:Q"),
         color=alt.Color("class:N", title=None, legend=None, scale=alt.Scale(
             domain=list(CLASS_LABELS.values()), range=list(CLASS_COLOURS))),
         tooltip=[alt.Tooltip("class:N", title="race class"), alt.Tooltip("share:Q", format=".0%")],
     )
-    text = base.mark_text(color="white", fontSize=12, fontWeight="bold").encode(x="mid:Q", text="label:N")
+    text = base.mark_text(color="white", fontSize=12, fontWeight="bold").encode(x=alt.X("mid:Q"),
+                                                                                text=alt.Text("label:N"))
     return alt.LayerChart(data=frame, layer=[bars, text], height=height)
 
 

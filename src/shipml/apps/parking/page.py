@@ -126,8 +126,8 @@ def day_chart(curve: DayCurve) -> Any:
     x = alt.X("hour:Q", title="hour (Madrid)", scale=alt.Scale(domain=[0, 23]))
     band = alt.Chart().mark_area(opacity=0.25).encode(x=x, y=alt.Y("lo:Q", title="chance of a free space",
                                                                     axis=alt.Axis(format="%"),
-                                                                    scale=alt.Scale(domain=[0, 1])), y2="hi:Q")
-    line = alt.Chart().mark_line(point=True).encode(x=x, y="free:Q", tooltip=["hour", alt.Tooltip(
+                                                                    scale=alt.Scale(domain=[0, 1])), y2=alt.Y2("hi:Q"))
+    line = alt.Chart().mark_line(point=True).encode(x=x, y=alt.Y("free:Q"), tooltip=[alt.Tooltip("hour"), alt.Tooltip(
         "free:Q", format=".0%"), alt.Tooltip("lo:Q", format=".0%"), alt.Tooltip("hi:Q", format=".0%")])
     return alt.layer(band, line, data=frame).properties(height=260)  # one table for both
 

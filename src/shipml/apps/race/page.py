@@ -133,7 +133,7 @@ def live(race: str, top: int, category: str | None) -> None:
                   for s in (progress.series if progress else []) for p in s.points]
         if points:
             chart = alt.Chart(pd.DataFrame(points)).mark_line(point=True).encode(
-                x=alt.X("time:T", title="race time"), y=alt.Y("km:Q", title="km"), color="runner:N")
+                x=alt.X("time:T", title="race time"), y=alt.Y("km:Q", title="km"), color=alt.Color("runner:N"))
             with st.container(key="race_progress"):
                 vega.altair_chart(chart)
     with right:
@@ -173,12 +173,12 @@ def followed(race: str, course: CourseMap) -> None:
     shape = pd.DataFrame({"lon": course.lon, "lat": course.lat, "order": range(len(course.lat))})
     layers = [alt.Chart(shape).mark_line(color="#999").encode(
         x=alt.X("lon:Q", scale=alt.Scale(zero=False), axis=None),
-        y=alt.Y("lat:Q", scale=alt.Scale(zero=False), axis=None), order="order:Q")]
+        y=alt.Y("lat:Q", scale=alt.Scale(zero=False), axis=None), order=alt.Order("order:Q"))]
     dots = [{"lon": r.position.course_lon, "lat": r.position.course_lat, "runner": f"{r.bib} {r.name}"}
             for r in runners if r.position]
     if dots:
         layers.append(alt.Chart(pd.DataFrame(dots)).mark_circle(size=140).encode(
-            x="lon:Q", y="lat:Q", color="runner:N", tooltip=["runner"]))
+            x=alt.X("lon:Q"), y=alt.Y("lat:Q"), color=alt.Color("runner:N"), tooltip=[alt.Tooltip("runner")]))
     left, right = st.columns([2, 3])
     with left:
         with st.container(key="race_map"):
