@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 from scipy import sparse
-from scipy.stats import spearmanr
 
 from shipml.apps.cycling.schema import dominant_specialty
 from shipml.apps.cycling.similarity import SimilarityModel, Vectors, row_vector
@@ -99,6 +98,8 @@ def holdout_split(results: pl.DataFrame, fraction: float = 0.1, seed: int = 0) -
 
 
 def _mean_spearman(frame: pl.DataFrame, prediction: str, min_riders: int) -> tuple[float, int]:
+    from scipy.stats import spearmanr  # here: scipy.stats takes 0.5 s to import, and the API and worker import this
+
     values = []
     for part in frame.partition_by(list(COLUMN_KEYS)):
         if part.height < min_riders:
