@@ -19,6 +19,10 @@ from shipml.apps.covid import charts as covid
 from shipml.apps.covid.schemas import ForecastPoint, Metric, MetricValue, Series
 from shipml.apps.cycling import charts as cycling
 from shipml.apps.cycling.schemas import MapPoint, Neighbour, SimilarRace, SimilarTeam
+from shipml.apps.parking import charts as parking
+from shipml.apps.parking.schemas import Hour, Interval
+from shipml.apps.race import charts as race
+from shipml.apps.race.schemas import LeaderSeries, Position, ProgressPoint
 from shipml.ui import vega
 
 
@@ -46,6 +50,20 @@ def _riders() -> tuple[list[MapPoint], list[Neighbour]]:
     return points, neighbours
 
 
+def _hours() -> list[Hour]:
+    """A day with free parking at night (no number) and forecasts in the regulated hours."""
+    return [Hour(hour=h, at=f"2024-03-04T{h:02d}:00:00", regulated=9 <= h < 21,
+                 free_fraction=0.2 + h / 100 if 9 <= h < 21 else None, free_spaces=None,
+                 interval=Interval(level=80, free_fraction=(0.1, 0.5), free_spaces=(10, 50)) if 9 <= h < 21 else None)
+            for h in range(24)]
+
+
+def _leaders() -> list[LeaderSeries]:
+    return [LeaderSeries(bib=str(b), name=f"Runner {b}",
+                         points=[ProgressPoint(t=f"2024-03-04T09:{m:02d}:00", distance_m=b * 10 + m * 300.0)
+                                 for m in range(5)]) for b in (7, 12)]
+
+
 def charts() -> dict[str, Any]:
     series = _series()
     points, neighbours = _riders()
@@ -64,6 +82,11 @@ def charts() -> dict[str, Any]:
                                                   SimilarRace(race="giro-d-italia", similarity=0.6)],
                                                  "race", cycling.race_label),
         "cycling teams": cycling.similarity_bars([SimilarTeam(team="A", similarity=0.7)], "team"),
+        "parking day": parking.day_chart(_hours()),
+        "race progress": race.progress_chart(_leaders()),
+        "race course": race.course_chart([40.41, 40.42, 40.43], [-3.70, -3.69, -3.71],
+                                         {"7 Runner 7": Position(lat=40.42, lon=-3.69, course_lat=40.42,
+                                                                 course_lon=-3.69, at=None)}),
     }
 
 
@@ -83,6 +106,11 @@ def test_the_charts_are_built_from_typed_channels(monkeypatch: pytest.MonkeyPatc
     assert rebuilt
     rebuilt.clear()
     assert list(charts()) and rebuilt == []
+
+
+def test_no_progress_chart_before_a_leader_has_a_point() -> None:
+    assert race.progress_chart([]) is None
+    assert race.progress_chart([LeaderSeries(bib="7", name="Runner 7", points=[])]) is None
 
 
 def _tables_by_content(spec: dict[str, Any]) -> tuple[str, list[Any]]:

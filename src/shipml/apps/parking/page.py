@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from shipml.apps.parking.calendar import next_full_day
+from shipml.apps.parking.charts import day_chart
 from shipml.apps.parking.schemas import AddressHit, AvailabilityMap, DayCurve, DayMap, Place, StreetMap
 from shipml.ui import client, vega
 
@@ -116,20 +116,6 @@ def map_spec(features: list[dict[str, Any]], level: int) -> dict[str, Any]:
         "config": {"view": {"stroke": None}},
         "usermeta": {"level": level},
     }
-
-
-def day_chart(curve: DayCurve) -> Any:
-    rows = [{"hour": h.hour, "free": h.free_fraction, "lo": h.interval.free_fraction[0],
-             "hi": h.interval.free_fraction[1]} for h in curve.hours
-            if h.free_fraction is not None and h.interval is not None]
-    frame = pd.DataFrame(rows, columns=["hour", "free", "lo", "hi"])
-    x = alt.X("hour:Q", title="hour (Madrid)", scale=alt.Scale(domain=[0, 23]))
-    band = alt.Chart().mark_area(opacity=0.25).encode(x=x, y=alt.Y("lo:Q", title="chance of a free space",
-                                                                    axis=alt.Axis(format="%"),
-                                                                    scale=alt.Scale(domain=[0, 1])), y2=alt.Y2("hi:Q"))
-    line = alt.Chart().mark_line(point=True).encode(x=x, y=alt.Y("free:Q"), tooltip=[alt.Tooltip("hour"), alt.Tooltip(
-        "free:Q", format=".0%"), alt.Tooltip("lo:Q", format=".0%"), alt.Tooltip("hi:Q", format=".0%")])
-    return alt.layer(band, line, data=frame).properties(height=260)  # one table for both
 
 
 def _suggest(text: str) -> None:
@@ -236,7 +222,7 @@ def main() -> None:
                       help=f"about {now.free_spaces or 0:,} of {curve.spaces:,} spaces free")
             st.caption(f"Likely between **{lo:.0%} and {hi:.0%}** free: {INTERVAL_WORDS.format(level=level)}.")
         with st.container(key="parking_day_curve"):
-            vega.altair_chart(day_chart(curve), width="stretch")
+            vega.altair_chart(day_chart(curve.hours), width="stretch")
         st.caption("The line is the forecast, the shaded band its interval; hours without a point are not "
                    "regulated.")
 

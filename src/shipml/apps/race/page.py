@@ -8,11 +8,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from shipml.apps.race.board import STATUS_TEXT, age, clock, notice, pace, splits_table, table
+from shipml.apps.race.charts import course_chart, progress_chart
 from shipml.apps.race.schemas import (
     CourseMap,
     Leaderboard,
@@ -129,11 +128,8 @@ def live(race: str, top: int, category: str | None) -> None:
     with left:
         st.subheader("Leaders' progress")
         progress = answer(asked_progress)
-        points = [{"runner": f"{s.bib} {s.name}", "time": p.t, "km": p.distance_m / 1000}
-                  for s in (progress.series if progress else []) for p in s.points]
-        if points:
-            chart = alt.Chart(pd.DataFrame(points)).mark_line(point=True).encode(
-                x=alt.X("time:T", title="race time"), y=alt.Y("km:Q", title="km"), color=alt.Color("runner:N"))
+        chart = progress_chart(progress.series if progress else [])
+        if chart is not None:
             with st.container(key="race_progress"):
                 vega.altair_chart(chart)
     with right:
@@ -170,19 +166,11 @@ def followed(race: str, course: CourseMap) -> None:
         return
     asked = [ask(f"/{race}/runners/{bib}", RunnerDetail, track=False) for bib in follow]  # side by side
     runners = [r for r in map(answer, asked) if r]
-    shape = pd.DataFrame({"lon": course.lon, "lat": course.lat, "order": range(len(course.lat))})
-    layers = [alt.Chart(shape).mark_line(color="#999").encode(
-        x=alt.X("lon:Q", scale=alt.Scale(zero=False), axis=None),
-        y=alt.Y("lat:Q", scale=alt.Scale(zero=False), axis=None), order=alt.Order("order:Q"))]
-    dots = [{"lon": r.position.course_lon, "lat": r.position.course_lat, "runner": f"{r.bib} {r.name}"}
-            for r in runners if r.position]
-    if dots:
-        layers.append(alt.Chart(pd.DataFrame(dots)).mark_circle(size=140).encode(
-            x=alt.X("lon:Q"), y=alt.Y("lat:Q"), color=alt.Color("runner:N"), tooltip=[alt.Tooltip("runner")]))
+    at = {f"{r.bib} {r.name}": r.position for r in runners if r.position}
     left, right = st.columns([2, 3])
     with left:
         with st.container(key="race_map"):
-            vega.altair_chart(alt.layer(*layers).properties(height=380))
+            vega.altair_chart(course_chart(course.lat, course.lon, at))
     with right:
         for r in runners:
             st.markdown(f"**{r.bib} · {r.name}** ({r.category}) — rank {r.rank or '—'}, "
