@@ -21,12 +21,14 @@ def define(name: str, runners: int) -> Race:
     return tasks.define_simulated(name, runners, SPEEDUP, lead_s=0.0)
 
 
-def chunks(race: Race, minutes: float, every_s: float = 20.0) -> list[pl.DataFrame]:
-    """The race's pings for ``minutes`` of race time, one raw frame per ``every_s`` of race time."""
+def chunks(race: Race, minutes: float, every_s: float = 20.0, seed: int = 5) -> list[pl.DataFrame]:
+    """The race's pings for ``minutes`` of race time, one raw frame per ``every_s`` of race time; the same pings on
+    every run (unseeded, a field of 150 had 2 to 8 finishers after 45 min in 12 runs, and none in one suite run,
+    which failed a test that needs both finishers and runners still out)."""
     gun = race.definition.start.timestamp()
     origin = race.definition.clock_origin.timestamp()  # type: ignore[union-attr]
     sim = Simulator(race.course, race.participants["device"].to_list(), gun, api_url="http://unused", race=race.name,
-                    fit=dict(DEFAULT_FIT))
+                    fit=dict(DEFAULT_FIT), seed=seed)
     frames = []
     for race_now in np.arange(gun + every_s, gun + minutes * 60 + every_s / 2, every_s):
         cols = sim.pings_until(float(race_now))
