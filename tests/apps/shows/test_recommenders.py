@@ -226,3 +226,24 @@ def test_make_rebuilds_a_model_from_its_params(groups: sparse.csr_matrix) -> Non
         assert type(rebuilt) is type(model) and rebuilt.params == model.params
     with pytest.raises(InvalidInput, match="unknown recommender"):
         make({"kind": "nope"})
+
+
+def test_the_strongest_reasons_of_all_items_at_once_equal_one_item_at_a_time() -> None:
+    """``strongest`` orders every column of the contributions at once; each column is what ordering its positive
+    weights alone gives (strongest first, then the more popular, then the lower index): ties, zeros, negatives."""
+    from shipml.apps.shows.recommenders_base import strongest
+
+    def one_column(weight: np.ndarray, given: np.ndarray, popularity: np.ndarray, k: int) -> list[int]:
+        keep = np.flatnonzero(weight > 0)
+        order = np.lexsort((given[keep], -popularity[keep], -weight[keep]))
+        return [int(given[keep][i]) for i in order[:k]]
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        liked, items, k = int(rng.integers(1, 8)), int(rng.integers(0, 25)), int(rng.integers(1, 4))
+        given = np.sort(rng.choice(100, liked, replace=False))
+        weights = rng.integers(-2, 3, (liked, items)).astype(np.float64) / 2  # small values: many ties and zeros
+        popularity = rng.integers(0, 3, liked).astype(np.float64)
+        expected = [one_column(weights[:, c], given, popularity, k) for c in range(items)]
+        assert strongest(weights, given, popularity, k) == expected
+    assert strongest(np.array([[0.5, 0.0], [0.5, -1.0]]), np.array([7, 3]), np.array([1.0, 1.0]), 2) == [[3, 7], []]

@@ -54,6 +54,20 @@ def top_items(scores: np.ndarray, popularity: np.ndarray, n: int) -> np.ndarray:
     return candidates[order[:n]]
 
 
+def strongest(weights: np.ndarray, given: np.ndarray, popularity: np.ndarray, k: int) -> list[list[int]]:
+    """For each column of ``weights`` (``[given, items]``: what each given item adds to each item), the (at most
+    ``k``) given items with a positive weight, strongest first; ties go to the more popular, then the lower index.
+    All columns are ordered at once (one sort of the matrix, not one per item)."""
+    if weights.shape[1] == 0:
+        return []
+    shape = weights.shape
+    order = np.lexsort((np.broadcast_to(given[:, None], shape), np.broadcast_to(-popularity[:, None], shape),
+                        -weights), axis=0)[:k]  # per column: positive weights first, strongest first
+    top = given[order]
+    positive = np.take_along_axis(weights, order, axis=0) > 0
+    return [top[positive[:, column], column].tolist() for column in range(shape[1])]
+
+
 class Recommender:
     """Base of every model. Subclasses set :attr:`name` and :attr:`hyperparameters` and implement
     :meth:`_fit`, :meth:`_scores` and :meth:`_contributions`."""
@@ -165,15 +179,8 @@ class Recommender:
         self._items(items, "item")  # raises for an item outside the catalog
         if given.size == 0 or k <= 0:
             return [[] for _ in items]
-        popularity = -self.popularity[given]
-        weights = self._contributions_many(given, np.asarray(items, dtype=np.int64))
-        out = []
-        for column in range(len(items)):
-            weight = weights[:, column]
-            keep = np.flatnonzero(weight > 0)
-            order = np.lexsort((given[keep], popularity[keep], -weight[keep]))
-            out.append([int(given[keep][i]) for i in order[:k]])
-        return out
+        return strongest(self._contributions_many(given, np.asarray(items, dtype=np.int64)), given,
+                         self.popularity[given], k)
 
     # -- persistence -------------------------------------------------------------------------------------------
 
