@@ -41,10 +41,9 @@ from shipml.settings import get_settings
 
 router = APIRouter()
 _answers = ReadCache()  # rendered answers by catalog stamp and request
-# a burst of requests is a few writes and queue messages of up to 250 (the first reaches the worker while the rest
-# of the burst is still parsed: 500 left it idle longer, 125 was no faster); a request is its requester's: listed
-# to no one else, its answer read back with its (random, 128-bit) prediction id only
-_predictions = Coalescer("shows", "predict", private=True, cheap=True, max_batch=250)
+# a burst of requests is one write and one queue message; a request is its requester's: listed to no one else, its
+# answer read back with its (random, 128-bit) prediction id only
+_predictions = Coalescer("shows", "predict", private=True, cheap=True)
 _finished = Finished()
 _states = States()
 
