@@ -28,10 +28,6 @@ class Settings(BaseSettings):
     api_workers: int = Field(1, ge=1, le=64, description="API processes sharing the port (each keeps its own "
                                                           "caches, loaded models and rate-limit counts)")
     access_log: bool = Field(False, description="log every request (metrics at /metrics count them anyway)")
-    api_switch_interval_ms: float = Field(
-        1.0, gt=0, le=100, description="how long a thread of an API process may hold the GIL while another waits "
-                                       "(Python's default is 5 ms): the event loop's thread is busy during a burst, "
-                                       "and each database call of a thread waits this long to go on")
     ui_port: int = 8501
     admin_token: str | None = Field(None, description="Bearer token for admin endpoints; generated if unset.")
 

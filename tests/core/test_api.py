@@ -276,18 +276,3 @@ def test_health_documents_its_own_503_answer(client):
     responses = client.get("/openapi.json").json()["paths"]["/api/health"]["get"]["responses"]
     assert responses["503"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/HealthAnswer"}
     assert responses["500"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
-
-
-def test_a_running_api_lets_threads_take_the_gil_sooner_and_restores_it(platform, monkeypatch):
-    """The API's threads (database reads and writes) wait ``SHIPML_API_SWITCH_INTERVAL_MS`` for the GIL, not
-    Python's 5 ms; the process's own value is back once the API stops."""
-    import sys
-
-    from shipml.settings import get_settings
-
-    monkeypatch.setenv("SHIPML_API_SWITCH_INTERVAL_MS", "2")
-    get_settings.cache_clear()
-    before = sys.getswitchinterval()
-    with TestClient(create_app([])):
-        assert sys.getswitchinterval() == pytest.approx(0.002)
-    assert sys.getswitchinterval() == before

@@ -6,7 +6,6 @@ import asyncio
 import pytest
 
 import sample_jobs  # noqa: F401  (registers the test jobs here too)
-from platform_fixtures import wait_for
 from shipml.core import jobs
 from shipml.core.bursts import Coalescer, Finished, States
 from shipml.core.errors import QueueUnavailable
@@ -59,22 +58,6 @@ def test_concurrent_submissions_are_coalesced_into_one_batch(platform):
     ids = run(burst())
     assert len(set(ids)) == 40 and jobs.get_huey().pending_count() == 1
     assert [jobs.get(i)["params"] for i in ids] == [{"x": i} for i in range(40)]  # each caller got its own id
-
-
-def test_a_full_batch_is_written_while_the_loop_is_still_busy(platform):
-    """During a burst the loop has many requests ready to run before any task or timer: the submission that fills
-    a batch starts its write at once, so the worker gets jobs while the rest of the burst is still being parsed.
-    Here the loop is blocked (as by requests still to parse) until the records of the full batch exist."""
-    coalescer = Coalescer("test", "square", window=60, max_batch=5)  # no timer flushes within the test
-
-    async def burst():
-        submitted = [asyncio.ensure_future(coalescer.submit({"x": i})) for i in range(7)]
-        await asyncio.sleep(0)  # each submission runs until it awaits its id
-        wait_for(lambda: jobs.counts_by_status()["queued"] == 5, what="the full batch written, the loop blocked")
-        assert not any(s.done() for s in submitted[5:])  # the last two wait for their window
-        return await asyncio.gather(*submitted[:5])
-
-    assert len(set(run(burst()))) == 5 and jobs.get_huey().pending_count() == 1
 
 
 def test_every_caller_of_a_refused_batch_gets_the_error(platform, monkeypatch):

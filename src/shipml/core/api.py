@@ -7,7 +7,6 @@ goes through (request id, body limit, metrics), :mod:`shipml.core.middleware`.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -243,12 +242,7 @@ def create_app(apps: Sequence[App]) -> FastAPI:
         for a in apps:
             platform.register_jobs(a)
         heap.settle()
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(get_settings().api_switch_interval_ms / 1000)
-        try:
-            yield
-        finally:
-            sys.setswitchinterval(switch_interval)
+        yield
 
     # /docs and /redoc with their JS and CSS served from the package: they render offline
     app = FastAPIOffline(title="shipml", version="0.1.0", lifespan=lifespan)

@@ -10,15 +10,12 @@ All live on the event loop of the request that uses them (a test client's loop, 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
-import time
 import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
@@ -28,7 +25,6 @@ from shipml.core.tables import Job, utcnow
 from shipml.settings import get_settings
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 _TICK = 0.05  # seconds between two looks at which awaited jobs have finished
 _CLOCK_MARGIN = timedelta(seconds=5)
@@ -37,19 +33,14 @@ _CLOCK_MARGIN = timedelta(seconds=5)
 class _Pending:
     def __init__(self) -> None:
         self.items: list[tuple[dict[str, Any], asyncio.Future[str]]] = []
-        self.since = 0.0  # when the first of ``items`` arrived (monotonic)
-        self.timer: asyncio.TimerHandle | None = None
+        self.flush: asyncio.Task[None] | None = None
+        self.writes: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references to tasks
 
 
 class Coalescer:
     """Submissions of the job ``app.name``: each caller awaits its own id; the ids are given only once the whole
     batch is recorded and queued, and an error (queue down, cap reached) reaches every caller of the batch.
     ``private``: the callers are the public, see :func:`jobs.submit_many`.
-
-    A batch is written once ``window`` seconds have passed since its first submission or ``max_batch`` are waiting.
-    The write starts in a thread from the submission that closes the batch (or from a timer for a lone one), not
-    from a task: during a burst the event loop has a long queue of requests ready to run, and a task (or a timer)
-    would start only after all of them, so the worker would get nothing until the whole burst was parsed.
 
     ``cheap``: the jobs take milliseconds (a prediction from a loaded model), so this API process runs the batch it
     has just queued itself (with ``cheap_jobs_in_api``; off by default) rather than waiting for a worker to take the
@@ -67,53 +58,46 @@ class Coalescer:
         loop = asyncio.get_running_loop()
         pending = self._loops.setdefault(loop, _Pending())
         future: asyncio.Future[str] = loop.create_future()
-        if not pending.items:
-            pending.since = time.monotonic()
         pending.items.append((params, future))
         if len(pending.items) >= self.max_batch:
-            self._flush(loop, pending)
-        elif pending.timer is None:
-            pending.timer = loop.call_later(self.window, self._flush, loop, pending)
+            items, pending.items = pending.items, []
+            self._spawn(pending, self._write(items))
+        elif pending.flush is None:
+            pending.flush = self._spawn(pending, self._after_window(pending))
         return await future
 
-    def _flush(self, loop: asyncio.AbstractEventLoop, pending: _Pending) -> None:
-        """Write the waiting batch in a thread, now; its callers are answered on the loop when it is done."""
-        items, pending.items = pending.items, []
-        if pending.timer is not None:
-            pending.timer.cancel()
-            pending.timer = None
+    @staticmethod
+    def _spawn(pending: _Pending, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        pending.writes.add(task)
+        task.add_done_callback(pending.writes.discard)
+        return task
+
+    async def _after_window(self, pending: _Pending) -> None:
+        await asyncio.sleep(self.window)
+        items, pending.items, pending.flush = pending.items, [], None
+        await self._write(items)
+
+    async def _write(self, items: list[tuple[dict[str, Any], asyncio.Future[str]]]) -> None:
         if not items:
             return
-        write = _in_thread(loop, functools.partial(jobs.submit_many, self.app, self.name, [p for p, _ in items],
-                                                   private=self.private))
-        write.add_done_callback(lambda done: self._answer(loop, items, done))
-
-    def _answer(self, loop: asyncio.AbstractEventLoop, items: list[tuple[dict[str, Any], asyncio.Future[str]]],
-                write: asyncio.Future[list[str]]) -> None:
-        if write.cancelled() or write.exception() is not None:  # cancelled: the loop is closing
+        try:
+            ids = await run_in_threadpool(lambda: jobs.submit_many(self.app, self.name, [p for p, _ in items],
+                                                                   private=self.private))
+        except Exception as exc:
             for _, future in items:
                 if not future.done():
-                    if write.cancelled():
-                        future.cancel()
-                    else:
-                        future.set_exception(write.exception())  # type: ignore[arg-type]
+                    future.set_exception(exc)
             return
-        ids = write.result()
         for (_, future), job_id in zip(items, ids, strict=True):
             if not future.done():
                 future.set_result(job_id)
         if self.cheap and get_settings().cheap_jobs_in_api:
-            _in_thread(loop, functools.partial(execution.run, ids)).add_done_callback(self._ran_in_api)
-
-    def _ran_in_api(self, run: asyncio.Future[Any]) -> None:
-        if not run.cancelled() and run.exception() is not None:  # queued: the worker runs what this process could not
-            log.warning("running %s.%s jobs in the API failed; the worker takes them", self.app, self.name,
-                        exc_info=run.exception())
-
-
-def _in_thread(loop: asyncio.AbstractEventLoop, call: Callable[[], T]) -> asyncio.Future[T]:
-    """Start ``call`` in the loop's thread pool now (with this context), not when a task would next run."""
-    return loop.run_in_executor(None, contextvars.copy_context().run, call)
+            try:
+                await run_in_threadpool(execution.run, ids)
+            except Exception:  # the records are queued: the worker runs what this process could not
+                log.warning("running %d %s.%s jobs in the API failed; the worker takes them", len(ids), self.app,
+                            self.name, exc_info=True)
 
 
 class _Reading:
